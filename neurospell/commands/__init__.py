@@ -1,0 +1,1 @@
+"""Subcommand groups of the ``neurospell`` command line (see :mod:`neurospell.cli`)."""

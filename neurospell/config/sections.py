@@ -1,0 +1,200 @@
+"""The config sections, one frozen dataclass per stage.
+
+Each stage receives only its own section. Validation runs in ``__post_init__`` and names
+the section and key. Defaults live here and in ``defaults.toml`` (kept in sync by a test).
+"""
+
+from __future__ import annotations
+
+import types
+from dataclasses import dataclass, field
+
+from ..check import NeurospellError, check_option
+from ..types import DEFAULT_SYMBOLS
+
+
+def _positive(section: str, name: str, value, *, allow_zero: bool = False, allow_none: bool = False):
+    if value is None and allow_none:
+        return
+    if value is None or value < 0 or (value == 0 and not allow_zero):
+        rel = ">= 0" if allow_zero else "> 0"
+        raise NeurospellError(f"Config [{section}] {name} must be {rel}, got {value!r}.")
+
+
+@dataclass(frozen=True)
+class LslConfig:
+    """Lab Streaming Layer discovery. Default: this machine only (loopback)."""
+
+    resolve_scope: str = "machine"
+    known_peers: tuple[str, ...] = ("127.0.0.1",)
+    ipv6: str = "disable"
+    session_id: str = "default"
+
+    def __post_init__(self):
+        check_option("[lsl] resolve_scope", self.resolve_scope, ("machine", "link", "site", "organization", "global"))
+        check_option("[lsl] ipv6", self.ipv6, ("disable", "allow", "force"))
+
+
+@dataclass(frozen=True)
+class AcquisitionConfig:
+    """Where the EEG comes from and how it is buffered."""
+
+    #: ``"synthetic"``, ``"playback"``, a BrainFlow board name or id, or ``"lsl:NAME"``.
+    source: str = "synthetic"
+    #: BrainFlow input params (``serial_port``, ``ip_address``, ``file``, ``master_board``...).
+    board_params: dict = field(default_factory=dict)
+    #: Ring-buffer length in seconds.
+    buffer_seconds: float = 30.0
+    #: How often the acquisition thread polls the device, seconds.
+    poll_interval: float = 0.005
+    #: LSL stream type searched when only a type is given.
+    lsl_eeg_type: str = "EEG"
+    lsl_marker_type: str = "Markers"
+    #: Seconds to wait for a stream to be found.
+    resolve_timeout: float = 5.0
+    #: Seconds without samples before a stream counts as stalled/lost.
+    stall_timeout: float = 2.0
+
+    def __post_init__(self):
+        if not isinstance(self.board_params, types.MappingProxyType):
+            object.__setattr__(self, "board_params", types.MappingProxyType(dict(self.board_params)))
+        for name in ("buffer_seconds", "poll_interval", "resolve_timeout", "stall_timeout"):
+            _positive("acquisition", name, getattr(self, name))
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """Filtering and epoching, shared by the offline (MNE) and online (causal) paths."""
+
+    #: Band-pass edges in Hz (``None`` disables that edge).
+    l_freq: float | None = 0.5
+    h_freq: float | None = 20.0
+    #: Butterworth order of the causal IIR band-pass (online, and offline when ``phase='causal'``).
+    filter_order: int = 4
+    #: ``"causal"`` (SOS IIR, what the online path computes) or ``"zero-phase"`` (MNE FIR, offline only).
+    phase: str = "causal"
+    #: Line-noise frequency to notch (50 or 60 Hz), or ``None``.
+    notch: float | None = None
+    #: ``"average"``, ``"none"``, or channel names to re-reference to.
+    reference: str | tuple[str, ...] = "none"
+    #: Target sampling rate after decimation, Hz (``None`` keeps the input rate).
+    resample_sfreq: float | None = None
+    #: Epoch window relative to flash onset, seconds.
+    tmin: float = 0.0
+    tmax: float = 0.8
+    #: Baseline window ``(start, end)`` in seconds, or ``None``.
+    baseline: tuple[float, float] | None = None
+    #: Peak-to-peak rejection threshold in microvolts, or ``None``.
+    reject_uv: float | None = None
+
+    def __post_init__(self):
+        check_option("[preprocessing] phase", self.phase, ("causal", "zero-phase"))
+        if self.l_freq is not None:
+            _positive("preprocessing", "l_freq", self.l_freq)
+        if self.h_freq is not None:
+            _positive("preprocessing", "h_freq", self.h_freq)
+        if self.l_freq is not None and self.h_freq is not None and self.l_freq >= self.h_freq:
+            raise NeurospellError(
+                f"Config [preprocessing] l_freq ({self.l_freq}) must be below h_freq ({self.h_freq})."
+            )
+        if self.filter_order < 1:
+            raise NeurospellError(f"Config [preprocessing] filter_order must be >= 1, got {self.filter_order}.")
+        _positive("preprocessing", "notch", self.notch, allow_none=True)
+        _positive("preprocessing", "resample_sfreq", self.resample_sfreq, allow_none=True)
+        _positive("preprocessing", "reject_uv", self.reject_uv, allow_none=True)
+        if isinstance(self.reference, str) and self.reference not in ("average", "none"):
+            object.__setattr__(self, "reference", (self.reference,))
+        if self.tmax <= self.tmin:
+            raise NeurospellError(
+                f"Config [preprocessing] tmax ({self.tmax}) must be greater than tmin ({self.tmin})."
+            )
+
+
+@dataclass(frozen=True)
+class DecoderConfig:
+    """Which decoder and how it trains."""
+
+    name: str = "eegnet"
+    #: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+    device: str = "auto"
+    seed: int = 0
+    max_epochs: int = 150
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    #: Fraction of characters held out for early stopping.
+    validation_fraction: float = 0.2
+    patience: int = 20
+
+    def __post_init__(self):
+        check_option("[decoder] device", self.device, ("auto", "cpu", "cuda"))
+        for name in ("max_epochs", "batch_size", "learning_rate", "patience"):
+            _positive("decoder", name, getattr(self, name))
+        if not 0.0 < self.validation_fraction < 1.0:
+            raise NeurospellError(
+                f"Config [decoder] validation_fraction must be in (0, 1), got {self.validation_fraction}."
+            )
+
+
+@dataclass(frozen=True)
+class LanguageModelConfig:
+    """The language-model prior and its fusion with the EEG evidence."""
+
+    name: str = "transformer"
+    #: Local folder of a Hugging Face causal LM (for ``name = "hf"``), or ``""``.
+    path: str = ""
+    #: Exponent of the LM prior in the fusion (``0`` disables the LM).
+    alpha: float = 1.0
+    #: Floor probability so that no symbol is ever impossible to type.
+    floor: float = 1e-3
+    beam_width: int = 8
+    n_completions: int = 5
+
+    def __post_init__(self):
+        _positive("lm", "alpha", self.alpha, allow_zero=True)
+        if not 0.0 < self.floor < 1.0:
+            raise NeurospellError(f"Config [lm] floor must be in (0, 1), got {self.floor}.")
+        _positive("lm", "beam_width", self.beam_width)
+        _positive("lm", "n_completions", self.n_completions, allow_zero=True)
+
+
+@dataclass(frozen=True)
+class SpellerConfig:
+    """The speller grid and the flashing schedule."""
+
+    #: Symbols in row-major order; ``" "`` is space.
+    symbols: str = "".join(DEFAULT_SYMBOLS)
+    n_rows: int = 6
+    n_cols: int = 6
+    #: Stimulus onset asynchrony, seconds.
+    soa: float = 0.175
+    #: How long a flash stays lit, seconds.
+    flash_duration: float = 0.1
+    #: Pause between selections, seconds.
+    inter_trial: float = 2.0
+    #: Repetitions (each flashes every group once) before a forced decision.
+    max_repetitions: int = 10
+    min_repetitions: int = 1
+    #: Posterior maximum that stops flashing early (dynamic stopping); ``1.0`` disables it.
+    stop_threshold: float = 0.95
+
+    def __post_init__(self):
+        if len(self.symbols) != self.n_rows * self.n_cols:
+            raise NeurospellError(
+                f"Config [speller] symbols has {len(self.symbols)} characters, but the grid is "
+                f"{self.n_rows}x{self.n_cols} = {self.n_rows * self.n_cols}."
+            )
+        for name in ("soa", "flash_duration", "max_repetitions", "min_repetitions"):
+            _positive("speller", name, getattr(self, name))
+        _positive("speller", "inter_trial", self.inter_trial, allow_zero=True)
+        if self.min_repetitions > self.max_repetitions:
+            raise NeurospellError(
+                f"Config [speller] min_repetitions ({self.min_repetitions}) exceeds max_repetitions ({self.max_repetitions})."
+            )
+        if not 0.0 < self.stop_threshold <= 1.0:
+            raise NeurospellError(f"Config [speller] stop_threshold must be in (0, 1], got {self.stop_threshold}.")
+
+    def layout(self):
+        """The :class:`~neurospell.types.SpellerLayout` of this grid (row/column flashes)."""
+        from ..types import SpellerLayout
+
+        return SpellerLayout.row_column(tuple(self.symbols), self.n_rows, self.n_cols)

@@ -1,0 +1,96 @@
+"""How speller events are coded, on every path (LSL strings, BrainFlow marker channel,
+MNE annotations), so that recordings made by neurospell replay and train with no options.
+
+Flash groups are numbered from 1 (stimulus code = flash group index + 1, up to 99).
+
+================  ===================  =============================  ======================
+event             integer code         LSL string                     MNE annotation
+================  ===================  =============================  ======================
+flash (online)    ``c``                ``"flash:c"``                  ``"flash/c"``
+non-target flash  ``c``                ``"flash:c:nontarget"``        ``"flash/c/nontarget"``
+target flash      ``TARGET_OFFSET+c``  ``"flash:c:target"``           ``"flash/c/target"``
+trial start       ``TRIAL_START``      ``"trial:i:S"`` (S: symbol)    ``"trial/i/S"``
+================  ===================  =============================  ======================
+
+A flash of unknown code (e.g. the g.tec files record only target/non-target) has code 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .check import NeurospellError
+
+TARGET_OFFSET = 100
+TRIAL_START = 200
+MAX_FLASH_CODE = 99
+
+
+@dataclass(frozen=True)
+class FlashInfo:
+    """What a flash marker says: its stimulus code and (in calibration) whether it was a target."""
+
+    code: int
+    target: bool | None
+
+
+def flash_to_int(code: int, target: bool | None = None) -> int:
+    """The integer form of a flash (BrainFlow ``insert_marker`` value, event id)."""
+    if not 0 <= int(code) <= MAX_FLASH_CODE:
+        raise NeurospellError(f"flash code must be in [0, {MAX_FLASH_CODE}], got {code!r}.")
+    return int(code) + (TARGET_OFFSET if target else 0)
+
+
+def flash_to_str(code: int, target: bool | None = None) -> str:
+    """The LSL string form of a flash marker."""
+    flash_to_int(code)  # validates
+    suffix = "" if target is None else (":target" if target else ":nontarget")
+    return f"flash:{int(code)}{suffix}"
+
+
+def flash_to_annotation(code: int, target: bool | None = None) -> str:
+    """The MNE annotation description of a flash."""
+    return flash_to_str(code, target).replace(":", "/")
+
+
+def trial_to_str(index: int, symbol: str | None = None) -> str:
+    return f"trial:{int(index)}" + (f":{symbol}" if symbol is not None else "")
+
+
+def parse_flash(marker) -> FlashInfo | None:
+    """Parse a flash marker in any of its forms; ``None`` when it is not a flash.
+
+    Accepts an ``int`` code, an LSL string (``"flash:3:target"``) or an annotation
+    description (``"flash/3/target"``). A plain integer string (``"3"``) is a flash code.
+    """
+    if isinstance(marker, (int,)) and not isinstance(marker, bool):
+        if 0 <= marker <= MAX_FLASH_CODE:
+            return FlashInfo(marker, None)
+        if TARGET_OFFSET <= marker <= TARGET_OFFSET + MAX_FLASH_CODE:
+            return FlashInfo(marker - TARGET_OFFSET, True)
+        return None
+    if isinstance(marker, float) and marker.is_integer():
+        return parse_flash(int(marker))
+    text = str(marker).strip()
+    if text.lstrip("-").isdigit():
+        return parse_flash(int(text))
+    parts = text.replace("/", ":").split(":")
+    if parts[0] != "flash" or len(parts) < 2 or not parts[1].isdigit():
+        return None
+    target = None
+    if len(parts) >= 3:
+        if parts[2] == "target":
+            target = True
+        elif parts[2] == "nontarget":
+            target = False
+    return FlashInfo(int(parts[1]), target)
+
+
+def parse_trial(marker) -> tuple[int, str | None] | None:
+    """Parse a trial-start marker (``"trial:i:S"`` / ``"trial/i/S"``) into (index, symbol)."""
+    text = str(marker)
+    sep = ":" if text.startswith("trial:") else "/"
+    parts = text.split(sep, 2)
+    if parts[0] != "trial" or len(parts) < 2 or not parts[1].isdigit():
+        return None
+    return int(parts[1]), (parts[2] if len(parts) > 2 else None)

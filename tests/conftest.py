@@ -1,0 +1,50 @@
+"""Shared test set-up: one torch thread, offscreen Qt, loopback-only LSL, shared data."""
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from neurospell.lsl import configure_lsl  # noqa: E402
+
+# Before any LSL call in this process (and, through $LSLAPICFG, in its subprocesses).
+configure_lsl()
+
+try:  # one torch thread in tests and CI
+    import torch
+
+    torch.set_num_threads(1)
+except ImportError:  # pragma: no cover
+    pass
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data`` (or ``$NEUROSPELL_SHARED_DATA``); fails clearly when absent."""
+    from neurospell.check import shared_data_dir
+
+    path = shared_data_dir()
+    if path is None:
+        pytest.fail(
+            "The shared real recordings were not found: set NEUROSPELL_SHARED_DATA or put "
+            "shared/data beside the project (../shared/data)."
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def gtec_files(shared_data) -> list[Path]:
+    files = sorted((shared_data / "gtec_p300").glob("S*.mat"))
+    if not files:
+        pytest.fail(f"No g.tec P300 files S*.mat under {shared_data / 'gtec_p300'}.")
+    return files
