@@ -9,6 +9,7 @@ Every part of neurospell that touches LSL goes through :func:`get_pylsl`.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import tempfile
@@ -69,7 +70,7 @@ def configure_lsl(cfg=None) -> Path:
             return Path(existing)
         folder = Path(tempfile.gettempdir()) / f"neurospell-lsl-{os.getuid() if hasattr(os, 'getuid') else 0}"
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"lsl_api_{abs(hash(text)) % 10**10}.cfg"
+        path = folder / f"lsl_api_{hashlib.sha1(text.encode()).hexdigest()[:12]}.cfg"
         tmp = path.with_suffix(f".tmp{os.getpid()}")
         tmp.write_text(text)
         os.replace(tmp, path)
