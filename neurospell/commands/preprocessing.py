@@ -1,7 +1,131 @@
-"""Command-line subcommands: preprocessing (filled in by the preprocessing work)."""
+"""Command-line subcommands: ``replay`` and ``inspect``.
+
+``neurospell replay FILE``           run the recording through the live preprocessing path
+``neurospell replay FILE --as-lsl``  publish it as live LSL streams (``--speed X``)
+``neurospell inspect FILE``          channels, duration, rate, marker counts, ERP plot (PNG)
+"""
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def _add_reader_args(p) -> None:
+    p.add_argument("file", help="recording (FIF, EDF/BDF, .vhdr, .set, .xdf, BrainFlow .csv, g.tec .mat, .nsraw)")
+    p.add_argument("--fmt", default=None, help="file format when the name does not tell")
+    p.add_argument("--board-id", type=int, default=None, help="BrainFlow board id of a BrainFlow file")
+    p.add_argument("--eeg-stream", default=None, help="XDF: name or type of the EEG stream")
+    p.add_argument("--marker-stream", action="append", default=None,
+                   help="XDF: name or type of a marker stream (repeatable)")
+
+
+def _reader_kwargs(args) -> dict:
+    kw = {}
+    if args.board_id is not None:
+        kw["board_id"] = args.board_id
+    if args.eeg_stream is not None:
+        kw["eeg_stream"] = args.eeg_stream
+    if args.marker_stream is not None:
+        kw["marker_stream"] = args.marker_stream
+    return kw
 
 
 def register(subparsers) -> None:
     """Add this module's subcommands to the ``neurospell`` parser."""
+    p = subparsers.add_parser(
+        "replay",
+        help="replay a recording through the pipeline, or as live LSL streams (--as-lsl)",
+        description="Replay a recording: by default run it through the live preprocessing path as "
+        "fast as possible and summarise the epochs; with --as-lsl publish its EEG and markers as "
+        "LSL streams with the original timing (or --speed X times faster).",
+    )
+    _add_reader_args(p)
+    p.add_argument("--as-lsl", action="store_true", help="publish as LSL streams instead of processing")
+    p.add_argument("--speed", type=float, default=1.0, help="playback speed for --as-lsl (default 1.0)")
+    p.add_argument("--name", default="neurospell-replay",
+                   help="LSL stream name (markers: NAME-markers); default neurospell-replay")
+    p.add_argument("--wait", type=float, default=None,
+                   help="--as-lsl: seconds to wait for a consumer before streaming (default: start at once)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--save-epochs", metavar="NPZ", default=None,
+                   help="batch replay: save the epochs (data, codes, onsets, targets, trials) to an .npz")
+    p.set_defaults(func=_replay)
+
+    p = subparsers.add_parser(
+        "inspect",
+        help="channels, duration, sampling rate, marker counts and an ERP plot of a recording",
+    )
+    _add_reader_args(p)
+    p.add_argument("--plot", metavar="PNG", default=None,
+                   help="where to save the ERP plot (default: FILE stem + '_erp.png' in the current folder)")
+    p.add_argument("--no-plot", action="store_true", help="summary only")
+    p.set_defaults(func=_inspect)
+
+
+def _replay(args, config) -> int:
+    from neurospell.check import NeurospellError
+    from neurospell.replay import replay_batch, replay_lsl
+
+    if args.as_lsl:
+        if args.save_epochs:
+            raise NeurospellError("--save-epochs applies to the batch replay, not to --as-lsl.")
+        print(f"Publishing {args.file} as LSL streams {args.name!r} and {args.name + '-markers'!r} "
+              f"at {args.speed:g}x; Ctrl-C stops.", file=sys.stderr)
+        out = replay_lsl(args.file, speed=args.speed, name=args.name, fmt=args.fmt,
+                         wait_for_consumers=args.wait, progress=not args.no_progress,
+                         reader_kwargs=_reader_kwargs(args))
+        print(f"replayed {out['n_samples']} samples and {out['n_markers']} markers in "
+              f"{out['duration_s']:.1f} s")
+        return 0
+    if args.speed != 1.0:
+        raise NeurospellError("--speed applies to --as-lsl; the batch replay always runs as fast as possible.")
+    if args.save_epochs:
+        from neurospell.check import check_fname
+
+        check_fname(args.save_epochs, "--save-epochs", must_exist=False)
+    res = replay_batch(args.file, config.preprocessing, fmt=args.fmt, progress=not args.no_progress,
+                       reader_kwargs=_reader_kwargs(args))
+    s = res.summary
+    print(f"file:      {s['file']}")
+    print(f"duration:  {s['duration_s']:.1f} s at {s['sfreq']:g} Hz, {s['n_channels']} channels epoched")
+    print(f"flashes:   {s['n_flashes']}, epochs: {s['n_epochs']}"
+          + (f" ({s['n_targets']} targets)" if s["n_targets"] is not None else ""))
+    print(f"trials:    {s['n_trials']}")
+    dropped = ", ".join(f"{k}: {v}" for k, v in sorted(s["dropped"].items())) or "none"
+    print(f"dropped:   {dropped}")
+    print(f"processed in {s['elapsed_s']:.2f} s ({s['speed']:.0f}x real time)")
+    if args.save_epochs:
+        import numpy as np
+
+        b = res.batch
+        np.savez(args.save_epochs, data=b.data, codes=b.codes, onsets=b.onsets, tmin=b.tmin,
+                 sfreq=b.sfreq, ch_names=np.array(b.ch_names),
+                 targets=np.array([]) if b.targets is None else b.targets,
+                 trials=np.array([]) if b.trials is None else b.trials)
+        print(f"epochs saved to {args.save_epochs}")
+    return 0
+
+
+def _inspect(args, config) -> int:
+    from neurospell.preprocessing import load_recording
+    from neurospell.preprocessing.inspect import plot_erp, summarize_raw
+
+    raw = load_recording(args.file, fmt=args.fmt, **_reader_kwargs(args))
+    s = summarize_raw(raw)
+    types = ", ".join(f"{n} {t}" for t, n in s["ch_types"].items())
+    print(f"file:       {args.file}")
+    print(f"channels:   {len(s['ch_names'])} ({types}): {' '.join(s['ch_names'])}")
+    print(f"duration:   {s['duration_s']:.2f} s ({s['n_samples']} samples at {s['sfreq']:g} Hz)")
+    print(f"flashes:    {s['n_flashes']} (targets {s['n_targets']}, non-targets {s['n_nontargets']}, "
+          f"unlabelled {s['n_unknown']})")
+    if s["flash_codes"]:
+        print("codes:      " + ", ".join(f"{c}: {n}" for c, n in s["flash_codes"].items()))
+    print(f"trials:     {s['n_trials']}")
+    if s["other_markers"]:
+        print("markers:    " + ", ".join(f"{d!r}: {n}" for d, n in list(s["other_markers"].items())[:10]))
+    if not args.no_plot:
+        out = args.plot or f"{Path(args.file).name.split('.')[0]}_erp.png"
+        path = plot_erp(raw, config.preprocessing, out)
+        print(f"ERP plot:   {path}")
+    return 0
