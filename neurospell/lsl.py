@@ -20,6 +20,7 @@ from .logs import logger
 
 _lock = threading.Lock()
 _configured: str | None = None
+_configured_text: str | None = None
 
 
 def lsl_config_text(cfg) -> str:
@@ -51,14 +52,16 @@ def configure_lsl(cfg=None) -> Path:
     path : Path
         The written ``lsl_api.cfg``.
     """
-    global _configured
+    global _configured, _configured_text
+    if cfg is None and _configured is not None:  # fast path: already configured
+        return Path(_configured)
     from .config import LslConfig
 
     cfg = LslConfig() if cfg is None else cfg
     text = lsl_config_text(cfg)
     with _lock:
         if _configured is not None:
-            if Path(_configured).read_text() != text and "pylsl" in sys.modules:
+            if text != _configured_text and "pylsl" in sys.modules:
                 logger.warning(
                     "LSL was already configured in this process; liblsl reads its configuration "
                     "once, so the new [lsl] settings take effect in new processes only."
@@ -66,7 +69,7 @@ def configure_lsl(cfg=None) -> Path:
             return Path(_configured)
         existing = os.environ.get("LSLAPICFG")
         if existing and os.environ.get("NEUROSPELL_KEEP_LSLAPICFG"):
-            _configured = existing
+            _configured, _configured_text = existing, text
             return Path(existing)
         folder = Path(tempfile.gettempdir()) / f"neurospell-lsl-{os.getuid() if hasattr(os, 'getuid') else 0}"
         folder.mkdir(parents=True, exist_ok=True)
@@ -75,7 +78,7 @@ def configure_lsl(cfg=None) -> Path:
         tmp.write_text(text)
         os.replace(tmp, path)
         os.environ["LSLAPICFG"] = str(path)
-        _configured = str(path)
+        _configured, _configured_text = str(path), text
         logger.debug("LSL configured from %s: scope=%s peers=%s", path, cfg.resolve_scope, cfg.known_peers)
         return path
 

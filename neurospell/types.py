@@ -95,6 +95,28 @@ class SampleChunk:
         _set(self, "timestamps", _frozen_array(ts))
         _set(self, "sfreq", sfreq)
 
+    @classmethod
+    def _trusted(cls, data, timestamps, ch_names, ch_types, sfreq, first_index=None) -> "SampleChunk":
+        """Build a chunk without validation or copies, for the acquisition hot path.
+
+        Only for producers that own freshly allocated ``data`` (float64, 2-D) and
+        ``timestamps`` (float64, 1-D, non-decreasing) and whose stream description was
+        validated once (at source start): the arrays are frozen in place, not copied.
+        """
+        obj = object.__new__(cls)
+        data.setflags(write=False)
+        timestamps.setflags(write=False)
+        for name, value in (
+            ("data", data),
+            ("timestamps", timestamps),
+            ("ch_names", ch_names),
+            ("ch_types", ch_types),
+            ("sfreq", sfreq),
+            ("first_index", first_index),
+        ):
+            object.__setattr__(obj, name, value)
+        return obj
+
     @property
     def n_channels(self) -> int:
         return self.data.shape[0]

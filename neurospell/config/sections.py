@@ -54,12 +54,16 @@ class AcquisitionConfig:
     resolve_timeout: float = 5.0
     #: Seconds without samples before a stream counts as stalled/lost.
     stall_timeout: float = 2.0
+    #: Seconds a timestamp step may exceed one sampling period before it counts as a gap
+    #: (LSL senders that stamp at push time jitter by milliseconds).
+    gap_tolerance: float = 0.05
 
     def __post_init__(self):
         if not isinstance(self.board_params, types.MappingProxyType):
             object.__setattr__(self, "board_params", types.MappingProxyType(dict(self.board_params)))
         for name in ("buffer_seconds", "poll_interval", "resolve_timeout", "stall_timeout"):
             _positive("acquisition", name, getattr(self, name))
+        _positive("acquisition", "gap_tolerance", self.gap_tolerance, allow_zero=True)
 
 
 @dataclass(frozen=True)
@@ -124,10 +128,12 @@ class DecoderConfig:
     #: Fraction of characters held out for early stopping.
     validation_fraction: float = 0.2
     patience: int = 20
+    #: Character folds for neural decoders: >= 2 trains one network per fold (an ensemble).
+    n_folds: int = 3
 
     def __post_init__(self):
         check_option("[decoder] device", self.device, ("auto", "cpu", "cuda"))
-        for name in ("max_epochs", "batch_size", "learning_rate", "patience"):
+        for name in ("max_epochs", "batch_size", "learning_rate", "patience", "n_folds"):
             _positive("decoder", name, getattr(self, name))
         if not 0.0 < self.validation_fraction < 1.0:
             raise NeurospellError(
@@ -139,7 +145,10 @@ class DecoderConfig:
 class LanguageModelConfig:
     """The language-model prior and its fusion with the EEG evidence."""
 
-    name: str = "transformer"
+    #: A registered model (``neurospell lm list``): ``"mixture"`` (the shipped default, the
+    #: character transformer and the Kneser-Ney 7-gram, 50/50), ``"transformer"``, ``"ngram"``,
+    #: ``"uniform"``, ``"hf"``, ``"smollm2"``; or names joined by ``"+"`` for a mixture.
+    name: str = "mixture"
     #: Local folder of a Hugging Face causal LM (for ``name = "hf"``), or ``""``.
     path: str = ""
     #: Exponent of the LM prior in the fusion (``0`` disables the LM).
@@ -148,9 +157,13 @@ class LanguageModelConfig:
     floor: float = 1e-3
     beam_width: int = 8
     n_completions: int = 5
+    #: Prior probability of the backspace symbol ``"<"`` on grids that have one.
+    backspace_p: float = 0.05
 
     def __post_init__(self):
         _positive("lm", "alpha", self.alpha, allow_zero=True)
+        if not 0.0 < self.backspace_p < 1.0:
+            raise NeurospellError(f"Config [lm] backspace_p must be in (0, 1), got {self.backspace_p}.")
         if not 0.0 < self.floor < 1.0:
             raise NeurospellError(f"Config [lm] floor must be in (0, 1), got {self.floor}.")
         _positive("lm", "beam_width", self.beam_width)

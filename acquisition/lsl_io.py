@@ -1,0 +1,437 @@
+"""Lab Streaming Layer: EEG and marker outlets, and an EEG (+ markers) inlet source.
+
+pylsl is always obtained through :func:`neurospell.lsl.get_pylsl` (loopback-only discovery
+unless the ``[lsl]`` config says otherwise).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from neurospell.check import NeurospellError, StreamError, check_positive, validate_type
+from neurospell.logs import logger
+from neurospell.lsl import get_pylsl
+from neurospell.types import MarkerEvent, SampleChunk
+
+from .base import BaseSource, marker_code
+
+#: Scale factors from the unit an LSL stream declares to volts.
+_UNIT_SCALE = {"v": 1.0, "volt": 1.0, "volts": 1.0, "mv": 1e-3, "millivolts": 1e-3,
+               "uv": 1e-6, "µv": 1e-6, "microvolts": 1e-6, "microvolt": 1e-6, "nv": 1e-9}
+
+
+class _OutletBase:
+    _outlet = None
+
+    def have_consumers(self) -> bool:
+        """Whether at least one inlet is connected."""
+        return bool(self._outlet.have_consumers())
+
+    def wait_for_consumers(self, timeout: float) -> bool:
+        """Block until an inlet connects or ``timeout`` seconds pass; ``True`` if one did."""
+        check_positive("timeout", timeout, strict=False)
+        return bool(self._outlet.wait_for_consumers(float(timeout)))
+
+    def close(self) -> None:
+        """Remove the stream from the network (idempotent)."""
+        outlet, self._outlet = self._outlet, None
+        if outlet is not None:
+            del outlet
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _check_open(self):
+        if self._outlet is None:
+            raise StreamError(f"{type(self).__name__} {self.name!r} is closed.")
+
+
+class LslEegOutlet(_OutletBase):
+    """Publish multichannel samples on LSL (EEG channels in volts, declared as ``"volts"``).
+
+    Parameters
+    ----------
+    name : str
+        Stream name.
+    ch_names, ch_types : sequence of str
+        Channel names and MNE types (written to the stream's ``desc/channels``).
+    sfreq : float
+        Nominal sampling rate in Hz (> 0).
+    source_id : str | None
+        Unique id so inlets can recover the stream; default ``"neurospell-<name>"``.
+    chunk_size : int
+        Preferred chunk size in samples (0: as pushed).
+    dtype : ``"float32"`` | ``"float64"``
+        LSL channel format.
+    stype : str
+        Stream type (default ``"EEG"``).
+    """
+
+    def __init__(self, name, ch_names, ch_types, sfreq, *, source_id=None, chunk_size=0,
+                 dtype="float32", stype="EEG"):
+        validate_type(name, str, "name")
+        if not name:
+            raise NeurospellError("name must be a non-empty stream name.")
+        self.ch_names = tuple(str(c) for c in ch_names)
+        self.ch_types = tuple(str(c) for c in ch_types)
+        if not self.ch_names or len(self.ch_types) != len(self.ch_names):
+            raise NeurospellError(
+                f"ch_names and ch_types must be non-empty and of equal length, got {len(self.ch_names)} "
+                f"names and {len(self.ch_types)} types."
+            )
+        self.sfreq = check_positive("sfreq", sfreq)
+        if dtype not in ("float32", "float64"):
+            raise NeurospellError(f"Invalid value for the 'dtype' parameter. Allowed values are 'float32', 'float64', but got {dtype!r} instead.")
+        self.name = name
+        self.source_id = source_id or f"neurospell-{name}"
+        pylsl = get_pylsl()
+        fmt = pylsl.cf_float32 if dtype == "float32" else pylsl.cf_double64
+        self._np_dtype = np.float32 if dtype == "float32" else np.float64
+        info = pylsl.StreamInfo(name, stype, len(self.ch_names), self.sfreq, fmt, self.source_id)
+        chans = info.desc().append_child("channels")
+        for ch, kind in zip(self.ch_names, self.ch_types, strict=True):
+            c = chans.append_child("channel")
+            c.append_child_value("label", ch)
+            c.append_child_value("type", kind)
+            c.append_child_value("unit", "volts" if kind in ("eeg", "eog", "ecg", "emg") else "none")
+        info.desc().append_child_value("manufacturer", "neurospell")
+        self._outlet = pylsl.StreamOutlet(info, int(chunk_size), 360)
+
+    def __repr__(self):
+        return f"LslEegOutlet({self.name!r}, {len(self.ch_names)} ch @ {self.sfreq:g} Hz)"
+
+    def push(self, data, timestamps=None) -> None:
+        """Push samples.
+
+        Parameters
+        ----------
+        data : array, shape (n_channels, n_samples)
+        timestamps : array, shape (n_samples,) | float | None
+            LSL times of each sample, the time of the last sample, or ``None`` (now).
+        """
+        self._check_open()
+        data = np.asarray(data)
+        if data.ndim != 2 or data.shape[0] != len(self.ch_names):
+            raise NeurospellError(
+                f"data must have shape (n_channels={len(self.ch_names)}, n_samples), got {data.shape}."
+            )
+        if data.shape[1] == 0:
+            return
+        samples = np.ascontiguousarray(data.T, dtype=self._np_dtype)
+        if timestamps is None:
+            self._outlet.push_chunk(samples)
+            return
+        ts = np.asarray(timestamps, dtype=np.float64)
+        if ts.ndim == 0:
+            self._outlet.push_chunk(samples, float(ts))
+            return
+        if ts.shape != (data.shape[1],):
+            raise NeurospellError(f"timestamps must have shape ({data.shape[1]},), got {ts.shape}.")
+        self._outlet.push_chunk(samples, ts.tolist())
+
+    def push_chunk(self, chunk: SampleChunk) -> None:
+        """Push a :class:`~neurospell.types.SampleChunk` with its own timestamps."""
+        validate_type(chunk, SampleChunk, "chunk")
+        if chunk.n_channels != len(self.ch_names):
+            raise NeurospellError(
+                f"chunk has {chunk.n_channels} channels but the outlet {self.name!r} has {len(self.ch_names)}."
+            )
+        self.push(chunk.data, chunk.timestamps)
+
+
+class LslMarkerOutlet(_OutletBase):
+    """Publish string markers (irregular rate), e.g. the speller's ``"flash:3"`` strings.
+
+    Parameters
+    ----------
+    name : str
+    source_id : str | None
+        Default ``"neurospell-<name>"``.
+    stype : str
+        Stream type (default ``"Markers"``).
+    """
+
+    def __init__(self, name="neurospell-markers", *, source_id=None, stype="Markers"):
+        validate_type(name, str, "name")
+        self.name = name
+        self.source_id = source_id or f"neurospell-{name}"
+        pylsl = get_pylsl()
+        info = pylsl.StreamInfo(name, stype, 1, pylsl.IRREGULAR_RATE, pylsl.cf_string, self.source_id)
+        self._outlet = pylsl.StreamOutlet(info)
+
+    def __repr__(self):
+        return f"LslMarkerOutlet({self.name!r})"
+
+    def push(self, label, timestamp: float | None = None) -> None:
+        """Push one marker (a str, or an int code sent as its string) at ``timestamp`` (LSL clock; ``None``: now)."""
+        self._check_open()
+        if not isinstance(label, str):
+            marker_code(label)  # validates
+            label = str(int(label))
+        if timestamp is None:
+            self._outlet.push_sample([label])
+        else:
+            self._outlet.push_sample([label], float(timestamp))
+
+
+def _predicate(name, stype, source_id) -> str:
+    parts = []
+    for key, value in (("name", name), ("type", stype), ("source_id", source_id)):
+        if value is not None:
+            if "'" in str(value):
+                raise NeurospellError(f"The LSL stream {key} must not contain a quote, got {value!r}.")
+            parts.append(f"{key}='{value}'")
+    return " and ".join(parts)
+
+
+def list_streams(wait_time: float = 1.0) -> list[dict]:
+    """The LSL streams visible within the configured scope (name, type, channels, rate, source id)."""
+    pylsl = get_pylsl()
+    return [
+        {"name": s.name(), "type": s.type(), "n_channels": s.channel_count(),
+         "sfreq": s.nominal_srate(), "source_id": s.source_id(), "hostname": s.hostname()}
+        for s in pylsl.resolve_streams(wait_time)
+    ]
+
+
+def _resolve(pred: str, timeout: float):
+    pylsl = get_pylsl()
+    found = pylsl.resolve_bypred(pred, 1, timeout)
+    return found[0] if found else None
+
+
+class LslSource(BaseSource):
+    """An LSL EEG stream (and optionally a marker stream) as a source.
+
+    Parameters
+    ----------
+    name, stype, source_id : str | None
+        Properties the EEG stream must match (at least one besides the type).
+    marker_name : str | None
+        Name of a marker stream to read as well (string or integer markers).
+    marker_type : str
+        Type of that marker stream.
+    timeout : float
+        Seconds to wait for the streams to be found.
+    buffer_seconds, poll_interval, stall_timeout, gap_tolerance : float
+        See :class:`~neurospell.acquisition.base.BaseSource`.
+
+    Notes
+    -----
+    Inlets use LSL clock synchronisation (``proc_clocksync``) and ``proc_monotonize`` but
+    not ``proc_dejitter``: de-jittering would replace the sender's timestamps by a
+    regression line, so they would no longer be the ones it pushed. A lost stream (its
+    outlet process died) is re-resolved with the same properties every 0.5 s until it
+    comes back; the missing stretch is recorded in :attr:`gaps` (``kind="lost"``) with
+    its size estimated from the timestamps on both sides. Data values of channels declared
+    in microvolts/millivolts are scaled to volts.
+    """
+
+    kind = "lsl"
+
+    def __init__(self, name=None, stype="EEG", source_id=None, *, marker_name=None, marker_type="Markers",
+                 timeout=5.0, buffer_seconds=30.0, poll_interval=0.005, stall_timeout=2.0,
+                 gap_tolerance=0.05):
+        super().__init__(buffer_seconds=buffer_seconds, poll_interval=poll_interval, stall_timeout=stall_timeout,
+                         gap_tolerance=gap_tolerance)
+        for key, value in (("name", name), ("stype", stype), ("source_id", source_id), ("marker_name", marker_name)):
+            validate_type(value, (str, None), key)
+        if name is None and source_id is None and stype is None:
+            raise NeurospellError("LslSource needs at least one of name, stype or source_id to find the stream.")
+        self.name = name
+        self.stype = stype
+        self.source_id = source_id
+        self.marker_name = marker_name
+        self.marker_type = marker_type
+        self.timeout = check_positive("timeout", timeout)
+        #: An :class:`LslMarkerOutlet` used by :meth:`insert_marker` (set it to send markers).
+        self.marker_outlet: LslMarkerOutlet | None = None
+        self._inlet = None
+        self._minlet = None
+        #: How many times the EEG stream was lost (each loss is followed by re-resolving).
+        self.n_lost = 0
+
+    def __repr__(self):
+        return f"LslSource({_predicate(self.name, self.stype, self.source_id)})"
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "name": self.name, "type": self.stype, "source_id": self.source_id,
+                "marker_name": self.marker_name}
+
+    # ---------------------------------------------------------------- connect
+    def _not_found(self, pred: str) -> StreamError:
+        try:
+            visible = [f"{s['name']} ({s['type']})" for s in list_streams(0.5)]
+        except Exception:  # pragma: no cover
+            visible = []
+        return StreamError(
+            f"No LSL stream matching {pred} was found within {self.timeout:g} s. Streams visible: "
+            f"{', '.join(visible) if visible else 'none'}. Start the outlet, check the name "
+            "(`neurospell devices` lists the streams) or raise the timeout; for streams on other "
+            "machines set resolve_scope/known_peers in the [lsl] config."
+        )
+
+    def _make_inlet(self, info):
+        pylsl = get_pylsl()
+        inlet = pylsl.StreamInlet(info, max_buflen=max(1, int(np.ceil(self.buffer_seconds))), recover=False,
+                                  processing_flags=pylsl.proc_clocksync | pylsl.proc_monotonize)
+        inlet.open_stream(self.timeout)
+        return inlet
+
+    def _open(self) -> None:
+        pylsl = self._pylsl = get_pylsl()
+        pred = _predicate(self.name, self.stype, self.source_id)
+        info = _resolve(pred, self.timeout)
+        if info is None:
+            raise self._not_found(pred)
+        minfo = None
+        if self.marker_name is not None:
+            mpred = _predicate(self.marker_name, self.marker_type, None)
+            minfo = _resolve(mpred, self.timeout)
+            if minfo is None:
+                raise self._not_found(mpred)
+        sfreq = info.nominal_srate()
+        if sfreq <= 0:
+            raise StreamError(f"The LSL stream {info.name()!r} has an irregular rate; an EEG source needs a nominal sampling rate.")
+        if info.channel_format() == pylsl.cf_string:
+            raise StreamError(f"The LSL stream {info.name()!r} carries strings, not samples; is it a marker stream?")
+        inlet = self._make_inlet(info)
+        full = inlet.info(self.timeout)
+        n = full.channel_count()
+        labels = full.get_channel_labels() or [None] * n
+        types = full.get_channel_types() or [None] * n
+        units = full.get_channel_units() or [None] * n
+        default_type = "eeg" if (full.type() or "").upper() == "EEG" else "misc"
+        self.ch_names = tuple(lab or f"ch{i + 1}" for i, lab in enumerate(labels))
+        self.ch_types = tuple((t or default_type).lower() for t in types)
+        self._scale = np.array([_UNIT_SCALE.get((u or "").lower(), 1.0) for u in units])[:, None]
+        self._needs_scale = bool(np.any(self._scale != 1.0))
+        self.sfreq = float(sfreq)
+        self._info_props = (full.name(), full.type(), full.source_id())
+        self._inlet = inlet
+        self._dtype = np.dtype(inlet.np_dtype)  # the stream's own format: liblsl writes into _buf
+        self._max = max(16, int(self.sfreq))  # up to 1 s per pull
+        self._buf = np.empty((self._max, n), dtype=self._dtype)
+        self._last_ts = None
+        self._lost_since = None
+        self._minlet = self._make_inlet(minfo) if minfo is not None else None
+        self._minfo_props = (minfo.name(), minfo.type(), minfo.source_id()) if minfo is not None else None
+        self._mresolver = self._resolver_eeg = None
+
+    def _close(self) -> None:
+        self._mresolver = self._resolver_eeg = None
+        for attr in ("_inlet", "_minlet"):
+            inlet = getattr(self, attr)
+            setattr(self, attr, None)
+            if inlet is not None:
+                try:
+                    inlet.close_stream()
+                except Exception:  # pragma: no cover
+                    pass
+
+    # ---------------------------------------------------------------- thread
+    def _pull(self):
+        pylsl = self._pylsl  # cached: get_pylsl() re-checks the LSL config file on every call
+        events = self._pull_markers(pylsl) if self._minfo_props is not None else []
+        if self._inlet is None:
+            self._reconnect_eeg()
+            return (None, None, events) if events else None
+        # Block until at least one sample, briefly, so stop() stays responsive.
+        wait = self.poll_interval if self._minlet is not None else 0.1
+        try:
+            _, ts = self._inlet.pull_chunk(timeout=wait, max_samples=self._max, dest_obj=self._buf, min_samples=1)
+        except pylsl.util.LostError:
+            self._lost(pylsl)
+            return (None, None, events) if events else None
+        n = len(ts)
+        if n == 0:
+            return (None, None, events) if events else None
+        data = self._buf[:n].T.astype(np.float64)
+        if self._needs_scale:
+            data *= self._scale
+        ts = np.asarray(ts, dtype=np.float64)
+        if self._last_ts is not None and ts[0] < self._last_ts:
+            ts = np.maximum(ts, self._last_ts)  # after a re-resolve: keep the stream monotonic
+        self._gap_from_timestamps(self._last_ts, ts, "lost" if self._lost_since else "missing")
+        self._lost_since = None
+        self._last_ts = float(ts[-1])
+        return data, ts, events
+
+    def _pull_markers(self, pylsl) -> list[MarkerEvent]:
+        if self._minlet is None:
+            self._minlet = self._reconnect(self._mresolver, self._minfo_props, "marker stream")
+            if self._minlet is not None:
+                self._mresolver = None
+            return []
+        try:
+            values, ts = self._minlet.pull_chunk(timeout=0.0, max_samples=256)
+        except pylsl.util.LostError:
+            logger.warning("%s: the marker stream was lost; re-resolving it.", self)
+            self._minlet = None
+            self._mresolver = self._resolver(self._minfo_props)
+            return []
+        events = []
+        for value, t in zip(values, ts, strict=False):
+            v = value[0]
+            if isinstance(v, float) and v.is_integer():
+                v = int(v)
+            code, label = marker_code(v)
+            events.append(MarkerEvent(t, code, label))
+        return events
+
+    def _resolver(self, props):
+        """A background resolver for a lost stream (non-blocking: the thread keeps running)."""
+        name, stype, source_id = props
+        return self._pylsl.ContinuousResolver(pred=_predicate(name, stype, source_id), forget_after=1.0)
+
+    def _lost(self, pylsl) -> None:
+        logger.warning("%s: the stream was lost; re-resolving it.", self)
+        try:
+            self._inlet.close_stream()
+        except Exception:  # pragma: no cover
+            pass
+        self._inlet = None
+        self._lost_since = time.monotonic()
+        self._resolver_eeg = self._resolver(self._info_props)
+        self.n_lost += 1
+
+    def _reconnect_eeg(self) -> None:
+        inlet = self._reconnect(self._resolver_eeg, self._info_props, "stream")
+        if inlet is None:
+            self._stop.wait(0.02)  # nothing to pull meanwhile: do not spin
+            return
+        full = inlet.info(self.timeout)
+        if full.channel_count() != len(self.ch_names) or full.nominal_srate() != self.sfreq:
+            raise StreamError(
+                f"The LSL stream {full.name()!r} came back with {full.channel_count()} channels at "
+                f"{full.nominal_srate()} Hz instead of {len(self.ch_names)} at {self.sfreq} Hz."
+            )
+        self._inlet, self._resolver_eeg = inlet, None
+
+    def _reconnect(self, resolver, props, what):
+        """An inlet on the stream once ``resolver`` sees it again, else ``None``."""
+        pylsl = self._pylsl
+        found = resolver.results()
+        if not found:
+            return None
+        try:
+            inlet = pylsl.StreamInlet(found[0], max_buflen=max(1, int(np.ceil(self.buffer_seconds))), recover=False,
+                                      processing_flags=pylsl.proc_clocksync | pylsl.proc_monotonize)
+            inlet.open_stream(0.5)
+        except (pylsl.util.LostError, pylsl.util.TimeoutError):
+            return None  # a stale entry of the dead outlet; try again on the next poll
+        logger.warning("%s: %s %r re-resolved; resuming.", self, what, props[0])
+        return inlet
+
+    def _insert_marker(self, code: int, label: str) -> None:
+        if self.marker_outlet is None:
+            raise StreamError(
+                f"{self} has no marker outlet: set source.marker_outlet = LslMarkerOutlet(...) "
+                "(and read that stream with marker_name=...) to send markers."
+            )
+        self.marker_outlet.push(label)

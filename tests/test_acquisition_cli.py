@@ -1,0 +1,89 @@
+"""The acquisition command line: devices, stream, record, and its errors."""
+
+import subprocess
+import sys
+import time
+import uuid
+
+import mne
+import numpy as np
+import pytest
+from neurospell.acquisition import LslEegOutlet, LslSource
+
+from neurospell.cli import main
+
+
+def test_devices_lists_boards_and_streams(capsys):
+    name = f"acqdev-{uuid.uuid4().hex[:6]}"
+    with LslEegOutlet(name, ["a", "b"], ["eeg", "eeg"], 100.0):
+        assert main(["devices", "--wait", "1.0"]) == 0
+    out = capsys.readouterr().out
+    assert "  -1  SYNTHETIC_BOARD" in out and "PLAYBACK_FILE_BOARD" in out
+    assert f"'{name}'" in out and "2 ch  100 Hz" in out
+
+
+def test_record_synthetic_to_fif(tmp_path, capsys):
+    out = tmp_path / "syn_raw.fif"
+    assert main(["record", "--board", "synthetic", "--duration", "1.0", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"Wrote {out}" in printed
+    raw = mne.io.read_raw_fif(out, verbose=False)
+    # 1 s at 250 Hz; the loop ends on a wall-clock deadline, the source may lag by a poll
+    assert 200 <= raw.n_times <= 300 and raw.info["sfreq"] == 250.0 and len(raw.ch_names) == 16
+    assert np.all(np.abs(raw.get_data()) < 1e-2)  # volts, not microvolts
+
+
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["record", "--board", "synthetic", "--duration", "-2", "--out", "{tmp}/a_raw.fif"],
+         "--duration must be a finite number > 0, got -2.0"),
+        (["record", "--board", "4242", "--duration", "1", "--out", "{tmp}/a_raw.fif"],
+         "Unknown BrainFlow board id 4242"),
+        (["record", "--board", "synthetic", "--duration", "1", "--out", "{tmp}/no/such/dir/a_raw.fif"],
+         "does not exist. Create it first"),
+        (["record", "--board", "synthetic", "--duration", "1", "--out", "/proc/a_raw.fif"],
+         "cannot write in the folder '/proc'"),
+        (["stream", "--board", "synthetic", "--duration", "0"], "--duration must be a finite number > 0"),
+    ],
+)
+def test_cli_bad_input_is_one_clear_line(argv, match, tmp_path, capsys):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert match in err and "Traceback" not in err
+
+
+def test_record_lsl_stream_not_found(tmp_path, capsys, monkeypatch):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[acquisition]\nresolve_timeout = 0.5\n")
+    assert main(["--config", str(cfg), "record", "--board", "lsl:absent-x", "--duration", "1",
+                 "--out", str(tmp_path / "b_raw.fif")]) == 2
+    err = capsys.readouterr().err
+    assert "No LSL stream matching name='absent-x'" in err and "within 0.5 s" in err
+
+
+def test_stream_synthetic_board_visible_on_lsl():
+    name = f"acqstream-{uuid.uuid4().hex[:6]}"
+    proc = subprocess.Popen([sys.executable, "-m", "neurospell", "stream", "--board", "synthetic",
+                             "--name", name, "--duration", "8"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        src = LslSource(name, timeout=10.0)
+        with src:
+            assert src.sfreq == 250.0 and len(src.ch_names) == 16 and src.ch_names[0] == "Fz"
+            rd = src.reader()
+            n, deadline = 0, time.monotonic() + 10
+            chunks = []
+            while n < 250 and time.monotonic() < deadline:
+                rd.wait(0.2)
+                c, _ = rd.read()
+                if c is not None:
+                    chunks.append(c)
+                    n += c.n_samples
+        assert n >= 250, proc.stderr.read() if proc.poll() is not None else "stream too slow"
+        whole = chunks[0].concatenate(chunks)
+        assert 1e-7 < np.median(np.abs(whole.data)) < 1e-3  # volts through LSL
+        assert np.all(np.diff(whole.timestamps) >= 0)
+    finally:
+        proc.terminate()
+        proc.wait(10)
