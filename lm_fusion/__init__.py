@@ -1,1 +1,21 @@
-"""neurospell.lm_fusion"""
+"""neurospell.lm_fusion: language models (one protocol, a registry), fusion of EEG evidence
+with the LM prior, dynamic stopping, candidate re-ranking and word completion.
+
+Importing this package is light (numpy only); torch / transformers load when a model that
+needs them is built.
+"""
+
+from .base import LanguageModel, available_models, context_key, make_model, register_model
+from .candidates import CandidateBeam, complete_words, rerank
+from .evaluate import evaluate_lm, read_lines
+from .fusion import BACKSPACE, choose_alpha, floor_prior, fuse, lm_prior, should_stop
+from .models import HFCharLM, MixtureLM, TransformerLM, UniformLM, smollm2_gguf
+from .ngram import NgramLM
+from .text import VOCAB, normalise
+
+__all__ = [
+    "LanguageModel", "available_models", "make_model", "register_model", "context_key",
+    "UniformLM", "NgramLM", "TransformerLM", "MixtureLM", "HFCharLM", "smollm2_gguf",
+    "fuse", "floor_prior", "lm_prior", "should_stop", "choose_alpha", "BACKSPACE",
+    "CandidateBeam", "complete_words", "rerank", "evaluate_lm", "read_lines", "VOCAB", "normalise",
+]

@@ -1,0 +1,12 @@
+"""Neural network architectures, one file each; every one takes ``(n_chans, n_times, sfreq)``.
+
+Each maps ``(batch, n_chans, n_times)`` float tensors to ``(batch,)`` target logits.
+"""
+
+from .eeginception import EEGInception
+from .eegnet import EEGNet
+
+#: name -> module class (all share the signal parameters ``n_chans, n_times, sfreq``).
+ARCHITECTURES = {"eegnet": EEGNet, "eeginception": EEGInception}
+
+__all__ = ["ARCHITECTURES", "EEGNet", "EEGInception"]

@@ -1,7 +1,129 @@
-"""Command-line subcommands: decoder (filled in by the decoder work)."""
+"""Command-line subcommands: ``neurospell train`` and ``neurospell evaluate`` (decoders)."""
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 
 def register(subparsers) -> None:
     """Add this module's subcommands to the ``neurospell`` parser."""
+    p = subparsers.add_parser(
+        "train",
+        help="train a decoder on calibration recordings and save it with its provenance",
+        description="Train a decoder on labelled recordings (several pool), print its "
+        "cross-validated AUC by character folds and write the model.",
+    )
+    p.add_argument("recordings", nargs="+", metavar="RECORDING",
+                   help="calibration recordings (any supported format, or .npz epoch files)")
+    p.add_argument("--decoder", default=None,
+                   help="registry name (default: [decoder] name of the config); see --list")
+    p.add_argument("--out", required=True, metavar="MODEL", help="output model file (e.g. model.pt)")
+    p.add_argument("--max-epochs", type=int, default=None, help="neural: max training epochs")
+    p.add_argument("--n-folds", type=int, default=None, help="neural: character folds (ensemble)")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--overwrite", action="store_true", help="replace MODEL if it exists")
+    p.set_defaults(func=_train)
+
+    e = subparsers.add_parser(
+        "evaluate",
+        help="AUC and simulated accuracy vs repetitions of a saved decoder on recordings",
+        description="Score held-out recordings with a saved decoder: ROC AUC and the character "
+        "accuracy of a simulated 6x6 row/column speller after 1..N repetitions (table and PNG).",
+    )
+    e.add_argument("model", metavar="MODEL", help="a model written by `neurospell train`")
+    e.add_argument("recordings", nargs="+", metavar="RECORDING", help="held-out labelled recordings")
+    e.add_argument("--plot", default=None, metavar="PNG",
+                   help="accuracy-vs-repetitions plot (default: MODEL with suffix .accuracy.png)")
+    e.add_argument("--max-repetitions", type=int, default=15)
+    e.add_argument("--n-selections", type=int, default=500, help="simulated selections")
+    e.add_argument("--seed", type=int, default=0)
+    e.set_defaults(func=_evaluate)
+
+
+def _train(args, config) -> int:
+    from neurospell.check import NeurospellError, check_fname, check_option
+    from neurospell.decoder import DECODERS, make_decoder
+    from neurospell.decoder.train import decoder_params
+    from neurospell.evaluation import load_epochs
+
+    name = args.decoder or config.decoder.name
+    check_option("--decoder", name, list(DECODERS))
+    out = check_fname(args.out, "--out", must_exist=False, overwrite=args.overwrite)
+    batch = load_epochs(args.recordings, config.preprocessing)
+    if batch.targets is None:
+        raise NeurospellError(
+            "The recordings carry no target labels (flash/<code>/target markers); training "
+            "needs calibration recordings."
+        )
+    params = decoder_params(name, config.decoder, args)
+    dec = make_decoder(name, **params)
+    print(f"Training {name} on {len(batch)} epochs ({int(batch.targets.sum())} targets, "
+          f"{len(set(batch.trials.tolist()))} characters, {batch.n_channels} channels at "
+          f"{batch.sfreq:g} Hz)...", flush=True)
+    dec.fit(batch, config.preprocessing)
+    print(f"Cross-validated AUC (held-out characters): {dec.heldout_auc_:.3f}")
+    sm = dec.score_model_
+    print(f"Score calibration: {sm.kind}, d' = {sm.separation():.2f}")
+    dec.save(out)
+    print(f"Wrote {out}")
+    return 0
+
+
+def _evaluate(args, config) -> int:
+    import numpy as np
+
+    from neurospell.check import NeurospellError, check_fname
+    from neurospell.decoder import load_decoder
+    from neurospell.evaluation import accuracy_curve, auc, load_epochs
+
+    if args.max_repetitions < 1 or args.n_selections < 1:
+        raise NeurospellError(
+            f"--max-repetitions and --n-selections must be >= 1, got {args.max_repetitions} "
+            f"and {args.n_selections}."
+        )
+    plot = Path(args.plot) if args.plot else Path(str(args.model) + ".accuracy.png")
+    check_fname(plot, "--plot", must_exist=False)
+    dec = load_decoder(args.model, preprocess=config.preprocessing)
+    batch = load_epochs(args.recordings, config.preprocessing)
+    if batch.targets is None or batch.targets.all() or not batch.targets.any():
+        raise NeurospellError("evaluate needs recordings with both target and non-target flashes.")
+    dec.check_compatible(batch)
+    scores = dec.decision_function(batch)
+    y = np.asarray(batch.targets, bool)
+    a = auc(y, scores)
+    acc = accuracy_curve(scores, y, dec.score_model_, max_repetitions=args.max_repetitions,
+                         n_selections=args.n_selections, seed=args.seed)
+    print(f"Model: {args.model} ({dec.provenance_['decoder']}); {len(batch)} epochs, "
+          f"{int(y.sum())} targets")
+    print(f"AUC: {a:.3f}")
+    print("Simulated 6x6 row/column speller, character accuracy "
+          f"({args.n_selections} selections):")
+    print("repetitions  accuracy")
+    for r, v in enumerate(acc, 1):
+        print(f"{r:11d}  {v:8.3f}")
+    _plot_accuracy(plot, {dec.provenance_["decoder"]: acc}, title=f"AUC {a:.3f}")
+    print(f"Wrote {plot}")
+    sys.stdout.flush()
+    return 0
+
+
+def _plot_accuracy(path, curves: dict, title: str = "") -> None:
+    """Accuracy-vs-repetitions curves (one per decoder) to a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for name, acc in curves.items():
+        ax.plot(range(1, len(acc) + 1), acc, marker="o", ms=3, label=name)
+    ax.axhline(1 / 36, color="grey", lw=0.8, ls=":", label="chance (1/36)")
+    ax.set(xlabel="repetitions", ylabel="character accuracy", ylim=(0, 1.02), title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,7 +1,166 @@
-"""Command-line subcommands: lm (filled in by the lm work)."""
+"""Command-line subcommands: ``neurospell lm ...`` (language models).
+
+- ``lm list``: the registered models.
+- ``lm eval --text FILE [--lm NAME]``: bits per character and top-1/top-3 next-character
+  accuracy on a text file (one phrase per line, each scored from an empty context).
+- ``lm predict TEXT``: the next-symbol distribution and word completions after TEXT.
+- ``lm train``: train the character transformer (fixed seed; needs ``chitchat-dataset``).
+- ``lm build-ngram``: build the Kneser-Ney n-gram from the corpus.
+- ``lm heldout --out FILE``: write held-out corpus phrases (for ``lm eval``).
+"""
 
 from __future__ import annotations
+
+import json
+import time
 
 
 def register(subparsers) -> None:
     """Add this module's subcommands to the ``neurospell`` parser."""
+    p = subparsers.add_parser("lm", help="language models: list, eval, predict, train, build-ngram")
+    sub = p.add_subparsers(dest="lm_command", metavar="LM_COMMAND")
+
+    q = sub.add_parser("list", help="list the registered language models")
+    q.set_defaults(func=_list)
+
+    q = sub.add_parser("eval", help="bits per character and next-character accuracy on a text file")
+    q.add_argument("--text", required=True, metavar="FILE", help="text file, one phrase per line")
+    q.add_argument("--lm", action="append", metavar="NAME",
+                   help="model name (repeatable; default: [lm] name). 'a+b' is a 50/50 mixture")
+    q.add_argument("--lm-path", metavar="FOLDER", help="folder of a Hugging Face model (for --lm hf)")
+    q.add_argument("--max-lines", type=int, default=None, help="score only the first N lines")
+    q.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    q.set_defaults(func=_eval)
+
+    q = sub.add_parser("predict", help="next-symbol distribution and word completions after TEXT")
+    q.add_argument("text", nargs="?", default="", help="text typed so far")
+    q.add_argument("--lm", metavar="NAME", help="model name (default: [lm] name)")
+    q.add_argument("--lm-path", metavar="FOLDER")
+    q.add_argument("-k", type=int, default=5, help="how many symbols and words to show")
+    q.set_defaults(func=_predict)
+
+    q = sub.add_parser("train", help="train the character transformer on the Chit Chat corpus")
+    q.add_argument("--out", default=None, metavar="DIR",
+                   help="output folder (default: the package's lm_fusion/data)")
+    q.add_argument("--minutes", type=float, default=50.0, help="wall-clock cap (default 50)")
+    q.add_argument("--steps", type=int, default=100000, help="step cap")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    q.add_argument("--layers", type=int, default=4)
+    q.add_argument("--d-model", type=int, default=192)
+    q.add_argument("--heads", type=int, default=6)
+    q.add_argument("--lr", type=float, default=2e-3)
+    q.add_argument("--no-resume", action="store_true", help="ignore a checkpoint in --out")
+    q.set_defaults(func=_train)
+
+    q = sub.add_parser("build-ngram", help="build the Kneser-Ney character n-gram from the corpus")
+    q.add_argument("--order", type=int, default=7)
+    q.add_argument("--out", default=None, metavar="FILE", help="default: lm_fusion/data/ngram<order>.npz")
+    q.set_defaults(func=_build_ngram)
+
+    q = sub.add_parser("heldout", help="write held-out corpus phrases on the grid alphabet")
+    q.add_argument("--out", required=True, metavar="FILE")
+    q.add_argument("--split", default="test", choices=("valid", "test"))
+    q.add_argument("--max-lines", type=int, default=2000)
+    q.set_defaults(func=_heldout)
+
+    p.set_defaults(func=lambda args, config: (p.print_help(), 2)[1])
+
+
+def _model(name, path, config):
+    from neurospell.lm_fusion import make_model
+
+    kw = {}
+    if path:
+        kw["path"] = path
+    return make_model(name or config.lm.name, config.lm, **kw)
+
+
+def _list(args, config) -> int:
+    from neurospell.lm_fusion import available_models
+
+    for name, desc in available_models().items():
+        mark = "*" if name == config.lm.name else " "
+        print(f"{mark} {name:12s} {desc}")
+    return 0
+
+
+def _eval(args, config) -> int:
+    from neurospell.lm_fusion import evaluate_lm, read_lines
+
+    alphabet = tuple(config.speller.symbols)
+    lines, dropped = read_lines(args.text, alphabet)
+    if args.max_lines:
+        lines = lines[: args.max_lines]
+    n_chars = sum(map(len, lines))
+    print(f"{args.text}: {len(lines)} lines, {n_chars} characters on the grid alphabet"
+          + (f" ({dropped} characters outside it removed)" if dropped else ""))
+    print(f"{'model':22s} {'bits/char':>9s} {'top-1':>7s} {'top-3':>7s} {'ms/char':>8s}")
+    results = []
+    for name in args.lm or [config.lm.name]:
+        t0 = time.perf_counter()
+        lm = _model(name, args.lm_path, config)
+        load_s = time.perf_counter() - t0
+        r = evaluate_lm(lm, lines, alphabet)
+        r.update(model=name, load_seconds=load_s)
+        results.append(r)
+        print(f"{name:22s} {r['bits_per_char']:9.4f} {r['top1']:7.3f} {r['top3']:7.3f} {r['ms_per_char']:8.2f}")
+    if args.json:
+        with open(args.json, "w") as fid:
+            json.dump(results, fid, indent=1)
+    return 0
+
+
+def _predict(args, config) -> int:
+    from neurospell.lm_fusion import complete_words, lm_prior
+
+    lm = _model(args.lm, args.lm_path, config)
+    text = args.text.upper()
+    d = lm_prior(lm, text, config.speller.symbols, backspace_p=config.lm.backspace_p)
+    print(f"after {text!r} ({lm.name}):")
+    for sym, p in d.top(args.k):
+        print(f"  {sym if sym != ' ' else '_'}  {p:.3f}")
+    words = complete_words(lm, text, args.k)
+    if len(words):
+        print("words: " + ", ".join(f"{c.text} ({2.718281828 ** c.score:.2f})" for c in words))
+    return 0
+
+
+def _train(args, config) -> int:
+    from pathlib import Path
+
+    from neurospell.lm_fusion.training import train_char_transformer
+    from neurospell.logs import set_log_level
+
+    set_log_level("INFO")
+    out = Path(args.out) if args.out else Path(__file__).resolve().parents[2] / "lm_fusion" / "data"
+    report = train_char_transformer(out, max_minutes=args.minutes, steps=args.steps, seed=args.seed,
+                                    threads=args.threads, resume=not args.no_resume,
+                                    n_layer=args.layers, d_model=args.d_model, n_head=args.heads,
+                                    lr=args.lr)
+    print(f"trained {report['steps']} steps in {report['train_seconds']:.0f} s; "
+          f"validation {report['valid_bits_per_char_windows']:.4f} bits/char; files in {out}")
+    return 0
+
+
+def _build_ngram(args, config) -> int:
+    from neurospell.lm_fusion.ngram import NgramLM, default_ngram_path
+    from neurospell.lm_fusion.text import load_chitchat
+
+    t0 = time.perf_counter()
+    lines = [m for conv in load_chitchat("train") for m in conv]
+    lm = NgramLM(args.order).fit(lines)
+    out = args.out or default_ngram_path(args.order)
+    lm.save(out)
+    print(f"{args.order}-gram on {lm.n_chars_} characters in {time.perf_counter() - t0:.1f} s -> {out}")
+    return 0
+
+
+def _heldout(args, config) -> int:
+    from neurospell.lm_fusion.text import heldout_lines
+
+    lines = heldout_lines(args.split, alphabet=tuple(config.speller.symbols), max_lines=args.max_lines)
+    with open(args.out, "w", encoding="utf-8") as fid:
+        fid.write("\n".join(lines) + "\n")
+    print(f"{len(lines)} {args.split} phrases -> {args.out}")
+    return 0

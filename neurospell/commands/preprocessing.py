@@ -50,6 +50,12 @@ def register(subparsers) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--save-epochs", metavar="NPZ", default=None,
                    help="batch replay: save the epochs (data, codes, onsets, targets, trials) to an .npz")
+    p.add_argument("--decoder", metavar="MODEL", default=None,
+                   help="batch replay: decode the flashes into text with this model (from `neurospell train`)")
+    p.add_argument("--lm", metavar="NAME", default=None,
+                   help="with --decoder: language model (default: [lm] name of the config; 'uniform' for none)")
+    p.add_argument("--no-dynamic-stopping", action="store_true",
+                   help="with --decoder: use every recorded repetition instead of stopping when confident")
     p.set_defaults(func=_replay)
 
     p = subparsers.add_parser(
@@ -84,8 +90,19 @@ def _replay(args, config) -> int:
         from neurospell.check import check_fname
 
         check_fname(args.save_epochs, "--save-epochs", must_exist=False)
-    res = replay_batch(args.file, config.preprocessing, fmt=args.fmt, progress=not args.no_progress,
-                       reader_kwargs=_reader_kwargs(args))
+    if args.decoder is None and args.lm is not None:
+        raise NeurospellError("--lm applies with --decoder MODEL (decoding the recording into text).")
+    from neurospell.preprocessing import load_recording
+
+    raw = load_recording(args.file, fmt=args.fmt, **_reader_kwargs(args))
+    decoder = None
+    if args.decoder is not None:
+        from neurospell.decoder import load_decoder
+
+        # provenance: refuse a model trained for another band, window or reference before decoding
+        decoder = load_decoder(args.decoder, preprocess=config.preprocessing)
+    res = replay_batch(raw, config.preprocessing, progress=not args.no_progress)
+    res.summary["file"] = args.file
     s = res.summary
     print(f"file:      {s['file']}")
     print(f"duration:  {s['duration_s']:.1f} s at {s['sfreq']:g} Hz, {s['n_channels']} channels epoched")
@@ -104,7 +121,39 @@ def _replay(args, config) -> int:
                  targets=np.array([]) if b.targets is None else b.targets,
                  trials=np.array([]) if b.trials is None else b.trials)
         print(f"epochs saved to {args.save_epochs}")
+    if decoder is not None:
+        _decode_replay(raw, res.batch, decoder, args, config)
     return 0
+
+
+def _decode_replay(raw, batch, decoder, args, config) -> None:
+    """Decode the replayed epochs into text, with and without the language model."""
+    from neurospell.spelling import decode_recording, intended_text_from_raw
+
+    decoder.check_compatible(batch, config.preprocessing)  # channels, sampling rate, window
+    lm = args.lm or config.lm.name
+    intended = intended_text_from_raw(raw) or None
+
+    def on_decision(out):
+        d = out.decision
+        print(f"  {d.symbol!r:5} p={d.posterior:.2f} after {d.n_repetitions:2d} repetitions -> {out.text!r}",
+              flush=True)
+
+    print(f"decoding with {getattr(decoder, 'name', 'decoder')} and language model {lm!r}:")
+    report = decode_recording(batch, decoder, config.speller.layout(), None if lm == "uniform" else lm,
+                              config, intended=intended, on_decision=on_decision,
+                              dynamic_stopping=not args.no_dynamic_stopping)
+    n_groups = config.speller.layout().n_groups
+    for res in (report.without_lm, report.with_lm):
+        print(f"[{res.lm}] decoded:  {res.decoded!r}")
+        if res.intended:
+            print(f"[{res.lm}] intended: {res.intended!r}")
+            print(f"[{res.lm}] accuracy {res.accuracy:.2f}, CER {res.cer:.2f}, "
+                  f"{res.flashes_per_char / n_groups:.1f} repetitions/char, "
+                  f"{res.chars_per_minute:.2f} chars/min, ITR {res.itr:.1f} bits/min")
+        else:
+            print(f"[{res.lm}] {res.flashes_per_char / n_groups:.1f} repetitions/char, "
+                  f"{res.chars_per_minute:.2f} chars/min (no intended text in the file: no accuracy)")
 
 
 def _inspect(args, config) -> int:

@@ -1,0 +1,115 @@
+"""The network of the character transformer: a small causal (GPT-style) transformer
+with a key/value cache, so that each new character costs one step.
+
+Pure PyTorch; imported only when the transformer model is used or trained.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class _Block(nn.Module):
+    def __init__(self, d_model: int, n_head: int, dropout: float):
+        super().__init__()
+        self.n_head = n_head
+        self.ln1 = nn.LayerNorm(d_model)
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.proj = nn.Linear(d_model, d_model)
+        self.ln2 = nn.LayerNorm(d_model)
+        self.fc = nn.Linear(d_model, 4 * d_model)
+        self.fc_out = nn.Linear(4 * d_model, d_model)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x, past=None):
+        b, t, d = x.shape
+        h = self.n_head
+        q, k, v = self.qkv(self.ln1(x)).split(d, dim=2)
+        q = q.view(b, t, h, d // h).transpose(1, 2)
+        k = k.view(b, t, h, d // h).transpose(1, 2)
+        v = v.view(b, t, h, d // h).transpose(1, 2)
+        if past is not None:
+            k = torch.cat([past[0], k], dim=2)
+            v = torch.cat([past[1], v], dim=2)
+        n_past = k.shape[2] - t
+        if t == 1:
+            att = F.scaled_dot_product_attention(q, k, v)
+        elif n_past == 0:
+            att = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            mask = torch.ones(t, k.shape[2], dtype=torch.bool, device=x.device).tril(n_past)
+            att = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        att = att.transpose(1, 2).reshape(b, t, d)
+        x = x + self.drop(self.proj(att))
+        x = x + self.drop(self.fc_out(F.gelu(self.fc(self.ln2(x)))))
+        return x, (k, v)
+
+
+class CharTransformerNet(nn.Module):
+    """Causal character transformer.
+
+    Parameters
+    ----------
+    vocab_size : int
+    n_layer, n_head, d_model : int
+    max_len : int
+        Longest context (learned position embeddings).
+    dropout : float
+    """
+
+    def __init__(self, vocab_size: int, n_layer: int = 4, n_head: int = 4, d_model: int = 128,
+                 max_len: int = 256, dropout: float = 0.0):
+        super().__init__()
+        self.config = dict(vocab_size=vocab_size, n_layer=n_layer, n_head=n_head, d_model=d_model,
+                           max_len=max_len, dropout=dropout)
+        self.max_len = max_len
+        self.tok = nn.Embedding(vocab_size, d_model)
+        self.pos = nn.Embedding(max_len, d_model)
+        self.blocks = nn.ModuleList(_Block(d_model, n_head, dropout) for _ in range(n_layer))
+        self.ln_f = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, vocab_size, bias=False)
+        self.head.weight = self.tok.weight  # tied
+        self.apply(self._init)
+        for name, p in self.named_parameters():
+            if name.endswith("proj.weight") or name.endswith("fc_out.weight"):
+                nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * n_layer))
+
+    @staticmethod
+    def _init(m):
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+
+    def forward(self, idx, past=None):
+        """Logits for the next token at every position.
+
+        Parameters
+        ----------
+        idx : LongTensor, shape (batch, n_new)
+        past : list of (key, value) | None
+            Cache from a previous call (same batch); positions continue after it.
+
+        Returns
+        -------
+        logits : Tensor, shape (batch, n_new, vocab_size)
+        present : list of (key, value)
+            The cache including these tokens.
+        """
+        n_past = 0 if past is None else past[0][0].shape[2]
+        t = idx.shape[1]
+        if n_past + t > self.max_len:
+            raise ValueError(f"context of {n_past + t} tokens exceeds max_len={self.max_len}")
+        pos = torch.arange(n_past, n_past + t, device=idx.device)
+        x = self.tok(idx) + self.pos(pos)[None]
+        present = []
+        for i, block in enumerate(self.blocks):
+            x, kv = block(x, None if past is None else past[i])
+            present.append(kv)
+        return self.head(self.ln_f(x)), present

@@ -1,0 +1,191 @@
+"""Character n-gram language model with interpolated Kneser-Ney smoothing (numpy).
+
+n-grams are packed into int64 keys (6 bits per token, so up to order 10), kept sorted,
+and looked up with ``searchsorted``: a next-character distribution costs one vectorised
+lookup of all symbols per order. Built from ~11 M characters in seconds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from neurospell.check import NeurospellError, check_fname
+from neurospell.logs import logger
+
+from .base import LanguageModel
+from .text import CHAR_TO_ID, TOKENS, VOCAB, normalise
+
+_BITS = 6
+_V = len(VOCAB)
+_BOS = 0
+
+
+def _keys(ids: np.ndarray, ends: np.ndarray, k: int) -> np.ndarray:
+    key = np.zeros(len(ends), dtype=np.int64)
+    for j in range(k - 1, -1, -1):
+        key = (key << _BITS) | ids[ends - j]
+    return key
+
+
+class NgramLM(LanguageModel):
+    """Interpolated Kneser-Ney character n-gram.
+
+    Parameters
+    ----------
+    order : int
+        n (context of ``order - 1`` characters), 1..10.
+    min_count : int
+        Drop n-grams of order >= 3 seen fewer times (pruning, to keep the model small).
+    unknown_p : float
+        See :class:`~neurospell.lm_fusion.base.LanguageModel`.
+
+    Attributes
+    ----------
+    keys_ : list of array of int64
+        Sorted packed n-grams per order (index 0 is order 1).
+    counts_ : list of array of int64
+        Their (continuation) counts.
+    discounts_ : array, shape (order,)
+    """
+
+    name = "ngram"
+
+    def __init__(self, order: int = 7, min_count: int = 1, unknown_p: float = 1e-3):
+        super().__init__(unknown_p)
+        if not isinstance(order, int) or not 1 <= order <= 10:
+            raise NeurospellError(f"order must be an integer in [1, 10], got {order!r}.")
+        self.order = order
+        self.min_count = min_count
+        self._cache: dict[str, np.ndarray] = {}
+
+    def fit(self, lines) -> NgramLM:
+        """Count n-grams of ``lines`` (each line a phrase from an empty context).
+
+        Parameters
+        ----------
+        lines : iterable of str
+            Raw text; each line is normalised with :func:`~neurospell.lm_fusion.text.normalise`.
+
+        Returns
+        -------
+        self
+        """
+        n = self.order
+        table = np.zeros(128, dtype=np.int64)
+        for c, i in CHAR_TO_ID.items():
+            table[ord(c)] = i
+        chunks, ends = [], []
+        pos = 0
+        for line in lines:
+            t = normalise(line)
+            if not t:
+                continue
+            arr = np.frombuffer(t.encode("ascii"), dtype=np.uint8)
+            chunks.append(np.zeros(n - 1, dtype=np.int64))
+            chunks.append(table[arr])
+            ends.append(np.arange(pos + n - 1, pos + n - 1 + len(arr)))
+            pos += n - 1 + len(arr)
+        if not chunks:
+            raise NeurospellError("NgramLM.fit: no text to learn from (all lines were empty).")
+        ids = np.concatenate(chunks)
+        ends = np.concatenate(ends)
+        keys, counts = [None] * n, [None] * n
+        top_keys, top_counts = np.unique(_keys(ids, ends, n), return_counts=True)
+        keys[n - 1], counts[n - 1] = top_keys, top_counts.astype(np.int64)
+        for k in range(n - 1, 0, -1):
+            # continuation count of a k-gram: number of distinct tokens preceding it
+            higher = keys[k]
+            suffix = higher & ((1 << (_BITS * k)) - 1)
+            uk, cc = np.unique(suffix, return_counts=True)
+            keys[k - 1], counts[k - 1] = uk, cc.astype(np.int64)
+        self.discounts_ = np.empty(n)
+        for k in range(n):
+            n1 = int(np.sum(counts[k] == 1))
+            n2 = int(np.sum(counts[k] == 2))
+            self.discounts_[k] = n1 / (n1 + 2 * n2) if n1 + n2 > 0 else 0.5
+            if self.min_count > 1 and k >= 2:
+                keep = counts[k] >= self.min_count
+                keys[k], counts[k] = keys[k][keep], counts[k][keep]
+        self.keys_, self.counts_ = keys, counts
+        self.n_chars_ = int(len(ends))
+        self._cache = {}
+        logger.info("n-gram order %d fitted on %d characters, %d entries", n, self.n_chars_,
+                    sum(len(k) for k in keys))
+        return self
+
+    def _check_fitted(self):
+        if not hasattr(self, "keys_"):
+            raise NeurospellError("This NgramLM is not fitted yet: call fit(lines) or NgramLM.load(path).")
+
+    def _next_logp(self, context: str) -> np.ndarray:
+        self._check_fitted()
+        hit = self._cache.get(context)
+        if hit is not None:
+            return hit
+        n = self.order
+        ctx = [_BOS] * (n - 1) + [CHAR_TO_ID[c] for c in context[-(n - 1):]] if n > 1 else []
+        ctx = ctx[len(ctx) - (n - 1):] if n > 1 else []
+        sym = np.arange(1, _V + 1, dtype=np.int64)
+        p = np.full(_V, 1.0 / _V)
+        for k in range(1, n + 1):
+            h = ctx[len(ctx) - (k - 1):] if k > 1 else []
+            base = 0
+            for t in h:
+                base = (base << _BITS) | t
+            q = (base << _BITS) | sym
+            keys = self.keys_[k - 1]
+            loc = np.searchsorted(keys, q)
+            loc_c = np.minimum(loc, len(keys) - 1)
+            c = np.where(keys[loc_c] == q, self.counts_[k - 1][loc_c], 0).astype(np.float64)
+            total = c.sum()
+            if total <= 0:
+                continue
+            d = self.discounts_[k - 1]
+            p = np.maximum(c - d, 0.0) / total + d * np.count_nonzero(c) / total * p
+        out = np.log(p / p.sum())
+        if len(self._cache) > 4096:
+            self._cache.clear()
+        self._cache[context] = out
+        return out
+
+    def reset(self) -> None:
+        self._cache = {}
+
+    # -- persistence -----------------------------------------------------------------------
+    def save(self, fname) -> None:
+        """Write the counts to a compressed ``.npz`` (keys delta-encoded)."""
+        self._check_fitted()
+        fname = check_fname(fname, "fname", must_exist=False)
+        arrays = {"order": np.array(self.order), "discounts": self.discounts_,
+                  "tokens": np.array("".join(TOKENS)), "n_chars": np.array(self.n_chars_)}
+        for k in range(self.order):
+            arrays[f"dkeys{k}"] = np.diff(self.keys_[k], prepend=0).astype(np.uint64)
+            arrays[f"counts{k}"] = np.minimum(self.counts_[k], 2**32 - 1).astype(np.uint32)
+        np.savez_compressed(fname, **arrays)
+
+    @classmethod
+    def load(cls, fname, unknown_p: float = 1e-3) -> NgramLM:
+        """Read a model written by :meth:`save`."""
+        fname = check_fname(fname, "fname")
+        with np.load(fname) as z:
+            if str(z["tokens"]) != "".join(TOKENS):
+                raise NeurospellError(f"{fname}: n-gram made for another vocabulary; rebuild it.")
+            self = cls(int(z["order"]), unknown_p=unknown_p)
+            self.discounts_ = z["discounts"]
+            self.n_chars_ = int(z["n_chars"])
+            self.keys_ = [np.cumsum(z[f"dkeys{k}"].astype(np.int64)) for k in range(self.order)]
+            self.counts_ = [z[f"counts{k}"].astype(np.int64) for k in range(self.order)]
+        return self
+
+    def n_bytes(self) -> int:
+        return int(sum(k.nbytes + c.nbytes for k, c in zip(self.keys_, self.counts_, strict=False)))
+
+
+def default_ngram_path(order: int = 7) -> Path:
+    return Path(__file__).parent / "data" / f"ngram{order}.npz"
+
+
+
+

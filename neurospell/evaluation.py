@@ -1,0 +1,157 @@
+"""Offline evaluation wiring: recordings -> epochs -> decoders -> AUC and simulated spelling.
+
+Core module (imports the stages inside functions only). Used by ``neurospell train`` /
+``neurospell evaluate``, ``neurospell.decoder.train`` (torchrun entry point) and
+``benchmarks/evaluate_gtec.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .check import NeurospellError, check_fname, validate_type
+from .logs import logger, use_log_level
+from .types import EpochBatch, SpellerLayout
+
+__all__ = [
+    "load_epochs",
+    "save_batch",
+    "load_batch",
+    "split_by_trials",
+    "auc",
+    "accuracy_curve",
+    "ensure_trials_unique",
+]
+
+
+def load_epochs(paths, cfg=None, *, verbose=None) -> EpochBatch:
+    """Read recordings and cut labelled epochs, pooling several recordings.
+
+    Parameters
+    ----------
+    paths : path-like | sequence of path-like
+        Recordings in any format :func:`neurospell.preprocessing.load_recording` reads, or
+        ``.npz`` files written by :func:`save_batch`.
+    cfg : PreprocessConfig | None
+        Filtering and epoching (default: the shipped ``[preprocessing]`` defaults).
+    verbose : bool | str | int | None
+
+    Returns
+    -------
+    batch : EpochBatch
+        Epochs of all recordings; ``trials`` are renumbered so that characters of different
+        recordings never share an index.
+    """
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    paths = list(paths)
+    if not paths:
+        raise NeurospellError("load_epochs: give at least one recording path.")
+    with use_log_level(verbose):
+        if cfg is None:
+            from .config import PreprocessConfig
+
+            cfg = PreprocessConfig()
+        batches = []
+        for p in paths:
+            path = check_fname(p, "recording")
+            if path.suffix == ".npz":
+                b = load_batch(path)
+            else:
+                from neurospell.preprocessing import epochs_from_raw, load_recording
+
+                raw = load_recording(path)
+                _, b = epochs_from_raw(raw, cfg)
+            logger.info("%s: %d epochs, %d targets", path.name, len(b),
+                        -1 if b.targets is None else int(np.sum(b.targets)))
+            batches.append(b)
+        return ensure_trials_unique(batches)
+
+
+def ensure_trials_unique(batches: Sequence[EpochBatch]) -> EpochBatch:
+    """Concatenate batches, offsetting ``trials`` so each recording's characters stay distinct."""
+    out, offset = [], 0
+    for b in batches:
+        tr = b.trials if b.trials is not None else np.zeros(len(b), np.int64)
+        tr = np.asarray(tr) - (tr.min() if len(tr) else 0) + offset
+        offset = int(tr.max()) + 1 if len(tr) else offset
+        out.append(EpochBatch(b.data, b.codes, b.onsets, b.tmin, b.sfreq, b.ch_names,
+                              b.targets, tr))
+    return out[0] if len(out) == 1 else EpochBatch.concatenate(out)
+
+
+def save_batch(batch: EpochBatch, fname) -> None:
+    """Write an EpochBatch to an ``.npz`` file (for the torchrun entry point)."""
+    validate_type(batch, EpochBatch, "batch")
+    path = check_fname(fname, "fname", must_exist=False)
+    np.savez(
+        path, data=batch.data, codes=batch.codes, onsets=batch.onsets, tmin=batch.tmin,
+        sfreq=batch.sfreq, ch_names=np.array(batch.ch_names),
+        targets=np.array([]) if batch.targets is None else batch.targets,
+        trials=np.array([]) if batch.trials is None else batch.trials,
+        has_targets=batch.targets is not None, has_trials=batch.trials is not None,
+    )
+
+
+def load_batch(fname) -> EpochBatch:
+    """Read an EpochBatch written by :func:`save_batch`."""
+    path = check_fname(fname, "fname")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return EpochBatch(
+                z["data"], z["codes"], z["onsets"], float(z["tmin"]), float(z["sfreq"]),
+                tuple(str(c) for c in z["ch_names"]),
+                z["targets"] if bool(z["has_targets"]) else None,
+                z["trials"] if bool(z["has_trials"]) else None,
+            )
+    except (KeyError, ValueError, OSError) as err:
+        raise NeurospellError(
+            f"{str(path)!r} is not an epoch file written by save_batch ({err})."
+        ) from None
+
+
+def split_by_trials(batch: EpochBatch, train_trials) -> tuple[EpochBatch, EpochBatch]:
+    """(train, test): epochs whose ``trials`` are in ``train_trials`` vs the others."""
+    if batch.trials is None:
+        raise NeurospellError("split_by_trials: the batch has no trials (character indices).")
+    m = np.isin(batch.trials, list(train_trials))
+    return batch.subset(m), batch.subset(~m)
+
+
+def auc(targets, scores) -> float:
+    """ROC AUC of scores against boolean targets."""
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(np.asarray(targets).astype(int), np.asarray(scores)))
+
+
+def accuracy_curve(scores, targets, score_model, *, layout: SpellerLayout | None = None,
+                   max_repetitions: int = 15, n_selections: int = 500, seed: int = 0) -> np.ndarray:
+    """Simulated character accuracy after 1..max_repetitions repetitions.
+
+    Parameters
+    ----------
+    scores : array, shape (n_epochs,)
+        Held-out decision scores.
+    targets : array of bool, shape (n_epochs,)
+    score_model : ScoreModel
+        The decoder's calibrated score densities.
+    layout : SpellerLayout | None
+        Default: the 6 x 6 row/column grid.
+
+    Returns
+    -------
+    accuracy : array, shape (max_repetitions,)
+    """
+    from .simulation import SimulatedParticipant, simulate_accuracy
+
+    targets = np.asarray(targets, bool)
+    scores = np.asarray(scores, float)
+    rng = np.random.default_rng(seed)
+    who = SimulatedParticipant(scores[targets], scores[~targets], rng)
+    layout = SpellerLayout.row_column() if layout is None else layout
+    return simulate_accuracy(who, layout, score_model, max_repetitions=max_repetitions,
+                             n_selections=n_selections, rng=rng)

@@ -1,0 +1,362 @@
+"""Text out of a recorded speller session: flash scores -> character likelihoods ->
+fusion with the language model -> decisions, with and without the language model.
+
+:func:`decode_recording` takes a recording (MNE ``Raw`` with ``flash/<code>`` and
+``trial/<i>/<symbol>`` annotations, a path, or an :class:`~neurospell.types.EpochBatch`
+with ``codes`` and ``trials``), a fitted decoder, the grid layout and a language model, and
+drives :class:`~neurospell.speller.SelectionLoop` character by character. Dynamic stopping
+uses only the first repetitions of each recorded character when the posterior is already
+confident; the flashes it saves count as time saved.
+
+Core module: stages are imported inside functions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .check import NeurospellError, validate_type
+from .logs import logger, use_log_level
+from .types import Decision, EpochBatch, SpellerLayout
+
+__all__ = ["SpellingResult", "SpellingReport", "decode_recording", "decode_batch",
+           "itr_bits", "levenshtein", "intended_text_from_raw", "calibrate_alpha",
+           "CALIBRATION_PHRASES"]
+
+#: Everyday phrases (written for this project) used to choose the LM weight when no other
+#: calibration text is given.
+CALIBRATION_PHRASES = (
+    "HOW ARE YOU TODAY",
+    "I WOULD LIKE SOME WATER PLEASE",
+    "CAN YOU CALL MY SISTER",
+    "THANK YOU VERY MUCH",
+    "I AM FEELING A LITTLE TIRED",
+    "WHAT TIME IS IT NOW",
+    "PLEASE OPEN THE WINDOW",
+    "SEE YOU TOMORROW MORNING",
+)
+
+
+def itr_bits(n_symbols: int, accuracy: float) -> float:
+    """Wolpaw information transfer per selection, bits.
+
+    ``B = log2 N + P log2 P + (1 - P) log2((1 - P) / (N - 1))``; 0 at or below chance.
+    """
+    n, p = int(n_symbols), float(accuracy)
+    if n < 2 or p <= 1.0 / n:
+        return 0.0
+    if p >= 1.0:
+        return math.log2(n)
+    return math.log2(n) + p * math.log2(p) + (1 - p) * math.log2((1 - p) / (n - 1))
+
+
+def levenshtein(a: str, b: str) -> int:
+    """Edit distance (insertions, deletions, substitutions) between two strings."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+@dataclass(frozen=True)
+class SpellingResult:
+    """Decoded text and its figures, for one condition (with or without the LM).
+
+    Attributes
+    ----------
+    decoded : str
+        The text made of the decisions (backspaces applied).
+    intended : str | None
+        The text the participant was asked to spell (from the trial annotations).
+    corrected : str
+        The best candidate of the beam (EEG + LM re-ranking), possibly correcting decisions.
+    decisions : tuple of Decision
+    n_flashes : tuple of int
+        Flashes used per selection.
+    lm : str
+        Name of the language model (``"none"`` without).
+    seconds : float
+        Spelling time: flashes x SOA + one inter-trial pause per selection.
+    """
+
+    decoded: str
+    intended: str | None
+    corrected: str
+    decisions: tuple[Decision, ...]
+    n_flashes: tuple[int, ...]
+    lm: str
+    seconds: float
+    n_symbols: int
+    symbols: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def n_selections(self) -> int:
+        return len(self.decisions)
+
+    @property
+    def accuracy(self) -> float:
+        """Fraction of selections equal to the intended symbol (NaN without intended text)."""
+        if not self.intended:
+            return float("nan")
+        hits = sum(d.symbol == t for d, t in zip(self.decisions, self.intended, strict=False))
+        return hits / max(len(self.intended), 1)
+
+    @property
+    def cer(self) -> float:
+        """Character error rate of the decoded text against the intended text."""
+        if not self.intended:
+            return float("nan")
+        return levenshtein(self.decoded, self.intended) / len(self.intended)
+
+    @property
+    def chars_per_minute(self) -> float:
+        """Selections per minute."""
+        return 60.0 * self.n_selections / self.seconds if self.seconds > 0 else float("nan")
+
+    @property
+    def itr(self) -> float:
+        """Wolpaw information transfer rate, bits per minute."""
+        acc = self.accuracy
+        if math.isnan(acc):
+            return float("nan")
+        return itr_bits(self.n_symbols, acc) * self.chars_per_minute
+
+    @property
+    def flashes_per_char(self) -> float:
+        return float(np.mean(self.n_flashes)) if self.n_flashes else float("nan")
+
+    def summary(self) -> dict:
+        return {"lm": self.lm, "decoded": self.decoded, "corrected": self.corrected,
+                "intended": self.intended, "accuracy": self.accuracy, "cer": self.cer,
+                "chars_per_minute": self.chars_per_minute, "itr_bits_per_min": self.itr,
+                "flashes_per_char": self.flashes_per_char, "seconds": self.seconds}
+
+
+@dataclass(frozen=True)
+class SpellingReport:
+    """:func:`decode_recording`'s result: the same session decoded with and without the LM."""
+
+    with_lm: SpellingResult
+    without_lm: SpellingResult
+
+    def table(self) -> list[dict]:
+        return [self.without_lm.summary(), self.with_lm.summary()]
+
+
+def intended_text_from_raw(raw) -> dict[int, str]:
+    """``{trial index: symbol}`` from ``trial/<i>/<symbol>`` annotations of a ``Raw``."""
+    from .markers import parse_trial
+
+    out = {}
+    for d in raw.annotations.description:
+        tr = parse_trial(d)
+        if tr is not None and tr[1] is not None:
+            sym = tr[1]
+            out[tr[0]] = " " if sym in ("_", "space", "SPACE") else sym
+    return out
+
+
+def decode_batch(batch: EpochBatch, scores, score_model, layout: SpellerLayout, lm, config, *,
+                 intended: str | dict | None = None, on_decision: Callable | None = None,
+                 dynamic_stopping: bool = True, lm_name: str | None = None) -> SpellingResult:
+    """Decode epochs already scored by a decoder (one condition).
+
+    Parameters
+    ----------
+    batch : EpochBatch
+        Flashes with ``codes`` (group index + 1) and ``trials`` (character index).
+    scores : array, shape (n_epochs,)
+        Decoder decision scores of the epochs.
+    score_model : ScoreModel
+    layout : SpellerLayout
+    lm : LanguageModel | None
+    config : Config
+    intended : str | dict | None
+        Intended text (one symbol per trial, in trial order) or ``{trial: symbol}``.
+    on_decision : callable ``(SelectionOutcome) -> None`` | None
+    dynamic_stopping : bool
+        ``False`` uses every recorded repetition (up to ``max_repetitions``).
+    lm_name : str | None
+
+    Returns
+    -------
+    SpellingResult
+    """
+    from .speller import SelectionLoop
+
+    validate_type(batch, EpochBatch, "batch")
+    if batch.trials is None:
+        raise NeurospellError("decode: the epochs have no trial (character) indices; "
+                              "the recording needs trial/<i> annotations or pauses between characters.")
+    codes = np.asarray(batch.codes)
+    if np.any(codes < 1) or np.any(codes > layout.n_groups):
+        raise NeurospellError(
+            f"decode: flash codes must be group indices + 1 in [1, {layout.n_groups}] for this layout; "
+            f"got values from {codes.min()} to {codes.max()}. Recordings without row/column codes "
+            "(such as the g.tec files) cannot be decoded into text; use the speller simulation."
+        )
+    scores = np.asarray(scores, dtype=float)
+    trials = np.unique(batch.trials[batch.trials >= 0])
+    if isinstance(intended, dict):
+        intended_str = "".join(intended.get(int(t), "?") for t in trials)
+    else:
+        intended_str = intended
+    cfg_sp = config.speller
+    threshold = cfg_sp.stop_threshold if dynamic_stopping else 1.0
+    loop = SelectionLoop.from_config(layout, score_model, lm, config, stop_threshold=threshold)
+    n_groups = layout.n_groups
+    n_flashes, seconds = [], 0.0
+    for t in trials:
+        idx = np.flatnonzero(batch.trials == t)
+        idx = idx[np.argsort(batch.onsets[idx], kind="stable")]
+
+        def next_rep(r, idx=idx):
+            sel = idx[r * n_groups:(r + 1) * n_groups]
+            if len(sel) == 0:
+                return None
+            return codes[sel] - 1, scores[sel]
+
+        out = loop.run_selection(next_rep, timestamp=float(batch.onsets[idx[0]]))
+        n_flashes.append(out.n_flashes)
+        seconds += out.n_flashes * cfg_sp.soa + cfg_sp.inter_trial
+        if on_decision is not None:
+            on_decision(out)
+    best = loop.candidates.best
+    return SpellingResult(
+        decoded=loop.text, intended=intended_str, corrected=best.text if best else loop.text,
+        decisions=tuple(o.decision for o in loop.history), n_flashes=tuple(n_flashes),
+        lm=lm_name or ("none" if lm is None else getattr(lm, "name", "lm")), seconds=seconds,
+        n_symbols=len(layout.symbols), symbols=layout.symbols,
+    )
+
+
+def decode_recording(raw_or_batch, decoder, layout: SpellerLayout | None = None, lm=None, config=None,
+                     *, intended: str | dict | None = None, on_decision: Callable | None = None,
+                     dynamic_stopping: bool = True, verbose=None) -> SpellingReport:
+    """Decode a recorded speller session into text, with and without the language model.
+
+    Parameters
+    ----------
+    raw_or_batch : mne.io.Raw | path-like | EpochBatch
+        A recording whose flashes carry their row/column codes (``flash/<code>``) and whose
+        characters are marked ``trial/<i>/<symbol>`` (the symbol gives the intended text),
+        or epochs already cut (then pass ``intended``).
+    decoder : BaseDecoder
+        A fitted decoder (``decision_function``, ``score_model_``).
+    layout : SpellerLayout | None
+        Default: the ``[speller]`` grid of ``config``.
+    lm : LanguageModel | str | None
+        The prior (a model or a registry name); ``None`` decodes only without it.
+    config : Config | None
+        Default: the shipped defaults.
+    intended : str | dict | None
+        Overrides the intended text read from the trial annotations.
+    on_decision : callable ``(SelectionOutcome) -> None`` | None
+        Called after each decision of the with-LM pass (e.g. to show progress).
+    dynamic_stopping : bool
+    verbose : bool | str | int | None
+
+    Returns
+    -------
+    SpellingReport
+        ``with_lm`` (same as ``without_lm`` when ``lm`` is None) and ``without_lm``.
+    """
+    from pathlib import Path
+
+    with use_log_level(verbose):
+        if config is None:
+            from .config import Config
+
+            config = Config()
+        layout = config.speller.layout() if layout is None else layout
+        validate_type(layout, SpellerLayout, "layout")
+        if isinstance(lm, str):
+            from neurospell.lm_fusion import make_model
+
+            lm = make_model(lm, config.lm)
+        if isinstance(raw_or_batch, (str, Path)):
+            from neurospell.preprocessing import load_recording
+
+            raw_or_batch = load_recording(raw_or_batch)
+        if isinstance(raw_or_batch, EpochBatch):
+            batch = raw_or_batch
+        else:
+            from neurospell.preprocessing import epochs_from_raw
+
+            if intended is None:
+                intended = intended_text_from_raw(raw_or_batch) or None
+            _, batch = epochs_from_raw(raw_or_batch, config.preprocessing)
+        scores = decoder.decision_function(batch)
+        sm = decoder.score_model_
+        without = decode_batch(batch, scores, sm, layout, None, config, intended=intended,
+                               dynamic_stopping=dynamic_stopping, lm_name="none",
+                               on_decision=on_decision if lm is None else None)
+        if lm is None:
+            return SpellingReport(without, without)
+        with_lm = decode_batch(batch, scores, sm, layout, lm, config, intended=intended,
+                               on_decision=on_decision, dynamic_stopping=dynamic_stopping)
+        logger.info("decoded %r (no LM: %r), intended %r", with_lm.decoded, without.decoded, with_lm.intended)
+        return SpellingReport(with_lm, without)
+
+
+def calibrate_alpha(lm, layout: SpellerLayout, score_model, target_scores, nontarget_scores, *,
+                    phrases=None, n_repetitions: int = 3, floor: float = 1e-3, seed: int = 0,
+                    grid=None) -> tuple[float, np.ndarray]:
+    """Choose the LM weight ``alpha`` on calibration data (never on the test data).
+
+    Simulates copy-spelling ``phrases`` with a participant who answers flashes with held-out
+    calibration scores, records the EEG log-likelihood after 1..``n_repetitions``
+    repetitions and the LM prior of every selection, and picks the ``alpha`` that
+    maximises the mean log posterior of the intended symbol
+    (:func:`neurospell.lm_fusion.choose_alpha`).
+
+    Parameters
+    ----------
+    lm : LanguageModel
+    layout : SpellerLayout
+    score_model : ScoreModel
+        The decoder's calibrated score densities.
+    target_scores, nontarget_scores : array, shape (n,)
+        Held-out decoder scores of calibration epochs.
+    phrases : sequence of str | None
+        Calibration text on the grid alphabet (default :data:`CALIBRATION_PHRASES`).
+    n_repetitions : int
+    floor : float
+    seed : int
+    grid : sequence of float | None
+
+    Returns
+    -------
+    alpha : float
+    scores : array
+        Mean log posterior of the intended symbol for each candidate ``alpha``.
+    """
+    from neurospell.decoder.likelihood import CharacterEvidence
+    from neurospell.lm_fusion import choose_alpha, lm_prior
+
+    from .simulation import SimulatedParticipant
+
+    rng = np.random.default_rng(seed)
+    who = SimulatedParticipant(target_scores, nontarget_scores, rng)
+    ev = CharacterEvidence(layout, score_model)
+    lls, priors, targets = [], [], []
+    for ph in (CALIBRATION_PHRASES if phrases is None else phrases):
+        for i, sym in enumerate(ph):
+            if sym not in layout.symbols:
+                raise NeurospellError(f"calibrate_alpha: {sym!r} of {ph!r} is not on the grid.")
+            prior = lm_prior(lm, ph[:i], layout.symbols)
+            ev.reset()
+            for _ in range(int(n_repetitions)):
+                g = rng.permutation(layout.n_groups)
+                ev.add_flashes(g, who.respond_flashes(layout, sym, g))
+                lls.append(ev.loglik.copy())
+                priors.append(prior)
+                targets.append(layout.symbols.index(sym))
+    return choose_alpha(np.array(lls), priors, np.array(targets), floor=floor, grid=grid)

@@ -1,0 +1,103 @@
+"""The speller simulator: participants answering flashes with real/synthetic scores."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from neurospell.decoder import ScoreModel
+
+from neurospell.check import NeurospellError
+from neurospell.simulation import (
+    SimulatedParticipant,
+    flash_sequence,
+    simulate_accuracy,
+    simulate_selection,
+    synthetic_erp_epochs,
+)
+from neurospell.types import CharDistribution, SpellerLayout
+
+LAYOUT = SpellerLayout.row_column()
+
+
+def _model(d):
+    rng = np.random.default_rng(0)
+    s = np.r_[rng.normal(0, 1, 2000), rng.normal(d, 1, 400)]
+    return ScoreModel().fit(s, np.r_[np.zeros(2000), np.ones(400)]), s[:2000], s[2000:]
+
+
+def test_participant_answers_with_the_right_pool():
+    who = SimulatedParticipant([10.0, 11.0], [0.0, 1.0, 2.0], rng=0)
+    groups = flash_sequence(LAYOUT, 1)
+    assert sorted(groups) == list(range(12))
+    scores = who.respond_flashes(LAYOUT, "H", groups)  # H: row 1, column 1 -> groups 1 and 7
+    hit = np.isin(groups, [1, 7])
+    assert np.all(np.isin(scores[hit], [10.0, 11.0])) and np.all(np.isin(scores[~hit], [0, 1, 2]))
+    once = SimulatedParticipant([5.0], [0.0, 1.0], rng=0, replace=False)
+    assert sorted([once.respond(False), once.respond(False)]) == [0.0, 1.0]
+    with pytest.raises(NeurospellError, match="ran out of non-target"):
+        once.respond(False)
+    once.refill()
+    assert once.respond(True) == 5.0
+
+
+def test_accuracy_follows_separability():
+    # perfectly separated scores: every selection right after one repetition
+    model, s0, s1 = _model(8.0)
+    acc = simulate_accuracy(SimulatedParticipant(s1, s0, 0), LAYOUT, model, max_repetitions=2,
+                            n_selections=100, rng=0)
+    np.testing.assert_array_equal(acc, [1.0, 1.0])
+    # no information: chance (1/36); 300 selections -> sd 0.01, bound at 0.08 is > 5 sd
+    model0, s0, _ = _model(1.0)
+    acc = simulate_accuracy(SimulatedParticipant(s0, s0, 0), LAYOUT, model0, max_repetitions=3,
+                            n_selections=300, rng=0)
+    assert np.all(acc < 0.08)
+    # d' = 1.5: accuracy grows with repetitions, from well below to well above one half
+    model, s0, s1 = _model(1.5)
+    acc = simulate_accuracy(SimulatedParticipant(s1, s0, 0), LAYOUT, model, max_repetitions=10,
+                            n_selections=200, rng=0)
+    assert acc[0] < 0.5 < acc[-1] and acc[-1] > 0.9 and acc[-1] > acc[2] > acc[0]
+
+
+def test_selection_with_prior_and_dynamic_stopping():
+    model, s0, s1 = _model(3.0)
+    who = SimulatedParticipant(s1, s0, 0)
+    res = simulate_selection(who, LAYOUT, "Q", model, max_repetitions=10,
+                             stop=lambda dist, n: n >= 2, rng=1)
+    assert res.decision.n_repetitions == 2 and len(res.distributions) == 2
+    assert res.n_flashes == 24 and res.intended == "Q"
+    assert res.decision.posterior == pytest.approx(np.exp(res.distributions[-1].logp.max()))
+    # stop when the posterior is confident: fewer repetitions than the maximum, correct
+    res = simulate_selection(who, LAYOUT, "Q", model, max_repetitions=10,
+                             stop=lambda dist, n: dist.probs.max() > 0.99, rng=2)
+    assert res.correct and res.decision.n_repetitions < 10
+    # an overwhelming prior wins over uninformative scores
+    flat = SimulatedParticipant(s0, s0, 0)
+    logp = np.full(36, np.log(1e-6 / 35))
+    logp[LAYOUT.symbols.index("Z")] = np.log(1 - 1e-6)
+    prior = CharDistribution(LAYOUT.symbols, logp)
+    res = simulate_selection(flat, LAYOUT, "A", model, max_repetitions=1, prior=prior, rng=0)
+    assert res.decision.symbol == "Z" and not res.correct
+    with pytest.raises(NeurospellError, match="not on the speller layout"):
+        simulate_selection(who, LAYOUT, "a", model)
+    with pytest.raises(NeurospellError, match="min_repetitions"):
+        simulate_selection(who, LAYOUT, "A", model, min_repetitions=3, max_repetitions=2)
+
+
+def test_synthetic_epochs_structure():
+    b = synthetic_erp_epochs(3, 2, sfreq=100.0, rng=0)
+    assert b.data.shape == (3 * 2 * 12, 8, 81)
+    assert b.targets.sum() == 3 * 2 * 2  # a row and a column per repetition
+    assert sorted(set(b.trials.tolist())) == [0, 1, 2]
+    assert set(b.codes.tolist()) == set(range(1, 13))
+    # the ERP: target minus non-target average peaks near 300 ms on the middle channels
+    diff = b.data[b.targets].mean(0) - b.data[~b.targets].mean(0)
+    assert abs(b.times[np.argmax(diff[3])] - 0.3) < 0.08
+
+
+def test_simulation_module_is_light():
+    code = ("import sys, neurospell.simulation, neurospell.evaluation;"
+            "bad=[m for m in ('torch','mne','pylsl','neurospell.decoder') if m in sys.modules];"
+            "print(bad); sys.exit(1 if bad else 0)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
