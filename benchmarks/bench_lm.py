@@ -45,7 +45,6 @@ def worker(name: str) -> dict:
     import neurospell.lm_fusion.models  # noqa: F401  (import cost outside the measurement)
     from neurospell.decoder import ScoreModel
     from neurospell.lm_fusion import make_model
-
     from neurospell.speller import SelectionLoop
     from neurospell.types import SpellerLayout
     if name in ("hf", "smollm2"):
@@ -119,6 +118,7 @@ def main(argv=None) -> int:
               f"{r.get('ms_per_char_p95', float('nan')):7.3f} {ratio:8.2f} "
               f"{r.get('score_ms_per_phrase', float('nan')):9.2f} {r['fusion_step_ms']:9.2f} {fr:8.2f}")
     if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as fid:
             json.dump(results, fid, indent=1)
     return 0

@@ -44,13 +44,12 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    from neurospell.decoder import make_decoder
-    from neurospell.lm_fusion import make_model
-    from neurospell.lm_fusion.text import heldout_lines
-
     from neurospell.check import shared_data_dir
     from neurospell.config import Config
+    from neurospell.decoder import make_decoder
     from neurospell.evaluation import accuracy_curve, load_epochs, split_by_trials
+    from neurospell.lm_fusion import make_model
+    from neurospell.lm_fusion.text import heldout_lines
     from neurospell.simulation import SimulatedParticipant
     from neurospell.speller import SelectionLoop, copy_spell
     from neurospell.spelling import calibrate_alpha, itr_bits, levenshtein
@@ -159,6 +158,7 @@ def main(argv=None) -> int:
     table = "\n".join(lines)
     print("\nMean over subjects:\n" + table)
     if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as fid:
             json.dump({"rows": rows, "pooled": pooled, "test_phrases": test_phrases,
                        "calibration_phrases": calib_phrases, "args": vars(args)}, fid, indent=1)

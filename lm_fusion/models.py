@@ -219,9 +219,10 @@ class MixtureLM(LanguageModel):
             m.reset()
 
 
-@register_model("mixture", "shipped default: 50/50 linear mixture of the transformer and the 7-gram")
-def _make_mixture(config=None, weights=(0.5, 0.5), **kw):
-    return MixtureLM([_make_transformer(config), _make_ngram()], weights=weights, **kw)
+@register_model("mixture", "shipped default: 50/50 log-linear mixture of the transformer and the 7-gram")
+def _make_mixture(config=None, weights=(0.5, 0.5), mode="loglinear", **kw):
+    # weights and mode chosen on the validation split (docs/lm_results.md), not on test text
+    return MixtureLM([_make_transformer(config), _make_ngram()], weights=weights, mode=mode, **kw)
 
 
 # -- Hugging Face causal LMs -------------------------------------------------------------------

@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 import pytest
-from neurospell.lm_fusion import choose_alpha, floor_prior, fuse, lm_prior, make_model, should_stop
 
 from neurospell.check import NeurospellError
+from neurospell.lm_fusion import choose_alpha, floor_prior, fuse, lm_prior, make_model, should_stop
 from neurospell.types import DEFAULT_SYMBOLS, CharDistribution
 
 ALPHA = DEFAULT_SYMBOLS

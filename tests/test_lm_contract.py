@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 import pytest
-from neurospell.lm_fusion import VOCAB, available_models, make_model
 
 from neurospell.check import NeurospellError
 from neurospell.config import LanguageModelConfig
+from neurospell.lm_fusion import VOCAB, available_models, make_model
 from neurospell.types import DEFAULT_SYMBOLS, CharDistribution
 
 
@@ -198,7 +198,6 @@ def test_mixture_weights_and_errors():
 
 def test_rerank_with_whole_string_scores(tiny_gpt2_dir):
     from neurospell.lm_fusion import rerank
-
     from neurospell.types import Candidate, CandidateList
 
     ng = make_model("ngram")

@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 import pytest
-from neurospell.lm_fusion import NgramLM, TransformerLM, complete_words, make_model
-from neurospell.lm_fusion.text import VOCAB, normalise
 
 from neurospell.check import NeurospellError
+from neurospell.lm_fusion import NgramLM, TransformerLM, complete_words, make_model
+from neurospell.lm_fusion.text import VOCAB, normalise
 
 
 def _need_corpus():

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from neurospell.decoder import ScoreModel
-from neurospell.lm_fusion import CandidateBeam, make_model
 
 from neurospell.check import NeurospellError
 from neurospell.config import Config
+from neurospell.decoder import ScoreModel
+from neurospell.lm_fusion import CandidateBeam, make_model
 from neurospell.speller import SelectionLoop, apply_symbol
 from neurospell.spelling import decode_batch, decode_recording, itr_bits, levenshtein
 from neurospell.types import EpochBatch, SpellerLayout

@@ -118,7 +118,9 @@ class PreprocessConfig:
 class DecoderConfig:
     """Which decoder and how it trains."""
 
-    name: str = "eegnet"
+    #: A registered decoder (``neurospell`` decoder registry); the default is the hybrid
+    #: neural decoder, the best neural decoder on the g.tec recordings (docs/decoder_results.md).
+    name: str = "xdawnts-net"
     #: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
     device: str = "auto"
     seed: int = 0
@@ -145,9 +147,9 @@ class DecoderConfig:
 class LanguageModelConfig:
     """The language-model prior and its fusion with the EEG evidence."""
 
-    #: A registered model (``neurospell lm list``): ``"mixture"`` (the shipped default, the
+    #: A registered model (``neurospell lm list``): ``"mixture"`` (the shipped default, a log-linear mix of the
     #: character transformer and the Kneser-Ney 7-gram, 50/50), ``"transformer"``, ``"ngram"``,
-    #: ``"uniform"``, ``"hf"``, ``"smollm2"``; or names joined by ``"+"`` for a mixture.
+    #: ``"uniform"``, ``"hf"``, ``"smollm2"``; or names joined by ``"+"`` for a linear mixture.
     name: str = "mixture"
     #: Local folder of a Hugging Face causal LM (for ``name = "hf"``), or ``""``.
     path: str = ""
