@@ -6,6 +6,7 @@ import importlib.util
 import os
 import shutil
 import threading
+import warnings
 from pathlib import Path
 
 from neurospell.check import (
@@ -171,7 +172,10 @@ class Recorder:
                 f"recording is in {str(self.rawlog_path)!r}."
             ) from self._error
         raw = rawlog_to_raw(self.rawlog_path)
-        raw.save(self.path, overwrite=True, verbose=False)  # checked at construction
+        with warnings.catch_warnings():
+            # any *.fif name is the user's choice; MNE's naming convention is advice only
+            warnings.filterwarnings("ignore", message=".*does not conform to MNE naming conventions.*")
+            raw.save(self.path, overwrite=True, verbose=False)  # checked at construction
         for fmt in self.export:
             import mne
 

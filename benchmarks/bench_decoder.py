@@ -19,9 +19,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from neurospell.decoder import DECODERS, NEURAL_DECODERS, make_decoder  # noqa: E402
 
 from neurospell.check import shared_data_dir  # noqa: E402
+from neurospell.decoder import DECODERS, NEURAL_DECODERS, make_decoder  # noqa: E402
 from neurospell.evaluation import auc, load_epochs, split_by_trials  # noqa: E402
 
 

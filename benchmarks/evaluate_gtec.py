@@ -16,6 +16,8 @@ Writes ``docs/decoder_results.md`` and ``docs/decoder_accuracy.png``::
 
     nice python benchmarks/evaluate_gtec.py            # everything (~30-60 min on one core)
     python benchmarks/evaluate_gtec.py --quick         # few training epochs, smoke test
+    # only some decoders, merged into the existing tables (other rows kept as they were):
+    nice python benchmarks/evaluate_gtec.py --update --decoders xdawnts-net --no-cross --jobs 2
 """
 
 import argparse
@@ -29,10 +31,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from neurospell.decoder import DECODERS, NEURAL_DECODERS, make_decoder  # noqa: E402
 
 from neurospell.check import shared_data_dir  # noqa: E402
 from neurospell.config import PreprocessConfig  # noqa: E402
+from neurospell.decoder import DECODERS, NEURAL_DECODERS, make_decoder  # noqa: E402
 from neurospell.evaluation import (  # noqa: E402
     accuracy_curve,
     auc,
@@ -43,6 +45,23 @@ from neurospell.evaluation import (  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 REPS_SHOWN = (1, 2, 3, 4, 5, 8, 10, 15)
+DECODER_NOTES = """\
+- `eegnet`, `eeginception`: the published networks (EEGNet-8,2; EEG-Inception), trained
+  from scratch on the calibration epochs, ensemble of one network per character fold.
+- `xdawnts-net` (hybrid neural decoder, `decoder/models/xdawntsnet.py`): one PyTorch
+  network with two branches whose logits add: (a) the features of `xdawncov-ts-lr`
+  computed in PyTorch inside the network (fixed xDAWN filters and class prototypes fitted
+  by pyRiemann, Ledoit-Wolf super-trial covariance, matrix log at the Riemannian mean:
+  136 tangent-space features, centred) -> dropout -> linear, warm-started with the
+  logistic regression of those features; (b) EEGNet-8,2 on the epochs. Trained end to
+  end with the common loop (weighted BCE, augmentation, early stopping on held-out
+  characters: 3 character folds give the held-out scores that calibrate it and the
+  number of epochs); the deployed network is then retrained on all calibration
+  characters for the folds' median best epoch count. Because the linear head starts at
+  the classical pipeline's solution, it is by construction close to `xdawncov-ts-lr`;
+  the convolutional branch adds what end-to-end training finds on top.
+- `lda`, `xdawn-lda`, `xdawncov-ts-lr`: classical baselines (scikit-learn / pyRiemann).
+"""
 
 
 def _params(name, quick):
@@ -108,6 +127,9 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="few epochs (smoke test only)")
     p.add_argument("--n-selections", type=int, default=500)
     p.add_argument("--jobs", type=int, default=1, help="parallel worker processes")
+    p.add_argument("--update", action="store_true",
+                   help="merge into the existing --out file: rows of decoders not run this time, "
+                        "and sections this run does not produce, are kept from it")
     p.add_argument("--out", default=str(ROOT / "docs" / "decoder_results.md"))
     p.add_argument("--plot", default=str(ROOT / "docs" / "decoder_accuracy.png"))
     args = p.parse_args(argv)
@@ -214,6 +236,13 @@ def _write(args, subjects, variants, label, within, cross, curves, fit_time, ref
         "character ensemble, early stopping on held-out characters); `+pre` = pre-trained on "
         "the two other participants, then fine-tuned.\n"
     )
+    if getattr(args, "update", False):
+        out.append(
+            f"Rows of {', '.join(f'`{n}`' for n in (args.decoders or []))} (with `+pre` and the "
+            "cross-subject row where run) updated by `python benchmarks/evaluate_gtec.py --update "
+            f"--decoders {' '.join(args.decoders or [])}` in {total / 60:.0f} min; the other "
+            "rows are from the earlier full run (`--update` keeps them).\n"
+        )
     out.append("## Within subject (train characters 1-3, test 4-5): ROC AUC\n")
     out.append(_table(rows, subjects, within, (best, classical)))
     verdict = "matches or beats" if bn_mean >= best - 1e-9 else "does NOT match"
@@ -253,11 +282,13 @@ def _write(args, subjects, variants, label, within, cross, curves, fit_time, ref
             "/".join(f"{curves[(r, s)][k - 1]:.2f}" for k in (1, 3, 5)) if (r, s) in curves
             else "not run" for s in subjects) + " |")
     out.append(f"\n![accuracy vs repetitions]({Path(args.plot).name})\n")
-    out.append("## Training time (CPU, one thread, within subject: 720 epochs)\n")
+    out.append("## Training time (wall clock, one thread per job on a shared 2-core machine, within subject: 720 epochs; `benchmarks/bench_decoder.py` measures CPU time)\n")
     out.append("| decoder | mean fit time (s) |\n|---|---|")
     for r in rows:
         if r in fit_time:
             out.append(f"| {r} | {np.mean(fit_time[r]):.1f} |")
+    out.append("\n## What the decoders are\n")
+    out.append(DECODER_NOTES)
     out.append("\n## Reference script, same run (`../shared/tools/reference_baselines.py`)\n")
     out.append("```\n" + reference + "\n```\n")
     out.append(
@@ -267,11 +298,15 @@ def _write(args, subjects, variants, label, within, cross, curves, fit_time, ref
         "ours uses calibrated likelihoods (held-out score densities).\n"
     )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text("\n".join(out))
+    text = "\n".join(out)
+    points = {r: (list(range(1, len(c) + 1)), list(c)) for r, c in mean_curves.items()}
+    if getattr(args, "update", False) and Path(args.out).exists():
+        text, points = _merge(Path(args.out).read_text(), text, points)
+    Path(args.out).write_text(text)
     fig, ax = plt.subplots(figsize=(6, 4))
-    for r, c in mean_curves.items():
-        ax.plot(range(1, len(c) + 1), c, marker="o", ms=3, label=r,
-                ls="-" if r in neural else "--")
+    for r, (xs, c) in points.items():
+        ax.plot(xs, c, marker="o", ms=3, label=r,
+                ls="-" if r.split(" ")[0] in NEURAL_DECODERS else "--")
     ax.axhline(1 / 36, color="grey", lw=0.8, ls=":", label="chance")
     ax.set(xlabel="repetitions", ylabel="character accuracy (mean S1-S3)", ylim=(0, 1.02),
            title="Simulated 6x6 speller, g.tec S1-S3 held-out epochs")
@@ -280,6 +315,125 @@ def _write(args, subjects, variants, label, within, cross, curves, fit_time, ref
     fig.tight_layout()
     fig.savefig(args.plot, dpi=100)
     plt.close(fig)
+
+
+def _sections(text):
+    """[(title, [lines])] split at '## ' headings (the part before the first one: title '')."""
+    out = [("", [])]
+    for line in text.split("\n"):
+        if line.startswith("## "):
+            out.append((line, []))
+        else:
+            out[-1][1].append(line)
+    return out
+
+
+def _is_row(line):
+    return line.startswith("| ") and not line.startswith("| decoder |")
+
+
+def _blocks(lines):
+    """Table rows of one section by table header line: {header: {first cell: line}}."""
+    out, head = {}, None
+    for ln in lines:
+        if ln.startswith("| decoder |"):
+            head = ln
+            out[head] = {}
+        elif _is_row(ln) and head is not None:
+            out[head][ln.split("|")[1].strip()] = ln
+        elif not ln.startswith("|---"):
+            head = None
+    return out
+
+
+def _merge(old_text, new_text, new_points):
+    """Merge this run's document into the previous one (``--update``).
+
+    Table rows of decoders this run produced replace the old ones (others are kept in their
+    order, new ones appended); sections only in the old document are kept; the
+    within-subject marks and the verdict are recomputed from the merged table; the plot gets
+    the old rows' mean speller accuracy at the repetitions shown in the table.
+    """
+    old, new = _sections(old_text), dict(_sections(new_text))
+    merged = []
+    for title, lines in old:
+        if title == "":  # the old preamble, with this run's progress and update lines
+            keep = [ln for ln in lines if not ln.startswith(("**PARTIAL", "Rows of "))]
+            part = [x for ln in new[""] if ln.startswith("**PARTIAL") for x in (ln, "")]
+            rows = [x for ln in new[""] if ln.startswith("Rows of ") for x in (ln, "")]
+            merged.append((title, keep[:2] + part + keep[2:4] + rows + keep[4:]))
+            continue
+        if title not in new:
+            merged.append((title, lines))
+            continue
+        oblocks, nblocks = _blocks(lines), _blocks(new[title])
+        out = []
+        for ln in new[title]:
+            if _is_row(ln):
+                continue
+            out.append(ln)
+            if ln.startswith("|---") and out[-2] in nblocks:
+                nb, ob = nblocks[out[-2]], oblocks.get(out[-2], {})
+                keys = list(ob) + [x for x in nb if x not in ob]
+                out += [nb.get(x, ob.get(x)) for x in keys]
+        merged.append((title, out))
+    titles = [t for t, _ in old]
+    merged += [(t, ls) for t, ls in new.items() if t not in titles]
+    text = "\n".join("\n".join(([t] if t else []) + ls) for t, ls in merged)
+    text = _remark(text)
+    points = dict(new_points)
+    for title, lines in merged:
+        if not title.startswith("## Simulated"):
+            continue
+        for ln in lines:
+            cells = [c.strip() for c in ln.split("|")[1:-1]]
+            if _is_row(ln) and len(cells) == len(REPS_SHOWN) + 1 and cells[0] not in points:
+                try:
+                    points[cells[0]] = (list(REPS_SHOWN), [float(c) for c in cells[1:]])
+                except ValueError:
+                    pass
+    return text, points
+
+
+def _remark(text):
+    """Recompute the ✔/✘ marks and the verdict of the within-subject table."""
+    import re
+
+    lines = text.split("\n")
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("## Within subject"))
+    means = {}
+    for ln in lines[start + 1:]:
+        if ln.startswith("## "):
+            break
+        if ln.startswith("| ") and not ln.startswith("| decoder |"):
+            cells = [c.strip() for c in ln.split("|")[1:-1]]
+            m = re.match(r"[0-9.]+", cells[-1])
+            if m:
+                means[cells[0]] = float(m.group(0))
+    classical = {r: v for r, v in means.items() if r.split(" ")[0] not in NEURAL_DECODERS}
+    neural = {r: v for r, v in means.items() if r not in classical}
+    if not classical or not neural:
+        return text
+    best_name = max(classical, key=classical.get)
+    best_n = max(neural, key=neural.get)
+    for i in range(start + 1, len(lines)):
+        ln = lines[i]
+        if ln.startswith("## "):
+            break
+        if ln.startswith("| ") and not ln.startswith("| decoder |"):
+            cells = [c.strip() for c in ln.split("|")[1:-1]]
+            if cells[0] in neural:
+                mark = " ✔" if neural[cells[0]] >= classical[best_name] - 1e-9 else " ✘"
+                cells[-1] = f"{neural[cells[0]]:.3f}{mark}"
+                lines[i] = "| " + " | ".join(cells) + " |"
+        if ln.startswith("Best classical baseline on average"):
+            verdict = ("matches or beats" if neural[best_n] >= classical[best_name] - 1e-9
+                       else "does NOT match")
+            lines[i] = (f"Best classical baseline on average: **{best_name} "
+                        f"{classical[best_name]:.3f}**. Best neural decoder: **{best_n} "
+                        f"{neural[best_n]:.3f}**, which {verdict} it (✔/✘ on each neural row: "
+                        "mean AUC >= / < the best baseline's mean).")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

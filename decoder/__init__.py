@@ -17,12 +17,12 @@ from neurospell.check import NeurospellError, ProvenanceError, check_fname, chec
 from .base import BaseDecoder, group_folds, roc_auc
 from .classical import ShrinkageLDA, XdawnCovTSLR, XdawnLDA
 from .likelihood import CharacterEvidence, ScoreModel, symbol_log_likelihood
-from .neural import EEGInceptionDecoder, EEGNetDecoder, NeuralDecoder
+from .neural import EEGInceptionDecoder, EEGNetDecoder, NeuralDecoder, XdawnTSNetDecoder
 
 #: name -> decoder class. Every entry must have a test case (tests/test_decoder_contract.py).
 DECODERS: dict[str, type[BaseDecoder]] = {
     cls.name: cls
-    for cls in (EEGNetDecoder, EEGInceptionDecoder, ShrinkageLDA, XdawnLDA, XdawnCovTSLR)
+    for cls in (EEGNetDecoder, EEGInceptionDecoder, XdawnTSNetDecoder, ShrinkageLDA, XdawnLDA, XdawnCovTSLR)
 }
 
 NEURAL_DECODERS = tuple(k for k, c in DECODERS.items() if issubclass(c, NeuralDecoder))
@@ -105,7 +105,7 @@ def load_decoder(fname, *, batch=None, preprocess=None) -> BaseDecoder:
 
 __all__ = [
     "DECODERS", "NEURAL_DECODERS", "BaseDecoder", "NeuralDecoder", "EEGNetDecoder",
-    "EEGInceptionDecoder", "ShrinkageLDA", "XdawnLDA", "XdawnCovTSLR", "ScoreModel",
+    "EEGInceptionDecoder", "XdawnTSNetDecoder", "ShrinkageLDA", "XdawnLDA", "XdawnCovTSLR", "ScoreModel",
     "CharacterEvidence", "symbol_log_likelihood", "list_decoders", "make_decoder",
     "load_decoder", "roc_auc", "group_folds", "ProvenanceError",
 ]

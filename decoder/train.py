@@ -29,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m neurospell.decoder.train",
                                 description=__doc__.split("\n\n")[0])
     p.add_argument("data", nargs="+", help="recordings or .npz epoch files (pooled)")
-    p.add_argument("--decoder", default="eegnet", help="registry name (default eegnet)")
+    p.add_argument("--decoder", default="xdawnts-net",
+                   help="registry name (default xdawnts-net)")
     p.add_argument("--out", required=True, help="output model file")
     p.add_argument("--test", nargs="*", default=(), help="held-out recordings/.npz to report AUC on")
     p.add_argument("--config", default=None, help="TOML config ([preprocessing], [decoder])")
@@ -87,10 +88,10 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     set_log_level({0: "WARNING", 1: "INFO"}.get(args.verbose, "DEBUG"))
     import torch
-    from neurospell.decoder import make_decoder
 
     from neurospell.check import NeurospellError
     from neurospell.config import load_config
+    from neurospell.decoder import make_decoder
     from neurospell.evaluation import auc, load_epochs
 
     if os.environ.get("OMP_NUM_THREADS"):

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-from neurospell.decoder import load_decoder, make_decoder
 
 from neurospell.cli import main
 from neurospell.config import PreprocessConfig
+from neurospell.decoder import load_decoder, make_decoder
 from neurospell.evaluation import (
     accuracy_curve,
     auc,

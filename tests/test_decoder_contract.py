@@ -8,10 +8,10 @@ refuse a pipeline with other channels, sampling rate, window or filter band.
 
 import numpy as np
 import pytest
-from neurospell.decoder import DECODERS, load_decoder, make_decoder, roc_auc
 
 from neurospell.check import NeurospellError, ProvenanceError
 from neurospell.config import PreprocessConfig
+from neurospell.decoder import DECODERS, load_decoder, make_decoder, roc_auc
 from neurospell.simulation import synthetic_erp_epochs
 from neurospell.types import EpochBatch, SpellerLayout
 
@@ -21,6 +21,7 @@ _NEURAL = dict(max_epochs=25, patience=5, n_folds=2, learning_rate=3e-3, progres
 CASES = {
     "eegnet": _NEURAL,
     "eeginception": _NEURAL,
+    "xdawnts-net": _NEURAL,
     "lda": {},
     "xdawn-lda": {},
     "xdawncov-ts-lr": {},

@@ -4,10 +4,10 @@ import math
 
 import numpy as np
 import pytest
-from neurospell.decoder import CharacterEvidence, ScoreModel, symbol_log_likelihood
 from scipy.stats import norm
 
 from neurospell.check import NeurospellError
+from neurospell.decoder import CharacterEvidence, ScoreModel, symbol_log_likelihood
 from neurospell.types import CharDistribution, SpellerLayout
 
 

@@ -5,8 +5,9 @@ Each maps ``(batch, n_chans, n_times)`` float tensors to ``(batch,)`` target log
 
 from .eeginception import EEGInception
 from .eegnet import EEGNet
+from .xdawntsnet import XdawnTSNet
 
 #: name -> module class (all share the signal parameters ``n_chans, n_times, sfreq``).
-ARCHITECTURES = {"eegnet": EEGNet, "eeginception": EEGInception}
+ARCHITECTURES = {"eegnet": EEGNet, "eeginception": EEGInception, "xdawntsnet": XdawnTSNet}
 
-__all__ = ["ARCHITECTURES", "EEGNet", "EEGInception"]
+__all__ = ["ARCHITECTURES", "EEGNet", "EEGInception", "XdawnTSNet"]
