@@ -37,7 +37,6 @@ def _cpu() -> float:
 
 def run_outlet(name: str, n_ch: int, sfreq: float, chunk: int, duration: float) -> int:
     from neurospell.acquisition import LslEegOutlet
-
     from neurospell.lsl import local_clock
 
     out = LslEegOutlet(name, [f"ch{i}" for i in range(n_ch)], ["eeg"] * n_ch, sfreq)
@@ -86,7 +85,6 @@ def bench_bare(name: str, duration: float):
 def bench_source_only(name: str, duration: float):
     """The acquisition thread + ring buffer; the consumer wakes per chunk but builds no SampleChunk."""
     from neurospell.acquisition import LslSource
-
     from neurospell.lsl import get_pylsl
 
     local_clock = get_pylsl().local_clock
@@ -106,7 +104,6 @@ def bench_source_only(name: str, duration: float):
 
 def bench_neurospell(name: str, duration: float):
     from neurospell.acquisition import LslSource
-
     from neurospell.lsl import local_clock
 
     lat, n = [], 0

@@ -36,7 +36,6 @@ def make_data(seconds, sfreq, n_ch, seed=0):
 
 def bench_online(raw, onsets, codes, cfg, chunk_ms):
     from neurospell.preprocessing import OnlineEpocher
-
     from neurospell.types import MarkerEvent
 
     sf = raw.info["sfreq"]

@@ -18,9 +18,9 @@ import time
 
 import numpy as np
 import torch
-from neurospell.decoder import NEURAL_DECODERS, make_decoder
 
 from neurospell.check import shared_data_dir
+from neurospell.decoder import NEURAL_DECODERS, make_decoder
 from neurospell.evaluation import auc, load_epochs, split_by_trials
 
 

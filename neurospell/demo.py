@@ -47,7 +47,7 @@ def split_phrases(raw, batch) -> list[Phrase]:
         In recording order; trials before the first phrase marker count as calibration.
     """
     marks = []
-    for onset, desc in zip(raw.annotations.onset, raw.annotations.description):
+    for onset, desc in zip(raw.annotations.onset, raw.annotations.description, strict=True):
         parts = str(desc).split("/", 2)
         if parts[0] == "phrase" and len(parts) == 3 and parts[1] in ("calibration", "test"):
             marks.append((float(onset) - raw.first_time, parts[1], parts[2]))
@@ -63,7 +63,7 @@ def split_phrases(raw, batch) -> list[Phrase]:
     for t in np.unique(batch.trials):
         i = int(np.searchsorted(starts, batch.onsets[batch.trials == t].min(), side="right")) - 1
         members[max(i, 0)].append(int(t))
-    phrases = [Phrase(kind, text, np.array(m, dtype=int)) for (_, kind, text), m in zip(marks, members) if m]
+    phrases = [Phrase(kind, text, np.array(m, dtype=int)) for (_, kind, text), m in zip(marks, members, strict=True) if m]
     kinds = {p.kind for p in phrases}
     if kinds != {"calibration", "test"}:
         raise NeurospellError(

@@ -8,8 +8,8 @@ the LSL local clock (``pylsl.local_clock()``) unless stated otherwise.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
@@ -96,7 +96,7 @@ class SampleChunk:
         _set(self, "sfreq", sfreq)
 
     @classmethod
-    def _trusted(cls, data, timestamps, ch_names, ch_types, sfreq, first_index=None) -> "SampleChunk":
+    def _trusted(cls, data, timestamps, ch_names, ch_types, sfreq, first_index=None) -> SampleChunk:
         """Build a chunk without validation or copies, for the acquisition hot path.
 
         Only for producers that own freshly allocated ``data`` (float64, 2-D) and
@@ -126,7 +126,7 @@ class SampleChunk:
         return self.data.shape[1]
 
     @staticmethod
-    def concatenate(chunks: Sequence["SampleChunk"]) -> "SampleChunk":
+    def concatenate(chunks: Sequence[SampleChunk]) -> SampleChunk:
         """Join chunks of the same stream in time order."""
         if not chunks:
             raise NeurospellError("SampleChunk.concatenate needs at least one chunk, got none.")
@@ -265,7 +265,7 @@ class EpochBatch:
         """Epoch sample times relative to onset, seconds, shape (n_times,)."""
         return self.tmin + np.arange(self.n_times) / self.sfreq
 
-    def subset(self, index) -> "EpochBatch":
+    def subset(self, index) -> EpochBatch:
         """Epochs selected by a boolean mask or integer index."""
         index = np.asarray(index)
         return EpochBatch(
@@ -280,7 +280,7 @@ class EpochBatch:
         )
 
     @staticmethod
-    def concatenate(batches: Sequence["EpochBatch"]) -> "EpochBatch":
+    def concatenate(batches: Sequence[EpochBatch]) -> EpochBatch:
         """Join batches with the same channels, sampling rate and window."""
         if not batches:
             raise NeurospellError("EpochBatch.concatenate needs at least one batch, got none.")
@@ -347,7 +347,7 @@ class SpellerLayout:
         _set(self, "n_cols", int(self.n_cols))
 
     @classmethod
-    def row_column(cls, symbols: Sequence[str] | str | None = None, n_rows: int = 6, n_cols: int = 6) -> "SpellerLayout":
+    def row_column(cls, symbols: Sequence[str] | str | None = None, n_rows: int = 6, n_cols: int = 6) -> SpellerLayout:
         """The classic row/column paradigm: groups 0..n_rows-1 are rows, then columns."""
         if symbols is None:
             symbols = DEFAULT_SYMBOLS
@@ -416,13 +416,13 @@ class CharDistribution:
         _set(self, "logp", _frozen_array(logp))
 
     @classmethod
-    def from_scores(cls, alphabet: Sequence[str], scores) -> "CharDistribution":
+    def from_scores(cls, alphabet: Sequence[str], scores) -> CharDistribution:
         """Normalise unnormalised log-scores into a distribution."""
         scores = np.asarray(scores, dtype=np.float64)
         return cls(tuple(alphabet), scores - _logsumexp(scores))
 
     @classmethod
-    def uniform(cls, alphabet: Sequence[str]) -> "CharDistribution":
+    def uniform(cls, alphabet: Sequence[str]) -> CharDistribution:
         n = len(alphabet)
         return cls(tuple(alphabet), np.full(n, -math.log(n)))
 

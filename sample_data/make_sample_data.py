@@ -219,9 +219,8 @@ def write_fif(path: Path, data_uv, flashes, markers) -> Path:
 
 
 def write_xdf_file(path: Path, data_uv, flashes, markers) -> Path:
-    from neurospell.preprocessing.xdf import XdfStream, write_xdf
-
     from neurospell.markers import flash_to_str
+    from neurospell.preprocessing.xdf import XdfStream, write_xdf
 
     n = data_uv.shape[1]
     eeg = XdfStream(

@@ -5,8 +5,8 @@ import warnings
 
 import numpy as np
 import pytest
-from neurospell.acquisition import BrainFlowSource, open_source
 
+from neurospell.acquisition import BrainFlowSource, open_source
 from neurospell.check import NeurospellError, StreamError
 from neurospell.config import AcquisitionConfig
 from neurospell.lsl import local_clock

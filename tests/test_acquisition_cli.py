@@ -8,8 +8,8 @@ import uuid
 import mne
 import numpy as np
 import pytest
-from neurospell.acquisition import LslEegOutlet, LslSource
 
+from neurospell.acquisition import LslEegOutlet, LslSource
 from neurospell.cli import main
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from neurospell.acquisition import LslEegOutlet, LslMarkerOutlet, LslSource
 
+from neurospell.acquisition import LslEegOutlet, LslMarkerOutlet, LslSource
 from neurospell.check import StreamError
 from neurospell.lsl import get_pylsl, local_clock
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import mne
 import numpy as np
 import pytest
+
 from neurospell.acquisition import (
     BrainFlowSource,
     LslEegOutlet,
@@ -18,7 +19,6 @@ from neurospell.acquisition import (
     LslSource,
     Recorder,
 )
-
 from neurospell.lsl import local_clock
 from neurospell.rawlog import RawLogWriter, rawlog_to_raw, read_rawlog
 

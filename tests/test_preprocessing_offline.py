@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 from helpers.pre_signals import SAMPLE_FIF, make_raw
-from neurospell.preprocessing import causal_filter_raw, epochs_from_raw, load_recording
 
 from neurospell.check import NeurospellError
 from neurospell.config import PreprocessConfig
+from neurospell.preprocessing import causal_filter_raw, epochs_from_raw, load_recording
 from neurospell.types import EpochBatch
 
 

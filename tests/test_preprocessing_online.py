@@ -8,6 +8,11 @@ import pytest
 from helpers.pre_signals import SAMPLE_FIF, make_raw
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import signal
+
+from neurospell.check import NeurospellError
+from neurospell.config import PreprocessConfig
+from neurospell.logs import logger
 from neurospell.preprocessing import (
     OnlineEpocher,
     OnlineFilter,
@@ -17,11 +22,6 @@ from neurospell.preprocessing import (
     flash_table,
     load_recording,
 )
-from scipy import signal
-
-from neurospell.check import NeurospellError
-from neurospell.config import PreprocessConfig
-from neurospell.logs import logger
 from neurospell.types import EpochBatch, MarkerEvent, SampleChunk
 
 SF = 250.0

@@ -4,9 +4,9 @@ import importlib.util
 
 import numpy as np
 from helpers.pre_signals import SAMPLE_DIR, SAMPLE_FIF, SAMPLE_XDF
-from neurospell.preprocessing import epochs_from_raw, flash_table, load_recording
 
 from neurospell.config import PreprocessConfig
+from neurospell.preprocessing import epochs_from_raw, flash_table, load_recording
 from neurospell.types import SpellerLayout
 
 

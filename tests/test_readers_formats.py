@@ -7,12 +7,12 @@ import mne
 import numpy as np
 import pytest
 from helpers.pre_signals import SAMPLE_FIF, SAMPLE_XDF, make_raw, write_brainvision
-from neurospell.preprocessing import load_recording
-from neurospell.preprocessing.readers import SUPPORTED_FORMATS
-from neurospell.preprocessing.xdf import XdfStream, write_xdf
 
 from neurospell.check import NeurospellError
 from neurospell.markers import flash_to_annotation
+from neurospell.preprocessing import load_recording
+from neurospell.preprocessing.readers import SUPPORTED_FORMATS
+from neurospell.preprocessing.xdf import XdfStream, write_xdf
 
 
 def _flashes(raw):

@@ -15,10 +15,10 @@ import pytest
 from helpers.pre_signals import make_raw, write_brainvision
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from neurospell.preprocessing import load_recording
-from neurospell.preprocessing.xdf import XdfStream, write_xdf
 
 from neurospell.check import NeurospellError
+from neurospell.preprocessing import load_recording
+from neurospell.preprocessing.xdf import XdfStream, write_xdf
 
 FORMATS = ("fif", "edf", "xdf", "gtec", "brainvision")
 
@@ -117,9 +117,8 @@ def test_corrupt_bytes_never_escape_as_other_errors(originals, tmp_path, fmt, da
 @given(code=st.integers(0, 99), target=st.sampled_from([None, True, False]),
        trial=st.integers(0, 500), symbol=st.sampled_from(list("AZ9 _<")))
 def test_marker_forms_map_to_one_annotation(code, target, trial, symbol):
-    from neurospell.preprocessing.readers import _marker_to_description
-
     from neurospell.markers import flash_to_annotation, flash_to_int, flash_to_str
+    from neurospell.preprocessing.readers import _marker_to_description
 
     ann = flash_to_annotation(code, target)
     assert _marker_to_description(flash_to_str(code, target)) == ann

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 from helpers.pre_signals import SAMPLE_FIF, SAMPLE_XDF
-from neurospell.preprocessing import epochs_from_raw, load_recording
 
 from neurospell.cli import main
 from neurospell.config import PreprocessConfig
+from neurospell.preprocessing import epochs_from_raw, load_recording
 from neurospell.replay import replay_batch
 
 

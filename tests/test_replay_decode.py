@@ -33,7 +33,7 @@ def test_replay_decodes_text_with_and_without_lm(lda_model):
     intended = "THE QUICK BROWN FOXHELLOYES"  # the sample session's phrases, back to back
     for text in decoded.values():
         assert len(text) == len(intended)
-        hits = sum(a == b for a, b in zip(text, intended))
+        hits = sum(a == b for a, b in zip(text, intended, strict=True))
         assert hits >= len(intended) - 4  # trained on this file: nearly every character right
 
 

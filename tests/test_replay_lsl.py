@@ -10,11 +10,11 @@ import uuid
 import numpy as np
 import pytest
 from helpers.pre_signals import make_raw
-from neurospell.preprocessing import load_recording
 
 from neurospell.check import StreamError
 from neurospell.lsl import get_pylsl
 from neurospell.markers import flash_to_str
+from neurospell.preprocessing import load_recording
 
 
 def _resolve(pylsl, name, timeout=30.0):

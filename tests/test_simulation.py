@@ -5,9 +5,9 @@ import sys
 
 import numpy as np
 import pytest
-from neurospell.decoder import ScoreModel
 
 from neurospell.check import NeurospellError
+from neurospell.decoder import ScoreModel
 from neurospell.simulation import (
     SimulatedParticipant,
     flash_sequence,

@@ -48,7 +48,7 @@ def _type_ok(value, tp) -> tuple[bool, Any]:
         if len(args) != len(value):
             return False, value
         out = []
-        for v, a in zip(value, args):
+        for v, a in zip(value, args, strict=True):
             ok, conv = _type_ok(v, a)
             if not ok:
                 return False, value

@@ -37,7 +37,6 @@ def main():
     args = p.parse_args()
 
     from neurospell.acquisition import LslEegOutlet, LslMarkerOutlet
-
     from neurospell.lsl import local_clock
 
     n_ch = args.n_channels
