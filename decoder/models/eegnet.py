@@ -15,28 +15,28 @@ from torch import nn
 __all__ = ["EEGNet"]
 
 
-class _MaxNormLinear(nn.Linear):
+class _MaxNorm:
+    """Mixin: renormalise each output unit's weights to ``max_norm`` before a training step."""
+
+    def __init__(self, *args, max_norm: float, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_norm = max_norm
+
+    def forward(self, x):
+        if self.training:
+            with torch.no_grad():
+                self.weight.data = torch.renorm(self.weight.data, p=2, dim=0, maxnorm=self.max_norm)
+        return super().forward(x)
+
+
+class _MaxNormLinear(_MaxNorm, nn.Linear):
     def __init__(self, *args, max_norm: float = 0.25, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.max_norm = max_norm
-
-    def forward(self, x):
-        if self.training:
-            with torch.no_grad():
-                self.weight.data = torch.renorm(self.weight.data, p=2, dim=0, maxnorm=self.max_norm)
-        return super().forward(x)
+        super().__init__(*args, max_norm=max_norm, **kwargs)
 
 
-class _MaxNormConv2d(nn.Conv2d):
+class _MaxNormConv2d(_MaxNorm, nn.Conv2d):
     def __init__(self, *args, max_norm: float = 1.0, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.max_norm = max_norm
-
-    def forward(self, x):
-        if self.training:
-            with torch.no_grad():
-                self.weight.data = torch.renorm(self.weight.data, p=2, dim=0, maxnorm=self.max_norm)
-        return super().forward(x)
+        super().__init__(*args, max_norm=max_norm, **kwargs)
 
 
 def _odd(n: float) -> int:
