@@ -14,6 +14,12 @@ Prints the CPU share of one core used by this process (user + system time / wall
 liblsl's own threads included in both) and the push-to-availability latency of each
 chunk's last sample (median, p99), and the ratios. Targets: CPU <= 1.5x bare, p99 <= 5 ms.
 
+Channel 0 carries the running sample index, so every variant measures the latency of the
+*last sample of each pushed chunk* (stamped with the push time) when it becomes readable.
+A read that ends inside a chunk is not a latency sample: the outlet back-dates the earlier
+samples of a chunk by 1/sfreq each, so "now - timestamp" of a partial chunk's last sample
+would count up to one chunk period (10 ms) of back-dating, not delay.
+
     python benchmarks/bench_lsl_acquisition.py [--duration 30] [--channels 64] [--sfreq 1000]
 """
 
@@ -52,13 +58,22 @@ def run_outlet(name: str, n_ch: int, sfreq: float, chunk: int, duration: float) 
         if delay > 0:
             time.sleep(delay)
         j = i % (block.shape[1] - chunk)
+        data = block[:, j : j + chunk].copy()
+        data[0] = np.arange(i, i + chunk)  # sample-index channel (exact in float32 below 2**24)
         now = local_clock()
-        out.push(block[:, j : j + chunk], now - offsets)
+        out.push(data, now - offsets)
         i += chunk
     return 0
 
 
-def bench_bare(name: str, duration: float):
+def _chunk_end_latency(now: float, index, ts, chunk: int):
+    """``now`` minus the push time of the last chunk completed among the samples read."""
+    index = np.rint(np.asarray(index)).astype(np.int64)
+    ends = np.flatnonzero((index + 1) % chunk == 0)
+    return None if ends.size == 0 else now - ts[ends[-1]]
+
+
+def bench_bare(name: str, duration: float, chunk: int):
     from neurospell.lsl import get_pylsl
 
     pylsl = get_pylsl()
@@ -75,14 +90,16 @@ def bench_bare(name: str, duration: float):
     while time.monotonic() - t0 < duration:
         _, ts = inlet.pull_chunk(timeout=0.1, max_samples=max_samples, dest_obj=buf, min_samples=1)
         if len(ts):
-            lat.append(local_clock() - ts[-1])
+            d = _chunk_end_latency(local_clock(), buf[: len(ts), 0], np.asarray(ts), chunk)
+            if d is not None:
+                lat.append(d)
             n += len(ts)
     cpu = (_cpu() - cpu0) / (time.monotonic() - t0)
     inlet.close_stream()
     return cpu, np.array(lat), n
 
 
-def bench_source_only(name: str, duration: float):
+def bench_source_only(name: str, duration: float, chunk: int):
     """The acquisition thread + ring buffer; the consumer wakes per chunk but builds no SampleChunk."""
     from neurospell.acquisition import LslSource
     from neurospell.lsl import get_pylsl
@@ -96,13 +113,23 @@ def bench_source_only(name: str, duration: float):
         cpu0, t0 = _cpu(), time.monotonic()
         while time.monotonic() - t0 < duration:
             if rd.wait(0.1):
-                lat.append(local_clock() - src.last_timestamp)
-                rd._cursor = src._ring.n_written  # consume without copying
+                now = local_clock()
+                ring = src._ring
+                with ring.condition:  # peek at the newest sample's index and time, no copy
+                    end = ring.n_written
+                    last = end - 1
+                    idx = int(round(ring._data[0, last % ring.capacity]))
+                    final = (idx + 1) // chunk * chunk - 1  # index of the last chunk-final sample
+                    pos = last - (idx - final)
+                    t = ring._ts[pos % ring.capacity] if pos >= rd._cursor else None
+                if t is not None:
+                    lat.append(now - t)
+                rd._cursor = end  # consume without copying
         cpu = (_cpu() - cpu0) / (time.monotonic() - t0)
     return cpu, np.array(lat)
 
 
-def bench_neurospell(name: str, duration: float):
+def bench_neurospell(name: str, duration: float, chunk: int):
     from neurospell.acquisition import LslSource
     from neurospell.lsl import local_clock
 
@@ -114,10 +141,12 @@ def bench_neurospell(name: str, duration: float):
         cpu0, t0 = _cpu(), time.monotonic()
         while time.monotonic() - t0 < duration:
             rd.wait(0.1)
-            chunk, _ = rd.read()
-            if chunk is not None:
-                lat.append(local_clock() - chunk.timestamps[-1])
-                n += chunk.n_samples
+            got, _ = rd.read()
+            if got is not None:
+                d = _chunk_end_latency(local_clock(), got.data[0], got.timestamps, chunk)
+                if d is not None:
+                    lat.append(d)
+                n += got.n_samples
         cpu = (_cpu() - cpu0) / (time.monotonic() - t0)
         gaps = len(src.gaps)
     return cpu, np.array(lat), n, gaps
@@ -152,9 +181,9 @@ def main(argv=None) -> int:
             return 1
         print(f"LSL acquisition: {args.channels} ch @ {args.sfreq:g} Hz, chunks of {args.chunk}, "
               f"{args.duration:g} s per variant")
-        cpu_b, lat_b, n_b = bench_bare(name, args.duration)
-        cpu_s, lat_s = bench_source_only(name, args.duration)
-        cpu_n, lat_n, n_n, gaps = bench_neurospell(name, args.duration)
+        cpu_b, lat_b, n_b = bench_bare(name, args.duration, args.chunk)
+        cpu_s, lat_s = bench_source_only(name, args.duration, args.chunk)
+        cpu_n, lat_n, n_n, gaps = bench_neurospell(name, args.duration, args.chunk)
     finally:
         proc.kill()
         proc.wait(10)
