@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers.acq_boards import synthetic_board_data
 
 from neurospell.acquisition import BrainFlowSource, open_source
 from neurospell.check import NeurospellError, StreamError
@@ -13,7 +14,7 @@ from neurospell.lsl import local_clock
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    from brainflow.board_shim import BoardIds, BoardShim, BrainFlowInputParams
+    from brainflow.board_shim import BoardIds, BoardShim
     from brainflow.data_filter import DataFilter
 
 # BrainFlow imports pkg_resources when it loads its library
@@ -66,23 +67,8 @@ def test_synthetic_board_shapes_rate_timestamps_marker():
     assert before - 2 / 250 <= ev.timestamp <= after + 3 / 250
 
 
-def _synthetic_recording(seconds=1.2):
-    BoardShim.disable_board_logger()
-    board = BoardShim(BoardIds.SYNTHETIC_BOARD.value, BrainFlowInputParams())
-    board.prepare_session()
-    try:
-        board.start_stream()
-        deadline = time.monotonic() + 5
-        while board.get_board_data_count() < int(250 * seconds) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        data = board.get_board_data()
-    finally:
-        board.release_session()
-    return data
-
-
 def test_playback_board_replays_file_exactly_and_reports_gap(tmp_path):
-    data = _synthetic_recording()
+    data = synthetic_board_data(int(250 * 1.2))
     marker_row = BoardShim.get_marker_channel(BoardIds.SYNTHETIC_BOARD.value)
     data[marker_row] = 0
     data[marker_row, 50] = 3

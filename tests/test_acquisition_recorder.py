@@ -154,23 +154,13 @@ def test_recorder_export_needs_its_writer(tmp_path):
 def test_recording_a_playback_file_keeps_gaps_and_inserted_markers(tmp_path):
     import warnings
 
+    from helpers.acq_boards import synthetic_board_data
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from brainflow.board_shim import BoardIds, BoardShim, BrainFlowInputParams
         from brainflow.data_filter import DataFilter
 
-    BoardShim.disable_board_logger()
-    board = BoardShim(BoardIds.SYNTHETIC_BOARD.value, BrainFlowInputParams())
-    board.prepare_session()
-    try:
-        board.start_stream()
-        deadline = time.monotonic() + 5
-        while board.get_board_data_count() < 400 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        data = board.get_board_data()
-    finally:
-        board.release_session()
-        del board  # BrainFlow's __del__ must not run at interpreter shutdown
+    data = synthetic_board_data(400)
     data = np.ascontiguousarray(np.delete(data, np.arange(200, 225), axis=1))  # 25 samples dropped
     DataFilter.write_file(data, str(tmp_path / "pb.csv"), "w")
     src = BrainFlowSource("playback", {"file": str(tmp_path / "pb.csv"), "master_board": "synthetic"})
