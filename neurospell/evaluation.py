@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .check import NeurospellError, check_fname, validate_type
+from .batchio import load_batch, save_batch  # the one writer and reader of epoch files
+from .check import NeurospellError, check_fname
 from .logs import logger, use_log_level
 from .types import EpochBatch, SpellerLayout
 
@@ -81,36 +82,6 @@ def ensure_trials_unique(batches: Sequence[EpochBatch]) -> EpochBatch:
         out.append(EpochBatch(b.data, b.codes, b.onsets, b.tmin, b.sfreq, b.ch_names,
                               b.targets, tr))
     return out[0] if len(out) == 1 else EpochBatch.concatenate(out)
-
-
-def save_batch(batch: EpochBatch, fname) -> None:
-    """Write an EpochBatch to an ``.npz`` file (for the torchrun entry point)."""
-    validate_type(batch, EpochBatch, "batch")
-    path = check_fname(fname, "fname", must_exist=False)
-    np.savez(
-        path, data=batch.data, codes=batch.codes, onsets=batch.onsets, tmin=batch.tmin,
-        sfreq=batch.sfreq, ch_names=np.array(batch.ch_names),
-        targets=np.array([]) if batch.targets is None else batch.targets,
-        trials=np.array([]) if batch.trials is None else batch.trials,
-        has_targets=batch.targets is not None, has_trials=batch.trials is not None,
-    )
-
-
-def load_batch(fname) -> EpochBatch:
-    """Read an EpochBatch written by :func:`save_batch`."""
-    path = check_fname(fname, "fname")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return EpochBatch(
-                z["data"], z["codes"], z["onsets"], float(z["tmin"]), float(z["sfreq"]),
-                tuple(str(c) for c in z["ch_names"]),
-                z["targets"] if bool(z["has_targets"]) else None,
-                z["trials"] if bool(z["has_trials"]) else None,
-            )
-    except (KeyError, ValueError, OSError) as err:
-        raise NeurospellError(
-            f"{str(path)!r} is not an epoch file written by save_batch ({err})."
-        ) from None
 
 
 def split_by_trials(batch: EpochBatch, train_trials) -> tuple[EpochBatch, EpochBatch]:

@@ -24,6 +24,8 @@ from neurospell.markers import (
     parse_trial,
 )
 
+from .bci2000 import p3speller_markers, read_bci2000
+
 __all__ = ["load_recording", "SUPPORTED_FORMATS", "gtec_to_raw", "split_trials", "read_mat_numeric"]
 
 #: format name -> file name endings that select it (lower case).
@@ -37,6 +39,8 @@ SUPPORTED_FORMATS: dict[str, tuple[str, ...]] = {
     "brainflow": (".csv", ".tsv"),
     "gtec": (".mat",),
     "rawlog": (".nsraw",),
+    "gdf": (".gdf",),
+    "bci2000": (".dat",),
 }
 
 #: Usual electrode positions of g.tec's 8-channel P300 cap (unverified for the shared files).
@@ -93,6 +97,10 @@ def _sniff_format(path: Path) -> str | None:
         return "xdf"
     if head.startswith(b"MATLAB 5.0"):
         return "gtec"
+    if head.startswith(b"GDF "):
+        return "gdf"
+    if head.startswith(b"BCI2000V=") or head.startswith(b"HeaderLen="):
+        return "bci2000"
     if head.startswith(b"\x00\x00\x00\x64") or head[:4] == b"\x00\x00\x00\x64":  # FIFF_FILE_ID
         return "fif"
     return None
@@ -115,7 +123,8 @@ def load_recording(
         The recording. For BrainVision give the ``.vhdr`` header, for EEGLAB the ``.set``.
     fmt : str | None
         One of :data:`SUPPORTED_FORMATS` (``"fif"``, ``"edf"``, ``"bdf"``, ``"brainvision"``,
-        ``"eeglab"``, ``"xdf"``, ``"brainflow"``, ``"gtec"``, ``"rawlog"``); ``None`` guesses
+        ``"eeglab"``, ``"xdf"``, ``"brainflow"``, ``"gtec"``, ``"rawlog"``, ``"gdf"``,
+        ``"bci2000"``); ``None`` guesses
         from the file name (then from the first bytes).
     board_id : int | None
         BrainFlow board id of a BrainFlow file (``fmt="brainflow"``). ``None`` reads it from
@@ -297,7 +306,13 @@ def split_trials(onsets, *, gap_factor: float = 4.0, min_gap: float = 1.0) -> np
 # format readers
 
 
-def _read_mne(func, path, **kwargs):
+#: MNE warnings that mean the data were not read whole; every other warning is logged. The
+#: structure checks below (``_check_*``) decide truncation per format before MNE reads.
+_MNE_REFUSE = ("truncat", "end of file", "could not be read")
+
+
+def _read_mne(func, path, *, quiet=(), **kwargs):
+    """Read with an MNE reader; ``quiet``: warnings a structure check has already reported."""
     import warnings
 
     with warnings.catch_warnings(record=True) as caught:
@@ -305,10 +320,12 @@ def _read_mne(func, path, **kwargs):
         raw = func(path, preload=True, verbose="error", **kwargs)
     for w in caught:
         msg = str(w.message)
-        low = msg.lower()
-        if any(k in low for k in ("truncat", "incomplete", "end of file", "fewer", "not match", "number of records")):
+        if any(k in msg.lower() for k in _MNE_REFUSE):
             raise NeurospellError(f"the file looks truncated or inconsistent ({msg})")
-        logger.info("%s: %s", Path(path).name, msg)
+        if issubclass(w.category, RuntimeWarning) and not any(k in msg.lower() for k in quiet):
+            logger.warning("%s: %s", Path(path).name, msg)
+        else:
+            logger.info("%s: %s", Path(path).name, msg)
     return raw
 
 
@@ -375,14 +392,17 @@ def _read_edf(path: Path):
     import mne
 
     _check_edf_size(path)
-    return _read_mne(mne.io.read_raw_edf, path)
+    return _read_mne(mne.io.read_raw_edf, path, quiet=_EDF_COUNT_WARNING)
 
 
 def _read_bdf(path: Path):
     import mne
 
     _check_edf_size(path)
-    return _read_mne(mne.io.read_raw_bdf, path)
+    return _read_mne(mne.io.read_raw_bdf, path, quiet=_EDF_COUNT_WARNING)
+
+
+_EDF_COUNT_WARNING = ("number of records",)
 
 
 def _check_edf_size(path: Path) -> None:
@@ -410,20 +430,35 @@ def _check_edf_size(path: Path) -> None:
         samples = [int(raw_ns[i * 8:(i + 1) * 8].decode("ascii").strip()) for i in range(n_signals)]
     except ValueError:
         raise NeurospellError("the EDF/BDF header is not valid (samples per record unreadable)") from None
-    width = 3 if path.suffix.lower() == ".bdf" else 2
+    width = 3 if head[:1] == b"\xff" else 2  # BDF ("\xffBIOSEMI"): 24-bit samples; EDF: 16-bit
     record = sum(samples) * width
-    if n_records > 0:
+    if record <= 0:
+        raise NeurospellError(f"the EDF/BDF header is not valid (samples per data record: {samples})")
+    n_data, rest = divmod(size - n_header, record)
+    if n_records > 0 and n_data < n_records:
         expected = n_header + n_records * record
-        if size < expected:
-            raise NeurospellError(
-                f"the file is truncated: its header announces {n_records} data records "
-                f"({expected} bytes) but it has {size} bytes"
-            )
+        raise NeurospellError(
+            f"the file is truncated: its header announces {n_records} data records "
+            f"({expected} bytes) but it has {size} bytes"
+        )
+    if rest:
+        raise NeurospellError(
+            f"the data after the header ({size - n_header} bytes) are not a whole number of "
+            f"{record}-byte data records: the file is truncated or corrupt"
+        )
+    if n_records <= 0:  # -1: the recorder did not close the file (allowed by the EDF spec)
+        logger.warning("%s: the header does not state the number of data records (%d); reading the "
+                       "%d whole records the file holds", path.name, n_records, n_data)
+    elif n_data > n_records:
+        logger.warning("%s: the header announces %d data records but the file holds %d; reading "
+                       "all %d (as MNE does)", path.name, n_records, n_data, n_data)
 
 
 def _read_brainvision(path: Path):
     import mne
 
+    # Check the data file against the header first: MNE reads whatever the file holds.
+    _check_brainvision_data(path)
     raw = _read_mne(mne.io.read_raw_brainvision, path)
     # BrainVision markers read as "Stimulus/S  3" (integer codes) or "<Type>/<text>".
     ann = raw.annotations
@@ -437,38 +472,100 @@ def _read_brainvision(path: Path):
             mapped = _marker_to_description(text) if (parse_flash(text) or parse_trial(text)) else d
         desc.append(mapped if mapped is not None else d)
     raw.set_annotations(mne.Annotations(ann.onset, ann.duration, desc, orig_time=ann.orig_time))
-    # Check the binary size against the header (MNE would read a truncated file partially).
-    _check_brainvision_size(path, raw)
     return raw
 
 
-def _check_brainvision_size(path: Path, raw) -> None:
-    text = path.read_text(errors="replace")
-    m = re.search(r"^DataFile=(.+)$", text, re.M)
-    fmt = re.search(r"^BinaryFormat=(\w+)$", text, re.M)
-    if not m or not fmt:
+#: BrainVision binary formats (as MNE reads them) -> bytes per value.
+_BV_WIDTH = {"INT_16": 2, "INT_32": 4, "IEEE_FLOAT_32": 4}
+
+
+def _brainvision_header(path: Path) -> dict:
+    """``{section (lower case): {key: value}}`` of a BrainVision ``.vhdr`` (INI-like) file."""
+    out: dict = {}
+    section = None
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        line = line.strip()
+        if line.startswith("[") and line.endswith("]"):
+            section = out.setdefault(line[1:-1].strip().lower(), {})
+        elif section is not None and "=" in line and not line.startswith(";"):
+            key, value = line.split("=", 1)
+            section[key.strip()] = value.strip()
+    return out
+
+
+def _check_brainvision_data(path: Path) -> None:
+    """The data file must hold a whole number of samples in a format that can be decoded.
+
+    Exporters (BrainVision Analyzer among them) may state a ``DataPoints`` that differs from
+    what the data file holds; like MNE, what the file holds is read, with a warning.
+    """
+    hdr = _brainvision_header(path)
+    common = hdr.get("common infos", {})
+    name = common.get("DataFile")
+    if not name:
+        raise NeurospellError("the header has no DataFile= entry in [Common Infos] (not a BrainVision header?)")
+    data_format = common.get("DataFormat", "BINARY").upper()
+    orientation = common.get("DataOrientation", "MULTIPLEXED").upper()
+    if orientation not in ("MULTIPLEXED", "VECTORIZED"):
+        raise NeurospellError(f"DataOrientation={orientation} is not MULTIPLEXED or VECTORIZED")
+    if data_format == "ASCII":
+        if orientation != "MULTIPLEXED":
+            raise NeurospellError("ASCII data can only be read in MULTIPLEXED orientation (MNE's reader)")
         return
-    data_file = path.parent / m.group(1).strip()
-    width = {"IEEE_FLOAT_32": 4, "INT_16": 2, "INT_32": 4, "UINT_16": 2}.get(fmt.group(1), None)
-    if width and data_file.exists():
-        n = data_file.stat().st_size / (width * len(raw.ch_names))
-        if not float(n).is_integer():
-            raise NeurospellError(
-                f"the data file {data_file.name} has {data_file.stat().st_size} bytes, not a whole number of "
-                f"{len(raw.ch_names)}-channel samples: it is truncated or corrupt"
-            )
-        points = re.search(r"^DataPoints=(\d+)\s*$", text, re.M)
-        if points and int(points.group(1)) != int(n):
-            raise NeurospellError(
-                f"the header announces {points.group(1)} samples but {data_file.name} holds {int(n)}: "
-                "the data file is truncated or corrupt"
-            )
+    if data_format != "BINARY":
+        raise NeurospellError(f"DataFormat={data_format} is not BINARY or ASCII")
+    fmt = hdr.get("binary infos", {}).get("BinaryFormat", "").upper()
+    if fmt not in _BV_WIDTH:
+        raise NeurospellError(
+            f"BinaryFormat={fmt or '(missing)'} cannot be decoded; BrainVision binary data must be "
+            f"{', '.join(_BV_WIDTH)}"
+        )
+    try:
+        n_ch = int(common.get("NumberOfChannels", ""))
+    except ValueError:
+        n_ch = 0
+    if n_ch <= 0:
+        raise NeurospellError(f"NumberOfChannels={common.get('NumberOfChannels')!r} is not a channel count")
+    data_file = path.parent / name
+    if not data_file.is_file():
+        raise FileNotFoundError(f"The data file {str(data_file)!r} named by {path.name} (DataFile=) does not exist.")
+    size = data_file.stat().st_size
+    frame = _BV_WIDTH[fmt] * n_ch
+    n, rest = divmod(size, frame)
+    if rest:
+        raise NeurospellError(
+            f"the data file {data_file.name} has {size} bytes, not a whole number of {n_ch}-channel "
+            f"{fmt} samples ({frame} bytes each): it is truncated or corrupt"
+        )
+    points = common.get("DataPoints")
+    if points is None or not points.isdigit() or int(points) == n:
+        return
+    if orientation == "VECTORIZED" and n:
+        raise NeurospellError(
+            f"the header announces {points} samples (DataPoints) but {data_file.name} holds {n}: "
+            "VECTORIZED data store each channel whole, one after the other, so the channels cannot "
+            "be told apart; the data file is truncated or the header is wrong"
+        )
+    logger.warning(
+        "%s: the header announces %s samples (DataPoints) but %s holds %d; reading the %d samples "
+        "the data file holds", path.name, points, data_file.name, n, n,
+    )
 
 
 def _read_eeglab(path: Path):
     import mne
 
-    raw = _read_mne(mne.io.read_raw_eeglab, path)
+    try:  # the data are in the .set (embedded) or in a .fdt file beside it
+        raw = _read_mne(mne.io.read_raw_eeglab, path)
+    except RuntimeError as err:
+        if "number of samples" not in str(err).lower():
+            raise
+        fdt = [f for f in (path.with_suffix(".fdt"), path.with_suffix(".FDT")) if f.is_file()]
+        where = f"the data file {fdt[0].name} ({fdt[0].stat().st_size} bytes)" if fdt else "the data"
+        raise NeurospellError(
+            f"{where} does not hold the channels x samples the header announces ({err}): "
+            "it is truncated or corrupt"
+        ) from None
     ann = raw.annotations
     desc = [_marker_to_description(d) or d for d in ann.description]
     raw.set_annotations(mne.Annotations(ann.onset, ann.duration, desc, orig_time=ann.orig_time))
@@ -872,6 +969,101 @@ def _read_rawlog(path: Path):
     return rawlog.rawlog_to_raw(path, verbose="error")
 
 
+# --------------------------------------------------------------------------------------
+# GDF (BioSig, OpenViBE) and BCI2000
+
+
+#: GDF data types (GDFTYP) MNE reads -> bytes per value.
+_GDF_WIDTH = {1: 1, 2: 1, 3: 2, 4: 2, 5: 4, 6: 4, 7: 8, 8: 8, 16: 4, 17: 8}
+
+
+def _read_gdf(path: Path):
+    import mne
+
+    _check_gdf_structure(path)
+    raw = _read_mne(mne.io.read_raw_gdf, path)
+    # GDF events are integer types: neurospell's codes (flash, target, trial) where they fit
+    ann = raw.annotations
+    desc = []
+    for d in ann.description:
+        mapped = _marker_to_description(int(d)) if str(d).isdigit() else d
+        desc.append(mapped if mapped is not None else d)
+    raw.set_annotations(mne.Annotations(ann.onset, ann.duration, desc, orig_time=ann.orig_time))
+    return raw
+
+
+def _check_gdf_structure(path: Path) -> None:
+    """GDF 1.x/2.x: header, data records and event table must all be in the file."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(256)
+        if len(head) < 256:
+            raise NeurospellError(f"the GDF header is cut short ({size} bytes, the fixed header alone is 256)")
+        try:
+            version = float(head[4:8].decode("ascii"))
+        except (UnicodeDecodeError, ValueError):
+            version = None
+        if not head.startswith(b"GDF ") or version is None:
+            raise NeurospellError(f"it does not start with a GDF version ('GDF 2.20'), got {head[:8]!r}")
+        if version < 1.9:
+            n_header = int(np.frombuffer(head, "<i8", 1, 184)[0])
+            n_signals = int(np.frombuffer(head, "<u4", 1, 252)[0])
+        else:
+            n_header = int(np.frombuffer(head, "<u2", 1, 184)[0]) * 256
+            n_signals = int(np.frombuffer(head, "<u2", 1, 252)[0])
+        n_records = int(np.frombuffer(head, "<i8", 1, 236)[0])
+        if not 0 < n_signals <= 65535 or not 256 * (n_signals + 1) <= n_header <= size:
+            raise NeurospellError(
+                f"the GDF header is not valid or cut short ({n_signals} signals, a header of "
+                f"{n_header} bytes, a file of {size})"
+            )
+        f.seek(256 + 216 * n_signals)  # samples per record, then data types, per channel
+        spr = np.frombuffer(f.read(4 * n_signals), "<i4")
+        types = np.frombuffer(f.read(4 * n_signals), "<i4")
+        bad = sorted({int(t) for t in types} - set(_GDF_WIDTH))
+        if bad:
+            raise NeurospellError(f"GDF data type(s) {bad} cannot be decoded (supported: {sorted(_GDF_WIDTH)})")
+        if np.any(spr < 0):
+            raise NeurospellError("the GDF header is not valid (negative samples per record)")
+        record = int(sum(int(n) * _GDF_WIDTH[int(t)] for n, t in zip(spr, types, strict=True)))
+        if n_records < 0:
+            raise NeurospellError(
+                "the GDF header does not state the number of data records (-1: the recording was "
+                "not closed)"
+            )
+        end = n_header + n_records * record
+        if size < end:
+            raise NeurospellError(
+                f"the file is truncated: its header announces {n_records} data records ({end} bytes) "
+                f"but it has {size} bytes"
+            )
+        if size == end:
+            return
+        f.seek(end)  # the event table: mode, count, then positions, types (, channels, durations)
+        et = f.read(8)
+        if len(et) < 8 or et[0] not in (1, 3):
+            raise NeurospellError(f"the GDF event table at byte {end} is corrupt or cut short")
+        n_ev = int.from_bytes(et[1:4], "little") if version >= 1.94 else int.from_bytes(et[4:8], "little")
+        need = end + 8 + n_ev * (6 if et[0] == 1 else 12)
+        if size < need:
+            raise NeurospellError(
+                f"the file is truncated: its event table announces {n_ev} events ({need} bytes) "
+                f"but it has {size} bytes"
+            )
+
+
+def _read_bci2000(path: Path):
+    import mne
+
+    rec = read_bci2000(path)
+    info = mne.create_info(rec.ch_names, rec.sfreq, "eeg")
+    raw = mne.io.RawArray(rec.signal, info, verbose="error")
+    samples, descs = p3speller_markers(rec, group_trials=split_trials, source=path.name)
+    if len(samples):
+        raw.set_annotations(mne.Annotations(samples / rec.sfreq, 0.0, descs))
+    return raw
+
+
 _READERS = {
     "fif": _read_fif,
     "edf": _read_edf,
@@ -882,4 +1074,6 @@ _READERS = {
     "brainflow": _read_brainflow,
     "gtec": _read_gtec,
     "rawlog": _read_rawlog,
+    "gdf": _read_gdf,
+    "bci2000": _read_bci2000,
 }

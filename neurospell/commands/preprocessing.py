@@ -113,13 +113,9 @@ def _replay(args, config) -> int:
     print(f"dropped:   {dropped}")
     print(f"processed in {s['elapsed_s']:.2f} s ({s['speed']:.0f}x real time)")
     if args.save_epochs:
-        import numpy as np
+        from neurospell.batchio import save_batch
 
-        b = res.batch
-        np.savez(args.save_epochs, data=b.data, codes=b.codes, onsets=b.onsets, tmin=b.tmin,
-                 sfreq=b.sfreq, ch_names=np.array(b.ch_names),
-                 targets=np.array([]) if b.targets is None else b.targets,
-                 trials=np.array([]) if b.trials is None else b.trials)
+        save_batch(res.batch, args.save_epochs)
         print(f"epochs saved to {args.save_epochs}")
     if decoder is not None:
         _decode_replay(raw, res.batch, decoder, args, config)
