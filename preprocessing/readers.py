@@ -981,6 +981,8 @@ def _read_gdf(path: Path):
     import mne
 
     _check_gdf_structure(path)
+    if path.suffix.lower() != ".gdf":
+        raise NeurospellError("it is a GDF file, but MNE reads GDF only from a file named *.gdf: rename it")
     raw = _read_mne(mne.io.read_raw_gdf, path)
     # GDF events are integer types: neurospell's codes (flash, target, trial) where they fit
     ann = raw.annotations
