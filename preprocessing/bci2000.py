@@ -91,23 +91,33 @@ def _int_field(fields, key, lo, hi):
     return v
 
 
-def _parse_values(tokens: list[str], dtype: str) -> list[str]:
-    """A parameter's values; list types drop their count (or ``{ labels }``)."""
-    if not dtype.endswith("list") or not tokens:
-        return [unquote(t) if t != "%" else "" for t in tokens]
+def _dim(tokens: list[str]) -> tuple[int, list[str]] | None:
+    """A list or matrix dimension, a count or ``{ labels }``: (size, the tokens after it)."""
+    if not tokens:
+        return None
     if tokens[0] == "{":
-        try:
-            close = tokens.index("}")
-        except ValueError:
+        if "}" not in tokens:
+            return None
+        close = tokens.index("}")
+        return close - 1, tokens[close + 1:]
+    try:
+        return max(int(tokens[0]), 0), tokens[1:]
+    except ValueError:
+        return None
+
+
+def _parse_values(tokens: list[str], dtype: str) -> list[str]:
+    """A parameter's values; lists drop their count, matrices their two dimensions (values
+    row by row)."""
+    n = None
+    if dtype.endswith("list") or dtype == "matrix":
+        first = _dim(tokens)
+        second = _dim(first[1]) if first is not None and dtype == "matrix" else None
+        if first is None or (dtype == "matrix" and second is None):
             return []
-        n, rest = close - 1, tokens[close + 1:]
-    else:
-        try:
-            n = int(tokens[0])
-        except ValueError:
-            return []
-        rest = tokens[1:]
-    return [unquote(t) if t != "%" else "" for t in rest[: max(n, 0)]]
+        n, tokens = (first if dtype != "matrix" else (first[0] * second[0], second[1]))
+    vals = tokens if n is None else tokens[:n]
+    return [unquote(t) if t != "%" else "" for t in vals]
 
 
 def _parse_header(text: str, state_len: int):
@@ -331,8 +341,8 @@ def _trial_symbols(rec, n_trials, flash_trial, codes, targets, n_rows, n_cols, d
         return out
     grid = list(default) if n_rows * n_cols == len(default) else None
     cells = rec.parameters.get("Targets")
-    if cells and n_rows * n_cols and len(cells) % (n_rows * n_cols) == 0 and "{" not in cells:
-        # matrix "Targets": rows x columns (Display, Enter, ...): the Display column
+    if cells and n_rows * n_cols and len(cells) % (n_rows * n_cols) == 0:
+        # matrix "Targets": one row per cell of the grid, row by row; columns Display, Enter, ...
         n_fields = len(cells) // (n_rows * n_cols)
         grid = [cells[i * n_fields] for i in range(n_rows * n_cols)]
     if grid is None:

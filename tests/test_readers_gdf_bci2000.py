@@ -202,3 +202,35 @@ def test_p3speller_session_decodes_with_replay(p3speller_dat, tmp_path):
     assert len(decoded) == len(intended), res.stdout
     assert sum(a == b for a, b in zip(decoded, intended, strict=True)) >= len(intended) - 4, res.stdout
     assert "intended:" in res.stdout  # the trial symbols (TextToSpell) give the intended text
+
+
+def test_p3speller_symbols_from_the_targets_matrix(tmp_path):
+    """No TextToSpell: each trial's symbol is the cell of its target row and column in the
+    Targets matrix (one row per cell, row by row; columns Display, Enter)."""
+    grid = list("abcdefghijklmnopqrstuvwxyz123456789_")
+    n = 2000
+    code, stype, phase = (np.zeros(n, np.int64) for _ in range(3))
+    targets = [(1, 1), (5, 0)]  # (row, column): 'h', '5'
+    for t, (row, col) in enumerate(targets):
+        start = 100 + t * 900
+        phase[start:start + 50] = 1
+        phase[start + 50:start + 800] = 2
+        for k in range(12 * 3):  # 3 repetitions of the 12 groups
+            c = k % 12 + 1
+            s = start + 50 + k * 20
+            code[s:s + 10] = c
+            stype[s:s + 10] = int(c == col + 1 or c == 6 + row + 1)
+        phase[start + 800:start + 900] = 3
+    matrix = "Application:Speller%20Targets matrix Targets= 36 { Display Enter } " + " ".join(
+        f"{g} {g}" for g in grid) + " // the speller matrix"
+    f = write_bci2000(tmp_path / "m.dat", np.zeros((2, n)), sfreq=256,
+                      states={"StimulusCode": (5, code), "StimulusType": (1, stype), "PhaseInSequence": (2, phase)},
+                      parameters=[matrix, "Application:Speller string TextToSpell= ABCDE % % % // too long"])
+    raw = load_recording(f)
+    trials = [(round(o * 256), d) for o, d in zip(raw.annotations.onset, raw.annotations.description, strict=True)
+              if d.startswith("trial/")]
+    assert trials == [(100, "trial/0/h"), (1000, "trial/1/5")]
+    _, codes, tg, tr, _ = flash_table(raw)
+    # neurospell's codes: rows 1-6, columns 7-12
+    assert sorted(set(codes[tg & (tr == 0)].tolist())) == [2, 8]
+    assert sorted(set(codes[tg & (tr == 1)].tolist())) == [6, 7]

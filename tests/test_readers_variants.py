@@ -195,3 +195,21 @@ def test_eeglab_embedded_data_and_cut_fdt(tmp_path, shared_data):
     fdt.write_bytes(fdt.read_bytes()[:100000])
     with pytest.raises(NeurospellError, match=r"cut\.set.*data file cut\.fdt \(100000 bytes\).*truncated"):
         load_recording(tmp_path / "cut.set")
+
+
+# ------------------------------------------------------------------ FIF
+
+
+def test_fif_split_files_and_gzip(tmp_path):
+    from helpers.pre_signals import make_raw
+
+    raw = make_raw(duration=150.0, n_eeg=8, ramp=False)
+    raw.save(tmp_path / "big_raw.fif", split_size="2MB", fmt="double", verbose="error")
+    assert (tmp_path / "big_raw-1.fif").exists()  # MNE wrote more than one part
+    back = load_recording(tmp_path / "big_raw.fif")
+    np.testing.assert_array_equal(back.get_data(), _mne(tmp_path / "big_raw.fif", mne.io.read_raw_fif))
+    assert back.n_times == raw.n_times
+    raw.save(tmp_path / "z_raw.fif.gz", verbose="error")
+    back = load_recording(tmp_path / "z_raw.fif.gz")
+    np.testing.assert_allclose(back.get_data(), raw.get_data(), rtol=1e-6)
+    assert sorted(back.annotations.description) == sorted(raw.annotations.description)
