@@ -225,7 +225,8 @@ def read_bci2000(path) -> Bci2000File:
     def per_channel(name, default, unit_scale=None):
         vals = params.get(name)
         if vals is None:
-            logger.warning("%s: no %s parameter; using %g for every channel", path.name, name, default)
+            logger.warning("%s: no %s parameter; using %s for every channel", path.name, name,
+                           "1 µV per unit" if name == "SourceChGain" else f"{default:g}")
             return np.full(n_ch, default)
         if len(vals) < n_ch:
             raise NeurospellError(f"the parameter {name} has {len(vals)} values for {n_ch} channels")

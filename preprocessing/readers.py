@@ -483,7 +483,12 @@ def _brainvision_header(path: Path) -> dict:
     """``{section (lower case): {key: value}}`` of a BrainVision ``.vhdr`` (INI-like) file."""
     out: dict = {}
     section = None
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    blob = path.read_bytes()
+    try:
+        text = blob.decode("utf-8")
+    except UnicodeDecodeError:  # Codepage=ANSI (Windows-1252)
+        text = blob.decode("cp1252", errors="replace")
+    for line in text.splitlines():
         line = line.strip()
         if line.startswith("[") and line.endswith("]"):
             section = out.setdefault(line[1:-1].strip().lower(), {})

@@ -213,3 +213,17 @@ def test_fif_split_files_and_gzip(tmp_path):
     back = load_recording(tmp_path / "z_raw.fif.gz")
     np.testing.assert_allclose(back.get_data(), raw.get_data(), rtol=1e-6)
     assert sorted(back.annotations.description) == sorted(raw.annotations.description)
+
+
+def test_brainvision_ansi_codepage_header(tmp_path):
+    """Recorder/Analyzer on Windows write Codepage=ANSI headers (µ and umlauts as one byte)."""
+    values = np.arange(40).reshape(4, 10) - 20
+    vhdr = write_brainvision_variant(tmp_path / "x.vhdr", values, sfreq=100.0, ch_names=["Fz", "Cz", "Pz", "Oz"],
+                                     binary_format="INT_16", resolution=0.5)
+    text = vhdr.read_bytes().decode("utf-8").replace("Codepage=UTF-8", "Codepage=ANSI")
+    text = text.replace("; exported for a test", "; exportiert von Müller")
+    vhdr.write_bytes(text.encode("cp1252"))
+    assert b"\xb5V" in vhdr.read_bytes()  # µ as one byte
+    raw = load_recording(vhdr)
+    np.testing.assert_allclose(raw.get_data(), _mne(vhdr))
+    np.testing.assert_allclose(raw.get_data(), values * 0.5e-6)
