@@ -12,7 +12,7 @@ from pathlib import Path
 
 
 def _add_reader_args(p) -> None:
-    p.add_argument("file", help="recording (FIF, EDF/BDF, .vhdr, .set, .xdf, BrainFlow .csv, g.tec .mat, .nsraw)")
+    p.add_argument("file", help="recording (FIF, EDF/BDF, .vhdr, .set, .xdf, BrainFlow .csv, g.tec .mat, .nsraw, .gdf, BCI2000 .dat)")
     p.add_argument("--fmt", default=None, help="file format when the name does not tell")
     p.add_argument("--board-id", type=int, default=None, help="BrainFlow board id of a BrainFlow file")
     p.add_argument("--eeg-stream", default=None, help="XDF: name or type of the EEG stream")
