@@ -218,7 +218,7 @@ def read_bci2000(path) -> Bci2000File:
 
     if "SamplingRate" not in params or not params["SamplingRate"]:
         raise NeurospellError("the header has no SamplingRate parameter")
-    sfreq = _number(params["SamplingRate"][0], "SamplingRate")
+    sfreq = _number(params["SamplingRate"][0], "SamplingRate", unit_scale={"": 1.0, "hz": 1.0, "khz": 1e3})
     if not (np.isfinite(sfreq) and sfreq > 0):
         raise NeurospellError(f"SamplingRate={sfreq} is not a positive rate")
 
