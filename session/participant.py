@@ -634,6 +634,8 @@ class SimulatedParticipant:
         self.n_targets = 0
         self.n_late = 0
         self.n_samples = 0
+        #: LSL time of sample 0 (set when :meth:`run` starts streaming).
+        self.t0: float | None = None
         self._stop = threading.Event()
 
     def stop(self) -> None:
@@ -652,9 +654,9 @@ class SimulatedParticipant:
         first, last = gen.response_span()
         if math.ceil(fl.onset + first) < pushed:
             self.n_late += 1
-            logger.warning("participant: the marker of flash %d arrived %.0f ms after its onset; %d samples of its "
-                           "response were already published (raise --lookahead-ms).", code,
-                           (pushed / gen.sfreq + t0 - ts) * 1000.0 - self.lookahead * 1000.0,
+            logger.warning("participant: the marker of flash %d arrived about %.0f ms after its onset; %d samples of "
+                           "its response were already published (raise --lookahead-ms).", code,
+                           (pushed / gen.sfreq + t0 + self.lookahead - ts) * 1000.0,
                            min(pushed, math.ceil(fl.onset + last)) - math.ceil(fl.onset + first))
 
     def run(self, *, ready=None, connected=None) -> dict:
@@ -684,7 +686,7 @@ class SimulatedParticipant:
         inlet = None
         found = False
         tick = 1.0 / 32.0
-        t0 = pylsl.local_clock()
+        t0 = self.t0 = pylsl.local_clock()
         pushed = 0
         try:
             if ready is not None:

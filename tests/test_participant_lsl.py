@@ -209,3 +209,52 @@ def test_decision_markers_make_the_participant_correct_with_backspace(tmp_path):
     p300 = [_fit_p300(k[c, 0] - k[0, 0], times)[0] for c in range(5)]
     assert p300[1] > 8.0 and p300[4] > 8.0, p300  # '<' then 'A' are the targets
     assert abs(p300[2]) < 3.0 and abs(p300[3]) < 3.0, p300  # not 'A' before the correction, not '<' after
+
+
+def test_real_mode_process_streams_exactly_the_pure_synthesis(gtec_files):
+    """--data: the published stream is the recording generator's output for the flashes it
+    received (sample for sample), with the recording's channels and rate."""
+    import re
+
+    from neurospell.preprocessing import load_recording
+    from neurospell.session.participant import RecordingGenerator, ScheduledFlash
+
+    pylsl = get_pylsl()
+    uid = _uid()
+    with LslMarkerOutlet(f"mk-{uid}") as mk:
+        (proc,) = _start(mk.name, (f"r-{uid}", ("--data", gtec_files[0], "--exclude-first-chars", 3,
+                                                "--phrase", "A")))
+        _connected(mk)
+        t0 = float(re.search(r"t0=([0-9.e+-]+)", proc.wait_for("t0=")).group(1))
+        try:
+            info = pylsl.resolve_bypred(f"name='r-{uid}'", 1, 10.0)
+            assert info
+            inlet = pylsl.StreamInlet(info[0], recover=False)  # the sender's own timestamps
+            inlet.open_stream(5.0)
+            assert inlet.info().channel_count() == 8 and inlet.info().nominal_srate() == 250.0
+            onsets, codes = _schedule(2, pylsl.local_clock() + 0.6, seed=3)
+            for t, c in zip(onsets, codes, strict=True):
+                mk.push(flash_to_str(int(c)), timestamp=float(t))
+            chunks, stamps = [], []
+            while not stamps or stamps[-1][-1] < onsets[-1] + 1.0:
+                data, ts = inlet.pull_chunk(timeout=1.0)
+                assert ts or proc.proc.poll() is None
+                if ts:
+                    chunks.append(np.asarray(data, dtype=np.float32))
+                    stamps.append(np.asarray(ts))
+            inlet.close_stream()
+        finally:
+            proc.kill()
+    x = np.concatenate(chunks).T
+    ts = np.concatenate(stamps)
+    idx = np.round((ts - t0) * SFREQ).astype(np.int64)
+    np.testing.assert_allclose(ts, t0 + idx / SFREQ, atol=1e-6)
+    assert np.array_equal(idx, np.arange(idx[0], idx[0] + idx.size))  # no sample lost or repeated
+    gen = RecordingGenerator(load_recording(gtec_files[0]), exclude_first_chars=3, seed=7)  # _start: --seed 7
+    a_groups = {g + 1 for g in SpellerLayout.row_column().groups_containing("A")}
+    flashes = [ScheduledFlash((t - t0) * SFREQ, int(c), int(c) in a_groups) for t, c in zip(onsets, codes, strict=True)]
+    expected = gen.synthesize(int(idx[0]), idx.size, flashes).astype(np.float32)
+    # equal up to the marker inlet's clock-sync offset on loopback (microseconds of onset,
+    # hundredths of a microvolt on the interpolated responses)
+    np.testing.assert_allclose(x, expected, rtol=0, atol=1e-7)
+    assert np.abs(expected - gen.synthesize(int(idx[0]), idx.size, []).astype(np.float32)).max() > 1e-6

@@ -137,8 +137,8 @@ def cmd_simulate_participant(args, config) -> int:
 
     def ready():
         print(f"simulate-participant: streaming {args.name!r} ({len(generator.ch_names)} ch @ "
-              f"{generator.sfreq:g} Hz, {generator!r}), phrase {args.phrase!r}; waiting for the marker "
-              f"stream {args.marker_stream!r}", flush=True)
+              f"{generator.sfreq:g} Hz, {generator!r}), phrase {args.phrase!r}, sample 0 at t0={sim.t0!r}; "
+              f"waiting for the marker stream {args.marker_stream!r}", flush=True)
 
     def connected():
         print(f"simulate-participant: reading markers from {args.marker_stream!r}", flush=True)
