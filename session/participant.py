@@ -540,7 +540,7 @@ class Intention:
     layout: SpellerLayout
     typed: str = ""
     follow_labels: bool = True
-    _warned: set = field(default_factory=set, repr=False)
+    _warned: set = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self):
         validate_type(self.phrase, str, "phrase")

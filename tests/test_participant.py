@@ -14,6 +14,7 @@ from neurospell.markers import (
     parse_select,
     parse_text,
 )
+from neurospell.preprocessing import load_recording
 from neurospell.session.participant import (
     Intention,
     ParametricGenerator,
@@ -171,8 +172,6 @@ def test_decision_and_text_markers():
 
 # ----------------------------------------------------------------------------- real recording
 def test_recording_generator_uses_held_out_characters_of_a_real_recording(gtec_files):
-    from neurospell.preprocessing import load_recording
-
     raw = load_recording(gtec_files[0])
     gen = RecordingGenerator(raw, exclude_first_chars=3, seed=1)
     assert gen.n_chars_used_ == 2 and gen.n_flashes_used_ == 480
@@ -214,6 +213,7 @@ def test_recording_generator_uses_held_out_characters_of_a_real_recording(gtec_f
     (["--exclude-first-chars", "2"], "--exclude-first-chars"),
     (["--data", "/nonexistent/S1.mat"], "--data"),
     (["--data", "/nonexistent/S1.mat", "--amplitude", "5"], "--amplitude"),
+    (["--data", "/nonexistent/S1.mat", "--mode", "parametric"], "--mode parametric"),
 ])
 def test_cli_rejects_bad_options_naming_the_flag(argv, flag, capsys):
     assert main(["simulate-participant", *argv]) == 2

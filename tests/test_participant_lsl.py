@@ -1,5 +1,7 @@
 """The simulated participant as a real process over real LSL (loopback): P300s locked to marker timestamps."""
 
+import re
+import threading
 import uuid
 
 import numpy as np
@@ -8,6 +10,8 @@ from helpers.participant_proc import ParticipantProcess, collect, erp_kernels
 from neurospell.acquisition import LslMarkerOutlet, LslSource
 from neurospell.lsl import get_pylsl
 from neurospell.markers import flash_to_str, format_select
+from neurospell.preprocessing import load_recording
+from neurospell.session.participant import RecordingGenerator, ScheduledFlash
 from neurospell.types import SpellerLayout
 
 SFREQ = 250.0
@@ -113,8 +117,6 @@ def test_p300_locked_to_marker_timestamps_and_amplitude_zero():
 
 def _wait_clock(pylsl, t):
     """Block until the LSL clock passes ``t`` (a deadline of the schedule, not a fixed sleep)."""
-    import threading
-
     ev = threading.Event()
     while pylsl.local_clock() < t:
         ev.wait(min(0.02, max(0.0, t - pylsl.local_clock())))
@@ -214,11 +216,6 @@ def test_decision_markers_make_the_participant_correct_with_backspace(tmp_path):
 def test_real_mode_process_streams_exactly_the_pure_synthesis(gtec_files):
     """--data: the published stream is the recording generator's output for the flashes it
     received (sample for sample), with the recording's channels and rate."""
-    import re
-
-    from neurospell.preprocessing import load_recording
-    from neurospell.session.participant import RecordingGenerator, ScheduledFlash
-
     pylsl = get_pylsl()
     uid = _uid()
     with LslMarkerOutlet(f"mk-{uid}") as mk:

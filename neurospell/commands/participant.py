@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import sys
 
-from ..check import NeurospellError
+from ..check import NeurospellError, check_fname
 
 _MODES = ("parametric", "real")
 
@@ -27,8 +27,9 @@ def register(subparsers) -> None:
         ),
     )
     p.add_argument("--phrase", default="HELLO WORLD", help="the text the person intends to type (default: %(default)r)")
-    p.add_argument("--mode", default="parametric", choices=_MODES,
-                   help="parametric P300 template (default; no files) or real responses of a recording (--data)")
+    p.add_argument("--mode", default=None, choices=_MODES,
+                   help="parametric P300 template (default without --data; no files) or real responses of a "
+                        "recording (default with --data)")
     p.add_argument("--data", metavar="REC", default=None,
                    help="recording for --mode real (e.g. ../shared/data/gtec_p300/S1.mat); implies --mode real")
     p.add_argument("--exclude-first-chars", type=int, default=None, metavar="N",
@@ -71,7 +72,9 @@ def _num(flag, value, lo, hi):
 
 
 def _generator_params(args) -> tuple[str, dict]:
-    mode = "real" if args.data is not None else args.mode
+    mode = args.mode or ("real" if args.data is not None else "parametric")
+    if mode == "parametric" and args.data is not None:
+        raise NeurospellError("--data gives a recording for --mode real; drop --mode parametric or --data.")
     if mode == "real" and args.data is None:
         raise NeurospellError("--mode real needs --data REC (a recording, e.g. ../shared/data/gtec_p300/S1.mat).")
     checks = {
@@ -127,8 +130,6 @@ def cmd_simulate_participant(args, config) -> int:
             "in a --config file)."
         )
     if mode == "real":
-        from ..check import check_fname
-
         check_fname(args.data, "--data")
     generator = open_generator(mode, data=args.data, **params)
     intention = Intention(args.phrase, layout, follow_labels=not args.ignore_labels)
