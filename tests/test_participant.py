@@ -20,6 +20,7 @@ from neurospell.session.participant import (
     ParametricGenerator,
     RecordingGenerator,
     ScheduledFlash,
+    SimulatedParticipant,
     channel_names,
     intended_symbol,
 )
@@ -219,3 +220,21 @@ def test_cli_rejects_bad_options_naming_the_flag(argv, flag, capsys):
     assert main(["simulate-participant", *argv]) == 2
     err = capsys.readouterr().err
     assert flag in err, err
+
+
+def test_a_late_marker_is_still_answered_from_the_first_unpublished_sample():
+    gen = ParametricGenerator(background_uv=0.0, blink_rate=0.0, vep_uv=0.0, jitter_ms=0.0, hit_prob=1.0,
+                              amplitude=5.0)
+    person = Intention("A", SpellerLayout.row_column())
+    sim = SimulatedParticipant(gen, person, lookahead=0.1)
+    t0 = 1000.0
+    sim._handle("flash:1", t0 + 1.0, t0, pushed=int(0.9 * SF))  # in time: onset not yet published
+    sim._handle("flash:7", t0 + 2.0, t0, pushed=int(2.1 * SF))  # late: 100 ms of its response already out
+    sim._handle("flash:2", t0 + 3.0, t0, pushed=int(2.9 * SF))
+    sim._handle(format_select("B"), t0 + 3.1, t0, pushed=int(2.9 * SF))
+    assert sim.n_flashes == 3 and sim.n_targets == 2 and sim.n_late == 1
+    assert person.typed == "B"
+    assert [f.onset for f in sim.flashes] == [SF * 1.0, SF * 2.0, SF * 3.0]
+    # the late flash's response is still placed at its true onset in the samples to come
+    x = gen.synthesize(int(2.1 * SF), 200, sim.flashes)
+    assert np.argmax(x[0]) == int(2.3 * SF) - int(2.1 * SF)
