@@ -7,7 +7,8 @@ A subclass implements four hooks (all called by :class:`BaseSource`):
   ``(data (n_channels, n) in volts, timestamps (n,) on the LSL clock, events)`` or
   ``None`` when nothing arrived (it may block briefly). It may call ``_report_gap``.
 - ``_close()``: disconnect.
-- ``_insert_marker(code, label)``: send a marker through the device or stream.
+- ``_insert_marker(code, label, timestamp)``: send a marker through the device or stream
+  (``timestamp``: its onset on the LSL clock, or ``None`` for now).
 """
 
 from __future__ import annotations
@@ -202,16 +203,26 @@ class BaseSource:
             raise StreamError(f"{self} is not started: call start() (or use 'with source:') before reader().")
         return Reader(self, from_start=from_start)
 
-    def insert_marker(self, label_or_code) -> None:
+    def insert_marker(self, label_or_code, timestamp: float | None = None) -> None:
         """Send a marker (an int code or a :mod:`neurospell.markers` string) into the stream.
 
-        It comes back to readers as a :class:`~neurospell.types.MarkerEvent` aligned to the
-        sample it was inserted at.
+        Parameters
+        ----------
+        label_or_code : int | str
+        timestamp : float | None
+            Onset of the event on the LSL clock, seconds (e.g. when a display presented a
+            flash); ``None``: now. It comes back to readers as a
+            :class:`~neurospell.types.MarkerEvent` with this timestamp (see each source for
+            how the device stores it).
         """
         if not self._running:
             raise StreamError(f"{self} is not running: start it before inserting markers.")
         code, label = marker_code(label_or_code)
-        self._insert_marker(code, label)
+        if timestamp is not None:
+            timestamp = float(timestamp)
+            if not np.isfinite(timestamp):
+                raise NeurospellError(f"timestamp must be a finite LSL time in seconds or None, got {timestamp!r}.")
+        self._insert_marker(code, label, timestamp)
 
     def _label_for(self, code: int) -> str:
         """The label of a marker coming back from a device with only a code."""
@@ -306,7 +317,7 @@ class BaseSource:
     def _close(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _insert_marker(self, code: int, label: str) -> None:  # pragma: no cover - abstract
+    def _insert_marker(self, code: int, label: str, timestamp: float | None = None) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def describe(self) -> dict:

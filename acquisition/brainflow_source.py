@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import types
 import warnings
+from collections import deque
 
 import numpy as np
 
@@ -113,6 +114,14 @@ class BrainFlowSource(BaseSource):
     below a microsecond even under NTP slewing of 500 ppm). Timestamps are then made
     non-decreasing. Gaps are detected from the board's package counter (exact) when the
     board has one, otherwise from the timestamps.
+
+    Markers: BrainFlow's ``insert_marker`` can only stamp the call time (the board writes
+    the code into its marker channel at the next sample it acquires). When
+    :meth:`insert_marker` is given a ``timestamp`` (e.g. the flash onset a display
+    reported), the :class:`~neurospell.types.MarkerEvent` readers and the recorder get
+    that timestamp instead of the marker-channel sample's (markers of one code are matched
+    to their calls in order); only BrainFlow's own files (its marker channel) keep the
+    call-time sample.
     """
 
     kind = "brainflow"
@@ -144,6 +153,7 @@ class BrainFlowSource(BaseSource):
         self._marker_row = descr.get("marker_channel")
         self._pkg_row = descr.get("package_num_channel")
         self._board = None
+        self._onsets: dict[int, deque] = {}  # code -> onsets given to insert_marker, in call order
 
     def __repr__(self):
         return f"BrainFlowSource(board={self.board_id})"
@@ -211,7 +221,9 @@ class BrainFlowSource(BaseSource):
         if self._marker_row is not None:
             for i in np.flatnonzero(raw[self._marker_row]):
                 code = int(round(raw[self._marker_row, i]))
-                events.append(MarkerEvent(ts[i], code, self._label_for(code)))
+                q = self._onsets.get(code)
+                onset = q.popleft() if q else None
+                events.append(MarkerEvent(ts[i] if onset is None else onset, code, self._label_for(code)))
         self._last_ts = float(ts[-1])
         return data, ts, events
 
@@ -227,13 +239,14 @@ class BrainFlowSource(BaseSource):
             self._report_gap(full_ts[i], int(steps[i]) - 1)
         self._last_pkg = int(pkg[-1])
 
-    def _insert_marker(self, code: int, label: str) -> None:
+    def _insert_marker(self, code: int, label: str, timestamp: float | None = None) -> None:
         if code == 0:
             raise NeurospellError(
                 "BrainFlow cannot insert the marker code 0 (0 means 'no marker' on its marker "
                 "channel). Use a flash code >= 1 or another label."
             )
         self._remember_label(code, label)
+        self._onsets.setdefault(code, deque(maxlen=1000)).append(timestamp)
         try:
             self._board.insert_marker(float(code))
         except _brainflow().BrainFlowError as err:

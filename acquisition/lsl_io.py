@@ -168,8 +168,18 @@ class LslMarkerOutlet(_OutletBase):
         return f"LslMarkerOutlet({self.name!r})"
 
     def push(self, label, timestamp: float | None = None) -> None:
-        """Push one marker (a str, or an int code sent as its string) at ``timestamp`` (LSL clock; ``None``: now)."""
+        """Push one marker (a str, or an int code sent as its string).
+
+        Parameters
+        ----------
+        label : str | int
+        timestamp : float | None
+            Onset on the LSL clock, seconds (e.g. when the display showed the flash; may be
+            in the past); inlets receive it as the marker's timestamp. ``None``: now.
+        """
         self._check_open()
+        if timestamp is not None and not np.isfinite(float(timestamp)):
+            raise NeurospellError(f"timestamp must be a finite LSL time in seconds or None, got {timestamp!r}.")
         if not isinstance(label, str):
             marker_code(label)  # validates
             label = str(int(label))
@@ -428,10 +438,10 @@ class LslSource(BaseSource):
         logger.warning("%s: %s %r re-resolved; resuming.", self, what, props[0])
         return inlet
 
-    def _insert_marker(self, code: int, label: str) -> None:
+    def _insert_marker(self, code: int, label: str, timestamp: float | None = None) -> None:
         if self.marker_outlet is None:
             raise StreamError(
                 f"{self} has no marker outlet: set source.marker_outlet = LslMarkerOutlet(...) "
                 "(and read that stream with marker_name=...) to send markers."
             )
-        self.marker_outlet.push(label)
+        self.marker_outlet.push(label, timestamp)

@@ -10,7 +10,14 @@ flash (online)    ``c``                ``"flash:c"``                  ``"flash/c
 non-target flash  ``c``                ``"flash:c:nontarget"``        ``"flash/c/nontarget"``
 target flash      ``TARGET_OFFSET+c``  ``"flash:c:target"``           ``"flash/c/target"``
 trial start       ``TRIAL_START``      ``"trial:i:S"`` (S: symbol)    ``"trial/i/S"``
+decision          --                   ``"select:S"`` (S: symbol)     ``"select/S"``
+typed text sync   --                   ``"text:T"`` (T: whole text)   --
 ================  ===================  =============================  ======================
+
+A decision marker says the speller selected symbol ``S`` (``"<"``: backspace, which
+deletes the last typed symbol); a text marker states the whole typed text (e.g. ``"text:"``
+when a spelling phase starts with an empty text). A simulated participant follows the
+typed text from these markers.
 
 A flash of unknown code (e.g. the g.tec files record only target/non-target) has code 0.
 """
@@ -94,3 +101,53 @@ def parse_trial(marker) -> tuple[int, str | None] | None:
     if parts[0] != "trial" or len(parts) < 2 or not parts[1].isdigit():
         return None
     return int(parts[1]), (parts[2] if len(parts) > 2 else None)
+
+
+#: Prefix of a decision marker (``"select:S"``).
+SELECT_PREFIX = "select:"
+#: Prefix of a typed-text marker (``"text:T"``).
+TEXT_PREFIX = "text:"
+#: The backspace symbol: selecting it deletes the last typed symbol.
+BACKSPACE = "<"
+
+
+def format_select(symbol: str) -> str:
+    """The LSL string of a decision marker: the speller selected ``symbol`` (``"<"``: backspace)."""
+    if not isinstance(symbol, str) or not symbol:
+        raise NeurospellError(f"symbol must be a non-empty str (one speller symbol), got {symbol!r}.")
+    return SELECT_PREFIX + symbol
+
+
+def parse_select(marker) -> str | None:
+    """The symbol of a decision marker (``"select:S"`` or ``"select/S"``); ``None`` when it is not one.
+
+    Everything after the prefix is the symbol, so ``"select: "`` is the space and
+    ``"select::"`` the colon.
+    """
+    if not isinstance(marker, str):
+        return None
+    for prefix in (SELECT_PREFIX, "select/"):
+        if marker.startswith(prefix) and len(marker) > len(prefix):
+            return marker[len(prefix):]
+    return None
+
+
+def format_text(text: str) -> str:
+    """The LSL string of a typed-text marker: the whole text typed so far (may be empty)."""
+    if not isinstance(text, str):
+        raise NeurospellError(f"text must be a str, got {type(text).__name__} ({text!r}).")
+    return TEXT_PREFIX + text
+
+
+def parse_text(marker) -> str | None:
+    """The text of a typed-text marker (``"text:T"``); ``None`` when it is not one."""
+    if isinstance(marker, str) and marker.startswith(TEXT_PREFIX):
+        return marker[len(TEXT_PREFIX):]
+    return None
+
+
+def apply_selection(text: str, symbol: str) -> str:
+    """The typed text after selecting ``symbol``: backspace (``"<"``) deletes the last symbol."""
+    if symbol == BACKSPACE:
+        return text[:-1]
+    return text + symbol
