@@ -4,7 +4,7 @@ Two kinds, both run before any work is done:
 
 - ``type=`` callables for ``add_argument`` (:func:`number`, :func:`input_file`,
   :func:`text_file`, :func:`recording_file`, :func:`model_file`, :func:`lm_name`,
-  :func:`decoder_name`, :func:`board_spec`): argparse reports a failure as
+  :func:`board_spec`): argparse reports a failure as
   ``neurospell CMD: error: argument --FLAG: MESSAGE`` with exit status 2;
 - pre-flight checks that need several options or the config together (output paths and
   ``--overwrite``, pairings of options, names in the config): the ``check_*`` functions,
@@ -30,7 +30,7 @@ from ..check import NeurospellError
 
 __all__ = [
     "UsageError", "number", "input_file", "input_folder", "text_file", "recording_file",
-    "model_file", "lm_name", "decoder_name", "board_spec", "check_output_file",
+    "model_file", "lm_name", "check_decoder_name", "board_spec", "check_output_file",
     "check_output_folder", "check_config", "check_lm_choice",
 ]
 
@@ -327,17 +327,13 @@ def lm_name(text):
 lm_name.__name__ = "language model"
 
 
-def decoder_name(text):
-    """An argparse ``type=``: a registered decoder name."""
-    from neurospell.decoder import list_decoders  # loads torch: only when a name is given
+def check_decoder_name(option: str, name: str, hint: str = "") -> None:
+    """A registered decoder name. Loads torch (the registry): call it after the cheap checks."""
+    from neurospell.decoder import list_decoders
 
     allowed = list_decoders()
-    if text not in allowed:
-        raise _type_error(f"unknown decoder {text!r}. Allowed: {', '.join(allowed)}.")
-    return text
-
-
-decoder_name.__name__ = "decoder"
+    if name not in allowed:
+        raise UsageError(option, f"unknown decoder {name!r}. Allowed: {', '.join(allowed)}.{hint}")
 
 
 def _playback_problem(file: str, master_board="synthetic") -> str | None:
@@ -537,14 +533,12 @@ def check_record(args, config) -> None:
 
 
 def check_train(args, config) -> None:
-    if args.decoder is None:
-        from neurospell.decoder import list_decoders
-
-        if config.decoder.name not in list_decoders():
-            raise UsageError("[decoder] name", f"unknown decoder {config.decoder.name!r} in "
-                                               f"{config_source(args)}. Allowed: {', '.join(list_decoders())}. "
-                                               "Fix the config or pass --decoder NAME.")
     check_output_file("--out", args.out, overwrite=args.overwrite)
+    if args.decoder is not None:
+        check_decoder_name("--decoder", args.decoder)
+    else:
+        check_decoder_name(f"[decoder] name in {config_source(args)}", config.decoder.name,
+                           " Fix the config or pass --decoder NAME.")
 
 
 def check_evaluate(args, config) -> None:
@@ -601,6 +595,7 @@ def check_replay_fmt(fmt) -> None:
 
 def check_demo(args, config) -> None:
     check_lm_choice("--lm", args.lm or config.lm.name, args.lm_path, config, args)
+    check_decoder_name("--decoder", args.decoder)
 
 
 def check_lm_eval(args, config) -> None:

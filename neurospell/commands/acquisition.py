@@ -53,6 +53,7 @@ def cmd_devices(args, config) -> int:
     print(f"BrainFlow boards ({len(shown)} of {len(ids)}; --all-boards lists every one):")
     for name, bid in sorted(shown.items(), key=lambda kv: kv[1]):
         print(f"  {bid:4d}  {name}")
+    print(f"Looking for LSL streams for {args.wait:g} s (Ctrl-C stops)...", file=sys.stderr, flush=True)
     streams = _runtime.interruptible(list_streams, args.wait)  # Ctrl-C stops the wait
     print(f"LSL streams visible (scope: {config.lsl.resolve_scope}): {len(streams)}")
     for s in streams:

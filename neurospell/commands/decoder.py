@@ -18,7 +18,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("recordings", nargs="+", metavar="RECORDING", type=_args.recording_file,
                    help="calibration recordings (any supported format, or .npz epoch files)")
-    p.add_argument("--decoder", default=None, type=_args.decoder_name,
+    p.add_argument("--decoder", default=None,
                    help="registry name (default: [decoder] name of the config); see --list")
     p.add_argument("--out", required=True, metavar="MODEL", help="output model file (e.g. model.pt)")
     p.add_argument("--max-epochs", type=_args.number(int, min=1), default=None, help="neural: max training epochs")
