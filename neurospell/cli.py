@@ -36,6 +36,7 @@ CLI_HINTS: tuple[tuple[str, str], ...] = (
      "Give a recording made by `neurospell record` or another speller session whose markers "
      "are flash markers (`neurospell inspect FILE` lists them)."),
     (r"Read a file with load_recording\(path\) first\.", "Give a recording file."),
+    (r"^epochs_from_raw: ", ""),
     (r"\bpass overwrite=True\b", "pass --overwrite"),
     (r"\bparams\['file'\]", "the playback file"),
 )
@@ -143,6 +144,7 @@ def _main(argv) -> int:
             where = "--config" if args.config else "$NEUROSPELL_CONFIG"
             raise NeurospellError(f"{where}: {cli_message(err)}") from err
         _args.check_config(config, args)
+        config = _args.with_lm_path(config, getattr(args, "lm_path", None))  # --lm-path overrides [lm] path
         check = getattr(args, "check", None)
         if check is not None:
             check(args, config)

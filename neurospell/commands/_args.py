@@ -574,6 +574,15 @@ def check_replay(args, config) -> None:
             check_lm_choice("--lm", name, args.lm_path, config, args)
     if args.save_epochs:
         check_output_file("--save-epochs", args.save_epochs, overwrite=None, suffixes=(".npz",))
+    if args.decoder is not None:  # last: reads the model and the recording
+        from neurospell.decoder import load_decoder
+        from neurospell.preprocessing import load_recording
+
+        kw = {k: v for k, v in (("board_id", args.board_id), ("eeg_stream", args.eeg_stream),
+                                ("marker_stream", args.marker_stream)) if v is not None}
+        decoder = load_decoder(args.decoder, preprocess=config.preprocessing)
+        raw = load_recording(args.file, fmt=args.fmt, **kw)
+        check_model_matches_recording(decoder, raw, config.preprocessing)
 
 
 def check_inspect(args, config) -> None:
@@ -595,7 +604,11 @@ def check_replay_fmt(fmt) -> None:
 
 def check_demo(args, config) -> None:
     check_lm_choice("--lm", args.lm or config.lm.name, args.lm_path, config, args)
-    check_decoder_name("--decoder", args.decoder)
+    if args.decoder is not None:
+        check_decoder_name("--decoder", args.decoder)
+    else:
+        check_decoder_name(f"[decoder] name in {config_source(args)}", config.decoder.name,
+                           " Fix the config or pass --decoder NAME.")
 
 
 def check_lm_eval(args, config) -> None:

@@ -26,7 +26,6 @@ def register(subparsers) -> None:
 def _demo(args, config) -> int:
     from neurospell.demo import run_demo
 
-    config = _args.with_lm_path(config, args.lm_path)
     print("neurospell demo: EEG in, text out (no hardware: the shipped sample session)")
 
     def on_decision(out):

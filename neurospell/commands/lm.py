@@ -98,7 +98,6 @@ def _list(args, config) -> int:
 def _eval(args, config) -> int:
     from neurospell.lm_fusion import evaluate_lm, read_lines
 
-    config = _args.with_lm_path(config, args.lm_path)
     alphabet = tuple(config.speller.symbols)
     lines, dropped = read_lines(args.text, alphabet)
     if args.max_lines:
@@ -157,7 +156,6 @@ def _outside_alphabet(path, alphabet) -> str:
 def _predict(args, config) -> int:
     from neurospell.lm_fusion import complete_words, lm_prior
 
-    config = _args.with_lm_path(config, args.lm_path)
     with _runtime.heartbeat(f"loading {args.lm or config.lm.name}"):
         lm = _model(args.lm, None, config)
     text = args.text.upper()

@@ -105,8 +105,6 @@ def _replay(args, config) -> int:
 
         # provenance: refuse a model trained for another band, window or reference before decoding
         decoder = load_decoder(args.decoder, preprocess=config.preprocessing)
-        _args.check_model_matches_recording(decoder, raw, config.preprocessing)  # before the replay
-        config = _args.with_lm_path(config, args.lm_path)
     res = replay_batch(raw, config.preprocessing, progress=not args.no_progress)
     res.summary["file"] = args.file
     s = res.summary
