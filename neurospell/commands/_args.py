@@ -333,7 +333,8 @@ def check_decoder_name(option: str, name: str, hint: str = "") -> None:
 
     allowed = list_decoders()
     if name not in allowed:
-        raise UsageError(option, f"unknown decoder {name!r}. Allowed: {', '.join(allowed)}.{hint}")
+        raise UsageError(option, f"unknown decoder {name!r}. Allowed values are "
+                                 f"{', '.join(map(repr, allowed))}.{hint}")
 
 
 def _playback_problem(file: str, master_board="synthetic") -> str | None:
@@ -438,8 +439,8 @@ def check_lm_choice(option: str, name: str, lm_path: str | None, config, args) -
             raise UsageError(where, f"the Hugging Face model folder {path!r} does not exist or is not a "
                                     "folder. Check the path.")
     elif lm_path:
-        raise UsageError("--lm-path", f"applies to --lm hf only (a Hugging Face model folder), but the "
-                                      f"language model is {name!r}. Drop --lm-path or use --lm hf.")
+        raise NeurospellError(f"--lm-path applies to --lm hf only (a Hugging Face model folder), but the "
+                              f"language model is {name!r}. Drop --lm-path or use --lm hf.")
 
 
 def with_lm_path(config, lm_path):
@@ -554,20 +555,20 @@ def check_replay(args, config) -> None:
                             ("--lm", args.lm), ("--lm-path", args.lm_path),
                             ("--no-dynamic-stopping", args.no_dynamic_stopping)):
             if given:
-                raise UsageError(flag, "applies to the batch replay, not to --as-lsl. Drop one of them.")
+                raise NeurospellError(f"{flag} applies to the batch replay, not to --as-lsl. Drop one of them.")
         if not args.name.strip():
             raise UsageError("--name", "the LSL stream name is empty.")
         return
     for flag, given in (("--speed", args.speed != 1.0), ("--wait", args.wait is not None)):
         if given:
-            raise UsageError(flag, "applies to --as-lsl; the batch replay always runs as fast as possible. "
-                                   "Add --as-lsl or drop it.")
+            raise NeurospellError(f"{flag} applies to --as-lsl; the batch replay always runs as fast as "
+                                  "possible. Add --as-lsl or drop it.")
     if args.decoder is None:
         for flag, given in (("--lm", args.lm), ("--lm-path", args.lm_path),
                             ("--no-dynamic-stopping", args.no_dynamic_stopping)):
             if given:
-                raise UsageError(flag, "applies with --decoder MODEL (decoding the recording into text). "
-                                       "Add --decoder MODEL or drop it.")
+                raise NeurospellError(f"{flag} applies with --decoder MODEL (decoding the recording into "
+                                      "text). Add --decoder MODEL or drop it.")
     else:
         name = args.lm or config.lm.name
         if name != "uniform":
@@ -587,7 +588,7 @@ def check_replay(args, config) -> None:
 
 def check_inspect(args, config) -> None:
     if args.no_plot and args.plot:
-        raise UsageError("--plot", "and --no-plot contradict each other. Drop one of them.")
+        raise NeurospellError("--plot and --no-plot contradict each other. Drop one of them.")
     if args.fmt is not None:
         check_replay_fmt(args.fmt)
     if not args.no_plot:
