@@ -128,6 +128,8 @@ CASES = [
     ("train-recording-folder", ["train", "afolder", "--out", "m.pt"], "RECORDING", 10),
     ("train-decoder-unknown", ["train", "rec_raw.fif", "--decoder", "resnet", "--out", "m.pt"], "--decoder", 30),
     ("train-out-exists", ["train", "rec_raw.fif", "--decoder", "lda", "--out", "model.pt"], "--overwrite", 30),
+    ("train-neural-option-for-classical", ["train", "rec_raw.fif", "--decoder", "lda", "--max-epochs", "5",
+                                           "--out", "m.pt"], "--max-epochs", 30),
     ("train-max-epochs-zero", ["train", "rec_raw.fif", "--max-epochs", "0", "--out", "m.pt"], "--max-epochs", 10),
     ("train-config-decoder-unknown", ["--config", "unknown_decoder.toml", "train", "rec_raw.fif", "--out", "m.pt"],
      "[decoder] name", 30),

@@ -540,6 +540,15 @@ def check_train(args, config) -> None:
     else:
         check_decoder_name(f"[decoder] name in {config_source(args)}", config.decoder.name,
                            " Fix the config or pass --decoder NAME.")
+    from neurospell.decoder import DECODERS
+
+    name = args.decoder or config.decoder.name
+    accepted = DECODERS[name]._param_names()
+    for flag, key in (("--max-epochs", "max_epochs"), ("--n-folds", "n_folds"), ("--device", "device"),
+                      ("--seed", "seed")):
+        if getattr(args, key, None) is not None and key not in accepted:
+            raise NeurospellError(f"{flag} does not apply to the {name!r} decoder (it has no such "
+                                  "setting; the neural decoders do). Drop it.")
 
 
 def check_evaluate(args, config) -> None:
