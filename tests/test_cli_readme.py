@@ -30,8 +30,8 @@ def _table_commands() -> list[str]:
 def _expand(cell: str) -> list[tuple[list[str], list[str]]]:
     """(subcommand words, flags shown) for a table cell; ``lm list|eval`` gives one per name."""
     words = cell.split()
-    if words[0] == "torchrun":
-        return [(["torchrun"], [])]
+    if words[0] == "torchrun":  # the distributed entry point: a module with its own parser
+        return [(["torchrun", words[words.index("-m") + 1]], [])]
     assert words[0] == "neurospell", cell
     flags = re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", cell)
     if words[1] == "lm":
@@ -52,9 +52,9 @@ def _subparser(words):
 
 @pytest.mark.parametrize("words, flags", CASES, ids=[" ".join(w) for w, _ in CASES])
 def test_readme_command_exists_with_its_options(words, flags, capsys):
-    if words == ["torchrun"]:  # the distributed entry point: a module with its own parser
+    if words[0] == "torchrun":
         env = dict(os.environ, PYTHONPATH=str(ROOT))
-        proc = subprocess.run([sys.executable, "-m", "neurospell.decoder.train", "--help"], env=env,
+        proc = subprocess.run([sys.executable, "-m", words[1], "--help"], env=env,
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr
         assert "usage" in proc.stdout

@@ -192,8 +192,9 @@ def _build_ngram(args, config) -> int:
     from neurospell.lm_fusion.text import load_chitchat
 
     t0 = time.perf_counter()
-    lines = [m for conv in load_chitchat("train") for m in conv]
-    lm = NgramLM(args.order).fit(lines)
+    with _runtime.heartbeat(f"building the {args.order}-gram from the corpus"):
+        lines = [m for conv in load_chitchat("train") for m in conv]
+        lm = NgramLM(args.order).fit(lines)
     out = args.out or default_ngram_path(args.order)
     lm.save(out)
     print(f"{args.order}-gram on {lm.n_chars_} characters in {time.perf_counter() - t0:.1f} s -> {out}")
