@@ -102,6 +102,8 @@ def cli_message(err: BaseException, command_parser: argparse.ArgumentParser | No
             text = re.sub(rf"\b{dest}=(?=\s)", flag, text)
             text = re.sub(rf"\b{dest}=", flag + " ", text)
             text = re.sub(rf"(the |for )?'{dest}' parameter", f"{flag}", text)
+            if "_" in dest:  # a snake_case keyword is no English word: always the option
+                text = re.sub(rf"(?<![\w./\[-]){dest}\b", flag, text)
     for pattern, repl in CLI_HINTS:
         text = re.sub(pattern, repl, text)
     return text

@@ -30,6 +30,8 @@ def _parser_of(*words):
                                  "are none. Read it with load_recording, which maps speller markers to "
                                  "flash annotations."),
      "`neurospell inspect FILE`", "load_recording"),
+    (("inspect",), NeurospellError("board_id is only used for BrainFlow files, but 'a.fif' reads as fif."),
+     "--board-id is only used for BrainFlow files", "board_id"),
     (("record",), OSError(errno.ENAMETOOLONG, "File name too long", "x" * 300), "Choose a shorter file name",
      "Errno"),
     (("lm", "eval"), PermissionError(errno.EACCES, "Permission denied", "/root/r.json"),
