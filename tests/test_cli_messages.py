@@ -8,6 +8,8 @@ import threading
 import time
 
 import pytest
+from brainflow.data_filter import DataFilter
+from helpers.acq_boards import synthetic_board_data
 
 from neurospell.check import NeurospellError
 from neurospell.cli import _subparser, build_parser, cli_message
@@ -110,3 +112,17 @@ def test_heartbeat_quiet_for_short_steps_and_reports_long_ones(capsys):
             time.sleep(0.02)
     err = capsys.readouterr().err
     assert "long step: done in" in err
+
+
+def test_board_spec_accepts_a_file_brainflow_wrote_and_names_what_is_wrong(tmp_path):
+    good = tmp_path / "synthetic.csv"
+    DataFilter.write_file(synthetic_board_data(50), str(good), "w")
+    assert _args.board_spec_problem(f"playback:{good}") is None
+    assert _args.board_spec_problem("synthetic") is None
+    assert _args.board_spec_problem("lsl:amp+amp-markers") is None
+    few = tmp_path / "few.csv"
+    few.write_text("1.0\t2.0\t3.0\n")
+    assert "has 3 columns, but a recording of board 'synthetic' has" in _args.board_spec_problem(f"playback:{few}")
+    assert "unknown board 'cyton2'" in _args.board_spec_problem("cyton2")
+    assert "give the LSL stream name" in _args.board_spec_problem("lsl:")
+    assert "'playback:FILE'" in _args.board_spec_problem("playback")
