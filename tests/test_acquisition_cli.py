@@ -37,14 +37,14 @@ def test_record_synthetic_to_fif(tmp_path, capsys):
     "argv, match",
     [
         (["record", "--board", "synthetic", "--duration", "-2", "--out", "{tmp}/a_raw.fif"],
-         "--duration must be a finite number > 0, got -2.0"),
+         "argument --duration: must be a number > 0 (seconds), got '-2'"),
         (["record", "--board", "4242", "--duration", "1", "--out", "{tmp}/a_raw.fif"],
-         "Unknown BrainFlow board id 4242"),
+         "--board: unknown board '4242'"),
         (["record", "--board", "synthetic", "--duration", "1", "--out", "{tmp}/no/such/dir/a_raw.fif"],
          "does not exist. Create it first"),
         (["record", "--board", "synthetic", "--duration", "1", "--out", "/proc/a_raw.fif"],
          "cannot write in the folder '/proc'"),
-        (["stream", "--board", "synthetic", "--duration", "0"], "--duration must be a finite number > 0"),
+        (["stream", "--board", "synthetic", "--duration", "0"], "argument --duration: must be a number > 0"),
     ],
 )
 def test_cli_bad_input_is_one_clear_line(argv, match, tmp_path, capsys):

@@ -64,3 +64,83 @@ def test_shipped_defaults_parse():
 def test_speller_layout_from_config():
     lay = load_config().speller.layout()
     assert lay.n_groups == 12
+
+
+def _documented_keys(text: str) -> dict[str, dict[str, bool]]:
+    """``{section: {key: has_comment}}`` of defaults.toml: keys set (``k = v``) or shown
+    commented out (``# k = v``), and whether a description comment precedes their group."""
+    import re
+
+    key_re = re.compile(r"^(?:#\s*)?([a-z_][a-z0-9_]*)\s*=")
+    out: dict[str, dict[str, bool]] = {}
+    section = None
+    described = False
+    for line in text.splitlines():
+        s = line.strip()
+        head = re.match(r"^\[([a-z_.]+)\]$", s)
+        if head:
+            name = head.group(1)
+            if "." in name:  # a sub-table is a key of its parent section
+                parent, key = name.split(".", 1)
+                out.setdefault(parent, {})[key] = described
+            else:
+                section = name
+                out.setdefault(section, {})
+            described = False
+            continue
+        if not s:
+            described = False
+            continue
+        m = key_re.match(s)
+        if m and section is not None:
+            out[section][m.group(1)] = described
+        elif s.startswith("#"):
+            described = True
+    return out
+
+
+def test_defaults_toml_documents_every_key():
+    """Every field of every config dataclass is in defaults.toml, with a comment."""
+    from neurospell.config import _SECTIONS, DEFAULTS_PATH
+
+    doc = _documented_keys(DEFAULTS_PATH.read_text())
+    for section, cls in _SECTIONS.items():
+        fields = {f.name for f in dataclasses.fields(cls)}
+        missing = sorted(fields - set(doc.get(section, {})))
+        assert not missing, f"[{section}] keys missing from defaults.toml: {missing}"
+        bare = sorted(k for k in fields if not doc[section][k])
+        assert not bare, f"[{section}] keys without a comment in defaults.toml: {bare}"
+        unknown = sorted(set(doc[section]) - fields)
+        assert not unknown, f"[{section}] keys in defaults.toml that the config does not have: {unknown}"
+
+
+def test_defaults_toml_commented_examples_are_valid(tmp_path):
+    """The commented-out examples (keys whose default is none) load when uncommented."""
+    import re
+
+    from neurospell.config import DEFAULTS_PATH
+
+    text = DEFAULTS_PATH.read_text()
+    uncommented = re.sub(r"(?m)^#\s*([a-z_][a-z0-9_]*\s*=)", r"\1", text)
+    assert uncommented != text
+    p = tmp_path / "all.toml"
+    p.write_text(uncommented)
+    cfg = load_config(p)
+    assert cfg.preprocessing.notch == 50.0
+    assert cfg.preprocessing.baseline == (-0.1, 0.0)
+    assert cfg.preprocessing.resample_sfreq == 125.0
+    assert cfg.preprocessing.reject_uv == 150.0
+
+
+@pytest.mark.parametrize("content, match", [
+    (b"\x7fELF\x02\x01\x01\x00\xd0\xff\xfe", "not a UTF-8 text file"),
+    (None, "is a folder"),
+])
+def test_config_file_not_text(tmp_path, content, match):
+    p = tmp_path / "cfg.toml"
+    if content is None:
+        p.mkdir()
+    else:
+        p.write_bytes(content)
+    with pytest.raises(NeurospellError, match=match):
+        load_config(p)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import sys
 import time
 
+from . import _args, _runtime
+
 
 def register(subparsers) -> None:
     """Add this module's subcommands to the ``neurospell`` parser."""
     p = subparsers.add_parser("devices", help="list BrainFlow boards and the LSL streams visible")
-    p.add_argument("--wait", type=float, default=1.0, metavar="S", help="seconds to look for LSL streams (default 1)")
+    p.add_argument("--wait", type=_args.number(float, min=0, max=3600, unit="seconds"), default=1.0, metavar="S", help="seconds to look for LSL streams (default 1)")
     p.add_argument("--all-boards", action="store_true", help="list every BrainFlow board id, not only the common ones")
     p.set_defaults(func=cmd_devices)
 
@@ -17,18 +19,20 @@ def register(subparsers) -> None:
     p.add_argument("--board", default=None, metavar="SPEC",
                    help="'synthetic', 'playback:FILE', a BrainFlow board name or id (default: [acquisition] source)")
     p.add_argument("--name", default=None, help="LSL stream name (default: neurospell-<board>)")
-    p.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds (default: Ctrl-C)")
-    p.set_defaults(func=cmd_stream)
+    p.add_argument("--duration", type=_args.number(float, min=0, strict_min=True, unit="seconds"), default=None,
+                   metavar="S", help="stop after S seconds (default: Ctrl-C)")
+    p.set_defaults(func=cmd_stream, check=_args.check_stream)
 
     p = subparsers.add_parser("record", help="record a source to a FIF file (crash-safe while running)")
     p.add_argument("--board", default=None, metavar="SPEC",
                    help="'synthetic', 'playback:FILE', a BrainFlow board, or 'lsl:NAME' (markers: 'lsl:NAME+MARKERS')")
-    p.add_argument("--duration", type=float, default=None, metavar="S", help="seconds to record (default: until Ctrl-C)")
+    p.add_argument("--duration", type=_args.number(float, min=0, strict_min=True, unit="seconds"), default=None,
+                   metavar="S", help="seconds to record (default: until Ctrl-C)")
     p.add_argument("--out", required=True, metavar="FILE", help="output FIF file (e.g. session_raw.fif)")
     p.add_argument("--export", action="append", default=[], choices=("edf", "brainvision"),
                    help="also write this format next to the FIF (repeatable)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    p.set_defaults(func=cmd_record)
+    p.set_defaults(func=cmd_record, check=_args.check_record)
 
 
 def _duration(value):
@@ -49,7 +53,8 @@ def cmd_devices(args, config) -> int:
     print(f"BrainFlow boards ({len(shown)} of {len(ids)}; --all-boards lists every one):")
     for name, bid in sorted(shown.items(), key=lambda kv: kv[1]):
         print(f"  {bid:4d}  {name}")
-    streams = list_streams(args.wait)
+    print(f"Looking for LSL streams for {args.wait:g} s (Ctrl-C stops)...", file=sys.stderr, flush=True)
+    streams = _runtime.interruptible(list_streams, args.wait)  # Ctrl-C stops the wait
     print(f"LSL streams visible (scope: {config.lsl.resolve_scope}): {len(streams)}")
     for s in streams:
         print(f"  {s['name']!r:30} type={s['type']:<8} {s['n_channels']:3d} ch  {s['sfreq']:g} Hz  "

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from . import _args, _runtime
+
 
 def register(subparsers) -> None:
     """Add this module's subcommands to the ``neurospell`` parser."""
@@ -14,18 +16,18 @@ def register(subparsers) -> None:
         description="Train a decoder on labelled recordings (several pool), print its "
         "cross-validated AUC by character folds and write the model.",
     )
-    p.add_argument("recordings", nargs="+", metavar="RECORDING",
+    p.add_argument("recordings", nargs="+", metavar="RECORDING", type=_args.recording_file,
                    help="calibration recordings (any supported format, or .npz epoch files)")
     p.add_argument("--decoder", default=None,
                    help="registry name (default: [decoder] name of the config); see --list")
     p.add_argument("--out", required=True, metavar="MODEL", help="output model file (e.g. model.pt)")
-    p.add_argument("--max-epochs", type=int, default=None, help="neural: max training epochs")
-    p.add_argument("--n-folds", type=int, default=None, help="neural: character folds (ensemble)")
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--max-epochs", type=_args.number(int, min=1), default=None, help="neural: max training epochs")
+    p.add_argument("--n-folds", type=_args.number(int, min=1), default=None, help="neural: character folds (ensemble)")
+    p.add_argument("--seed", type=_args.number(int, min=0), default=None)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--overwrite", action="store_true", help="replace MODEL if it exists")
-    p.set_defaults(func=_train)
+    p.set_defaults(func=_train, check=_args.check_train)
 
     e = subparsers.add_parser(
         "evaluate",
@@ -33,14 +35,14 @@ def register(subparsers) -> None:
         description="Score held-out recordings with a saved decoder: ROC AUC and the character "
         "accuracy of a simulated 6x6 row/column speller after 1..N repetitions (table and PNG).",
     )
-    e.add_argument("model", metavar="MODEL", help="a model written by `neurospell train`")
-    e.add_argument("recordings", nargs="+", metavar="RECORDING", help="held-out labelled recordings")
+    e.add_argument("model", metavar="MODEL", type=_args.model_file, help="a model written by `neurospell train`")
+    e.add_argument("recordings", nargs="+", metavar="RECORDING", type=_args.recording_file, help="held-out labelled recordings")
     e.add_argument("--plot", default=None, metavar="PNG",
                    help="accuracy-vs-repetitions plot (default: MODEL with suffix .accuracy.png)")
-    e.add_argument("--max-repetitions", type=int, default=15)
-    e.add_argument("--n-selections", type=int, default=500, help="simulated selections")
-    e.add_argument("--seed", type=int, default=0)
-    e.set_defaults(func=_evaluate)
+    e.add_argument("--max-repetitions", type=_args.number(int, min=1), default=15)
+    e.add_argument("--n-selections", type=_args.number(int, min=1), default=500, help="simulated selections")
+    e.add_argument("--seed", type=_args.number(int, min=0), default=0)
+    e.set_defaults(func=_evaluate, check=_args.check_evaluate)
 
 
 def _train(args, config) -> int:
@@ -63,7 +65,8 @@ def _train(args, config) -> int:
     print(f"Training {name} on {len(batch)} epochs ({int(batch.targets.sum())} targets, "
           f"{len(set(batch.trials.tolist()))} characters, {batch.n_channels} channels at "
           f"{batch.sfreq:g} Hz)...", flush=True)
-    dec.fit(batch, config.preprocessing)
+    with _runtime.heartbeat(f"training {name}"):  # neural decoders also show a bar per epoch
+        dec.fit(batch, config.preprocessing)
     print(f"Cross-validated AUC (held-out characters): {dec.heldout_auc_:.3f}")
     sm = dec.score_model_
     print(f"Score calibration: {sm.kind}, d' = {sm.separation():.2f}")

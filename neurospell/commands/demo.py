@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from . import _args
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -13,10 +15,12 @@ def register(subparsers) -> None:
             "flash with dynamic stopping, with and without the language model."
         ),
     )
-    p.add_argument("--recording", help="a neurospell speller session with phrase annotations (default: the sample)")
+    p.add_argument("--recording", type=_args.recording_file, help="a neurospell speller session with phrase annotations (default: the sample)")
     p.add_argument("--decoder", default="xdawncov-ts-lr", help="decoder to calibrate (default: %(default)s)")
-    p.add_argument("--lm", default=None, help="language model (default: [lm] name of the config)")
-    p.set_defaults(func=_demo)
+    p.add_argument("--lm", default=None, type=_args.lm_name, help="language model (default: [lm] name of the config)")
+    p.add_argument("--lm-path", metavar="FOLDER", default=None, type=_args.input_folder("model folder"),
+                   help="with --lm hf: folder of a Hugging Face causal LM (default: [lm] path)")
+    p.set_defaults(func=_demo, check=_args.check_demo)
 
 
 def _demo(args, config) -> int:

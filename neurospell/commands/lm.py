@@ -12,7 +12,12 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 import time
+from collections import Counter
+
+from . import _args, _runtime
 
 
 def register(subparsers) -> None:
@@ -24,45 +29,50 @@ def register(subparsers) -> None:
     q.set_defaults(func=_list)
 
     q = sub.add_parser("eval", help="bits per character and next-character accuracy on a text file")
-    q.add_argument("--text", required=True, metavar="FILE", help="text file, one phrase per line")
-    q.add_argument("--lm", action="append", metavar="NAME",
+    q.add_argument("--text", required=True, metavar="FILE", type=_args.text_file,
+                   help="UTF-8 text file, one phrase per line")
+    q.add_argument("--lm", action="append", metavar="NAME", type=_args.lm_name,
                    help="model name (repeatable; default: [lm] name). 'a+b' is a 50/50 mixture")
-    q.add_argument("--lm-path", metavar="FOLDER", help="folder of a Hugging Face model (for --lm hf)")
-    q.add_argument("--max-lines", type=int, default=None, help="score only the first N lines")
-    q.add_argument("--json", metavar="FILE", help="also write the results as JSON")
-    q.set_defaults(func=_eval)
+    q.add_argument("--lm-path", metavar="FOLDER", type=_args.input_folder("model folder"),
+                   help="folder of a Hugging Face model (for --lm hf)")
+    q.add_argument("--max-lines", type=_args.number(int, min=1), default=None, help="score only the first N lines")
+    q.add_argument("--json", metavar="FILE", help="also write the results as JSON (replaced if it exists)")
+    q.set_defaults(func=_eval, check=_args.check_lm_eval)
 
     q = sub.add_parser("predict", help="next-symbol distribution and word completions after TEXT")
     q.add_argument("text", nargs="?", default="", help="text typed so far")
-    q.add_argument("--lm", metavar="NAME", help="model name (default: [lm] name)")
-    q.add_argument("--lm-path", metavar="FOLDER")
-    q.add_argument("-k", type=int, default=5, help="how many symbols and words to show")
-    q.set_defaults(func=_predict)
+    q.add_argument("--lm", metavar="NAME", type=_args.lm_name, help="model name (default: [lm] name)")
+    q.add_argument("--lm-path", metavar="FOLDER", type=_args.input_folder("model folder"),
+                   help="folder of a Hugging Face model (for --lm hf)")
+    q.add_argument("-k", type=_args.number(int, min=1, max=100), default=5,
+                   help="how many symbols and words to show (1-100)")
+    q.set_defaults(func=_predict, check=_args.check_lm_predict)
 
     q = sub.add_parser("train", help="train the character transformer on the Chit Chat corpus")
     q.add_argument("--out", default=None, metavar="DIR",
                    help="output folder (default: the package's lm_fusion/data)")
-    q.add_argument("--minutes", type=float, default=50.0, help="wall-clock cap (default 50)")
-    q.add_argument("--steps", type=int, default=100000, help="step cap")
-    q.add_argument("--seed", type=int, default=0)
-    q.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    q.add_argument("--layers", type=int, default=4)
-    q.add_argument("--d-model", type=int, default=192)
-    q.add_argument("--heads", type=int, default=6)
-    q.add_argument("--lr", type=float, default=2e-3)
+    q.add_argument("--minutes", type=_args.number(float, min=0, strict_min=True), default=50.0,
+                   help="wall-clock cap (default 50)")
+    q.add_argument("--steps", type=_args.number(int, min=1), default=100000, help="step cap")
+    q.add_argument("--seed", type=_args.number(int, min=0), default=0)
+    q.add_argument("--threads", type=_args.number(int, min=1, max=1024), default=1, help="torch threads (default 1)")
+    q.add_argument("--layers", type=_args.number(int, min=1, max=64), default=4)
+    q.add_argument("--d-model", type=_args.number(int, min=1), default=192)
+    q.add_argument("--heads", type=_args.number(int, min=1), default=6)
+    q.add_argument("--lr", type=_args.number(float, min=0, strict_min=True, max=10), default=2e-3)
     q.add_argument("--no-resume", action="store_true", help="ignore a checkpoint in --out")
-    q.set_defaults(func=_train)
+    q.set_defaults(func=_train, check=_args.check_lm_train)
 
     q = sub.add_parser("build-ngram", help="build the Kneser-Ney character n-gram from the corpus")
-    q.add_argument("--order", type=int, default=7)
+    q.add_argument("--order", type=_args.number(int, min=1, max=10), default=7)
     q.add_argument("--out", default=None, metavar="FILE", help="default: lm_fusion/data/ngram<order>.npz")
-    q.set_defaults(func=_build_ngram)
+    q.set_defaults(func=_build_ngram, check=_args.check_lm_build_ngram)
 
     q = sub.add_parser("heldout", help="write held-out corpus phrases on the grid alphabet")
     q.add_argument("--out", required=True, metavar="FILE")
     q.add_argument("--split", default="test", choices=("valid", "test"))
-    q.add_argument("--max-lines", type=int, default=2000)
-    q.set_defaults(func=_heldout)
+    q.add_argument("--max-lines", type=_args.number(int, min=1), default=2000)
+    q.set_defaults(func=_heldout, check=_args.check_lm_heldout)
 
     p.set_defaults(func=lambda args, config: (p.print_help(), 2)[1])
 
@@ -95,32 +105,66 @@ def _eval(args, config) -> int:
     n_chars = sum(map(len, lines))
     print(f"{args.text}: {len(lines)} lines, {n_chars} characters on the grid alphabet"
           + (f" ({dropped} characters outside it removed)" if dropped else ""))
-    print(f"{'model':22s} {'bits/char':>9s} {'top-1':>7s} {'top-3':>7s} {'ms/char':>8s}")
+    if dropped:
+        print(f"warning: {_outside_alphabet(args.text, alphabet)}", file=sys.stderr)
+    print(f"{'model':22s} {'bits/char':>9s} {'top-1':>7s} {'top-3':>7s} {'ms/char':>8s}", flush=True)
     results = []
-    for name in args.lm or [config.lm.name]:
+    names = args.lm or [config.lm.name]
+    for i, name in enumerate(names, 1):
         t0 = time.perf_counter()
-        lm = _model(name, args.lm_path, config)
+        with _runtime.heartbeat(f"[{i}/{len(names)}] loading {name}"):
+            lm = _model(name, None, config)
         load_s = time.perf_counter() - t0
-        r = evaluate_lm(lm, lines, alphabet)
+        parts = _runtime.progress_map(lambda chunk, lm=lm: evaluate_lm(lm, chunk, alphabet), lines,
+                                      desc=f"[{i}/{len(names)}] scoring {name}", weights=len)
+        r = _merge_scores(parts)
         r.update(model=name, load_seconds=load_s)
         results.append(r)
-        print(f"{name:22s} {r['bits_per_char']:9.4f} {r['top1']:7.3f} {r['top3']:7.3f} {r['ms_per_char']:8.2f}")
+        print(f"{name:22s} {r['bits_per_char']:9.4f} {r['top1']:7.3f} {r['top3']:7.3f} {r['ms_per_char']:8.2f}",
+              flush=True)
     if args.json:
-        with open(args.json, "w") as fid:
+        tmp = f"{args.json}.part"
+        with open(tmp, "w") as fid:  # complete or absent: renamed when written
             json.dump(results, fid, indent=1)
+        os.replace(tmp, args.json)
     return 0
+
+
+def _merge_scores(parts) -> dict:
+    """One ``evaluate_lm`` result from the results on consecutive slices of the lines."""
+    n = sum(r["n_chars"] for r, _, _ in parts)
+    out = {k: sum(r[k] * r["n_chars"] for r, _, _ in parts) / n for k in ("bits_per_char", "top1", "top3")}
+    out.update(n_chars=n, n_lines=sum(r["n_lines"] for r, _, _ in parts),
+               ms_per_char=1e3 * sum(s for _, s, _ in parts) / n)
+    return out
+
+
+def _outside_alphabet(path, alphabet) -> str:
+    """Which characters of a text file are not on the grid (they are removed before scoring)."""
+    allowed = set(alphabet)
+    upper = all(a.upper() == a for a in alphabet)
+    with open(path, encoding="utf-8", errors="replace") as fid:
+        text = fid.read()
+    text = text.upper() if upper else text
+    counts = Counter(c for c in text if c not in allowed and c not in "\r\n")
+    top = ", ".join(f"{c!r} x{n}" for c, n in counts.most_common(8))
+    more = f" and {len(counts) - 8} more kinds" if len(counts) > 8 else ""
+    return (f"{sum(counts.values())} characters of {str(path)!r} are not on the speller grid and were "
+            f"removed before scoring: {top}{more}. Scores are on the remaining text.")
 
 
 def _predict(args, config) -> int:
     from neurospell.lm_fusion import complete_words, lm_prior
 
-    lm = _model(args.lm, args.lm_path, config)
+    with _runtime.heartbeat(f"loading {args.lm or config.lm.name}"):
+        lm = _model(args.lm, None, config)
     text = args.text.upper()
-    d = lm_prior(lm, text, config.speller.symbols, backspace_p=config.lm.backspace_p)
+    with _runtime.heartbeat("scoring the next symbols and word completions"):
+        d = lm_prior(lm, text, config.speller.symbols, backspace_p=config.lm.backspace_p)
+        words = complete_words(lm, text, args.k)
     print(f"after {text!r} ({lm.name}):")
     for sym, p in d.top(args.k):
         print(f"  {sym if sym != ' ' else '_'}  {p:.3f}")
-    words = complete_words(lm, text, args.k)
     if len(words):
         print("words: " + ", ".join(f"{c.text} ({2.718281828 ** c.score:.2f})" for c in words))
     return 0
@@ -148,8 +192,9 @@ def _build_ngram(args, config) -> int:
     from neurospell.lm_fusion.text import load_chitchat
 
     t0 = time.perf_counter()
-    lines = [m for conv in load_chitchat("train") for m in conv]
-    lm = NgramLM(args.order).fit(lines)
+    with _runtime.heartbeat(f"building the {args.order}-gram from the corpus"):
+        lines = [m for conv in load_chitchat("train") for m in conv]
+        lm = NgramLM(args.order).fit(lines)
     out = args.out or default_ngram_path(args.order)
     lm.save(out)
     print(f"{args.order}-gram on {lm.n_chars_} characters in {time.perf_counter() - t0:.1f} s -> {out}")

@@ -10,11 +10,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from . import _args
+
 
 def _add_reader_args(p) -> None:
-    p.add_argument("file", help="recording (FIF, EDF/BDF, .vhdr, .set, .xdf, BrainFlow .csv, g.tec .mat, .nsraw, .gdf, BCI2000 .dat)")
+    p.add_argument("file", type=_args.recording_file, help="recording (FIF, EDF/BDF, .vhdr, .set, .xdf, BrainFlow .csv, g.tec .mat, .nsraw, .gdf, BCI2000 .dat)")
     p.add_argument("--fmt", default=None, help="file format when the name does not tell")
-    p.add_argument("--board-id", type=int, default=None, help="BrainFlow board id of a BrainFlow file")
+    p.add_argument("--board-id", type=_args.number(int), default=None, help="BrainFlow board id of a BrainFlow file")
     p.add_argument("--eeg-stream", default=None, help="XDF: name or type of the EEG stream")
     p.add_argument("--marker-stream", action="append", default=None,
                    help="XDF: name or type of a marker stream (repeatable)")
@@ -42,21 +44,23 @@ def register(subparsers) -> None:
     )
     _add_reader_args(p)
     p.add_argument("--as-lsl", action="store_true", help="publish as LSL streams instead of processing")
-    p.add_argument("--speed", type=float, default=1.0, help="playback speed for --as-lsl (default 1.0)")
+    p.add_argument("--speed", type=_args.number(float, min=0, strict_min=True, max=1000), default=1.0, help="playback speed for --as-lsl (default 1.0)")
     p.add_argument("--name", default="neurospell-replay",
                    help="LSL stream name (markers: NAME-markers); default neurospell-replay")
-    p.add_argument("--wait", type=float, default=None,
+    p.add_argument("--wait", type=_args.number(float, min=0, max=3600, unit="seconds"), default=None,
                    help="--as-lsl: seconds to wait for a consumer before streaming (default: start at once)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--save-epochs", metavar="NPZ", default=None,
                    help="batch replay: save the epochs (data, codes, onsets, targets, trials) to an .npz")
-    p.add_argument("--decoder", metavar="MODEL", default=None,
+    p.add_argument("--decoder", metavar="MODEL", default=None, type=_args.model_file,
                    help="batch replay: decode the flashes into text with this model (from `neurospell train`)")
-    p.add_argument("--lm", metavar="NAME", default=None,
+    p.add_argument("--lm", metavar="NAME", default=None, type=_args.lm_name,
                    help="with --decoder: language model (default: [lm] name of the config; 'uniform' for none)")
+    p.add_argument("--lm-path", metavar="FOLDER", default=None, type=_args.input_folder("model folder"),
+                   help="with --lm hf: folder of a Hugging Face causal LM (default: [lm] path)")
     p.add_argument("--no-dynamic-stopping", action="store_true",
                    help="with --decoder: use every recorded repetition instead of stopping when confident")
-    p.set_defaults(func=_replay)
+    p.set_defaults(func=_replay, check=_args.check_replay)
 
     p = subparsers.add_parser(
         "inspect",
@@ -66,7 +70,7 @@ def register(subparsers) -> None:
     p.add_argument("--plot", metavar="PNG", default=None,
                    help="where to save the ERP plot (default: FILE stem + '_erp.png' in the current folder)")
     p.add_argument("--no-plot", action="store_true", help="summary only")
-    p.set_defaults(func=_inspect)
+    p.set_defaults(func=_inspect, check=_args.check_inspect)
 
 
 def _replay(args, config) -> int:

@@ -82,11 +82,18 @@ def _merge(base: dict, extra: dict) -> dict:
 
 
 def _read_toml(path: Path) -> dict:
+    if Path(path).is_dir():
+        raise NeurospellError(f"The config file {str(path)!r} is a folder; give a TOML file.")
     try:
         with open(path, "rb") as fid:
             return tomllib.load(fid)
     except tomllib.TOMLDecodeError as err:
         raise NeurospellError(f"The config file {str(path)!r} is not valid TOML: {err}. Fix the file.") from None
+    except UnicodeDecodeError as err:
+        raise NeurospellError(
+            f"The config file {str(path)!r} is not a UTF-8 text file (undecodable byte at {err.start}); "
+            "give a TOML file."
+        ) from None
 
 
 def load_config(path=None, overrides: dict | None = None) -> Config:
