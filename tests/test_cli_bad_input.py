@@ -83,6 +83,9 @@ def _snapshot(folder: Path) -> dict:
 CASES = [
     # devices / stream / record
     ("devices-wait-negative", ["devices", "--wait", "-1"], "--wait", 10),
+    # simulated participant
+    ("participant-hit-prob", ["simulate-participant", "--phrase", "HI", "--hit-prob", "1.5"], "--hit-prob", 15),
+    ("participant-data-missing", ["simulate-participant", "--phrase", "HI", "--data", "nofile.mat"], "--data", 15),
     ("devices-wait-text", ["devices", "--wait", "soon"], "--wait", 10),
     ("stream-duration-zero", ["stream", "--board", "synthetic", "--duration", "0"], "--duration", 10),
     ("stream-board-unknown", ["stream", "--board", "nosuchboard", "--duration", "1"], "--board", 15),
