@@ -366,7 +366,10 @@ class LslSource(BaseSource):
         alternatives = [f"source_id={_quoted('source_id', v)}" for v in by_sid if v]
         alternatives += [f"name={_quoted('name', v)}" for v in by_name]
         found = pylsl.resolve_bypred(f"{types} and ({' or '.join(alternatives)})", 1, min(self.timeout, 2.0))
-        # prefer the source-id rule when both match (several outlets may share a name)
+        sid_alternatives = [a for a in alternatives if a.startswith("source_id=")]
+        if found and sid_alternatives and not any(i.source_id() in by_sid for i in found):
+            # the source-id rule comes first: look briefly for a stream it finds as well
+            found = list(pylsl.resolve_bypred(f"{types} and ({' or '.join(sid_alternatives)})", 1, 0.5)) + found
         for info in found:
             if info.source_id() in by_sid and info.source_id():
                 return info, f"its source id {info.source_id()!r} belongs to the EEG stream's {sid!r}"
