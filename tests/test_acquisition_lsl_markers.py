@@ -10,7 +10,12 @@ from pathlib import Path
 import numpy as np
 
 from neurospell.cli import main
-from neurospell.markers import marker_to_annotation, parse_phrase, phrase_to_annotation, phrase_to_str
+from neurospell.markers import (
+    marker_to_annotation,
+    parse_phrase,
+    phrase_to_annotation,
+    phrase_to_str,
+)
 from neurospell.preprocessing import load_recording
 from neurospell.rawlog import annotation_description
 
