@@ -174,7 +174,8 @@ def cmd_record(args, config) -> int:
     missing = sum(g.n_samples for g in gaps)
     expected = (t_end - t_start) * src.sfreq
     line = (f"Wrote {path}: {rec.n_samples} samples ({rec.n_samples / src.sfreq:.1f} s of {t_end - t_start:.1f} s "
-            f"recorded), {rec.n_markers} markers, {len(gaps)} gaps ({missing} samples missing")
+            f"recorded), {rec.n_markers} markers, {len(gaps)} gap{'' if len(gaps) == 1 else 's'} "
+            f"({missing} samples missing")
     ended = [g for g in gaps if g.kind == "ended"]
     if ended:
         line += f"; the stream stopped delivering {ended[-1].duration:.1f} s before the end"
