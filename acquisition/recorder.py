@@ -184,6 +184,12 @@ class Recorder:
             return f"{kind} ({err.strerror or err})"
         return f"a write failed ({err.strerror or err})"
 
+    @staticmethod
+    def _fix(err: OSError) -> str:
+        if err.errno == errno.EFBIG:
+            return "raise the file-size limit (`ulimit -f`)"
+        return "free some space" if err.errno in _NO_ROOM else "fix the cause"
+
     def _run(self) -> None:
         self._first = self._reader._cursor
         try:
@@ -249,7 +255,7 @@ class Recorder:
             raise StreamError(
                 f"Recording stopped: {self._why(self._error)} writing to {str(self.rawlog_path)!r}, after "
                 f"{self.n_samples} samples. What was written is readable in that crash copy (not deleted); "
-                f"free some space, then convert it with `neurospell recover {self.rawlog_path} --out "
+                f"{self._fix(self._error)}, then convert it with `neurospell recover {self.rawlog_path} --out "
                 f"{self.path}`."
             ) from self._error
         if self.n_samples == 0:

@@ -134,11 +134,17 @@ class RawLogWriter:
         self._last_sync = time.monotonic()
 
     def close(self) -> None:
+        """Sync and close both files (closed even when the last sync fails, e.g. on a full disk)."""
         if self._samples.closed:
             return
-        self.sync()
-        self._samples.close()
-        self._events.close()
+        try:
+            self.sync()
+        finally:
+            for f in (self._samples, self._events):
+                try:
+                    f.close()
+                except OSError:
+                    pass  # the sync above raised the same error; what is on disk stays readable
 
 
 def _fsync_dir(path: Path) -> None:
