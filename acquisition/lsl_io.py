@@ -287,12 +287,12 @@ class LslSource(BaseSource):
     volts from the unit each channel declares by :func:`neurospell.units.unit_scale` (a
     channel without a unit is taken as volts; a warning names such EEG channels).
 
-    MNE-LSL's annotation stream (type ``"annotations"``: one float channel per annotation
-    description, the channel of the description holding the annotation's duration, the
-    others zero) is read as markers labelled with the description of the channel that
-    holds a non-zero value (or, for zero-duration annotations, with each channel's
-    description in turn when all are zero — MNE-LSL then sends a sample per annotation
-    whose only non-NaN channel is the description's).
+    MNE-LSL's annotation stream (type ``"annotations"``) is read as markers: in its default
+    one-hot encoding it has one float channel per annotation description and sends one
+    sample per annotation whose description's channel holds the duration (``-1`` for a
+    zero duration) and the others ``0``, so each non-zero channel becomes a marker labelled
+    with that channel's description; in its ``"string"`` encoding the description is the
+    sample, like any string marker stream.
     """
 
     kind = "lsl"
