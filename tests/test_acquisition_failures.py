@@ -68,7 +68,7 @@ def test_stream_that_stops_before_the_end_is_reported_missing(tmp_path):
     assert rec.returncode == 3, stderr  # documented: written, but samples are missing
     assert "Traceback" not in stderr and "Incomplete recording" in stderr
     summary = [ln for ln in stdout.splitlines() if ln.startswith("Wrote")][0]
-    assert "500 samples (1.0 s of" in summary and "1 gap " in summary
+    assert "500 samples (1.0 s of data in" in summary and "1 gap " in summary
     assert "the stream stopped delivering" in summary
     missing = int(summary.split("gap (")[1].split()[0])
     # from the last sample to the end of the recording: at least the stall time, at most the rest

@@ -173,8 +173,8 @@ def cmd_record(args, config) -> int:
     gaps = src.gaps
     missing = sum(g.n_samples for g in gaps)
     expected = (t_end - t_start) * src.sfreq
-    line = (f"Wrote {path}: {rec.n_samples} samples ({rec.n_samples / src.sfreq:.1f} s of {t_end - t_start:.1f} s "
-            f"recorded), {rec.n_markers} markers, {len(gaps)} gap{'' if len(gaps) == 1 else 's'} "
+    line = (f"Wrote {path}: {rec.n_samples} samples ({rec.n_samples / src.sfreq:.1f} s of data in "
+            f"{t_end - t_start:.1f} s of recording), {rec.n_markers} markers, {len(gaps)} gap{'' if len(gaps) == 1 else 's'} "
             f"({missing} samples missing")
     ended = [g for g in gaps if g.kind == "ended"]
     if ended:
