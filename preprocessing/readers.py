@@ -23,7 +23,7 @@ from neurospell.markers import (
     parse_flash,
     parse_trial,
 )
-from neurospell.units import unit_scales
+from neurospell.units import UNIT_SCALE, unit_scales
 
 __all__ = ["load_recording", "SUPPORTED_FORMATS", "gtec_to_raw", "split_trials", "read_mat_numeric"]
 
@@ -42,6 +42,9 @@ SUPPORTED_FORMATS: dict[str, tuple[str, ...]] = {
 
 #: Usual electrode positions of g.tec's 8-channel P300 cap (unverified for the shared files).
 GTEC_CH_NAMES = ("Fz", "Cz", "P3", "Pz", "P4", "PO7", "Oz", "PO8")
+
+#: Unit -> volts: the one table of :mod:`neurospell.units` (no second copy here).
+_UNIT_SCALE = UNIT_SCALE
 
 
 def _formats_text() -> str:
