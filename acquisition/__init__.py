@@ -30,7 +30,11 @@ def open_source(spec: str, config=None) -> BaseSource:
         ``"synthetic"``; ``"playback:FILE"`` (a BrainFlow file recorded by the synthetic
         board unless ``board_params.master_board`` says otherwise); a BrainFlow board name
         or id (``board_params`` from the config); ``"lsl:NAME"`` (an LSL EEG stream of that
-        name, markers from ``"lsl:NAME+MARKERS"``).
+        name, its type compared regardless of case, with the marker stream that belongs to
+        it: same source id + ``-markers``/``-annotations``, else named ``NAME-markers`` /
+        ``NAME-annotations``, else the only marker stream visible; see
+        :class:`~neurospell.acquisition.LslSource`); ``"lsl:NAME+MARKERS"`` names the
+        marker stream.
     config : AcquisitionConfig | None
         Buffer length, poll interval, timeouts and BrainFlow input params.
     """
@@ -52,7 +56,8 @@ def open_source(spec: str, config=None) -> BaseSource:
         if not name:
             raise NeurospellError(f"spec {spec!r}: give the LSL stream name after 'lsl:', e.g. 'lsl:MyAmp'.")
         return LslSource(name, config.lsl_eeg_type, marker_name=marker_name or None,
-                         marker_type=config.lsl_marker_type, timeout=config.resolve_timeout, **common)
+                         marker_type=config.lsl_marker_type, find_markers=not marker_name,
+                         timeout=config.resolve_timeout, **common)
     params = dict(config.board_params)
     if text.lower().startswith("playback:"):
         params["file"] = text.split(":", 1)[1]

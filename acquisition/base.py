@@ -22,6 +22,7 @@ import numpy as np
 
 from neurospell.check import NeurospellError, StreamError, check_positive
 from neurospell.logs import logger
+from neurospell.lsl import local_clock
 from neurospell.markers import TRIAL_START, flash_to_int, flash_to_str, parse_flash, parse_trial
 from neurospell.types import MarkerEvent, SampleChunk
 
@@ -47,7 +48,10 @@ class Gap:
     sample_index : int
         Index (in the source's received samples) of the first sample after the gap.
     kind : str
-        ``"missing"`` (samples dropped), ``"lost"`` (stream lost and re-resolved).
+        ``"missing"`` (samples dropped), ``"lost"`` (stream lost and re-resolved),
+        ``"ended"`` (the stream stopped delivering and had not come back when the reading
+        ended: the time from the last sample to the end counts as missing; see
+        :meth:`BaseSource.report_trailing_gap`).
     """
 
     onset: float
@@ -132,9 +136,14 @@ class BaseSource:
 
     # ------------------------------------------------------------------ life cycle
     def start(self):
-        """Connect and start the acquisition thread. Returns ``self``."""
+        """Connect and start the acquisition thread. Returns ``self``.
+
+        A source whose acquisition thread died is stopped and started again.
+        """
         if self._running:
-            return self
+            if self.running:
+                return self
+            self.stop()
         self._error = None
         self._stop.clear()
         self._open()
@@ -170,7 +179,48 @@ class BaseSource:
 
     @property
     def running(self) -> bool:
-        return self._running
+        """Whether the source is started and its acquisition thread is alive.
+
+        ``False`` after :meth:`stop`, and as soon as the acquisition thread died (its error
+        is in :attr:`error`; readers raise it).
+        """
+        thread = self._thread
+        return self._running and self._error is None and thread is not None and thread.is_alive()
+
+    @property
+    def error(self) -> BaseException | None:
+        """The error that ended the acquisition thread, ``None`` while it runs (or after a clean stop)."""
+        return self._error
+
+    def report_trailing_gap(self, until: float | None = None) -> Gap | None:
+        """Count the time from the last sample to ``until`` as missing if the stream stopped.
+
+        A recording that ends while its stream is stalled or lost (no sample for more than
+        ``stall_timeout`` seconds, or the acquisition thread died) misses the samples the
+        stream should have sent meanwhile; nothing else reports them, since no later sample
+        shows the jump in timestamps. This adds that stretch to :attr:`gaps` as a
+        :class:`Gap` of kind ``"ended"`` (``n_samples = floor((until - last) * sfreq)``)
+        and returns it; ``None`` when samples were still arriving.
+
+        Parameters
+        ----------
+        until : float | None
+            LSL time the reading ended (default: now).
+        """
+        if self._ring is None or self.sfreq is None:
+            return None
+        flowing = self._error is None and time.monotonic() - self._last_data_time <= self.stall_timeout
+        if flowing:
+            return None
+        until = local_clock() if until is None else float(until)
+        last = self._ring.last_timestamp()
+        if last is None:
+            return None
+        n_missing = int(np.floor((until - last) * self.sfreq))
+        if n_missing < 1:
+            return None
+        self._report_gap(last, n_missing, "ended")
+        return self.gaps[-1]
 
     @property
     def last_timestamp(self) -> float | None:

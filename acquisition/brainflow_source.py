@@ -31,6 +31,28 @@ def _brainflow():
     return board_shim
 
 
+_board_class = None
+
+
+def _board_shim(board_id: int, params):
+    """A BrainFlow ``BoardShim`` that never releases a session when garbage-collected.
+
+    ``BoardShim.__del__`` releases the session of *its board id and parameters* if one is
+    prepared, whichever object prepared it: a stale BoardShim (e.g. kept alive by the
+    traceback of an acquisition error) collected while a new source with the same board
+    runs would release the new source's session under it. neurospell releases its sessions
+    itself (:meth:`BrainFlowSource._close`).
+    """
+    global _board_class
+    if _board_class is None:
+        class _Board(_brainflow().BoardShim):
+            def __del__(self) -> None:
+                pass
+
+        _board_class = _Board
+    return _board_class(board_id, params)
+
+
 _ALIASES = {"synthetic": "SYNTHETIC_BOARD", "playback": "PLAYBACK_FILE_BOARD", "streaming": "STREAMING_BOARD"}
 
 
@@ -165,7 +187,7 @@ class BrainFlowSource(BaseSource):
         self._clock = get_pylsl().local_clock  # cached: get_pylsl() re-reads the LSL config each call
         bs = _brainflow()
         bs.BoardShim.disable_board_logger()
-        board = bs.BoardShim(self.board_id, self._ip)
+        board = _board_shim(self.board_id, self._ip)
         try:
             board.prepare_session()
             board.start_stream(max(1000, int(self.sfreq * self.buffer_seconds)))

@@ -14,12 +14,19 @@ from neurospell.check import NeurospellError, StreamError, check_positive, valid
 from neurospell.logs import logger
 from neurospell.lsl import get_pylsl
 from neurospell.types import MarkerEvent, SampleChunk
+from neurospell.units import is_declared, unit_scales
 
 from .base import BaseSource, marker_code
 
-#: Scale factors from the unit an LSL stream declares to volts.
-_UNIT_SCALE = {"v": 1.0, "volt": 1.0, "volts": 1.0, "mv": 1e-3, "millivolts": 1e-3,
-               "uv": 1e-6, "µv": 1e-6, "microvolts": 1e-6, "microvolt": 1e-6, "nv": 1e-9}
+#: Stream types read as markers (compared regardless of case): neurospell's and most LSL
+#: apps' ``"Markers"``, and MNE-LSL's ``"annotations"`` (a numerical stream with one channel
+#: per annotation description).
+MARKER_TYPES = ("markers", "annotations")
+#: Suffixes of the name / source id a marker stream has when it belongs to the EEG stream
+#: ``NAME`` (``neurospell replay --as-lsl`` and ``neurospell stream`` publish
+#: ``NAME-markers``; MNE-LSL's PlayerLSL publishes ``NAME-annotations``).
+MARKER_SUFFIXES = ("-markers", "-annotations")
+_UPPER, _LOWER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"
 
 
 class _OutletBase:
@@ -189,14 +196,35 @@ class LslMarkerOutlet(_OutletBase):
             self._outlet.push_sample([label], float(timestamp))
 
 
+def _quoted(key, value) -> str:
+    if "'" in str(value):
+        raise NeurospellError(f"The LSL stream {key} must not contain a quote, got {value!r}.")
+    return f"'{value}'"
+
+
+def _type_test(stypes) -> str:
+    """An XPath test that the stream type is one of ``stypes``, regardless of case."""
+    stypes = (stypes,) if isinstance(stypes, str) else tuple(stypes)
+    low = f"translate(type,'{_UPPER}','{_LOWER}')"
+    tests = [f"{low}={_quoted('type', t.lower())}" for t in stypes]
+    return tests[0] if len(tests) == 1 else "(" + " or ".join(tests) + ")"
+
+
 def _predicate(name, stype, source_id) -> str:
+    """The liblsl XPath predicate of a stream (type compared regardless of case)."""
     parts = []
     for key, value in (("name", name), ("type", stype), ("source_id", source_id)):
-        if value is not None:
-            if "'" in str(value):
-                raise NeurospellError(f"The LSL stream {key} must not contain a quote, got {value!r}.")
-            parts.append(f"{key}='{value}'")
+        if value is None:
+            continue
+        parts.append(_type_test(value) if key == "type" else f"{key}={_quoted(key, value)}")
     return " and ".join(parts)
+
+
+def _describe(name, stype, source_id) -> str:
+    """The stream properties in words, for messages."""
+    parts = [f"{k}={v!r}" for k, v in (("name", name), ("type", stype), ("source_id", source_id)) if v is not None]
+    text = " and ".join(parts)
+    return text + (" (type in any case)" if stype is not None else "")
 
 
 def list_streams(wait_time: float = 1.0) -> list[dict]:
@@ -221,66 +249,111 @@ class LslSource(BaseSource):
     Parameters
     ----------
     name, stype, source_id : str | None
-        Properties the EEG stream must match (at least one besides the type).
+        Properties the EEG stream must match (at least one). The type is compared
+        regardless of case (MNE-LSL publishes ``"eeg"``, most apps ``"EEG"``).
     marker_name : str | None
-        Name of a marker stream to read as well (string or integer markers).
+        Name of a marker stream to read as well (string or integer markers, or MNE-LSL
+        annotations); its type must be ``marker_type`` or ``"annotations"`` (any case).
     marker_type : str
-        Type of that marker stream.
+        Type of marker streams (default ``"Markers"``; ``"annotations"`` is always accepted).
+    find_markers : bool
+        With ``marker_name=None``: look for the marker stream that belongs to the EEG
+        stream and read it (see Notes). ``False`` reads no markers.
     timeout : float
         Seconds to wait for the streams to be found.
     buffer_seconds, poll_interval, stall_timeout, gap_tolerance : float
         See :class:`~neurospell.acquisition.base.BaseSource`.
 
+    Attributes
+    ----------
+    marker_stream : str | None
+        After :meth:`start`: the name of the marker stream read, ``None`` when none is.
+    marker_rule : str
+        After :meth:`start`: why that marker stream was chosen, or why none was.
+
     Notes
     -----
+    **Which marker stream belongs to an EEG stream** (``find_markers=True``; the stream
+    used, and why, is logged and kept in :attr:`marker_stream` / :attr:`marker_rule`), the
+    first rule that finds one wins; marker streams are those whose type is one of
+    :data:`MARKER_TYPES` (any case):
+
+    1. its source id is the EEG stream's source id followed by ``-markers`` or
+       ``-annotations``, or equals it (one device publishing both);
+    2. its name is the EEG stream's name followed by ``-markers`` (neurospell's
+       ``replay --as-lsl`` and ``stream``) or ``-annotations`` (MNE-LSL's ``PlayerLSL``);
+    3. it is the only marker stream visible.
+
+    When none of these finds one (no marker stream, or several that do not belong to the
+    EEG stream by rule 1 or 2) the source reads no markers and logs a warning naming the
+    streams it saw; name the stream explicitly with ``marker_name`` then.
+
     Inlets use LSL clock synchronisation (``proc_clocksync``) and ``proc_monotonize`` but
     not ``proc_dejitter``: de-jittering would replace the sender's timestamps by a
     regression line, so they would no longer be the ones it pushed. A lost stream (its
     outlet process died) is re-resolved with the same properties every 0.5 s until it
     comes back; the missing stretch is recorded in :attr:`gaps` (``kind="lost"``) with
-    its size estimated from the timestamps on both sides. Data values of channels declared
-    in microvolts/millivolts are scaled to volts.
+    its size estimated from the timestamps on both sides. Channel values are brought to
+    volts from the unit each channel declares by :func:`neurospell.units.unit_scale` (a
+    channel without a unit is taken as volts; a warning names such EEG channels).
+
+    MNE-LSL's annotation stream (type ``"annotations"``) is read as markers: in its default
+    one-hot encoding it has one float channel per annotation description and sends one
+    sample per annotation whose description's channel holds the duration (``-1`` for a
+    zero duration) and the others ``0``, so each non-zero channel becomes a marker labelled
+    with that channel's description; in its ``"string"`` encoding the description is the
+    sample, like any string marker stream.
     """
 
     kind = "lsl"
 
     def __init__(self, name=None, stype="EEG", source_id=None, *, marker_name=None, marker_type="Markers",
-                 timeout=5.0, buffer_seconds=30.0, poll_interval=0.005, stall_timeout=2.0,
+                 find_markers=False, timeout=5.0, buffer_seconds=30.0, poll_interval=0.005, stall_timeout=2.0,
                  gap_tolerance=0.05):
         super().__init__(buffer_seconds=buffer_seconds, poll_interval=poll_interval, stall_timeout=stall_timeout,
                          gap_tolerance=gap_tolerance)
-        for key, value in (("name", name), ("stype", stype), ("source_id", source_id), ("marker_name", marker_name)):
+        for key, value in (("name", name), ("stype", stype), ("source_id", source_id), ("marker_name", marker_name),
+                           ("marker_type", marker_type)):
             validate_type(value, (str, None), key)
+        validate_type(find_markers, bool, "find_markers")
         if name is None and source_id is None and stype is None:
             raise NeurospellError("LslSource needs at least one of name, stype or source_id to find the stream.")
         self.name = name
         self.stype = stype
         self.source_id = source_id
         self.marker_name = marker_name
-        self.marker_type = marker_type
+        self.marker_type = marker_type or "Markers"
+        self.find_markers = find_markers
         self.timeout = check_positive("timeout", timeout)
         #: An :class:`LslMarkerOutlet` used by :meth:`insert_marker` (set it to send markers).
         self.marker_outlet: LslMarkerOutlet | None = None
+        self.marker_stream: str | None = None
+        self.marker_rule = "not started"
         self._inlet = None
         self._minlet = None
+        self._mlabels = None
         #: How many times the EEG stream was lost (each loss is followed by re-resolving).
         self.n_lost = 0
 
     def __repr__(self):
-        return f"LslSource({_predicate(self.name, self.stype, self.source_id)})"
+        return f"LslSource({_describe(self.name, self.stype, self.source_id)})"
 
     def describe(self) -> dict:
         return {"kind": self.kind, "name": self.name, "type": self.stype, "source_id": self.source_id,
-                "marker_name": self.marker_name}
+                "marker_name": self.marker_stream if self._running else self.marker_name,
+                "marker_rule": self.marker_rule}
+
+    def _marker_types(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys([self.marker_type.lower(), *MARKER_TYPES]))
 
     # ---------------------------------------------------------------- connect
-    def _not_found(self, pred: str) -> StreamError:
+    def _not_found(self, what: str) -> StreamError:
         try:
             visible = [f"{s['name']} ({s['type']})" for s in list_streams(0.5)]
         except Exception:  # pragma: no cover
             visible = []
         return StreamError(
-            f"No LSL stream matching {pred} was found within {self.timeout:g} s. Streams visible: "
+            f"No LSL stream matching {what} was found within {self.timeout:g} s. Streams visible: "
             f"{', '.join(visible) if visible else 'none'}. Start the outlet, check the name "
             "(`neurospell devices` lists the streams) or raise the timeout; for streams on other "
             "machines set resolve_scope/known_peers in the [lsl] config."
@@ -293,18 +366,52 @@ class LslSource(BaseSource):
         inlet.open_stream(self.timeout)
         return inlet
 
+    def _find_marker_stream(self, eeg_info):
+        """The marker stream that belongs to ``eeg_info`` by the rules of the class Notes, and the rule."""
+        pylsl = self._pylsl
+        types = _type_test(self._marker_types())
+        name, sid = eeg_info.name(), eeg_info.source_id()
+        by_sid = [sid + sfx for sfx in MARKER_SUFFIXES] + ([sid] if sid else [])
+        by_name = [name + sfx for sfx in MARKER_SUFFIXES]
+        alternatives = [f"source_id={_quoted('source_id', v)}" for v in by_sid if v]
+        alternatives += [f"name={_quoted('name', v)}" for v in by_name]
+        found = pylsl.resolve_bypred(f"{types} and ({' or '.join(alternatives)})", 1, min(self.timeout, 2.0))
+        sid_alternatives = [a for a in alternatives if a.startswith("source_id=")]
+        if found and sid_alternatives and not any(i.source_id() in by_sid for i in found):
+            # the source-id rule comes first: look briefly for a stream it finds as well
+            found = list(pylsl.resolve_bypred(f"{types} and ({' or '.join(sid_alternatives)})", 1, 0.5)) + found
+        for info in found:
+            if info.source_id() in by_sid and info.source_id():
+                return info, f"its source id {info.source_id()!r} belongs to the EEG stream's {sid!r}"
+        for info in found:
+            if info.name() in by_name:
+                return info, f"its name is the EEG stream's name + {info.name()[len(name):]!r}"
+        every = pylsl.resolve_bypred(types, 64, min(self.timeout, 1.0))
+        if len(every) == 1:
+            return every[0], "it is the only marker stream visible"
+        if not every:
+            return None, (f"no marker stream (type {' / '.join(self._marker_types())}) is visible; "
+                          "recording the EEG without markers")
+        names = ", ".join(sorted(f"{i.name()!r}" for i in every))
+        return None, (f"{len(every)} marker streams are visible ({names}) and none belongs to {name!r} by "
+                      "source id or name; reading no markers. Name one with 'lsl:NAME+MARKERS' "
+                      "(marker_name=...)")
+
     def _open(self) -> None:
         pylsl = self._pylsl = get_pylsl()
-        pred = _predicate(self.name, self.stype, self.source_id)
-        info = _resolve(pred, self.timeout)
+        info = _resolve(_predicate(self.name, self.stype, self.source_id), self.timeout)
         if info is None:
-            raise self._not_found(pred)
+            raise self._not_found(_describe(self.name, self.stype, self.source_id))
         minfo = None
         if self.marker_name is not None:
-            mpred = _predicate(self.marker_name, self.marker_type, None)
-            minfo = _resolve(mpred, self.timeout)
+            minfo = _resolve(_predicate(self.marker_name, self._marker_types(), None), self.timeout)
             if minfo is None:
-                raise self._not_found(mpred)
+                raise self._not_found(_describe(self.marker_name, " / ".join(self._marker_types()), None))
+            self.marker_rule = "named by marker_name"
+        elif self.find_markers:
+            minfo, self.marker_rule = self._find_marker_stream(info)
+        else:
+            self.marker_rule = "no marker stream requested"
         sfreq = info.nominal_srate()
         if sfreq <= 0:
             raise StreamError(f"The LSL stream {info.name()!r} has an irregular rate; an EEG source needs a nominal sampling rate.")
@@ -319,8 +426,16 @@ class LslSource(BaseSource):
         default_type = "eeg" if (full.type() or "").upper() == "EEG" else "misc"
         self.ch_names = tuple(lab or f"ch{i + 1}" for i, lab in enumerate(labels))
         self.ch_types = tuple((t or default_type).lower() for t in types)
-        self._scale = np.array([_UNIT_SCALE.get((u or "").lower(), 1.0) for u in units])[:, None]
+        self._scale = np.array(unit_scales(units), dtype=np.float64)[:, None]
         self._needs_scale = bool(np.any(self._scale != 1.0))
+        undeclared = [c for c, t, u in zip(self.ch_names, self.ch_types, units, strict=True)
+                      if t == "eeg" and not is_declared(u)]
+        if undeclared:
+            logger.warning(
+                "%s: %d EEG channel(s) declare no unit (%s); their values are taken as volts "
+                "(neurospell.units). Declare the unit in the outlet's desc/channels if they are not.",
+                self, len(undeclared), ", ".join(undeclared[:5]) + (", ..." if len(undeclared) > 5 else ""),
+            )
         self.sfreq = float(sfreq)
         self._info_props = (full.name(), full.type(), full.source_id())
         self._inlet = inlet
@@ -331,7 +446,17 @@ class LslSource(BaseSource):
         self._lost_since = None
         self._minlet = self._make_inlet(minfo) if minfo is not None else None
         self._minfo_props = (minfo.name(), minfo.type(), minfo.source_id()) if minfo is not None else None
+        self._mlabels = None
+        if minfo is not None:
+            mfull = self._minlet.info(self.timeout)
+            if mfull.channel_format() != pylsl.cf_string and mfull.type().lower() == "annotations":
+                self._mlabels = list(mfull.get_channel_labels() or [])
         self._mresolver = self._resolver_eeg = None
+        self.marker_stream = minfo.name() if minfo is not None else None
+        if minfo is not None:
+            logger.info("%s: markers from the LSL stream %r (%s).", self, self.marker_stream, self.marker_rule)
+        elif self.find_markers:
+            logger.warning("%s: %s.", self, self.marker_rule)
 
     def _close(self) -> None:
         self._mresolver = self._resolver_eeg = None
@@ -387,12 +512,20 @@ class LslSource(BaseSource):
             return []
         events = []
         for value, t in zip(values, ts, strict=False):
-            v = value[0]
-            if isinstance(v, float) and v.is_integer():
-                v = int(v)
-            code, label = marker_code(v)
-            events.append(MarkerEvent(t, code, label))
+            for v in self._marker_values(value):
+                code, label = marker_code(v)
+                events.append(MarkerEvent(t, code, label))
         return events
+
+    def _marker_values(self, value) -> list:
+        """The marker(s) one sample of the marker stream carries."""
+        if self._mlabels is not None:  # MNE-LSL one-hot annotations: the description of each non-zero channel
+            row = np.asarray(value, dtype=np.float64)
+            return [self._mlabels[i] for i in np.flatnonzero(np.nan_to_num(row) != 0) if i < len(self._mlabels)]
+        v = value[0]
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        return [v]
 
     def _resolver(self, props):
         """A background resolver for a lost stream (non-blocking: the thread keeps running)."""

@@ -151,3 +151,60 @@ def apply_selection(text: str, symbol: str) -> str:
     if symbol == BACKSPACE:
         return text[:-1]
     return text + symbol
+
+
+# ------------------------------------------------------------------ phrase markers
+# A phrase marker opens a phrase of a speller session: ``"phrase:calibration:THE QUICK"``
+# on LSL, ``"phrase/calibration/THE QUICK"`` as an MNE annotation (the text may hold any
+# character but a line break; only the first two separators split).
+
+#: The kinds of phrase a speller session has.
+PHRASE_KINDS = ("calibration", "test")
+
+
+def phrase_to_str(kind: str, text: str) -> str:
+    """The LSL string form of a phrase marker (``"phrase:<kind>:<text>"``)."""
+    return f"phrase:{kind}:{text}"
+
+
+def phrase_to_annotation(kind: str, text: str) -> str:
+    """The MNE annotation description of a phrase marker (``"phrase/<kind>/<text>"``)."""
+    return f"phrase/{kind}/{text}"
+
+
+def parse_phrase(marker) -> tuple[str, str] | None:
+    """Parse a phrase marker in its LSL or annotation form into ``(kind, text)``.
+
+    ``None`` when ``marker`` is not a phrase marker (the kind must be one of
+    :data:`PHRASE_KINDS`).
+    """
+    text = str(marker)
+    for sep in (":", "/"):
+        parts = text.split(sep, 2)
+        if len(parts) == 3 and parts[0] == "phrase" and parts[1] in PHRASE_KINDS:
+            return parts[1], parts[2]
+    return None
+
+
+def marker_to_annotation(label: str) -> str:
+    """The MNE annotation description of a neurospell marker string, in any form.
+
+    Flash (``flash:3:target``), trial (``trial:4:A``) and phrase
+    (``phrase:test:HELLO``) markers in their LSL string form become their annotation
+    form (``flash/3/target``, ``trial/4/A``, ``phrase/test/HELLO``); a string already in
+    annotation form, and any other text, is returned unchanged. Plain integer strings are
+    not converted here (their meaning depends on the code table of the source).
+    """
+    text = str(label)
+    phrase = parse_phrase(text)
+    if phrase is not None:
+        return phrase_to_annotation(*phrase)
+    stripped = text.strip()
+    if not stripped.lstrip("-").isdigit():
+        info = parse_flash(stripped)
+        if info is not None:
+            return flash_to_annotation(info.code, info.target)
+    trial = parse_trial(text)
+    if trial is not None:
+        return f"trial/{trial[0]}" + (f"/{trial[1]}" if trial[1] is not None else "")
+    return text

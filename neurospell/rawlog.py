@@ -19,12 +19,21 @@ A recording is a folder ``NAME.nsraw/`` holding three files:
     Append-only, one JSON object per line: markers
     ``{"type": "marker", "t": <LSL s>, "code": <int>, "label": <str>}`` and acquisition
     gaps ``{"type": "gap", "t": <LSL s>, "n_samples": <int>, "duration": <s>,
-    "sample_index": <int>, "kind": "missing"|"lost"}``. A truncated last line is ignored.
+    "sample_index": <int>, "kind": "missing"|"lost"|"ended"}`` (``"ended"``: the stream
+    stopped delivering before the recording ended). A truncated last line is ignored.
 
 The writer flushes and ``fsync``\\ s both data files at least every ``flush_interval``
 seconds (default 0.5 s), so a ``kill -9`` loses at most that much. :func:`read_rawlog`
 opens complete and partial recordings alike; :func:`rawlog_to_raw` turns one into an
-:class:`mne.io.RawArray` with the markers as annotations.
+:class:`mne.io.RawArray` with the markers as annotations, :func:`rawlog_to_fif` into a FIF
+file.
+
+**Recovering a recording after a crash** (``kill -9``, power cut, full disk): the folder
+left next to the intended FIF holds everything fsynced before the crash. Convert it with
+``neurospell recover NAME.nsraw --out NAME_raw.fif`` (or :func:`rawlog_to_fif`), or read it
+directly with ``neurospell.preprocessing.load_recording("NAME.nsraw")``. Nothing in
+neurospell deletes a crash copy silently: ``neurospell record --overwrite`` moves an
+existing one aside and says where.
 """
 
 from __future__ import annotations
@@ -39,6 +48,8 @@ import numpy as np
 
 from .check import NeurospellError, check_fname
 from .logs import logger
+from .lsl import local_clock
+from .markers import flash_to_annotation, marker_to_annotation, parse_flash
 
 FORMAT = "neurospell-rawlog"
 VERSION = 1
@@ -79,8 +90,6 @@ class RawLogWriter:
         self.flush_interval = float(flush_interval)
         self._dtype = _record_dtype(self.n_channels)
         if start_lsl is None:
-            from .lsl import local_clock
-
             start_lsl = local_clock()
         header = {
             "format": FORMAT, "version": VERSION, "ch_names": list(map(str, ch_names)),
@@ -125,11 +134,17 @@ class RawLogWriter:
         self._last_sync = time.monotonic()
 
     def close(self) -> None:
+        """Sync and close both files (closed even when the last sync fails, e.g. on a full disk)."""
         if self._samples.closed:
             return
-        self.sync()
-        self._samples.close()
-        self._events.close()
+        try:
+            self.sync()
+        finally:
+            for f in (self._samples, self._events):
+                try:
+                    f.close()
+                except OSError:
+                    pass  # the sync above raised the same error; what is on disk stays readable
 
 
 def _fsync_dir(path: Path) -> None:
@@ -218,17 +233,19 @@ def read_rawlog(path) -> RawLog:
 
 
 def annotation_description(code: int, label: str) -> str:
-    """The MNE annotation description of a marker (see :mod:`neurospell.markers`)."""
-    from .markers import flash_to_annotation, parse_flash, parse_trial
+    """The MNE annotation description of a marker (see :mod:`neurospell.markers`).
 
-    info = parse_flash(label) if label else None
-    if info is None and (not label or label.strip().lstrip("-").isdigit()):
+    Flash, trial and phrase strings get their annotation form
+    (:func:`neurospell.markers.marker_to_annotation`); a marker with only an integer code
+    (no label, or a label that is that integer) gets the flash annotation of the code when
+    it is a flash code, else the code as text.
+    """
+    if not label or label.strip().lstrip("-").isdigit():
         info = parse_flash(int(code)) if code >= 0 else None
-    if info is not None:
-        return flash_to_annotation(info.code, info.target)
-    if label and parse_trial(label) is not None:
-        return label.replace(":", "/")
-    return label if label else str(code)
+        if info is not None:
+            return flash_to_annotation(info.code, info.target)
+        return label if label else str(code)
+    return marker_to_annotation(label)
 
 
 def rawlog_to_raw(path_or_log, *, verbose=None):
@@ -281,6 +298,38 @@ def rawlog_to_raw(path_or_log, *, verbose=None):
             descs.append(GAP_ANNOTATION)
         if onsets:
             raw.set_annotations(mne.Annotations(onsets, durations, descs, orig_time=info["meas_date"]))
+    return raw
+
+
+def rawlog_to_fif(path_or_log, out, *, overwrite: bool = False, verbose=None):
+    """Write a rawlog (complete, or cut short by a crash) as a FIF file.
+
+    Parameters
+    ----------
+    path_or_log : path-like | RawLog
+        The ``.nsraw`` folder (or what :func:`read_rawlog` returned).
+    out : path-like
+        The FIF file to write (any name ending in ``.fif``; MNE's ``raw.fif`` naming
+        advice is not enforced).
+    overwrite : bool
+        Replace ``out`` if it exists.
+    verbose : bool | str | int | None
+
+    Returns
+    -------
+    raw : mne.io.RawArray
+        What was written (markers and gaps as annotations, see :func:`rawlog_to_raw`).
+    """
+    import warnings
+
+    out = check_fname(out, "out", must_exist=False, overwrite=overwrite)
+    if not out.name.endswith((".fif", ".fif.gz")):
+        raise NeurospellError(f"out: the FIF file name must end in '.fif' or '.fif.gz', got {out.name!r}.")
+    raw = rawlog_to_raw(path_or_log, verbose=verbose)
+    with warnings.catch_warnings():
+        # any *.fif name is the user's choice; MNE's naming convention is advice only
+        warnings.filterwarnings("ignore", message=".*does not conform to MNE naming conventions.*")
+        raw.save(out, overwrite=True, verbose=False)  # checked above
     return raw
 
 

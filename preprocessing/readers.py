@@ -23,6 +23,7 @@ from neurospell.markers import (
     parse_flash,
     parse_trial,
 )
+from neurospell.units import UNIT_SCALE, unit_scales
 
 from .bci2000 import p3speller_markers, read_bci2000
 
@@ -46,21 +47,8 @@ SUPPORTED_FORMATS: dict[str, tuple[str, ...]] = {
 #: Usual electrode positions of g.tec's 8-channel P300 cap (unverified for the shared files).
 GTEC_CH_NAMES = ("Fz", "Cz", "P3", "Pz", "P4", "PO7", "Oz", "PO8")
 
-_UNIT_SCALE = {
-    "v": 1.0,
-    "volt": 1.0,
-    "volts": 1.0,
-    "mv": 1e-3,
-    "millivolt": 1e-3,
-    "millivolts": 1e-3,
-    "uv": 1e-6,
-    "µv": 1e-6,
-    "μv": 1e-6,
-    "microvolt": 1e-6,
-    "microvolts": 1e-6,
-    "nv": 1e-9,
-    "nanovolts": 1e-9,
-}
+#: Unit -> volts: the one table of :mod:`neurospell.units` (no second copy here).
+_UNIT_SCALE = UNIT_SCALE
 
 
 def _formats_text() -> str:
@@ -819,7 +807,7 @@ def _read_xdf(path: Path, *, eeg_stream=None, marker_stream=None):
     ts = np.asarray(eeg["time_stamps"], dtype=np.float64)
     sfreq = srate(eeg)
     names, types, units = _xdf_channels(eeg["info"], series.shape[1])
-    scale = np.array([_UNIT_SCALE.get(u, 1e-6 if t == "eeg" else 1.0) for u, t in zip(units, types, strict=True)])
+    scale = np.array(unit_scales(units))  # one table and one rule for every path (neurospell.units)
     if len(ts) > 1:
         eff = (len(ts) - 1) / (ts[-1] - ts[0]) if ts[-1] > ts[0] else np.inf
         if abs(eff - sfreq) > 0.01 * sfreq:

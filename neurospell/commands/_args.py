@@ -524,7 +524,12 @@ def check_record(args, config) -> None:
         if problem:
             raise UsageError("--out", f"{problem} ({str(path)!r} is written too).")
         if path.exists() and not args.overwrite:
-            what = {"rawlog": "the crash-safe recording folder", "fif": "the file"}.get(kind, f"the {kind} export")
+            if kind == "rawlog":
+                raise UsageError("--overwrite", f"the crash copy {str(path)!r} of an earlier recording "
+                                                "already exists. Convert it with `neurospell recover "
+                                                f"{str(path)!r} --out FILE.fif`, pass --overwrite to move it "
+                                                "aside (it is kept), or choose another --out name.")
+            what = "the file" if kind == "fif" else f"the {kind} export"
             raise UsageError("--overwrite", f"{what} {str(path)!r} already exists. Pass --overwrite to "
                                             "replace it, or choose another --out name.")
     for fmt, module in (("brainvision", "pybv"), ("edf", "edfio")):

@@ -1,11 +1,26 @@
-"""Command-line subcommands: ``devices``, ``stream`` and ``record`` (acquisition)."""
+"""Command-line subcommands: ``devices``, ``stream``, ``record`` and ``recover`` (acquisition)."""
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 
 from . import _args, _runtime
+
+#: Exit status of ``record`` when the file was written but samples are missing (gaps, or
+#: the stream stopped before the end).
+EXIT_GAPS = 3
+
+_RECORD_HELP = (
+    "record a source to a FIF file (crash-safe while running). With 'lsl:NAME' the markers come "
+    "from the marker stream that belongs to NAME: same source id + '-markers'/'-annotations', else "
+    "the stream named 'NAME-markers' (what `replay --as-lsl` and `stream` publish) or "
+    "'NAME-annotations' (MNE-LSL), else the only marker stream visible; 'lsl:NAME+MARKERS' names it. "
+    "Exit status: 0 complete; 3 written but samples are missing (gaps, or the stream stopped before "
+    "the end); 2 error (a failed write stops at once and names the crash copy). SIGTERM stops like "
+    "Ctrl-C (the FIF is written)."
+)
 
 
 def register(subparsers) -> None:
@@ -23,16 +38,28 @@ def register(subparsers) -> None:
                    metavar="S", help="stop after S seconds (default: Ctrl-C)")
     p.set_defaults(func=cmd_stream, check=_args.check_stream)
 
-    p = subparsers.add_parser("record", help="record a source to a FIF file (crash-safe while running)")
+    p = subparsers.add_parser("record", help="record a source to a FIF file (crash-safe while running)",
+                              description=_RECORD_HELP)
     p.add_argument("--board", default=None, metavar="SPEC",
-                   help="'synthetic', 'playback:FILE', a BrainFlow board, or 'lsl:NAME' (markers: 'lsl:NAME+MARKERS')")
+                   help="'synthetic', 'playback:FILE', a BrainFlow board, or 'lsl:NAME' (its marker stream is "
+                        "found: NAME-markers, same source id, or the only one; 'lsl:NAME+MARKERS' names it)")
     p.add_argument("--duration", type=_args.number(float, min=0, strict_min=True, unit="seconds"), default=None,
                    metavar="S", help="seconds to record (default: until Ctrl-C)")
     p.add_argument("--out", required=True, metavar="FILE", help="output FIF file (e.g. session_raw.fif)")
     p.add_argument("--export", action="append", default=[], choices=("edf", "brainvision"),
                    help="also write this format next to the FIF (repeatable)")
-    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing output files; an existing crash copy (.nsraw) is moved aside, not deleted")
     p.set_defaults(func=cmd_record, check=_args.check_record)
+
+    p = subparsers.add_parser("recover", help="convert a crash copy (.nsraw) left by an interrupted record to FIF",
+                              description="Convert the crash-safe copy NAME.nsraw that `neurospell record` keeps "
+                                          "while it runs (left behind by kill -9, a power cut or a full disk) into "
+                                          "a FIF file. The .nsraw folder is kept.")
+    p.add_argument("rawlog", metavar="FILE.nsraw", type=_args.recording_file, help="the crash copy folder")
+    p.add_argument("--out", required=True, metavar="FILE", help="output FIF file (e.g. session_raw.fif)")
+    p.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
+    p.set_defaults(func=cmd_recover)
 
 
 def _duration(value):
@@ -106,25 +133,86 @@ def cmd_stream(args, config) -> int:
     return 0
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: stop and finish the file."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
 def cmd_record(args, config) -> int:
     from ..acquisition import Recorder, open_source
-    from ..lsl import configure_lsl
+    from ..lsl import configure_lsl, local_clock
 
     configure_lsl(config.lsl)
     duration = _duration(args.duration)
     src = open_source(_spec(args, config), config.acquisition)
     rec = Recorder(src, args.out, export=tuple(args.export), overwrite=args.overwrite)
-    rec.start()
-    print(f"Recording {src!r} to {rec.path} (crash-safe copy in {rec.rawlog_path} while running). "
-          + (f"{duration:g} s." if duration else "Ctrl-C to stop."), flush=True)
+    if rec.moved_rawlog is not None:
+        print(f"An earlier crash copy was moved to {rec.moved_rawlog} (kept; `neurospell recover "
+              f"{rec.moved_rawlog} --out FILE.fif` converts it).", file=sys.stderr)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        end = None if duration is None else time.monotonic() + duration
-        while end is None or time.monotonic() < end:
-            time.sleep(0.1 if end is None else max(0.0, min(0.1, end - time.monotonic())))
-    except KeyboardInterrupt:
-        print("Stopping.", file=sys.stderr)
-    path = rec.stop(stop_source=True)
+        rec.start()
+        t_start = local_clock()
+        print(f"Recording {src!r} to {rec.path} (crash-safe copy in {rec.rawlog_path} while running). "
+              + (f"{duration:g} s." if duration else "Ctrl-C to stop."), flush=True)
+        marker_stream = getattr(src, "marker_stream", None)
+        if getattr(src, "find_markers", False) or getattr(src, "marker_name", None):
+            print(f"Markers: from {marker_stream!r} ({src.marker_rule})." if marker_stream
+                  else f"Markers: NONE ({src.marker_rule}).", flush=True)
+        try:
+            end = None if duration is None else time.monotonic() + duration
+            while (end is None or time.monotonic() < end) and not rec.failed.is_set():
+                rec.failed.wait(0.1 if end is None else max(0.0, min(0.1, end - time.monotonic())))
+        except KeyboardInterrupt as stop:
+            print("Terminated: stopping and writing the file." if isinstance(stop, _Terminated) else "Stopping.",
+                  file=sys.stderr)
+        # finish the file even if another SIGTERM comes
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        t_end = local_clock()
+        path = rec.stop(stop_source=True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     gaps = src.gaps
-    print(f"Wrote {path}: {rec.n_samples} samples ({rec.n_samples / src.sfreq:.1f} s), {rec.n_markers} markers, "
-          f"{len(gaps)} gaps ({sum(g.n_samples for g in gaps)} samples missing).")
+    missing = sum(g.n_samples for g in gaps)
+    expected = (t_end - t_start) * src.sfreq
+    line = (f"Wrote {path}: {rec.n_samples} samples ({rec.n_samples / src.sfreq:.1f} s of data in "
+            f"{t_end - t_start:.1f} s of recording), {rec.n_markers} markers, {len(gaps)} gap{'' if len(gaps) == 1 else 's'} "
+            f"({missing} samples missing")
+    ended = [g for g in gaps if g.kind == "ended"]
+    if ended:
+        line += f"; the stream stopped delivering {ended[-1].duration:.1f} s before the end"
+    print(line + ").")
+    if missing:
+        print(f"Incomplete recording: {missing} samples ({missing / src.sfreq:.1f} s, "
+              f"{100 * missing / max(expected, 1):.0f} %) are missing; they are marked BAD_gap in the file. "
+              f"Exit status {EXIT_GAPS}.", file=sys.stderr)
+        return EXIT_GAPS
+    return 0
+
+
+def cmd_recover(args, config) -> int:
+    from ..check import NeurospellError, check_fname
+    from ..rawlog import GAP_ANNOTATION, is_rawlog, rawlog_to_fif, read_rawlog
+
+    folder = check_fname(args.rawlog, "FILE.nsraw")
+    if not is_rawlog(folder):
+        raise NeurospellError(
+            f"FILE.nsraw: {str(folder)!r} is not a crash copy of `neurospell record` (a folder NAME.nsraw "
+            "holding header.json, samples.bin and events.jsonl)."
+        )
+    log = read_rawlog(folder)
+    if log.timestamps.size == 0:
+        raise NeurospellError(f"FILE.nsraw: {str(folder)!r} holds no samples; there is nothing to recover.")
+    try:
+        raw = rawlog_to_fif(log, args.out, overwrite=args.overwrite)
+    except FileExistsError as err:
+        raise FileExistsError(f"--out: {args.out!r} exists; pass --overwrite or choose another name.") from err
+    n_gaps = sum(1 for d in raw.annotations.description if d == GAP_ANNOTATION)
+    cut = " (its last, incomplete record was dropped)" if log.header.get("truncated") else ""
+    print(f"Recovered {raw.n_times} samples ({raw.n_times / raw.info['sfreq']:.1f} s), {len(log.markers)} markers, "
+          f"{n_gaps} gaps from {folder}{cut} into {args.out}. The crash copy is kept; delete it yourself once "
+          "the FIF is checked.")
     return 0
