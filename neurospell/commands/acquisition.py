@@ -56,7 +56,7 @@ def register(subparsers) -> None:
                               description="Convert the crash-safe copy NAME.nsraw that `neurospell record` keeps "
                                           "while it runs (left behind by kill -9, a power cut or a full disk) into "
                                           "a FIF file. The .nsraw folder is kept.")
-    p.add_argument("rawlog", metavar="FILE.nsraw", type=_args.recording_file, help="the crash copy folder")
+    p.add_argument("rawlog", metavar="FILE.nsraw", help="the crash copy folder")
     p.add_argument("--out", required=True, metavar="FILE", help="output FIF file (e.g. session_raw.fif)")
     p.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
     p.set_defaults(func=cmd_recover)
