@@ -94,3 +94,79 @@ def parse_trial(marker) -> tuple[int, str | None] | None:
     if parts[0] != "trial" or len(parts) < 2 or not parts[1].isdigit():
         return None
     return int(parts[1]), (parts[2] if len(parts) > 2 else None)
+
+
+# -- phrases, symbols and whole labels (one parser/formatter for every path) ---------------
+#: Kinds of phrase a speller session contains.
+PHRASE_KINDS = ("calibration", "test")
+
+#: How a space is written in a trial marker (a trailing space would not survive every format).
+SPACE_TOKENS = ("_", "space", "SPACE")
+
+
+@dataclass(frozen=True)
+class PhraseInfo:
+    """What a phrase marker says: ``kind`` (``"calibration"`` or ``"test"``) and its text."""
+
+    kind: str
+    text: str
+
+
+def phrase_to_str(kind: str, text: str) -> str:
+    """The LSL string form of a phrase marker: ``"phrase:<kind>:<text>"``."""
+    if kind not in PHRASE_KINDS:
+        raise NeurospellError(f"phrase kind must be one of {PHRASE_KINDS}, got {kind!r}.")
+    return f"phrase:{kind}:{text}"
+
+
+def phrase_to_annotation(kind: str, text: str) -> str:
+    """The MNE annotation form of a phrase marker: ``"phrase/<kind>/<text>"``."""
+    phrase_to_str(kind, text)  # validates
+    return f"phrase/{kind}/{text}"
+
+
+def parse_phrase(marker) -> PhraseInfo | None:
+    """Parse a phrase marker (``"phrase:test:HELLO"`` or ``"phrase/test/HELLO"``); ``None``
+    when ``marker`` is not one. The text is everything after the kind (it may hold spaces)."""
+    text = str(marker)
+    for sep in (":", "/"):
+        parts = text.split(sep, 2)
+        if parts[0] == "phrase" and len(parts) == 3 and parts[1] in PHRASE_KINDS:
+            return PhraseInfo(parts[1], parts[2])
+    return None
+
+
+def decode_symbol(token: str) -> str:
+    """A trial marker's symbol as typed (``"_"``, ``"space"`` -> ``" "``)."""
+    return " " if token in SPACE_TOKENS else token
+
+
+def trial_to_annotation(index: int, symbol: str | None = None) -> str:
+    """The MNE annotation form of a trial marker (a space symbol is written ``"_"``)."""
+    sym = None if symbol is None else ("_" if symbol == " " else symbol)
+    return f"trial/{int(index)}" + (f"/{sym}" if sym is not None else "")
+
+
+def annotation_to_label(description: str) -> tuple[int | None, str]:
+    """An annotation description in neurospell's marker coding, for an LSL marker stream.
+
+    Returns
+    -------
+    code : int | None
+        The integer code of a flash (:func:`flash_to_int`), :data:`TRIAL_START` for a trial
+        marker, ``None`` for any other marker.
+    label : str
+        The LSL string: flashes :func:`flash_to_str`, trials :func:`trial_to_str`, phrases
+        :func:`phrase_to_str`, anything else with ``/`` written ``:``.
+    """
+    d = str(description)
+    info = parse_flash(d) if not d.strip().lstrip("-").isdigit() else None
+    if info is not None:
+        return flash_to_int(info.code, info.target), flash_to_str(info.code, info.target)
+    tr = parse_trial(d)
+    if tr is not None:
+        return TRIAL_START, trial_to_str(*tr)
+    ph = parse_phrase(d)
+    if ph is not None:
+        return None, phrase_to_str(ph.kind, ph.text)
+    return None, d.replace("/", ":")

@@ -38,7 +38,9 @@ from typing import NamedTuple
 import numpy as np
 
 from .check import NeurospellError, check_fname
-from .logs import logger
+from .logs import logger, use_log_level
+from .lsl import local_clock
+from .markers import flash_to_annotation, parse_flash, parse_trial
 
 FORMAT = "neurospell-rawlog"
 VERSION = 1
@@ -79,8 +81,6 @@ class RawLogWriter:
         self.flush_interval = float(flush_interval)
         self._dtype = _record_dtype(self.n_channels)
         if start_lsl is None:
-            from .lsl import local_clock
-
             start_lsl = local_clock()
         header = {
             "format": FORMAT, "version": VERSION, "ch_names": list(map(str, ch_names)),
@@ -219,7 +219,6 @@ def read_rawlog(path) -> RawLog:
 
 def annotation_description(code: int, label: str) -> str:
     """The MNE annotation description of a marker (see :mod:`neurospell.markers`)."""
-    from .markers import flash_to_annotation, parse_flash, parse_trial
 
     info = parse_flash(label) if label else None
     if info is None and (not label or label.strip().lstrip("-").isdigit()):
@@ -254,7 +253,6 @@ def rawlog_to_raw(path_or_log, *, verbose=None):
 
     import mne
 
-    from .logs import use_log_level
 
     log = path_or_log if isinstance(path_or_log, RawLog) else read_rawlog(path_or_log)
     h = log.header

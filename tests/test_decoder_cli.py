@@ -6,7 +6,7 @@ import pytest
 from neurospell.cli import main
 from neurospell.config import PreprocessConfig
 from neurospell.decoder import load_decoder, make_decoder
-from neurospell.evaluation import (
+from neurospell.session.evaluation import (
     accuracy_curve,
     auc,
     load_batch,

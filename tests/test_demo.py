@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from neurospell.check import NeurospellError
-from neurospell.demo import SAMPLE_RECORDING, run_demo, split_phrases
+from neurospell.session.demo import SAMPLE_RECORDING, run_demo, split_phrases
 
 
 def test_sample_session_is_shipped():
@@ -24,7 +24,7 @@ def test_split_phrases_covers_every_trial():
     all_trials = np.sort(np.concatenate([p.trials for p in phrases]))
     np.testing.assert_array_equal(all_trials, np.unique(batch.trials))
     # each phrase's trials spell its text, per the trial annotations
-    from neurospell.spelling import intended_text_from_raw
+    from neurospell.session.spelling import intended_text_from_raw
 
     intended = intended_text_from_raw(raw)
     for p in phrases:

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from neurospell.demo import SAMPLE_RECORDING
+from neurospell.session.demo import SAMPLE_RECORDING
 
 
 def _cli(*args, env_config=None, timeout=600):

@@ -14,13 +14,13 @@ def register(subparsers) -> None:
         ),
     )
     p.add_argument("--recording", help="a neurospell speller session with phrase annotations (default: the sample)")
-    p.add_argument("--decoder", default="xdawncov-ts-lr", help="decoder to calibrate (default: %(default)s)")
+    p.add_argument("--decoder", default=None, help="decoder to calibrate (default: [decoder] name of the config)")
     p.add_argument("--lm", default=None, help="language model (default: [lm] name of the config)")
     p.set_defaults(func=_demo)
 
 
 def _demo(args, config) -> int:
-    from neurospell.demo import run_demo
+    from neurospell.session.demo import run_demo
 
     print("neurospell demo: EEG in, text out (no hardware: the shipped sample session)")
 
