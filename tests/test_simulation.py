@@ -75,7 +75,8 @@ def test_selection_with_prior_and_dynamic_stopping():
     flat = SimulatedParticipant(s0, s0, 0)
 
     zlm = NgramLM(3).fit(["Z" * 200] * 20 + [" ".join(LAYOUT.symbols)])  # a real n-gram of Z-heavy text
-    eng = SpellerEngine(LAYOUT, model, zlm, floor=1e-6, max_repetitions=1, beam_width=0, seed=0)
+    eng = SpellerEngine(LAYOUT, model, zlm, floor=1e-6, max_repetitions=1, beam_width=0, seed=0,
+                        text="ZZZZZZ")
     res = spell_symbol(eng, "A", flat)
     assert res.decision.symbol == "Z" and res.prior.argmax() == "Z"
     with pytest.raises(NeurospellError, match="not on the speller layout"):
