@@ -60,13 +60,20 @@ def apply_symbol(text: str, symbol: str, backspace: str = BACKSPACE) -> str:
     return text + symbol
 
 
-def model_alpha(decoder) -> float | None:
-    """The LM weight stored with a trained model (``provenance_["lm_alpha"]``), or ``None``."""
+def model_alpha(decoder, lm_name: str | None = None) -> float | None:
+    """The LM weight stored with a trained model (``provenance_["lm_alpha"]``), or ``None``.
+
+    With ``lm_name``, only a weight chosen for that language model is returned (a weight
+    suits the model it was chosen with).
+    """
     prov = getattr(decoder, "provenance_", None) or {}
     entry = prov.get("lm_alpha")
-    if isinstance(entry, dict) and entry.get("alpha") is not None:
-        return float(entry["alpha"])
-    return None
+    if not isinstance(entry, dict) or entry.get("alpha") is None:
+        return None
+    if lm_name is not None and entry.get("lm") not in (None, lm_name):
+        logger.info("the model's LM weight was chosen for %r, not %r: not used", entry.get("lm"), lm_name)
+        return None
+    return float(entry["alpha"])
 
 
 # -- events and snapshot -------------------------------------------------------------------

@@ -307,7 +307,7 @@ def decode_recording(raw_or_batch, decoder, layout: SpellerLayout | None = None,
             return SpellingReport(without, without)
         with_lm = decode_batch(batch, scores, sm, layout, lm, config, intended=intended,
                                on_decision=on_decision, dynamic_stopping=dynamic_stopping,
-                               alpha=model_alpha(decoder))
+                               alpha=model_alpha(decoder, getattr(lm, "name", None)))
         logger.info("decoded %r (no LM: %r), intended %r", with_lm.decoded, without.decoded, with_lm.intended)
         return SpellingReport(with_lm, without)
 

@@ -139,7 +139,7 @@ def _stream_driver(raw, decoder, args, config):
     engines = [SpellerEngine.from_config(layout, decoder.score_model_, None, config, **over)]
     if lm != "uniform":
         engines.append(SpellerEngine.from_config(layout, decoder.score_model_, make_model(lm, config.lm),
-                                                 config, model_alpha=model_alpha(decoder), **over))
+                                                 config, model_alpha=model_alpha(decoder, lm), **over))
     names = ["none", lm]
     print(f"decoding with {getattr(decoder, 'name', 'decoder')} and language model {lm!r} "
           f"(alpha {engines[-1].alpha:g}), flash by flash:")
