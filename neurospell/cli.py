@@ -16,7 +16,7 @@ from . import __version__
 from .check import NeurospellError, ProvenanceError, StreamError
 from .logs import logger, set_log_level
 
-COMMAND_MODULES = ("acquisition", "preprocessing", "decoder", "lm", "demo")
+COMMAND_MODULES = ("acquisition", "preprocessing", "decoder", "lm", "demo", "simulate")
 
 
 def build_parser() -> argparse.ArgumentParser:
