@@ -48,13 +48,17 @@ def test_demo_spells_the_test_phrases_and_the_lm_saves_flashes():
     assert with_lm < without
 
 
-def test_demo_command_line():
+def test_demo_command_line_uses_the_configured_decoder(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[decoder]\nname = "lda"\n')
     res = subprocess.run(
-        [sys.executable, "-m", "neurospell", "demo", "--decoder", "lda", "--lm", "ngram"],
+        [sys.executable, "-m", "neurospell", "--config", str(cfg), "demo", "--lm", "ngram"],
         capture_output=True, text=True, timeout=600,
     )
     assert res.returncode == 0, res.stderr
     assert "spelling test phrase" in res.stdout and "ITR" in res.stdout
+    assert "decoder: lda calibrated" in res.stdout  # [decoder] name, not a built-in default
+    assert "weight alpha" in res.stdout
 
 
 def test_demo_rejects_a_recording_without_phrases(tmp_path, shared_data):

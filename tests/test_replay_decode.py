@@ -36,7 +36,7 @@ def test_replay_decodes_each_phrase_on_its_own_line(lda_model):
             rows[(m[1], int(m[2]))] = (m[3], m[4], m[5])
     phrases = [("calibration", "THE QUICK BROWN FOX"), ("test", "HELLO"), ("test", "YES")]
     assert set(rows) == {(lm, i) for lm in ("none", "ngram") for i in (1, 2, 3)}, res.stdout
-    for (lm, i), (kind, decoded, intended) in rows.items():
+    for (_lm, i), (kind, decoded, intended) in rows.items():
         assert (kind, intended) == phrases[i - 1]
         assert len(decoded) == len(intended)
         hits = sum(a == b for a, b in zip(decoded, intended, strict=True))

@@ -98,3 +98,22 @@ def test_synthetic_epochs_structure():
     # the ERP: target minus non-target average peaks near 300 ms on the middle channels
     diff = b.data[b.targets].mean(0) - b.data[~b.targets].mean(0)
     assert abs(b.times[np.argmax(diff[3])] - 0.3) < 0.08
+
+
+def test_reliability_of_decided_posteriors():
+    from neurospell.config import Config
+    from neurospell.session.evaluation import reliability
+
+    model, s0, s1 = _model(2.0)
+    scores = np.r_[s1, s0]
+    y = np.r_[np.ones(len(s1), bool), np.zeros(len(s0), bool)]
+    rel = reliability(scores, y, model, Config(), n_selections=200, seed=0)
+    assert rel["count"].sum() == 200 and len(rel["edges"]) == 11
+    ok = rel["count"] > 0
+    assert np.all(rel["mean_posterior"][ok] >= rel["edges"][:-1][ok] - 1e-12)
+    assert np.all(rel["mean_posterior"][ok] <= rel["edges"][1:][ok] + 1e-12)
+    # dynamic stopping at 0.95: most decisions sit in the top bin, and a score model fitted
+    # on the very scores the participant answers with is calibrated there
+    assert rel["count"][-1] > 150
+    assert abs(rel["accuracy"][-1] - rel["mean_posterior"][-1]) < 0.05
+    assert rel["ece"] < 0.1
