@@ -38,6 +38,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lm", default=None, help="language model (default: [lm] name)")
     ap.add_argument("--selections", type=int, default=200)
+    ap.add_argument("--beam-width", type=int, default=None, help="default: [lm] beam_width (0: no beam)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -52,7 +53,8 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     lm = make_model(name, cfg.lm)
     load_s = time.perf_counter() - t0
-    engine = SpellerEngine.from_config(layout, sm, lm, cfg, seed=1)
+    beam = cfg.lm.beam_width if args.beam_width is None else args.beam_width
+    engine = SpellerEngine.from_config(layout, sm, lm, cfg, seed=1, beam_width=beam)
     engine.snapshot(completions=False)  # warm-up
     flash_ms, decide_ms, n_sel, text = [], [], 0, ""
     k = 0
@@ -80,8 +82,8 @@ def main(argv=None) -> int:
     out = {"lm": name, "load_s": load_s, "selections": n_sel, "flashes": int(len(f) + len(dms)),
            "flash_ms_median": float(np.median(f)), "flash_ms_p99": float(np.percentile(f, 99)),
            "decision_ms_median": float(np.median(dms)), "decision_ms_p99": float(np.percentile(dms, 99)),
-           "beam_width": cfg.lm.beam_width, "last_text": text}
-    print(f"engine step with LM {name!r} (beam {cfg.lm.beam_width}), one thread, {n_sel} selections, "
+           "beam_width": beam, "last_text": text}
+    print(f"engine step with LM {name!r} (beam {beam}), one thread, {n_sel} selections, "
           f"{out['flashes']} flashes:")
     print(f"  flash (no decision): median {out['flash_ms_median']:.3f} ms, p99 {out['flash_ms_p99']:.3f} ms"
           f"  (target <= 2 ms)")

@@ -32,7 +32,14 @@ import numpy as np
 
 from neurospell.check import NeurospellError, check_range, validate_type
 from neurospell.decoder import CharacterEvidence, ScoreModel
-from neurospell.lm_fusion import BACKSPACE, CandidateBeam, complete_words, fuse, lm_prior
+from neurospell.lm_fusion import (
+    BACKSPACE,
+    CandidateBeam,
+    complete_words,
+    fuse,
+    lm_prior,
+    should_stop,
+)
 from neurospell.logs import logger
 from neurospell.types import Candidate, CandidateList, CharDistribution, Decision, SpellerLayout
 
@@ -253,7 +260,6 @@ class SpellerEngine:
                                     beam_width=beam_width) if beam_width else None)
         self._min_flashes = self.min_repetitions * layout.n_groups
         self._max_flashes = self.max_repetitions * layout.n_groups
-        self._log_threshold = math.log(self.stop_threshold) if self.stop_threshold > 0 else -math.inf
         self._last: SelectionDecided | None = None
         self._n_selections = 0
         self._completions: tuple[str, CandidateList] | None = None
@@ -382,14 +388,19 @@ class SpellerEngine:
         return (), len(groups)
 
     def _should_stop(self) -> bool:
+        """The stopping rule (:func:`neurospell.lm_fusion.should_stop`) after this flash.
+
+        Repetitions count as ``n_flashes / n_groups``, so the rule applies after every flash
+        once ``min_repetitions`` repetitions' worth of flashes are in; in per-repetition mode
+        only at the end of a repetition.
+        """
         n = self._evidence.n_flashes
-        if n >= self._max_flashes:
-            return True
-        if n < self._min_flashes or self.stop_threshold >= 1.0:
-            return False
-        if not self.stop_each_flash and n % self.layout.n_groups:
-            return False
-        return float(self.posterior().logp.max()) >= self._log_threshold
+        n_g = self.layout.n_groups
+        if n < self._max_flashes and (n < self._min_flashes or self.stop_threshold >= 1.0
+                                      or (not self.stop_each_flash and n % n_g)):
+            return False  # the rule cannot fire: skip the fusion
+        return should_stop(self.posterior(), n / n_g, threshold=self.stop_threshold,
+                           min_repetitions=self.min_repetitions, max_repetitions=self.max_repetitions)
 
     def posterior(self) -> CharDistribution:
         """The fused posterior of the current selection (:func:`neurospell.lm_fusion.fuse`)."""
