@@ -242,17 +242,28 @@ class StreamDriver:
         self._feed(batch)
         return batch
 
-    def read_from(self, reader, *, stop: Callable[[], bool] | None = None) -> EpochBatch:
-        """Consume a reader (``read() -> (chunk | None, markers)``) until it is exhausted.
+    def read_from(self, reader, *, stop: Callable[[], bool] | None = None,
+                  poll: float = 0.05) -> EpochBatch:
+        """Consume a reader (``read() -> (chunk | None, markers)``) and decode as it goes.
 
-        For a :class:`~neurospell.session.replay.RecordingReader`; a live source's reader
-        is polled by the live session instead. Returns all epochs.
+        A :class:`~neurospell.session.replay.RecordingReader` ends by itself (``exhausted``);
+        a live source's :class:`~neurospell.acquisition.Reader` runs until ``stop()`` returns
+        ``True`` (waiting up to ``poll`` seconds for new samples between reads). The open
+        selection is then decided (:meth:`finish`). Returns all epochs.
         """
+        if stop is None and not hasattr(reader, "exhausted"):
+            raise NeurospellError(
+                "read_from: a live reader never ends by itself; pass stop=callable returning True "
+                "when the stream should end.")
         batches = []
         while stop is None or not stop():
             chunk, markers = reader.read()
-            if chunk is None and not markers and getattr(reader, "exhausted", True):
-                break
+            if chunk is None and not markers:
+                if getattr(reader, "exhausted", False):
+                    break
+                if hasattr(reader, "wait"):
+                    reader.wait(poll)
+                continue
             b = self.push(chunk, markers)
             if len(b):
                 batches.append(b)
