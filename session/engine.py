@@ -281,7 +281,8 @@ class SpellerEngine:
                   backspace_p=config.lm.backspace_p, n_completions=config.lm.n_completions,
                   stop_threshold=config.speller.stop_threshold,
                   min_repetitions=config.speller.min_repetitions,
-                  max_repetitions=config.speller.max_repetitions)
+                  max_repetitions=config.speller.max_repetitions,
+                  stop_each_flash=config.speller.stop_each_flash)
         kw.update(overrides)
         return cls(layout, score_model, lm, **kw)
 

@@ -196,10 +196,12 @@ def test_from_config_alpha_override_and_model_alpha(score_model, tmp_path):
     assert SpellerEngine.from_config(LAYOUT, score_model, None, cfg).alpha == 1.0
     assert SpellerEngine.from_config(LAYOUT, score_model, None, cfg, model_alpha=0.4).alpha == 0.4
     p = tmp_path / "c.toml"
-    p.write_text("[lm]\nalpha = 0.7\n[speller]\nstop_threshold = 0.9\nmax_repetitions = 4\n")
+    p.write_text("[lm]\nalpha = 0.7\n[speller]\nstop_threshold = 0.9\nmax_repetitions = 4\n"
+                 "stop_each_flash = false\n")
     over = load_config(p)
     eng = SpellerEngine.from_config(LAYOUT, score_model, None, over, model_alpha=0.4)
     assert eng.alpha == 0.7 and eng.stop_threshold == 0.9 and eng.max_repetitions == 4
+    assert not eng.stop_each_flash and SpellerEngine.from_config(LAYOUT, score_model, None, cfg).stop_each_flash
 
 
 

@@ -194,6 +194,9 @@ class SpellerConfig:
     min_repetitions: int = 1
     #: Posterior maximum that stops flashing early (dynamic stopping); ``1.0`` disables it.
     stop_threshold: float = 0.95
+    #: Check the stopping threshold after every flash once ``min_repetitions`` repetitions'
+    #: worth of flashes are in (``true``), or only at the end of each repetition (``false``).
+    stop_each_flash: bool = True
 
     def __post_init__(self):
         if len(self.symbols) != self.n_rows * self.n_cols:
