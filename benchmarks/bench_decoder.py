@@ -22,7 +22,7 @@ import torch  # noqa: E402
 
 from neurospell.check import shared_data_dir  # noqa: E402
 from neurospell.decoder import DECODERS, NEURAL_DECODERS, make_decoder  # noqa: E402
-from neurospell.evaluation import auc, load_epochs, split_by_trials  # noqa: E402
+from neurospell.session.evaluation import auc, load_epochs, split_by_trials  # noqa: E402
 
 
 def _latency(dec, X, repeats):

@@ -45,7 +45,7 @@ def worker(name: str) -> dict:
     import neurospell.lm_fusion.models  # noqa: F401  (import cost outside the measurement)
     from neurospell.decoder import ScoreModel
     from neurospell.lm_fusion import make_model
-    from neurospell.speller import SelectionLoop
+    from neurospell.session import SpellerEngine
     from neurospell.types import SpellerLayout
     if name in ("hf", "smollm2"):
         import transformers  # noqa: F401
@@ -74,14 +74,14 @@ def worker(name: str) -> dict:
         out["score_ms_per_phrase"] = 1e3 * (time.perf_counter() - t) / len(PHRASES)
     rng = np.random.default_rng(0)
     sm = ScoreModel().fit(np.r_[rng.normal(1, 1, 200), rng.normal(-1, 1, 200)], np.r_[np.ones(200), np.zeros(200)])
-    loop = SelectionLoop(layout, sm, lm, stop_threshold=1.0, max_repetitions=1, beam_width=8)
+    engine = SpellerEngine(layout, sm, lm, stop_threshold=1.0, max_repetitions=1, beam_width=8)
     steps = []
     n_sel = 6 if name == "smollm2" else 40
     for _ in range(n_sel):
         groups = rng.permutation(12)
         scores = rng.normal(-1, 1, 12)
         t = time.perf_counter()
-        loop.run_selection(lambda r, g=groups, s=scores: (g, s))
+        engine.on_flashes(groups, scores)
         steps.append(time.perf_counter() - t)
     out["fusion_step_ms"] = 1e3 * float(np.median(steps))
     out["rss_after_mb"] = _rss_mb() - rss0

@@ -35,7 +35,7 @@ import torch  # noqa: E402
 from neurospell.check import shared_data_dir  # noqa: E402
 from neurospell.config import PreprocessConfig  # noqa: E402
 from neurospell.decoder import DECODERS, NEURAL_DECODERS, make_decoder  # noqa: E402
-from neurospell.evaluation import (  # noqa: E402
+from neurospell.session.evaluation import (  # noqa: E402
     accuracy_curve,
     auc,
     ensure_trials_unique,

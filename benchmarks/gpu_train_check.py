@@ -9,7 +9,7 @@ with a GPU::
     python benchmarks/gpu_train_check.py --cpu --max-epochs 3   # smoke test on a CPU
 
 Multi-GPU: the same training runs under DistributedDataParallel with
-``torchrun --nproc_per_node N -m neurospell.decoder.train ... --device cuda``.
+``torchrun --nproc_per_node N -m neurospell.session.train ... --device cuda``.
 """
 
 import argparse
@@ -21,7 +21,7 @@ import torch
 
 from neurospell.check import shared_data_dir
 from neurospell.decoder import NEURAL_DECODERS, make_decoder
-from neurospell.evaluation import auc, load_epochs, split_by_trials
+from neurospell.session.evaluation import auc, load_epochs, split_by_trials
 
 
 def main(argv=None):

@@ -28,6 +28,8 @@ def main() -> int:
                                                  "--repeats", "1" if q else "3"]),
         ("decoders (training, per-flash latency)", ["bench_decoder.py", "--repeats", "20" if q else "200"]),
         ("language models (latency, memory)", ["bench_lm.py"]),
+        ("speller engine step (flash in -> events out, default LM)",
+         ["bench_engine.py", "--selections", "40" if q else "200"]),
     ]
     failed = []
     for title, cmd in runs:

@@ -210,6 +210,8 @@ class BaseDecoder:
             mask = np.isfinite(heldout)
             self.score_model_ = ScoreModel(self.score_kind).fit(heldout[mask], y[mask])
             self.heldout_auc_ = roc_auc(y[mask], heldout[mask])
+            # the held-out scores themselves (not saved): the session layer chooses the LM weight on them
+            self.heldout_scores_, self.heldout_targets_ = heldout[mask], y[mask]
             self.provenance_ = self._make_provenance(batch, preprocess, extra)
             logger.info("%s fitted: held-out AUC %.3f, %r", self.name, self.heldout_auc_,
                         self.score_model_)

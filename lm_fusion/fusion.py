@@ -137,12 +137,14 @@ def lm_prior(lm, text: str, alphabet: Sequence[str], *, backspace_p: float = 0.0
     return CharDistribution.from_scores(alphabet, logp)
 
 
-def should_stop(posterior: CharDistribution, n_repetitions: int, *, threshold: float = 0.95,
+def should_stop(posterior: CharDistribution, n_repetitions: float, *, threshold: float = 0.95,
                 min_repetitions: int = 1, max_repetitions: int = 10) -> bool:
     """Dynamic stopping: stop when the posterior's maximum reaches ``threshold`` (after at
     least ``min_repetitions``) or when ``max_repetitions`` repetitions have been flashed.
 
     ``threshold = 1.0`` disables early stopping (always ``max_repetitions``).
+    ``n_repetitions`` may be fractional (flashes / groups: the speller engine checks the rule
+    after every flash).
     """
     if n_repetitions >= max_repetitions:
         return True

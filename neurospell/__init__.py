@@ -2,10 +2,12 @@
 
 The core package holds what every stage shares: data types (:mod:`neurospell.types`),
 validation helpers (:mod:`neurospell.check`), the package logger
-(:mod:`neurospell.logs`), configuration (:mod:`neurospell.config`), the session wiring
-and the command line. The stage packages (``neurospell.acquisition``,
-``neurospell.preprocessing``, ``neurospell.decoder``, ``neurospell.lm_fusion``,
-``neurospell.gui``) import the core and third-party code only.
+(:mod:`neurospell.logs`), configuration (:mod:`neurospell.config`), marker coding
+(:mod:`neurospell.markers`), LSL set-up and the raw log; it imports nothing of the stages.
+The stage packages (``neurospell.acquisition``, ``neurospell.preprocessing``,
+``neurospell.decoder``, ``neurospell.lm_fusion``) import the core and third-party code
+only; the session layer (``neurospell.session``) wires them; the GUI (``neurospell.gui``)
+and the command line (:mod:`neurospell.cli`, ``neurospell.commands``) sit on top.
 
 Importing ``neurospell`` is cheap: it imports no stage and no heavy dependency.
 """

@@ -16,6 +16,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from .config import LslConfig
 from .logs import logger
 
 _lock = threading.Lock()
@@ -55,8 +56,6 @@ def configure_lsl(cfg=None) -> Path:
     global _configured, _configured_text
     if cfg is None and _configured is not None:  # fast path: already configured
         return Path(_configured)
-    from .config import LslConfig
-
     cfg = LslConfig() if cfg is None else cfg
     text = lsl_config_text(cfg)
     with _lock:

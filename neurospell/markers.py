@@ -12,6 +12,7 @@ target flash      ``TARGET_OFFSET+c``  ``"flash:c:target"``           ``"flash/c
 trial start       ``TRIAL_START``      ``"trial:i:S"`` (S: symbol)    ``"trial/i/S"``
 decision          --                   ``"select:S"`` (S: symbol)     ``"select/S"``
 typed text sync   --                   ``"text:T"`` (T: whole text)   --
+phrase start      --                   ``"phrase:K:T"`` (K: kind)     ``"phrase/K/T"``
 ================  ===================  =============================  ======================
 
 A decision marker says the speller selected symbol ``S`` (``"<"``: backspace, which
@@ -25,6 +26,7 @@ A flash of unknown code (e.g. the g.tec files record only target/non-target) has
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .check import NeurospellError
 
@@ -153,37 +155,79 @@ def apply_selection(text: str, symbol: str) -> str:
     return text + symbol
 
 
-# ------------------------------------------------------------------ phrase markers
-# A phrase marker opens a phrase of a speller session: ``"phrase:calibration:THE QUICK"``
-# on LSL, ``"phrase/calibration/THE QUICK"`` as an MNE annotation (the text may hold any
-# character but a line break; only the first two separators split).
-
-#: The kinds of phrase a speller session has.
+# -- phrases, symbols and whole labels (one parser/formatter for every path) ---------------
+#: Kinds of phrase a speller session contains.
 PHRASE_KINDS = ("calibration", "test")
+
+#: How a space is written in a trial marker (a trailing space would not survive every format).
+SPACE_TOKENS = ("_", "space", "SPACE")
+
+
+class PhraseInfo(NamedTuple):
+    """What a phrase marker says: ``kind`` (``"calibration"`` or ``"test"``) and its text."""
+
+    kind: str
+    text: str
 
 
 def phrase_to_str(kind: str, text: str) -> str:
-    """The LSL string form of a phrase marker (``"phrase:<kind>:<text>"``)."""
+    """The LSL string form of a phrase marker: ``"phrase:<kind>:<text>"``."""
+    if kind not in PHRASE_KINDS:
+        raise NeurospellError(f"phrase kind must be one of {PHRASE_KINDS}, got {kind!r}.")
     return f"phrase:{kind}:{text}"
 
 
 def phrase_to_annotation(kind: str, text: str) -> str:
-    """The MNE annotation description of a phrase marker (``"phrase/<kind>/<text>"``)."""
+    """The MNE annotation form of a phrase marker: ``"phrase/<kind>/<text>"``."""
+    phrase_to_str(kind, text)  # validates
     return f"phrase/{kind}/{text}"
 
 
-def parse_phrase(marker) -> tuple[str, str] | None:
-    """Parse a phrase marker in its LSL or annotation form into ``(kind, text)``.
-
-    ``None`` when ``marker`` is not a phrase marker (the kind must be one of
-    :data:`PHRASE_KINDS`).
-    """
+def parse_phrase(marker) -> PhraseInfo | None:
+    """Parse a phrase marker (``"phrase:test:HELLO"`` or ``"phrase/test/HELLO"``); ``None``
+    when ``marker`` is not one. The text is everything after the kind (it may hold spaces)."""
     text = str(marker)
     for sep in (":", "/"):
         parts = text.split(sep, 2)
-        if len(parts) == 3 and parts[0] == "phrase" and parts[1] in PHRASE_KINDS:
-            return parts[1], parts[2]
+        if parts[0] == "phrase" and len(parts) == 3 and parts[1] in PHRASE_KINDS:
+            return PhraseInfo(parts[1], parts[2])
     return None
+
+
+def decode_symbol(token: str) -> str:
+    """A trial marker's symbol as typed (``"_"``, ``"space"`` -> ``" "``)."""
+    return " " if token in SPACE_TOKENS else token
+
+
+def trial_to_annotation(index: int, symbol: str | None = None) -> str:
+    """The MNE annotation form of a trial marker (a space symbol is written ``"_"``)."""
+    sym = None if symbol is None else ("_" if symbol == " " else symbol)
+    return f"trial/{int(index)}" + (f"/{sym}" if sym is not None else "")
+
+
+def annotation_to_label(description: str) -> tuple[int | None, str]:
+    """An annotation description in neurospell's marker coding, for an LSL marker stream.
+
+    Returns
+    -------
+    code : int | None
+        The integer code of a flash (:func:`flash_to_int`), :data:`TRIAL_START` for a trial
+        marker, ``None`` for any other marker.
+    label : str
+        The LSL string: flashes :func:`flash_to_str`, trials :func:`trial_to_str`, phrases
+        :func:`phrase_to_str`, anything else with ``/`` written ``:``.
+    """
+    d = str(description)
+    info = parse_flash(d) if not d.strip().lstrip("-").isdigit() else None
+    if info is not None:
+        return flash_to_int(info.code, info.target), flash_to_str(info.code, info.target)
+    tr = parse_trial(d)
+    if tr is not None:
+        return TRIAL_START, trial_to_str(*tr)
+    ph = parse_phrase(d)
+    if ph is not None:
+        return None, phrase_to_str(ph.kind, ph.text)
+    return None, d.replace("/", ":")
 
 
 def marker_to_annotation(label: str) -> str:
@@ -206,5 +250,5 @@ def marker_to_annotation(label: str) -> str:
             return flash_to_annotation(info.code, info.target)
     trial = parse_trial(text)
     if trial is not None:
-        return f"trial/{trial[0]}" + (f"/{trial[1]}" if trial[1] is not None else "")
+        return trial_to_annotation(trial[0], None if trial[1] is None else decode_symbol(trial[1]))
     return text

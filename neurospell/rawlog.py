@@ -47,7 +47,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .check import NeurospellError, check_fname
-from .logs import logger
+from .logs import logger, use_log_level
 from .lsl import local_clock
 from .markers import flash_to_annotation, marker_to_annotation, parse_flash
 
@@ -271,7 +271,6 @@ def rawlog_to_raw(path_or_log, *, verbose=None):
 
     import mne
 
-    from .logs import use_log_level
 
     log = path_or_log if isinstance(path_or_log, RawLog) else read_rawlog(path_or_log)
     h = log.header

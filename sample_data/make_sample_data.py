@@ -93,14 +93,16 @@ def schedule(rng, layout):
     markers : list of (onset_s, description) for trials and phrases
     duration : float, s
     """
+    from neurospell.markers import phrase_to_annotation, trial_to_annotation
+
     flashes, markers = [], []
     t = START
     trial = 0
     n_groups = layout.n_groups
     for kind, text in PHRASES:
-        markers.append((t, f"phrase/{kind}/{text}"))
+        markers.append((t, phrase_to_annotation(kind, text)))
         for sym in text:
-            markers.append((t, f"trial/{trial}/{sym}"))
+            markers.append((t, trial_to_annotation(trial, sym)))
             targets = set(g + 1 for g in layout.groups_containing(sym))
             t += LEAD_IN
             prev = None

@@ -1,1 +1,38 @@
-"""neurospell.session: the layer that wires the stages (engine, drivers, live session, simulated participant)."""
+"""The session layer: the one place that wires the stages together.
+
+:mod:`~neurospell.session.engine`
+    :class:`SpellerEngine`, the one selection loop (evidence, fusion, stopping, text,
+    candidates), pure and synchronous.
+:mod:`~neurospell.session.drivers`
+    What feeds the engine: recorded scores (:func:`run_trials`), a simulated participant
+    (:func:`copy_spell`), a stream (:class:`StreamDriver`).
+:mod:`~neurospell.session.replay`, :mod:`~neurospell.session.spelling`,
+:mod:`~neurospell.session.simulation`, :mod:`~neurospell.session.evaluation`,
+:mod:`~neurospell.session.calibration`, :mod:`~neurospell.session.copyspell`,
+:mod:`~neurospell.session.demo`, :mod:`~neurospell.session.train`
+    The entry points' wiring, all on the engine and its drivers.
+
+Layering: the session imports the core and the stages; the GUI and the command line
+import the session; the core and the stages never import it.
+"""
+
+from .drivers import PhraseRun, StreamDriver, copy_spell, run_trials, spell_symbol
+from .engine import (
+    CandidatesChanged,
+    Completion,
+    EngineSnapshot,
+    RowColumnFlashes,
+    SelectionDecided,
+    SpellerEngine,
+    TextChanged,
+    apply_symbol,
+    model_alpha,
+)
+from .simulation import SimulatedParticipant, simulate_accuracy, synthetic_erp_epochs
+
+__all__ = [
+    "SpellerEngine", "EngineSnapshot", "SelectionDecided", "TextChanged", "CandidatesChanged",
+    "Completion", "RowColumnFlashes", "apply_symbol", "model_alpha", "run_trials", "spell_symbol",
+    "copy_spell", "StreamDriver", "PhraseRun", "SimulatedParticipant", "simulate_accuracy",
+    "synthetic_erp_epochs",
+]

@@ -6,7 +6,7 @@ import pytest
 from neurospell.cli import main
 from neurospell.config import PreprocessConfig
 from neurospell.decoder import load_decoder, make_decoder
-from neurospell.evaluation import (
+from neurospell.session.evaluation import (
     accuracy_curve,
     auc,
     load_batch,
@@ -53,12 +53,22 @@ def test_train_and_evaluate_commands(gtec_files, tmp_path, capsys):
     dec = load_decoder(model, preprocess=PreprocessConfig())
     assert dec.provenance_["ch_names"][:2] == ["Fz", "Cz"] and dec.provenance_["sfreq"] == 250.0
     assert dec.provenance_["preprocessing"]["l_freq"] == 0.5
+    # the LM weight chosen on the calibration scores is stored with the model
+    assert "Language-model weight alpha = " in out
+    assert dec.provenance_["lm_alpha"]["lm"] == "mixture" and dec.provenance_["lm_alpha"]["alpha"] >= 0
     plot = tmp_path / "acc.png"
     rc = main(["evaluate", str(model), str(gtec_files[0]), "--plot", str(plot),
                "--max-repetitions", "3", "--n-selections", "50"])
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "AUC: 0.9" in out and "repetitions  accuracy" in out
+    # the reliability table: decided symbols' mean posterior vs their accuracy, per bin
+    assert "posterior bin  decisions  mean posterior  accuracy" in out and "ECE" in out
+    rows = [ln.split() for ln in out.splitlines() if ln.startswith("  0.") and "-" in ln.split()[0]]
+    assert rows and sum(int(r[1]) for r in rows) == 50
+    for r in rows:
+        lo, hi = map(float, r[0].split("-"))
+        assert lo - 1e-9 <= float(r[2]) <= hi + 1e-9 and 0.0 <= float(r[3]) <= 1.0
     assert plot.stat().st_size > 1000 and plot.read_bytes()[:4] == b"\x89PNG"
     # a model refuses a pipeline with another band, with a message saying what differs
     cfg = tmp_path / "other.toml"

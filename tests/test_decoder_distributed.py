@@ -7,14 +7,14 @@ import sys
 
 import pytest
 
-from neurospell.evaluation import save_batch
-from neurospell.simulation import synthetic_erp_epochs
+from neurospell.session.evaluation import save_batch
+from neurospell.session.simulation import synthetic_erp_epochs
 
 
 def _run(tmp_path, nproc, train, test):
     out, report = tmp_path / f"m{nproc}.pt", tmp_path / f"r{nproc}.json"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-           f"--nproc_per_node={nproc}", "-m", "neurospell.decoder.train", str(train),
+           f"--nproc_per_node={nproc}", "-m", "neurospell.session.train", str(train),
            "--decoder", "eegnet", "--out", str(out), "--test", str(test), "--report", str(report),
            "--max-epochs", "20", "--patience", "20", "--n-folds", "1", "--batch-size", "32",
            "--learning-rate", "0.003", "--device", "cpu", "--no-progress"]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from neurospell.check import NeurospellError
-from neurospell.demo import SAMPLE_RECORDING, run_demo, split_phrases
+from neurospell.session.demo import SAMPLE_RECORDING, run_demo, split_phrases
 
 
 def test_sample_session_is_shipped():
@@ -24,7 +24,7 @@ def test_split_phrases_covers_every_trial():
     all_trials = np.sort(np.concatenate([p.trials for p in phrases]))
     np.testing.assert_array_equal(all_trials, np.unique(batch.trials))
     # each phrase's trials spell its text, per the trial annotations
-    from neurospell.spelling import intended_text_from_raw
+    from neurospell.session.spelling import intended_text_from_raw
 
     intended = intended_text_from_raw(raw)
     for p in phrases:
@@ -48,13 +48,17 @@ def test_demo_spells_the_test_phrases_and_the_lm_saves_flashes():
     assert with_lm < without
 
 
-def test_demo_command_line():
+def test_demo_command_line_uses_the_configured_decoder(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[decoder]\nname = "lda"\n')
     res = subprocess.run(
-        [sys.executable, "-m", "neurospell", "demo", "--decoder", "lda", "--lm", "ngram"],
+        [sys.executable, "-m", "neurospell", "--config", str(cfg), "demo", "--lm", "ngram"],
         capture_output=True, text=True, timeout=600,
     )
     assert res.returncode == 0, res.stderr
     assert "spelling test phrase" in res.stdout and "ITR" in res.stdout
+    assert "decoder: lda calibrated" in res.stdout  # [decoder] name, not a built-in default
+    assert "weight alpha" in res.stdout
 
 
 def test_demo_rejects_a_recording_without_phrases(tmp_path, shared_data):

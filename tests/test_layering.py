@@ -1,63 +1,158 @@
-"""Import layering: stage packages import only the neurospell core and third-party code."""
+"""Import layering, as an explicit matrix checked over every module of the package.
+
+=================  ===========================================================
+layer              may import (of ours)
+=================  ===========================================================
+core               the core only (``neurospell/``: types, check, logs, config,
+                   markers, lsl, rawlog)
+each stage         the core and itself (``acquisition``, ``preprocessing``,
+                   ``decoder``, ``lm_fusion``): never another stage
+session            the core and the stages (``session/``)
+gui                the core, the session and itself
+cli / commands     anything (``neurospell/cli.py``, ``__main__.py``, ``commands/``)
+=================  ===========================================================
+
+Imports are parsed with :mod:`ast` from every ``.py`` file, imports inside functions
+included (an import placed in a function to dodge the layering is still a dependency).
+The core and the session layer keep their first-party imports at module level.
+"""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
-STAGES = ("acquisition", "preprocessing", "decoder", "lm_fusion", "gui")
+STAGES = ("acquisition", "preprocessing", "decoder", "lm_fusion")
+FOLDERS = {"neurospell": "neurospell", **{s: f"neurospell.{s}" for s in STAGES},
+           "session": "neurospell.session", "gui": "neurospell.gui"}
+ALLOWED = {
+    "core": {"core"},
+    **{s: {"core", s} for s in STAGES},
+    "session": {"core", "session", *STAGES},
+    "gui": {"core", "session", "gui"},
+    "cli": {"core", "session", "gui", "cli", *STAGES},
+}
 
 
-def _imports(path: Path):
+def _modules():
+    """(path, dotted module name) of every first-party module."""
+    out = []
+    for folder, pkg in FOLDERS.items():
+        for py in sorted((ROOT / folder).rglob("*.py")):
+            rel = py.relative_to(ROOT / folder).with_suffix("")
+            parts = [p for p in rel.parts if p != "__init__"]
+            out.append((py, ".".join([pkg, *parts]), py.name == "__init__.py"))
+    return out
+
+
+def _layer(module: str) -> str | None:
+    """The layer of a dotted name under ``neurospell`` (``None``: not ours)."""
+    parts = module.split(".")
+    if parts[0] != "neurospell":
+        return None
+    if len(parts) == 1:
+        return "core"
+    head = parts[1]
+    if head in STAGES or head in ("session", "gui"):
+        return head
+    if head in ("cli", "commands", "__main__"):
+        return "cli"
+    return "core"
+
+
+def _imports(path: Path, module: str, is_pkg: bool):
+    """(imported dotted name, line, inside a function) for every import of a file."""
     tree = ast.parse(path.read_text(), filename=str(path))
+    package = module if is_pkg else module.rpartition(".")[0]
+    funcs = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    nested = {id(n) for f in funcs for n in ast.walk(f) if n is not f}
     for node in ast.walk(tree):
+        inside = id(node) in nested
         if isinstance(node, ast.Import):
             for a in node.names:
-                yield a.name, node.lineno
+                yield a.name, node.lineno, inside
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                # relative import: resolve against the file's stage package
-                yield "." * node.level + (node.module or ""), node.lineno
-            else:
-                yield node.module or "", node.lineno
-
-
-def test_stages_never_import_each_other():
-    bad = []
-    for stage in STAGES:
-        for py in (ROOT / stage).rglob("*.py"):
-            for mod, line in _imports(py):
-                if mod.startswith("."):
-                    depth = len(mod) - len(mod.lstrip("."))
-                    rel_parts = py.relative_to(ROOT / stage).parts
-                    if depth > len(rel_parts):  # climbs out of the stage package
-                        bad.append(f"{py.relative_to(ROOT)}:{line} relative import {mod!r} leaves {stage}")
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
+                name = ".".join(base + ([node.module] if node.module else []))
+                if node.module is None:  # from . import x: each name is a module or an attribute
+                    for a in node.names:
+                        yield f"{name}.{a.name}", node.lineno, inside
                     continue
-                for other in STAGES:
-                    if other == stage:
-                        continue
-                    if mod == f"neurospell.{other}" or mod.startswith(f"neurospell.{other}.") or mod == other or mod.startswith(f"{other}."):
-                        bad.append(f"{py.relative_to(ROOT)}:{line} imports {mod}")
-    assert not bad, "stage packages must import only neurospell core and third-party code:\n" + "\n".join(bad)
+                yield name, node.lineno, inside
+            else:
+                yield node.module or "", node.lineno, inside
+
+
+MODULES = _modules()
+
+
+def test_every_layer_has_modules():
+    layers = {_layer(m) for _, m, _ in MODULES}
+    assert layers >= {"core", "session", "cli", *STAGES}, layers
+    assert len(MODULES) > 60
+
+
+def test_import_matrix_over_every_module():
+    bad = []
+    for path, module, is_pkg in MODULES:
+        mine = _layer(module)
+        for name, line, _ in _imports(path, module, is_pkg):
+            top = name.split(".")[0]
+            if top in FOLDERS and top != "neurospell":
+                bad.append(f"{path.relative_to(ROOT)}:{line} imports {name!r} by its folder name; "
+                           f"use neurospell.{name}")
+                continue
+            other = _layer(name)
+            if other is not None and other not in ALLOWED[mine]:
+                bad.append(f"{path.relative_to(ROOT)}:{line} ({mine}) imports {name} ({other})")
+    assert not bad, "layering matrix violated:\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize("layer", ["core", "session"])
+def test_first_party_imports_at_module_level(layer):
+    """Imports inside functions are for optional heavy third-party dependencies only."""
+    bad = []
+    for path, module, is_pkg in MODULES:
+        if _layer(module) != layer:
+            continue
+        for name, line, inside in _imports(path, module, is_pkg):
+            if inside and _layer(name) is not None:
+                bad.append(f"{path.relative_to(ROOT)}:{line} imports {name} inside a function")
+    assert not bad, "\n".join(bad)
+
+
+def test_matrix_check_catches_a_violation(tmp_path):
+    """The checker itself: a core module importing a stage inside a function is caught."""
+    f = tmp_path / "x.py"
+    f.write_text("def f():\n    from neurospell.decoder import ScoreModel\n    from ..session import engine\n")
+    found = list(_imports(f, "neurospell.markers", False))
+    assert [(n, inside) for n, _, inside in found] == [("neurospell.decoder", True), ("session", True)]
+    assert _layer("neurospell.decoder") not in ALLOWED["core"]
+    found = list(_imports(f, "neurospell.session.engine", False))
+    assert found[1][0] == "neurospell.session"
 
 
 def test_core_import_is_light():
-    import subprocess
-    import sys
-
     code = (
-        "import sys, neurospell, neurospell.types, neurospell.config, neurospell.markers;"
+        "import sys, neurospell, neurospell.types, neurospell.config, neurospell.markers, "
+        "neurospell.check, neurospell.logs, neurospell.lsl, neurospell.rawlog;"
         "heavy = [m for m in ('torch', 'mne', 'pylsl', 'brainflow', 'PySide6') if m in sys.modules];"
-        "stages = [m for m in sys.modules if m.split('.')[:2] in (['neurospell', s] for s in "
-        + repr(STAGES) + ")];"
-        "print(heavy, stages); sys.exit(1 if heavy or stages else 0)"
+        "ours = [m for m in sys.modules if m.split('.')[:2] in (['neurospell', s] for s in "
+        + repr((*STAGES, "session", "gui", "commands")) + ")];"
+        "print(heavy, ours); sys.exit(1 if heavy or ours else 0)"
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
 
 
-def test_stage_packages_resolve_under_neurospell():
+def test_packages_resolve_under_neurospell():
     import importlib
 
-    for stage in STAGES:
-        mod = importlib.import_module(f"neurospell.{stage}")
-        assert Path(mod.__file__).resolve().parent == (ROOT / stage).resolve()
+    for folder in (*STAGES, "session", "gui"):
+        mod = importlib.import_module(f"neurospell.{folder}")
+        assert Path(mod.__file__).resolve().parent == (ROOT / folder).resolve()

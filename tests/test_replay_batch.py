@@ -7,7 +7,7 @@ from helpers.pre_signals import SAMPLE_FIF, SAMPLE_XDF
 from neurospell.cli import main
 from neurospell.config import PreprocessConfig
 from neurospell.preprocessing import epochs_from_raw, load_recording
-from neurospell.replay import replay_batch
+from neurospell.session.replay import replay_batch
 
 
 def test_replay_batch_equals_offline_causal_epochs():

@@ -81,7 +81,7 @@ def test_replay_as_lsl_is_faithful(tmp_path):
 
 
 def test_replay_without_consumer_is_a_clear_error():
-    from neurospell.replay import replay_lsl
+    from neurospell.session.replay import replay_lsl
 
     raw = make_raw(duration=3.0)
     with pytest.raises(StreamError, match="no consumer connected .* within 0.3 s"):
@@ -89,7 +89,7 @@ def test_replay_without_consumer_is_a_clear_error():
 
 
 def test_replay_stop_callback_ends_early():
-    from neurospell.replay import replay_lsl
+    from neurospell.session.replay import replay_lsl
 
     raw = make_raw(duration=30.0)
     calls = []

@@ -1,21 +1,20 @@
 """The speller simulator: participants answering flashes with real/synthetic scores."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
 from neurospell.check import NeurospellError
 from neurospell.decoder import ScoreModel
-from neurospell.simulation import (
+from neurospell.lm_fusion import NgramLM
+from neurospell.session.drivers import copy_spell, spell_symbol
+from neurospell.session.engine import SpellerEngine
+from neurospell.session.simulation import (
     SimulatedParticipant,
     flash_sequence,
     simulate_accuracy,
-    simulate_selection,
     synthetic_erp_epochs,
 )
-from neurospell.types import CharDistribution, SpellerLayout
+from neurospell.types import SpellerLayout
 
 LAYOUT = SpellerLayout.row_column()
 
@@ -62,26 +61,32 @@ def test_accuracy_follows_separability():
 def test_selection_with_prior_and_dynamic_stopping():
     model, s0, s1 = _model(3.0)
     who = SimulatedParticipant(s1, s0, 0)
-    res = simulate_selection(who, LAYOUT, "Q", model, max_repetitions=10,
-                             stop=lambda dist, n: n >= 2, rng=1)
-    assert res.decision.n_repetitions == 2 and len(res.distributions) == 2
-    assert res.n_flashes == 24 and res.intended == "Q"
-    assert res.decision.posterior == pytest.approx(np.exp(res.distributions[-1].logp.max()))
+    reps = []
+    eng = SpellerEngine(LAYOUT, model, None, stop_threshold=1.0, max_repetitions=2, beam_width=0, seed=1)
+    res = spell_symbol(eng, "Q", who, on_repetition=lambda r, post: reps.append((r, post)))
+    assert res.decision.n_repetitions == 2 and [r for r, _ in reps] == [1, 2]
+    assert res.n_flashes == 24
+    assert res.decision.posterior == pytest.approx(np.exp(reps[-1][1].logp.max()))
     # stop when the posterior is confident: fewer repetitions than the maximum, correct
-    res = simulate_selection(who, LAYOUT, "Q", model, max_repetitions=10,
-                             stop=lambda dist, n: dist.probs.max() > 0.99, rng=2)
-    assert res.correct and res.decision.n_repetitions < 10
+    eng = SpellerEngine(LAYOUT, model, None, stop_threshold=0.99, max_repetitions=10, seed=2)
+    res = spell_symbol(eng, "Q", who)
+    assert res.decision.symbol == "Q" and res.decision.n_repetitions < 10
     # an overwhelming prior wins over uninformative scores
     flat = SimulatedParticipant(s0, s0, 0)
-    logp = np.full(36, np.log(1e-6 / 35))
-    logp[LAYOUT.symbols.index("Z")] = np.log(1 - 1e-6)
-    prior = CharDistribution(LAYOUT.symbols, logp)
-    res = simulate_selection(flat, LAYOUT, "A", model, max_repetitions=1, prior=prior, rng=0)
-    assert res.decision.symbol == "Z" and not res.correct
+
+    zlm = NgramLM(3).fit(["Z" * 200] * 20 + [" ".join(LAYOUT.symbols)])  # a real n-gram of Z-heavy text
+    eng = SpellerEngine(LAYOUT, model, zlm, floor=1e-6, max_repetitions=1, beam_width=0, seed=0,
+                        text="ZZZZZZ")
+    res = spell_symbol(eng, "A", flat)
+    assert res.decision.symbol == "Z" and res.prior.argmax() == "Z"
     with pytest.raises(NeurospellError, match="not on the speller layout"):
-        simulate_selection(who, LAYOUT, "a", model)
+        spell_symbol(eng, "a", who)
     with pytest.raises(NeurospellError, match="min_repetitions"):
-        simulate_selection(who, LAYOUT, "A", model, min_repetitions=3, max_repetitions=2)
+        SpellerEngine(LAYOUT, model, None, min_repetitions=3, max_repetitions=2)
+    # copy-spelling a phrase: one decision per symbol, the text made of them
+    eng = SpellerEngine(LAYOUT, model, None, seed=3)
+    decs = copy_spell(eng, "HI YOU", who)
+    assert len(decs) == 6 and eng.text == "".join(d.decision.symbol for d in decs) == decs[-1].text
 
 
 def test_synthetic_epochs_structure():
@@ -95,9 +100,20 @@ def test_synthetic_epochs_structure():
     assert abs(b.times[np.argmax(diff[3])] - 0.3) < 0.08
 
 
-def test_simulation_module_is_light():
-    code = ("import sys, neurospell.simulation, neurospell.evaluation;"
-            "bad=[m for m in ('torch','mne','pylsl','neurospell.decoder') if m in sys.modules];"
-            "print(bad); sys.exit(1 if bad else 0)")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert res.returncode == 0, res.stdout + res.stderr
+def test_reliability_of_decided_posteriors():
+    from neurospell.config import Config
+    from neurospell.session.evaluation import reliability
+
+    model, s0, s1 = _model(2.0)
+    scores = np.r_[s1, s0]
+    y = np.r_[np.ones(len(s1), bool), np.zeros(len(s0), bool)]
+    rel = reliability(scores, y, model, Config(), n_selections=200, seed=0)
+    assert rel["count"].sum() == 200 and len(rel["edges"]) == 11
+    ok = rel["count"] > 0
+    assert np.all(rel["mean_posterior"][ok] >= rel["edges"][:-1][ok] - 1e-12)
+    assert np.all(rel["mean_posterior"][ok] <= rel["edges"][1:][ok] + 1e-12)
+    # dynamic stopping at 0.95: most decisions sit in the top bin, and a score model fitted
+    # on the very scores the participant answers with is calibrated there
+    assert rel["count"][-1] > 150
+    assert abs(rel["accuracy"][-1] - rel["mean_posterior"][-1]) < 0.05
+    assert rel["ece"] < 0.1

@@ -1,5 +1,5 @@
-"""The per-selection loop (dynamic stopping, LM prior, candidate correction) and decoding a
-recording into text."""
+"""The speller engine's selection loop (dynamic stopping, LM prior, candidate correction)
+and decoding a recording into text."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from neurospell.check import NeurospellError
 from neurospell.config import Config
 from neurospell.decoder import ScoreModel
 from neurospell.lm_fusion import CandidateBeam, make_model
-from neurospell.speller import SelectionLoop, apply_symbol
-from neurospell.spelling import decode_batch, decode_recording, itr_bits, levenshtein
+from neurospell.session.drivers import run_trials
+from neurospell.session.engine import Completion, SpellerEngine, apply_symbol
+from neurospell.session.spelling import decode_batch, decode_recording, itr_bits, levenshtein
 from neurospell.types import EpochBatch, SpellerLayout
 
 LAYOUT = SpellerLayout.row_column()
@@ -36,23 +37,37 @@ def _scores_for(symbol, level):
     return groups, np.array([level if g in hit else -level for g in groups])
 
 
+def _selection(engine, source):
+    """Feed repetitions from ``source(r) -> (groups, scores) | None`` until a decision
+    (forced when the source runs out), as the batch driver does."""
+    r = 0
+    while True:
+        got = source(r)
+        if got is None:
+            return engine.decide()[0]
+        events, _ = engine.on_flashes(*got)
+        if events:
+            return events[0]
+        r += 1
+
+
 def test_dynamic_stopping_known_case(score_model):
-    loop = SelectionLoop(LAYOUT, score_model, None, stop_threshold=0.95, max_repetitions=8)
-    out = loop.run_selection(lambda r: _scores_for("K", 3.0))  # clear evidence: one repetition
+    eng = SpellerEngine(LAYOUT, score_model, None, stop_threshold=0.95, max_repetitions=8)
+    out = _selection(eng, lambda r: _scores_for("K", 3.0))  # clear evidence: one repetition
     assert out.decision.symbol == "K" and out.decision.n_repetitions == 1
-    assert out.n_flashes == 12 and out.decision.posterior > 0.95
+    assert out.n_flashes == 12 and out.decision.posterior > 0.95 and not out.forced
     # no information at all: flashes until max_repetitions
-    out = loop.run_selection(lambda r: (np.arange(12), np.zeros(12)))
+    out = _selection(eng, lambda r: (np.arange(12), np.zeros(12)))
     assert out.decision.n_repetitions == 8 and out.n_flashes == 96
     # stopping disabled: always max_repetitions even with clear evidence
-    fixed = SelectionLoop(LAYOUT, score_model, None, stop_threshold=1.0, max_repetitions=5)
-    assert fixed.run_selection(lambda r: _scores_for("K", 3.0)).decision.n_repetitions == 5
+    fixed = SpellerEngine(LAYOUT, score_model, None, stop_threshold=1.0, max_repetitions=5)
+    assert _selection(fixed, lambda r: _scores_for("K", 3.0)).decision.n_repetitions == 5
     # a recording that runs out of flashes forces the decision
-    short = SelectionLoop(LAYOUT, score_model, None, stop_threshold=1.0, max_repetitions=5)
-    out = short.run_selection(lambda r: _scores_for("B", 0.5) if r < 2 else None)
-    assert out.decision.n_repetitions == 2 and out.decision.symbol == "B"
-    with pytest.raises(NeurospellError, match="gave no flashes"):
-        short.run_selection(lambda r: None)
+    short = SpellerEngine(LAYOUT, score_model, None, stop_threshold=1.0, max_repetitions=5)
+    out = _selection(short, lambda r: _scores_for("B", 0.5) if r < 2 else None)
+    assert out.decision.n_repetitions == 2 and out.decision.symbol == "B" and out.forced
+    with pytest.raises(NeurospellError, match="no flashes yet"):
+        short.decide()
 
 
 def test_lm_prior_resolves_ambiguous_evidence(score_model, ngram):
@@ -61,17 +76,17 @@ def test_lm_prior_resolves_ambiguous_evidence(score_model, ngram):
         groups = np.arange(12)
         return groups, np.where(groups == 6 + 4, 2.0, -0.2)
 
-    with_lm = SelectionLoop(LAYOUT, score_model, ngram, text="HELLO HOW AR", max_repetitions=1)
-    no_lm = SelectionLoop(LAYOUT, score_model, None, text="HELLO HOW AR", max_repetitions=1)
-    assert with_lm.run_selection(ambiguous).decision.symbol == "E"
-    plain = no_lm.run_selection(ambiguous).posterior
+    with_lm = SpellerEngine(LAYOUT, score_model, ngram, text="HELLO HOW AR", max_repetitions=1)
+    no_lm = SpellerEngine(LAYOUT, score_model, None, text="HELLO HOW AR", max_repetitions=1)
+    assert _selection(with_lm, ambiguous).decision.symbol == "E"
+    plain = _selection(no_lm, ambiguous).posterior
     assert plain["E"] == pytest.approx(plain["Q"], abs=1e-9)  # the EEG alone cannot tell them apart
     assert with_lm.text == "HELLO HOW ARE"
     # LM + dynamic stopping needs fewer flashes for a likely symbol than no LM
-    lm_loop = SelectionLoop(LAYOUT, score_model, ngram, text="HELLO HOW AR", max_repetitions=10)
-    plain = SelectionLoop(LAYOUT, score_model, None, text="HELLO HOW AR", max_repetitions=10)
-    assert (lm_loop.run_selection(lambda r: _scores_for("E", 0.8)).n_flashes
-            < plain.run_selection(lambda r: _scores_for("E", 0.8)).n_flashes)
+    lm_eng = SpellerEngine(LAYOUT, score_model, ngram, text="HELLO HOW AR", max_repetitions=10)
+    plain = SpellerEngine(LAYOUT, score_model, None, text="HELLO HOW AR", max_repetitions=10)
+    assert (_selection(lm_eng, lambda r: _scores_for("E", 0.8)).n_flashes
+            < _selection(plain, lambda r: _scores_for("E", 0.8)).n_flashes)
 
 
 def test_candidate_beam_corrects_earlier_decision(ngram):
@@ -164,9 +179,14 @@ def test_decode_recording_end_to_end():
     assert rep.with_lm.chars_per_minute > 0 and rep.with_lm.itr > 0
     # the EpochBatch path and a recording without row/column codes
     _, batch = epochs_from_raw(session, cfg.preprocessing)
-    res = decode_batch(batch, dec.decision_function(batch), dec.score_model_, layout, None, cfg,
+    scores = dec.decision_function(batch)
+    res = decode_batch(batch, scores, dec.score_model_, layout, None, cfg,
                        intended="HELLO WORLD", dynamic_stopping=False)
     assert res.flashes_per_char == 6 * 12
+    # the batch driver on the same scores gives the same decisions
+    eng = SpellerEngine.from_config(layout, dec.score_model_, None, cfg, stop_threshold=1.0)
+    decs = run_trials(eng, batch.codes - 1, scores, batch.trials, batch.onsets)
+    assert [d.decision.symbol for d in decs] == [d.symbol for d in res.decisions]
     nocode = EpochBatch(batch.data, np.zeros(len(batch), int), batch.onsets, batch.tmin, batch.sfreq,
                         batch.ch_names, None, batch.trials)
     with pytest.raises(NeurospellError, match="cannot be decoded into text"):
@@ -182,26 +202,29 @@ def test_stop_checked_after_every_flash(score_model):
         level = 0.3 if r == 0 else 3.0
         return order, np.array([level if g in hit else -level for g in order])
 
-    per_flash = SelectionLoop(LAYOUT, score_model, None, stop_threshold=0.95)
-    out = per_flash.run_selection(source)
+    per_flash = SpellerEngine(LAYOUT, score_model, None, stop_threshold=0.95)
+    out = _selection(per_flash, source)
     assert out.decision.symbol == "K" and out.n_flashes == 14
-    per_rep = SelectionLoop(LAYOUT, score_model, None, stop_threshold=0.95, stop_each_flash=False)
-    assert per_rep.run_selection(source).n_flashes == 24
+    per_rep = SpellerEngine(LAYOUT, score_model, None, stop_threshold=0.95, stop_each_flash=False)
+    out = _selection(per_rep, source)
+    assert out.n_flashes == 24 and out.decision.n_repetitions == 2
 
 
 def test_word_completion_as_one_selection(score_model, ngram):
-    loop = SelectionLoop(LAYOUT, score_model, ngram, text="SEE YOU TOMOR")
-    words = loop.completions(3)
+    eng = SpellerEngine(LAYOUT, score_model, ngram, text="SEE YOU TOMOR")
+    words = eng.snapshot().completions
     assert words.best.text == "TOMORROW"
-    assert loop.accept_completion(words.best.text) == "SEE YOU TOMORROW "
-    assert loop.candidates.best.text == "SEE YOU TOMORROW "
+    events = eng.select(Completion(words.best.text))
+    assert eng.text == "SEE YOU TOMORROW " and events[0].text == "SEE YOU TOMORROW "
+    assert events[0].previous == "SEE YOU TOMOR"
+    assert eng.candidates.best.text == "SEE YOU TOMORROW "
     with pytest.raises(NeurospellError, match="one non-empty word"):
-        loop.accept_completion("TWO WORDS")
-    assert len(SelectionLoop(LAYOUT, score_model, None).completions(3)) == 0
+        Completion("TWO WORDS")
+    assert len(SpellerEngine(LAYOUT, score_model, None).snapshot().completions) == 0
 
 
 def test_calibrate_alpha_on_calibration_scores(score_model, ngram):
-    from neurospell.spelling import calibrate_alpha
+    from neurospell.session.spelling import calibrate_alpha
 
     rng = np.random.default_rng(5)
     tgt, non = rng.normal(1.0, 1.0, 100), rng.normal(-1.0, 1.0, 500)

@@ -48,8 +48,8 @@ def register(subparsers) -> None:
 def _train(args, config) -> int:
     from neurospell.check import NeurospellError, check_fname, check_option
     from neurospell.decoder import DECODERS, make_decoder
-    from neurospell.decoder.train import decoder_params
-    from neurospell.evaluation import load_epochs
+    from neurospell.session.evaluation import load_epochs
+    from neurospell.session.train import decoder_params
 
     name = args.decoder or config.decoder.name
     check_option("--decoder", name, list(DECODERS))
@@ -70,6 +70,14 @@ def _train(args, config) -> int:
     print(f"Cross-validated AUC (held-out characters): {dec.heldout_auc_:.3f}")
     sm = dec.score_model_
     print(f"Score calibration: {sm.kind}, d' = {sm.separation():.2f}")
+    if config.lm.name != "uniform":
+        from neurospell.lm_fusion import make_model
+        from neurospell.session.calibration import calibrate_model_alpha
+
+        alpha = calibrate_model_alpha(dec, make_model(config.lm.name, config.lm), config,
+                                      lm_name=config.lm.name, seed=args.seed or 0)
+        print(f"Language-model weight alpha = {alpha:g} for {config.lm.name!r}, chosen on the "
+              "held-out calibration scores (stored with the model; [lm] alpha overrides it)")
     dec.save(out)
     print(f"Wrote {out}")
     return 0
@@ -80,7 +88,7 @@ def _evaluate(args, config) -> int:
 
     from neurospell.check import NeurospellError, check_fname
     from neurospell.decoder import load_decoder
-    from neurospell.evaluation import accuracy_curve, auc, load_epochs
+    from neurospell.session.evaluation import accuracy_curve, auc, load_epochs, reliability
 
     if args.max_repetitions < 1 or args.n_selections < 1:
         raise NeurospellError(
@@ -107,20 +115,40 @@ def _evaluate(args, config) -> int:
     print("repetitions  accuracy")
     for r, v in enumerate(acc, 1):
         print(f"{r:11d}  {v:8.3f}")
-    _plot_accuracy(plot, {dec.provenance_["decoder"]: acc}, title=f"AUC {a:.3f}")
+    rel = reliability(scores, y, dec.score_model_, config, n_selections=args.n_selections,
+                      seed=args.seed)
+    print(f"Reliability of the decided symbols' posteriors (dynamic stopping at "
+          f"{config.speller.stop_threshold:g}, no LM, {args.n_selections} selections; "
+          f"ECE {rel['ece']:.3f}):")
+    print("posterior bin  decisions  mean posterior  accuracy")
+    for lo, hi, n, mp, ac in zip(rel["edges"][:-1], rel["edges"][1:], rel["count"],
+                                 rel["mean_posterior"], rel["accuracy"], strict=True):
+        if n:
+            print(f"  {lo:.1f}-{hi:.1f}    {n:9d}  {mp:14.3f}  {ac:8.3f}")
+    _plot_accuracy(plot, {dec.provenance_["decoder"]: acc}, title=f"AUC {a:.3f}", reliability=rel)
     print(f"Wrote {plot}")
     sys.stdout.flush()
     return 0
 
 
-def _plot_accuracy(path, curves: dict, title: str = "") -> None:
-    """Accuracy-vs-repetitions curves (one per decoder) to a PNG."""
+def _plot_accuracy(path, curves: dict, title: str = "", reliability: dict | None = None) -> None:
+    """Accuracy-vs-repetitions curves (one per decoder) to a PNG, and a reliability diagram."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    if reliability is not None:
+        fig, (ax, rax) = plt.subplots(1, 2, figsize=(9, 3.5))
+        ok = reliability["count"] > 0
+        rax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":", label="perfect calibration")
+        rax.plot(reliability["mean_posterior"][ok], reliability["accuracy"][ok], marker="o", label="decisions")
+        rax.set(xlabel="mean posterior of the decided symbol", ylabel="accuracy", xlim=(0, 1),
+                ylim=(0, 1.02), title=f"reliability (ECE {reliability['ece']:.3f})")
+        rax.grid(alpha=0.3)
+        rax.legend(fontsize=8)
+    else:
+        fig, ax = plt.subplots(figsize=(5, 3.5))
     for name, acc in curves.items():
         ax.plot(range(1, len(acc) + 1), acc, marker="o", ms=3, label=name)
     ax.axhline(1 / 36, color="grey", lw=0.8, ls=":", label="chance (1/36)")

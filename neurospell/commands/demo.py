@@ -16,7 +16,7 @@ def register(subparsers) -> None:
         ),
     )
     p.add_argument("--recording", type=_args.recording_file, help="a neurospell speller session with phrase annotations (default: the sample)")
-    p.add_argument("--decoder", default="xdawncov-ts-lr", help="decoder to calibrate (default: %(default)s)")
+    p.add_argument("--decoder", default=None, help="decoder to calibrate (default: [decoder] name of the config)")
     p.add_argument("--lm", default=None, type=_args.lm_name, help="language model (default: [lm] name of the config)")
     p.add_argument("--lm-path", metavar="FOLDER", default=None, type=_args.input_folder("model folder"),
                    help="with --lm hf: folder of a Hugging Face causal LM (default: [lm] path)")
@@ -24,7 +24,7 @@ def register(subparsers) -> None:
 
 
 def _demo(args, config) -> int:
-    from neurospell.demo import run_demo
+    from neurospell.session.demo import run_demo
 
     print("neurospell demo: EEG in, text out (no hardware: the shipped sample session)")
 

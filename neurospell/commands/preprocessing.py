@@ -75,7 +75,7 @@ def register(subparsers) -> None:
 
 def _replay(args, config) -> int:
     from neurospell.check import NeurospellError
-    from neurospell.replay import replay_batch, replay_lsl
+    from neurospell.session.replay import replay_batch, replay_lsl
 
     if args.as_lsl:
         if args.save_epochs:
@@ -99,13 +99,14 @@ def _replay(args, config) -> int:
     from neurospell.preprocessing import load_recording
 
     raw = load_recording(args.file, fmt=args.fmt, **_reader_kwargs(args))
-    decoder = None
+    driver = None
     if args.decoder is not None:
         from neurospell.decoder import load_decoder
 
         # provenance: refuse a model trained for another band, window or reference before decoding
         decoder = load_decoder(args.decoder, preprocess=config.preprocessing)
-    res = replay_batch(raw, config.preprocessing, progress=not args.no_progress)
+        driver = _stream_driver(raw, decoder, args, config)
+    res = replay_batch(raw, config.preprocessing, progress=not args.no_progress, driver=driver)
     res.summary["file"] = args.file
     s = res.summary
     print(f"file:      {s['file']}")
@@ -121,39 +122,66 @@ def _replay(args, config) -> int:
 
         save_batch(res.batch, args.save_epochs)
         print(f"epochs saved to {args.save_epochs}")
-    if decoder is not None:
-        _decode_replay(raw, res.batch, decoder, args, config)
+    if driver is not None:
+        _print_phrases(driver, config)
     return 0
 
 
-def _decode_replay(raw, batch, decoder, args, config) -> None:
-    """Decode the replayed epochs into text, with and without the language model."""
-    from neurospell.spelling import decode_recording, intended_text_from_raw
+def _stream_driver(raw, decoder, args, config):
+    """The stream driver decoding the replay flash by flash: one engine without the language
+    model and one with it (unless ``--lm uniform``), the scores computed once."""
+    from neurospell.lm_fusion import make_model
+    from neurospell.session import SpellerEngine, StreamDriver, model_alpha
 
-    decoder.check_compatible(batch, config.preprocessing)  # channels, sampling rate, window
+    layout = config.speller.layout()
+    over = {"stop_threshold": 1.0} if args.no_dynamic_stopping else {}
     lm = args.lm or config.lm.name
-    intended = intended_text_from_raw(raw) or None
+    engines = [SpellerEngine.from_config(layout, decoder.score_model_, None, config, **over)]
+    if lm != "uniform":
+        engines.append(SpellerEngine.from_config(layout, decoder.score_model_, make_model(lm, config.lm),
+                                                 config, model_alpha=model_alpha(decoder, lm), **over))
+    names = ["none", lm]
+    print(f"decoding with {getattr(decoder, 'name', 'decoder')} and language model {lm!r} "
+          f"(alpha {engines[-1].alpha:g}), flash by flash:")
 
-    def on_decision(out):
-        d = out.decision
-        print(f"  {d.symbol!r:5} p={d.posterior:.2f} after {d.n_repetitions:2d} repetitions -> {out.text!r}",
-              flush=True)
+    def on_events(k, events):
+        d = events[0]
+        if k == len(engines) - 1:
+            print(f"  {d.decision.symbol!r:5} p={d.decision.posterior:.2f} after "
+                  f"{d.decision.n_repetitions:2d} repetitions -> {d.text!r}", flush=True)
 
-    print(f"decoding with {getattr(decoder, 'name', 'decoder')} and language model {lm!r}:")
-    report = decode_recording(batch, decoder, config.speller.layout(), None if lm == "uniform" else lm,
-                              config, intended=intended, on_decision=on_decision,
-                              dynamic_stopping=not args.no_dynamic_stopping)
-    n_groups = config.speller.layout().n_groups
-    for res in (report.without_lm, report.with_lm):
-        print(f"[{res.lm}] decoded:  {res.decoded!r}")
-        if res.intended:
-            print(f"[{res.lm}] intended: {res.intended!r}")
-            print(f"[{res.lm}] accuracy {res.accuracy:.2f}, CER {res.cer:.2f}, "
-                  f"{res.flashes_per_char / n_groups:.1f} repetitions/char, "
-                  f"{res.chars_per_minute:.2f} chars/min, ITR {res.itr:.1f} bits/min")
-        else:
-            print(f"[{res.lm}] {res.flashes_per_char / n_groups:.1f} repetitions/char, "
-                  f"{res.chars_per_minute:.2f} chars/min (no intended text in the file: no accuracy)")
+    driver = StreamDriver.for_recording(engines, decoder, config.preprocessing, raw, on_events=on_events)
+    driver.lm_names = names
+    return driver
+
+
+def _print_phrases(driver, config) -> None:
+    """One line per phrase and condition: each phrase decoded from its own empty context."""
+    from neurospell.check import NeurospellError
+    from neurospell.session.spelling import spelling_result
+
+    if not any(d for ph in driver.phrases for d in ph.decisions[0]):
+        raise NeurospellError(
+            "--decoder: no flash with a row/column code to decode (flash codes must be group "
+            "indices + 1). Recordings without row/column codes (such as the g.tec files) cannot "
+            "be decoded into text; use `neurospell simulate`.")
+    layout = config.speller.layout()
+    n_groups = layout.n_groups
+    for k, name in enumerate(driver.lm_names[:len(driver.engines)]):
+        for i, ph in enumerate(driver.phrases):
+            syms = ph.symbols
+            intended = "".join(syms) if syms and all(s is not None for s in syms) else None
+            res = spelling_result(ph.decisions[k], layout, config.speller, intended=intended, lm_name=name)
+            tag = f"[{name}] phrase {i + 1}" + (f" ({ph.kind})" if ph.kind else "")
+            line = f"{tag} decoded: {res.decoded!r}"
+            if res.intended:
+                line += (f"  intended: {res.intended!r}  accuracy {res.accuracy:.2f}, CER {res.cer:.2f}, "
+                         f"{res.flashes_per_char / n_groups:.1f} repetitions/char, "
+                         f"{res.chars_per_minute:.2f} chars/min, ITR {res.itr:.1f} bits/min")
+            else:
+                line += (f"  {res.flashes_per_char / n_groups:.1f} repetitions/char, "
+                         f"{res.chars_per_minute:.2f} chars/min (no intended text in the file: no accuracy)")
+            print(line)
 
 
 def _inspect(args, config) -> int:

@@ -10,7 +10,7 @@ import types
 from dataclasses import dataclass, field
 
 from ..check import NeurospellError, check_option
-from ..types import DEFAULT_SYMBOLS
+from ..types import DEFAULT_SYMBOLS, SpellerLayout
 
 
 def _positive(section: str, name: str, value, *, allow_zero: bool = False, allow_none: bool = False):
@@ -153,8 +153,10 @@ class LanguageModelConfig:
     name: str = "mixture"
     #: Local folder of a Hugging Face causal LM (for ``name = "hf"``), or ``""``.
     path: str = ""
-    #: Exponent of the LM prior in the fusion (``0`` disables the LM).
-    alpha: float = 1.0
+    #: Exponent of the LM prior in the fusion (``0`` disables the LM). ``None`` (unset, the
+    #: default): the weight chosen on calibration data and stored with the model by
+    #: ``neurospell train``, or 1.0 for a model without one; a value here overrides it.
+    alpha: float | None = None
     #: Floor probability so that no symbol is ever impossible to type.
     floor: float = 1e-3
     beam_width: int = 8
@@ -163,7 +165,8 @@ class LanguageModelConfig:
     backspace_p: float = 0.05
 
     def __post_init__(self):
-        _positive("lm", "alpha", self.alpha, allow_zero=True)
+        if self.alpha is not None:
+            _positive("lm", "alpha", self.alpha, allow_zero=True)
         if not 0.0 < self.backspace_p < 1.0:
             raise NeurospellError(f"Config [lm] backspace_p must be in (0, 1), got {self.backspace_p}.")
         if not 0.0 < self.floor < 1.0:
@@ -191,6 +194,9 @@ class SpellerConfig:
     min_repetitions: int = 1
     #: Posterior maximum that stops flashing early (dynamic stopping); ``1.0`` disables it.
     stop_threshold: float = 0.95
+    #: Check the stopping threshold after every flash once ``min_repetitions`` repetitions'
+    #: worth of flashes are in (``true``), or only at the end of each repetition (``false``).
+    stop_each_flash: bool = True
 
     def __post_init__(self):
         if len(self.symbols) != self.n_rows * self.n_cols:
@@ -210,6 +216,4 @@ class SpellerConfig:
 
     def layout(self):
         """The :class:`~neurospell.types.SpellerLayout` of this grid (row/column flashes)."""
-        from ..types import SpellerLayout
-
         return SpellerLayout.row_column(tuple(self.symbols), self.n_rows, self.n_cols)

@@ -2,10 +2,9 @@
 
 :func:`run_demo` loads neurospell's own synthetic speller session (``sample_data/``),
 splits it by its ``phrase/calibration|test/<text>`` annotations, trains a decoder on the
-calibration phrase, then decodes every test phrase into text flash by flash, with and
+calibration phrase (and chooses the LM weight on its held-out calibration scores), then
+decodes every test phrase into text flash by flash through the speller engine, with and
 without the language model, and returns the report. No hardware, nothing downloaded.
-
-Core module: stages are imported inside functions.
 """
 
 from __future__ import annotations
@@ -16,8 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .check import NeurospellError, check_fname
-from .logs import logger
+from neurospell.check import NeurospellError, check_fname
+from neurospell.config import Config
+from neurospell.decoder import make_decoder, roc_auc
+from neurospell.lm_fusion import make_model
+from neurospell.logs import logger
+from neurospell.markers import parse_phrase
+from neurospell.preprocessing import epochs_from_raw, load_recording
+
+from .calibration import calibrate_model_alpha
+from .spelling import decode_recording, intended_text_from_raw
 
 SAMPLE_RECORDING = Path(__file__).resolve().parent.parent / "sample_data" / "neurospell_sample_raw.fif"
 
@@ -48,9 +55,9 @@ def split_phrases(raw, batch) -> list[Phrase]:
     """
     marks = []
     for onset, desc in zip(raw.annotations.onset, raw.annotations.description, strict=True):
-        parts = str(desc).split("/", 2)
-        if parts[0] == "phrase" and len(parts) == 3 and parts[1] in ("calibration", "test"):
-            marks.append((float(onset) - raw.first_time, parts[1], parts[2]))
+        ph = parse_phrase(desc)
+        if ph is not None:
+            marks.append((float(onset) - raw.first_time, ph.kind, ph.text))
     if not marks:
         raise NeurospellError(
             "The recording has no phrase/calibration/<text> or phrase/test/<text> annotations, "
@@ -72,7 +79,7 @@ def split_phrases(raw, batch) -> list[Phrase]:
     return phrases
 
 
-def run_demo(recording=None, *, decoder: str = "xdawncov-ts-lr", lm: str | None = None, config=None,
+def run_demo(recording=None, *, decoder: str | None = None, lm: str | None = None, config=None,
              on_decision=None, on_step=None):
     """Calibrate on the session's calibration phrase and decode its test phrases.
 
@@ -80,12 +87,12 @@ def run_demo(recording=None, *, decoder: str = "xdawncov-ts-lr", lm: str | None 
     ----------
     recording : path-like | None
         A neurospell speller session; default: the shipped sample session.
-    decoder : str
-        Registry name of the decoder to calibrate.
+    decoder : str | None
+        Registry name of the decoder to calibrate; default ``config.decoder.name``.
     lm : str | None
         Registry name of the language model; default ``config.lm.name``.
     config : Config | None
-    on_decision : callable ``(SelectionOutcome) -> None`` | None
+    on_decision : callable ``(SelectionDecided) -> None`` | None
         Called after each decision of the with-LM pass.
     on_step : callable ``(str) -> None`` | None
         Called with a line describing each step (the command line prints it).
@@ -97,14 +104,8 @@ def run_demo(recording=None, *, decoder: str = "xdawncov-ts-lr", lm: str | None 
     info : dict
         Timings, the test AUC and the phrases.
     """
-    from neurospell.decoder import make_decoder, roc_auc
-    from neurospell.lm_fusion import make_model
-    from neurospell.preprocessing import epochs_from_raw, load_recording
-
-    from .config import Config
-    from .spelling import decode_recording, intended_text_from_raw
-
     config = Config() if config is None else config
+    decoder = config.decoder.name if decoder is None else decoder
     step = on_step or (lambda line: logger.info(line))
     path = check_fname(SAMPLE_RECORDING if recording is None else recording, "recording")
     t0 = time.perf_counter()
@@ -130,7 +131,10 @@ def run_demo(recording=None, *, decoder: str = "xdawncov-ts-lr", lm: str | None 
     lm_name = config.lm.name if lm is None else lm
     t2 = time.perf_counter()
     model = make_model(lm_name, config.lm)
-    step(f"language model: {lm_name} loaded in {time.perf_counter() - t2:.1f} s")
+    alpha = calibrate_model_alpha(dec, model, config, lm_name=lm_name)
+    step(f"language model: {lm_name} loaded in {time.perf_counter() - t2:.1f} s; weight alpha "
+         + (f"{config.lm.alpha:g} ([lm] alpha)" if config.lm.alpha is not None else
+            f"{alpha:g} (chosen on the calibration phrase)"))
     intended = intended_text_from_raw(raw)
     reports = []
     for phrase in tests:

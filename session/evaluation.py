@@ -1,8 +1,8 @@
 """Offline evaluation wiring: recordings -> epochs -> decoders -> AUC and simulated spelling.
 
-Core module (imports the stages inside functions only). Used by ``neurospell train`` /
-``neurospell evaluate``, ``neurospell.decoder.train`` (torchrun entry point) and
-``benchmarks/evaluate_gtec.py``.
+Used by ``neurospell train`` / ``neurospell evaluate``, ``neurospell.session.train``
+(torchrun entry point) and ``benchmarks/evaluate_gtec.py``. The simulated figures
+(:func:`accuracy_curve`, :func:`reliability`) come from the speller engine.
 """
 
 from __future__ import annotations
@@ -11,11 +11,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
-from .batchio import load_batch, save_batch  # the one writer and reader of epoch files
-from .check import NeurospellError, check_fname
-from .logs import logger, use_log_level
-from .types import EpochBatch, SpellerLayout
+from neurospell.batchio import load_batch, save_batch  # the one writer and reader of epoch files
+from neurospell.check import NeurospellError, check_fname
+from neurospell.config import PreprocessConfig
+from neurospell.logs import logger, use_log_level
+from neurospell.preprocessing import epochs_from_raw, load_recording
+from neurospell.types import EpochBatch, SpellerLayout
+
+from .drivers import spell_symbol
+from .engine import SpellerEngine
+from .simulation import SimulatedParticipant, simulate_accuracy
 
 __all__ = [
     "load_epochs",
@@ -24,6 +31,7 @@ __all__ = [
     "split_by_trials",
     "auc",
     "accuracy_curve",
+    "reliability",
     "ensure_trials_unique",
 ]
 
@@ -53,8 +61,6 @@ def load_epochs(paths, cfg=None, *, verbose=None) -> EpochBatch:
         raise NeurospellError("load_epochs: give at least one recording path.")
     with use_log_level(verbose):
         if cfg is None:
-            from .config import PreprocessConfig
-
             cfg = PreprocessConfig()
         batches = []
         for p in paths:
@@ -62,8 +68,6 @@ def load_epochs(paths, cfg=None, *, verbose=None) -> EpochBatch:
             if path.suffix == ".npz":
                 b = load_batch(path)
             else:
-                from neurospell.preprocessing import epochs_from_raw, load_recording
-
                 raw = load_recording(path)
                 _, b = epochs_from_raw(raw, cfg)
             logger.info("%s: %d epochs, %d targets", path.name, len(b),
@@ -94,8 +98,6 @@ def split_by_trials(batch: EpochBatch, train_trials) -> tuple[EpochBatch, EpochB
 
 def auc(targets, scores) -> float:
     """ROC AUC of scores against boolean targets."""
-    from sklearn.metrics import roc_auc_score
-
     return float(roc_auc_score(np.asarray(targets).astype(int), np.asarray(scores)))
 
 
@@ -117,8 +119,6 @@ def accuracy_curve(scores, targets, score_model, *, layout: SpellerLayout | None
     -------
     accuracy : array, shape (max_repetitions,)
     """
-    from .simulation import SimulatedParticipant, simulate_accuracy
-
     targets = np.asarray(targets, bool)
     scores = np.asarray(scores, float)
     rng = np.random.default_rng(seed)
@@ -126,3 +126,56 @@ def accuracy_curve(scores, targets, score_model, *, layout: SpellerLayout | None
     layout = SpellerLayout.row_column() if layout is None else layout
     return simulate_accuracy(who, layout, score_model, max_repetitions=max_repetitions,
                              n_selections=n_selections, rng=rng)
+
+
+def reliability(scores, targets, score_model, config, *, layout: SpellerLayout | None = None,
+                n_selections: int = 500, n_bins: int = 10, seed: int = 0) -> dict:
+    """Reliability of the speller's posteriors: mean posterior of decided symbols vs accuracy.
+
+    Selections are simulated through the :class:`~neurospell.session.engine.SpellerEngine`
+    (no language model, the ``[speller]`` stopping rule of ``config``) with a participant
+    answering flashes with held-out scores; each decision's posterior is binned.
+
+    Parameters
+    ----------
+    scores : array, shape (n_epochs,)
+        Held-out decision scores.
+    targets : array of bool, shape (n_epochs,)
+    score_model : ScoreModel
+    config : Config
+    layout : SpellerLayout | None
+        Default: the ``[speller]`` grid.
+    n_selections : int
+    n_bins : int
+        Equal-width bins of the posterior over ``[0, 1]``.
+    seed : int
+
+    Returns
+    -------
+    table : dict
+        ``edges`` (n_bins + 1,), ``count``, ``mean_posterior``, ``accuracy`` (n_bins,;
+        NaN for empty bins), ``posterior`` and ``correct`` of every decision, and ``ece``
+        (expected calibration error: count-weighted mean |posterior - accuracy|).
+    """
+    targets = np.asarray(targets, bool)
+    scores = np.asarray(scores, float)
+    rng = np.random.default_rng(seed)
+    who = SimulatedParticipant(scores[targets], scores[~targets], rng)
+    layout = config.speller.layout() if layout is None else layout
+    engine = SpellerEngine.from_config(layout, score_model, None, config, beam_width=0,
+                                       n_completions=0, seed=rng)
+    post, correct = np.empty(int(n_selections)), np.empty(int(n_selections), bool)
+    for k in range(int(n_selections)):
+        sym = layout.symbols[rng.integers(len(layout.symbols))]
+        dec = spell_symbol(engine, sym, who)
+        post[k], correct[k] = dec.decision.posterior, dec.decision.symbol == sym
+    edges = np.linspace(0.0, 1.0, int(n_bins) + 1)
+    idx = np.clip(np.digitize(post, edges[1:-1]), 0, int(n_bins) - 1)
+    count = np.bincount(idx, minlength=int(n_bins))
+    with np.errstate(invalid="ignore"):
+        mean_post = np.bincount(idx, post, int(n_bins)) / count
+        acc = np.bincount(idx, correct.astype(float), int(n_bins)) / count
+    ok = count > 0
+    ece = float(np.sum(count[ok] * np.abs(mean_post[ok] - acc[ok])) / count.sum())
+    return {"edges": edges, "count": count, "mean_posterior": mean_post, "accuracy": acc,
+            "posterior": post, "correct": correct, "ece": ece}

@@ -2,15 +2,15 @@
 
 Single process::
 
-    python -m neurospell.decoder.train DATA... --decoder eegnet --out model.pt
+    python -m neurospell.session.train DATA... --decoder eegnet --out model.pt
 
 DistributedDataParallel (NCCL on GPUs, Gloo on CPUs; each process takes its share of every
 mini-batch and gradients are averaged, so N processes train like one)::
 
-    torchrun --nproc_per_node N -m neurospell.decoder.train DATA... --decoder eegnet --out model.pt
+    torchrun --nproc_per_node N -m neurospell.session.train DATA... --decoder eegnet --out model.pt
 
 ``DATA`` are recordings (any format the readers support, several pool) or ``.npz`` epoch
-files written by :func:`neurospell.evaluation.save_batch`. Results go to the log and, with
+files written by :func:`neurospell.session.evaluation.save_batch`. Results go to the log and, with
 ``--report FILE``, to a JSON file (written by process 0, like the model).
 """
 
@@ -22,11 +22,16 @@ import os
 import sys
 import time
 
+from neurospell.check import NeurospellError
+from neurospell.config import load_config
+from neurospell.decoder import DECODERS, make_decoder
 from neurospell.logs import logger, set_log_level
+
+from .evaluation import auc, load_epochs
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m neurospell.decoder.train",
+    p = argparse.ArgumentParser(prog="python -m neurospell.session.train",
                                 description=__doc__.split("\n\n")[0])
     p.add_argument("data", nargs="+", help="recordings or .npz epoch files (pooled)")
     p.add_argument("--decoder", default="xdawnts-net",
@@ -51,8 +56,6 @@ def build_parser() -> argparse.ArgumentParser:
 def decoder_params(name: str, dcfg, args=None) -> dict:
     """Constructor parameters for registry decoder ``name`` from a ``[decoder]`` config section
     (and command-line overrides); only parameters the decoder accepts are passed."""
-    from neurospell.decoder import DECODERS
-
     allowed = DECODERS[name]._param_names()
     cand = {"max_epochs": dcfg.max_epochs, "batch_size": dcfg.batch_size,
             "learning_rate": dcfg.learning_rate, "patience": dcfg.patience,
@@ -88,11 +91,6 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     set_log_level({0: "WARNING", 1: "INFO"}.get(args.verbose, "DEBUG"))
     import torch
-
-    from neurospell.check import NeurospellError
-    from neurospell.config import load_config
-    from neurospell.decoder import make_decoder
-    from neurospell.evaluation import auc, load_epochs
 
     if os.environ.get("OMP_NUM_THREADS"):
         torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))

@@ -3,43 +3,37 @@
 A :class:`SimulatedParticipant` answers each flash with a decision score: a score of a real
 held-out *target* epoch when the flash lights up the symbol the participant is spelling,
 and a score of a real *non-target* epoch otherwise. Scores come from a fitted decoder's
-``decision_function`` on epochs it was not trained on. The speller turns the scores into
-per-symbol evidence with the decoder's calibrated score model
-(:class:`neurospell.decoder.CharacterEvidence`), optionally adds a prior (a language
-model's :class:`~neurospell.types.CharDistribution`) and decides.
+``decision_function`` on epochs it was not trained on. The participant answers the flash
+groups the :class:`~neurospell.session.engine.SpellerEngine` asks for, through the
+score-level driver (:func:`neurospell.session.drivers.spell_symbol` /
+:func:`~neurospell.session.drivers.copy_spell`): the same engine, fusion and stopping rule
+as every other entry point.
 
 Typical use (copy-spelling with an LM prior and dynamic stopping)::
 
-    from neurospell.simulation import SimulatedParticipant, simulate_selection
-    rng = np.random.default_rng(0)
-    who = SimulatedParticipant(scores[y], scores[~y], rng)       # held-out decoder scores
-    layout = SpellerLayout.row_column()                           # 6 x 6, 12 flash groups
-    res = simulate_selection(who, layout, "H", decoder.score_model_,
-                             max_repetitions=10, prior=lm_distribution,
-                             stop=lambda dist, n_rep: dist.probs.max() > 0.95, rng=rng)
-    res.decision.symbol, res.decision.n_repetitions, res.correct, res.n_flashes
+    from neurospell.session import SimulatedParticipant, SpellerEngine, copy_spell
+    who = SimulatedParticipant(scores[y], scores[~y], rng=0)      # held-out decoder scores
+    engine = SpellerEngine.from_config(layout, decoder.score_model_, lm, config, seed=0)
+    decisions = copy_spell(engine, "HELLO", who)
 
 and character accuracy against repetitions with :func:`simulate_accuracy`.
-
-This module is core: it imports no torch, MNE or LSL at module level, and imports the
-decoder stage only inside functions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
 import numpy as np
 
-from .check import NeurospellError, check_array, validate_type
-from .types import CharDistribution, Decision, EpochBatch, SpellerLayout
+from neurospell.check import NeurospellError, check_array, validate_type
+from neurospell.types import EpochBatch, SpellerLayout
+
+from .drivers import spell_symbol
+from .engine import SpellerEngine
 
 __all__ = [
     "SimulatedParticipant",
-    "SelectionResult",
     "flash_sequence",
-    "simulate_selection",
     "simulate_accuracy",
     "synthetic_erp_epochs",
 ]
@@ -114,103 +108,6 @@ def flash_sequence(layout: SpellerLayout, rng=None) -> np.ndarray:
     return _rng(rng).permutation(layout.n_groups)
 
 
-@dataclass(frozen=True)
-class SelectionResult:
-    """The outcome of one simulated selection.
-
-    Attributes
-    ----------
-    intended : str
-        The symbol the participant was spelling.
-    decision : Decision
-        The chosen symbol, its posterior, the repetitions it took.
-    distributions : tuple of CharDistribution
-        The posterior after each repetition (prior included), ``distributions[-1]`` decided.
-    n_flashes : int
-        Flashes shown.
-    """
-
-    intended: str
-    decision: Decision
-    distributions: tuple[CharDistribution, ...] = field(repr=False)
-    n_flashes: int = 0
-
-    @property
-    def correct(self) -> bool:
-        return self.decision.symbol == self.intended
-
-
-def simulate_selection(
-    participant: SimulatedParticipant,
-    layout: SpellerLayout,
-    symbol: str,
-    score_model,
-    *,
-    max_repetitions: int = 10,
-    min_repetitions: int = 1,
-    prior: CharDistribution | None = None,
-    stop: Callable[[CharDistribution, int], bool] | None = None,
-    rng=None,
-) -> SelectionResult:
-    """Simulate the selection of one symbol, repetition by repetition.
-
-    Each repetition flashes every group of ``layout`` once in random order; the participant
-    answers each flash; the evidence (decoder score model, flash -> symbol likelihood) is
-    updated; the posterior ``p(c | flashes) ~ prior(c) * L(c)`` is computed.
-
-    Parameters
-    ----------
-    participant : SimulatedParticipant
-        Answers flashes with real scores.
-    layout : SpellerLayout
-        Symbols and flash groups (row/column, checkerboard, ...).
-    symbol : str
-        The symbol the participant spells (must be on the layout).
-    score_model : neurospell.decoder.ScoreModel
-        The decoder's calibrated score densities (``decoder.score_model_``).
-    max_repetitions : int
-        Repetitions before a forced decision.
-    min_repetitions : int
-        Repetitions before ``stop`` is first consulted.
-    prior : CharDistribution | None
-        Prior over ``layout.symbols`` (e.g. from a language model); uniform when ``None``.
-    stop : callable ``(posterior: CharDistribution, n_repetitions: int) -> bool`` | None
-        Dynamic stopping rule called after each repetition from ``min_repetitions`` on;
-        ``None`` always runs ``max_repetitions``.
-    rng : numpy.random.Generator | int | None
-        Random source for the flash order (the participant has its own).
-
-    Returns
-    -------
-    result : SelectionResult
-    """
-    from neurospell.decoder.likelihood import CharacterEvidence
-
-    validate_type(layout, SpellerLayout, "layout")
-    if symbol not in layout.symbols:
-        raise NeurospellError(
-            f"symbol {symbol!r} is not on the speller layout {''.join(layout.symbols)!r}."
-        )
-    if int(max_repetitions) < 1 or int(min_repetitions) < 1 or min_repetitions > max_repetitions:
-        raise NeurospellError(
-            "need 1 <= min_repetitions <= max_repetitions, got "
-            f"min_repetitions={min_repetitions!r}, max_repetitions={max_repetitions!r}."
-        )
-    rng = _rng(rng)
-    ev = CharacterEvidence(layout, score_model)
-    dists = []
-    for rep in range(1, int(max_repetitions) + 1):
-        groups = flash_sequence(layout, rng)
-        ev.add_flashes(groups, participant.respond_flashes(layout, symbol, groups))
-        dist = ev.distribution(prior)
-        dists.append(dist)
-        if stop is not None and rep >= min_repetitions and stop(dist, rep):
-            break
-    best = dists[-1].argmax()
-    decision = Decision(best, float(np.exp(dists[-1][best])), len(dists))
-    return SelectionResult(symbol, decision, tuple(dists), ev.n_flashes)
-
-
 def simulate_accuracy(
     participant: SimulatedParticipant,
     layout: SpellerLayout,
@@ -223,7 +120,8 @@ def simulate_accuracy(
 ) -> np.ndarray:
     """Character accuracy after 1..``max_repetitions`` repetitions (no prior, no stopping).
 
-    Every selection attends a symbol drawn uniformly from ``symbols`` (default: all of the
+    The :class:`~neurospell.session.engine.SpellerEngine` without language model and with
+    stopping disabled; every selection attends a symbol drawn uniformly from ``symbols`` (default: all of the
     layout's), flashes ``max_repetitions`` repetitions, and the decision after ``r``
     repetitions (argmax of the likelihood) is scored for every ``r``.
 
@@ -248,12 +146,17 @@ def simulate_accuracy(
     symbols = list(layout.symbols if symbols is None else symbols)
     if int(n_selections) < 1:
         raise NeurospellError(f"n_selections must be >= 1, got {n_selections!r}.")
-    hits = np.zeros(int(max_repetitions))
+    n_rep = int(max_repetitions)
+    engine = SpellerEngine(layout, score_model, None, alpha=0.0, stop_threshold=1.0,
+                           max_repetitions=n_rep, beam_width=0, n_completions=0, seed=rng)
+    hits = np.zeros(n_rep)
     for _ in range(int(n_selections)):
         sym = symbols[rng.integers(len(symbols))]
-        res = simulate_selection(participant, layout, sym, score_model,
-                                 max_repetitions=max_repetitions, rng=rng)
-        hits += np.array([d.argmax() == sym for d in res.distributions], dtype=float)
+
+        def score(r, post, sym=sym):
+            hits[r - 1] += post.argmax() == sym
+
+        spell_symbol(engine, sym, participant, on_repetition=score)
     return hits / int(n_selections)
 
 

@@ -4,28 +4,37 @@ fusion with the language model -> decisions, with and without the language model
 :func:`decode_recording` takes a recording (MNE ``Raw`` with ``flash/<code>`` and
 ``trial/<i>/<symbol>`` annotations, a path, or an :class:`~neurospell.types.EpochBatch`
 with ``codes`` and ``trials``), a fitted decoder, the grid layout and a language model, and
-drives :class:`~neurospell.speller.SelectionLoop` character by character. Dynamic stopping
-uses only the first repetitions of each recorded character when the posterior is already
-confident; the flashes it saves count as time saved.
-
-Core module: stages are imported inside functions.
+drives the :class:`~neurospell.session.engine.SpellerEngine` character by character
+(:func:`~neurospell.session.drivers.run_trials`). Dynamic stopping uses only the first
+repetitions of each recorded character when the posterior is already confident; the
+flashes it saves count as time saved. :func:`calibrate_alpha` chooses the LM weight on
+calibration scores through the same engine.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from .check import NeurospellError, validate_type
-from .logs import logger, use_log_level
-from .types import Decision, EpochBatch, SpellerLayout
+from neurospell.check import NeurospellError, validate_type
+from neurospell.config import Config
+from neurospell.lm_fusion import choose_alpha, lm_prior, make_model
+from neurospell.logs import logger, use_log_level
+from neurospell.markers import decode_symbol, parse_trial
+from neurospell.preprocessing import epochs_from_raw, load_recording
+from neurospell.types import Decision, EpochBatch, SpellerLayout
+
+from .drivers import run_trials, spell_symbol
+from .engine import SelectionDecided, SpellerEngine, model_alpha
+from .simulation import SimulatedParticipant
 
 __all__ = ["SpellingResult", "SpellingReport", "decode_recording", "decode_batch",
-           "itr_bits", "levenshtein", "intended_text_from_raw", "calibrate_alpha",
-           "CALIBRATION_PHRASES"]
+           "spelling_result", "itr_bits", "levenshtein", "intended_text_from_raw",
+           "calibrate_alpha", "CALIBRATION_PHRASES"]
 
 #: Everyday phrases (written for this project) used to choose the LM weight when no other
 #: calibration text is given.
@@ -152,21 +161,47 @@ class SpellingReport:
 
 def intended_text_from_raw(raw) -> dict[int, str]:
     """``{trial index: symbol}`` from ``trial/<i>/<symbol>`` annotations of a ``Raw``."""
-    from .markers import parse_trial
-
     out = {}
     for d in raw.annotations.description:
         tr = parse_trial(d)
         if tr is not None and tr[1] is not None:
-            sym = tr[1]
-            out[tr[0]] = " " if sym in ("_", "space", "SPACE") else sym
+            out[tr[0]] = decode_symbol(tr[1])
     return out
+
+
+def spelling_result(decisions: Sequence[SelectionDecided], layout: SpellerLayout, speller_cfg, *,
+                    intended: str | None = None, corrected: str | None = None,
+                    lm_name: str = "none") -> SpellingResult:
+    """The figures of a run of decisions (one phrase, one condition).
+
+    Parameters
+    ----------
+    decisions : sequence of SelectionDecided
+        From one engine, starting from an empty text.
+    layout : SpellerLayout
+    speller_cfg : SpellerConfig
+        ``soa`` and ``inter_trial`` give the spelling time.
+    intended : str | None
+    corrected : str | None
+        The engine's best candidate (default: the decoded text).
+    lm_name : str
+    """
+    decisions = list(decisions)
+    text = decisions[-1].text if decisions else ""
+    n_flashes = tuple(d.n_flashes for d in decisions)
+    seconds = sum(n_flashes) * speller_cfg.soa + len(decisions) * speller_cfg.inter_trial
+    return SpellingResult(
+        decoded=text, intended=intended, corrected=text if corrected is None else corrected,
+        decisions=tuple(d.decision for d in decisions), n_flashes=n_flashes, lm=lm_name,
+        seconds=seconds, n_symbols=len(layout.symbols), symbols=layout.symbols,
+    )
 
 
 def decode_batch(batch: EpochBatch, scores, score_model, layout: SpellerLayout, lm, config, *,
                  intended: str | dict | None = None, on_decision: Callable | None = None,
-                 dynamic_stopping: bool = True, lm_name: str | None = None) -> SpellingResult:
-    """Decode epochs already scored by a decoder (one condition).
+                 dynamic_stopping: bool = True, lm_name: str | None = None,
+                 alpha: float | None = None) -> SpellingResult:
+    """Decode epochs already scored by a decoder (one condition), from an empty text.
 
     Parameters
     ----------
@@ -180,17 +215,17 @@ def decode_batch(batch: EpochBatch, scores, score_model, layout: SpellerLayout, 
     config : Config
     intended : str | dict | None
         Intended text (one symbol per trial, in trial order) or ``{trial: symbol}``.
-    on_decision : callable ``(SelectionOutcome) -> None`` | None
+    on_decision : callable ``(SelectionDecided) -> None`` | None
     dynamic_stopping : bool
         ``False`` uses every recorded repetition (up to ``max_repetitions``).
     lm_name : str | None
+    alpha : float | None
+        The LM weight stored with the model (used unless ``[lm] alpha`` overrides it).
 
     Returns
     -------
     SpellingResult
     """
-    from .speller import SelectionLoop
-
     validate_type(batch, EpochBatch, "batch")
     if batch.trials is None:
         raise NeurospellError("decode: the epochs have no trial (character) indices; "
@@ -202,39 +237,19 @@ def decode_batch(batch: EpochBatch, scores, score_model, layout: SpellerLayout, 
             f"got values from {codes.min()} to {codes.max()}. Recordings without row/column codes "
             "(such as the g.tec files) cannot be decoded into text; use the speller simulation."
         )
-    scores = np.asarray(scores, dtype=float)
     trials = np.unique(batch.trials[batch.trials >= 0])
     if isinstance(intended, dict):
         intended_str = "".join(intended.get(int(t), "?") for t in trials)
     else:
         intended_str = intended
-    cfg_sp = config.speller
-    threshold = cfg_sp.stop_threshold if dynamic_stopping else 1.0
-    loop = SelectionLoop.from_config(layout, score_model, lm, config, stop_threshold=threshold)
-    n_groups = layout.n_groups
-    n_flashes, seconds = [], 0.0
-    for t in trials:
-        idx = np.flatnonzero(batch.trials == t)
-        idx = idx[np.argsort(batch.onsets[idx], kind="stable")]
-
-        def next_rep(r, idx=idx):
-            sel = idx[r * n_groups:(r + 1) * n_groups]
-            if len(sel) == 0:
-                return None
-            return codes[sel] - 1, scores[sel]
-
-        out = loop.run_selection(next_rep, timestamp=float(batch.onsets[idx[0]]))
-        n_flashes.append(out.n_flashes)
-        seconds += out.n_flashes * cfg_sp.soa + cfg_sp.inter_trial
-        if on_decision is not None:
-            on_decision(out)
-    best = loop.candidates.best
-    return SpellingResult(
-        decoded=loop.text, intended=intended_str, corrected=best.text if best else loop.text,
-        decisions=tuple(o.decision for o in loop.history), n_flashes=tuple(n_flashes),
-        lm=lm_name or ("none" if lm is None else getattr(lm, "name", "lm")), seconds=seconds,
-        n_symbols=len(layout.symbols), symbols=layout.symbols,
-    )
+    threshold = config.speller.stop_threshold if dynamic_stopping else 1.0
+    engine = SpellerEngine.from_config(layout, score_model, lm, config, model_alpha=alpha,
+                                       stop_threshold=threshold)
+    decisions = run_trials(engine, codes - 1, scores, batch.trials, batch.onsets, on_decision=on_decision)
+    best = engine.candidates.best
+    return spelling_result(decisions, layout, config.speller, intended=intended_str,
+                           corrected=best.text if best else engine.text,
+                           lm_name=lm_name or ("none" if lm is None else getattr(lm, "name", "lm")))
 
 
 def decode_recording(raw_or_batch, decoder, layout: SpellerLayout | None = None, lm=None, config=None,
@@ -258,7 +273,7 @@ def decode_recording(raw_or_batch, decoder, layout: SpellerLayout | None = None,
         Default: the shipped defaults.
     intended : str | dict | None
         Overrides the intended text read from the trial annotations.
-    on_decision : callable ``(SelectionOutcome) -> None`` | None
+    on_decision : callable ``(SelectionDecided) -> None`` | None
         Called after each decision of the with-LM pass (e.g. to show progress).
     dynamic_stopping : bool
     verbose : bool | str | int | None
@@ -268,28 +283,18 @@ def decode_recording(raw_or_batch, decoder, layout: SpellerLayout | None = None,
     SpellingReport
         ``with_lm`` (same as ``without_lm`` when ``lm`` is None) and ``without_lm``.
     """
-    from pathlib import Path
-
     with use_log_level(verbose):
         if config is None:
-            from .config import Config
-
             config = Config()
         layout = config.speller.layout() if layout is None else layout
         validate_type(layout, SpellerLayout, "layout")
         if isinstance(lm, str):
-            from neurospell.lm_fusion import make_model
-
             lm = make_model(lm, config.lm)
         if isinstance(raw_or_batch, (str, Path)):
-            from neurospell.preprocessing import load_recording
-
             raw_or_batch = load_recording(raw_or_batch)
         if isinstance(raw_or_batch, EpochBatch):
             batch = raw_or_batch
         else:
-            from neurospell.preprocessing import epochs_from_raw
-
             if intended is None:
                 intended = intended_text_from_raw(raw_or_batch) or None
             _, batch = epochs_from_raw(raw_or_batch, config.preprocessing)
@@ -301,20 +306,22 @@ def decode_recording(raw_or_batch, decoder, layout: SpellerLayout | None = None,
         if lm is None:
             return SpellingReport(without, without)
         with_lm = decode_batch(batch, scores, sm, layout, lm, config, intended=intended,
-                               on_decision=on_decision, dynamic_stopping=dynamic_stopping)
+                               on_decision=on_decision, dynamic_stopping=dynamic_stopping,
+                               alpha=model_alpha(decoder, getattr(lm, "name", None)))
         logger.info("decoded %r (no LM: %r), intended %r", with_lm.decoded, without.decoded, with_lm.intended)
         return SpellingReport(with_lm, without)
 
 
 def calibrate_alpha(lm, layout: SpellerLayout, score_model, target_scores, nontarget_scores, *,
-                    phrases=None, n_repetitions: int = 3, floor: float = 1e-3, seed: int = 0,
-                    grid=None) -> tuple[float, np.ndarray]:
+                    phrases=None, n_repetitions: int = 3, floor: float = 1e-3,
+                    backspace_p: float = 0.05, seed: int = 0, grid=None) -> tuple[float, np.ndarray]:
     """Choose the LM weight ``alpha`` on calibration data (never on the test data).
 
-    Simulates copy-spelling ``phrases`` with a participant who answers flashes with held-out
-    calibration scores, records the EEG log-likelihood after 1..``n_repetitions``
-    repetitions and the LM prior of every selection, and picks the ``alpha`` that
-    maximises the mean log posterior of the intended symbol
+    Simulates copy-spelling ``phrases`` through the :class:`SpellerEngine` (stopping
+    disabled) with a participant who answers flashes with held-out calibration scores,
+    records the EEG log-likelihood after 1..``n_repetitions`` repetitions and the LM prior
+    of every selection (each in the context of the intended text so far), and picks the
+    ``alpha`` that maximises the mean log posterior of the intended symbol
     (:func:`neurospell.lm_fusion.choose_alpha`).
 
     Parameters
@@ -329,6 +336,7 @@ def calibrate_alpha(lm, layout: SpellerLayout, score_model, target_scores, nonta
         Calibration text on the grid alphabet (default :data:`CALIBRATION_PHRASES`).
     n_repetitions : int
     floor : float
+    backspace_p : float
     seed : int
     grid : sequence of float | None
 
@@ -338,25 +346,26 @@ def calibrate_alpha(lm, layout: SpellerLayout, score_model, target_scores, nonta
     scores : array
         Mean log posterior of the intended symbol for each candidate ``alpha``.
     """
-    from neurospell.decoder.likelihood import CharacterEvidence
-    from neurospell.lm_fusion import choose_alpha, lm_prior
-
-    from .simulation import SimulatedParticipant
-
-    rng = np.random.default_rng(seed)
-    who = SimulatedParticipant(target_scores, nontarget_scores, rng)
-    ev = CharacterEvidence(layout, score_model)
-    lls, priors, targets = [], [], []
-    for ph in (CALIBRATION_PHRASES if phrases is None else phrases):
-        for i, sym in enumerate(ph):
+    phrases = CALIBRATION_PHRASES if phrases is None else tuple(phrases)
+    for ph in phrases:
+        for sym in ph:
             if sym not in layout.symbols:
                 raise NeurospellError(f"calibrate_alpha: {sym!r} of {ph!r} is not on the grid.")
-            prior = lm_prior(lm, ph[:i], layout.symbols)
-            ev.reset()
-            for _ in range(int(n_repetitions)):
-                g = rng.permutation(layout.n_groups)
-                ev.add_flashes(g, who.respond_flashes(layout, sym, g))
-                lls.append(ev.loglik.copy())
+    rng = np.random.default_rng(seed)
+    who = SimulatedParticipant(target_scores, nontarget_scores, rng)
+    # the engine without prior: its posterior is the normalised EEG likelihood
+    engine = SpellerEngine(layout, score_model, None, alpha=0.0, stop_threshold=1.0,
+                           max_repetitions=int(n_repetitions), beam_width=0, n_completions=0, seed=rng)
+    lls, priors, targets = [], [], []
+    for ph in phrases:
+        for i, sym in enumerate(ph):
+            # the LM prior in the context of the intended text (teacher forcing), as the engine makes it
+            prior = lm_prior(lm, ph[:i], layout.symbols, backspace_p=backspace_p)
+
+            def level(r, post, sym=sym, prior=prior):
+                lls.append(post.logp.copy())
                 priors.append(prior)
                 targets.append(layout.symbols.index(sym))
+
+            spell_symbol(engine, sym, who, on_repetition=level)
     return choose_alpha(np.array(lls), priors, np.array(targets), floor=floor, grid=grid)

@@ -1,18 +1,17 @@
 """Replay a recording: through the live preprocessing path (batch), or as live LSL streams.
 
-:func:`replay_batch` streams a recording chunk by chunk through the same
-:class:`~neurospell.preprocessing.OnlineEpocher` a live session uses, as fast as the CPU
-allows, and returns the epochs and a summary; ``on_batch`` receives each batch of epochs
-as it is completed (the hook where decoding and text are added).
+:class:`RecordingReader` reads a recording like a live source's reader (``read()`` ->
+sample chunk + markers, in fixed or random chunk sizes). :func:`replay_batch` streams a
+recording through it into the same :class:`~neurospell.preprocessing.OnlineEpocher` a live
+session uses (or into a :class:`~neurospell.session.drivers.StreamDriver`, which adds the
+decoder and the speller engine), as fast as the CPU allows, and returns the epochs and a
+summary; ``on_batch`` receives each batch of epochs as it is completed.
 
 :func:`replay_lsl` publishes the recording's EEG and markers as LSL streams (through the
 acquisition stage's outlets) with the original relative timing, or ``speed`` times faster.
 Sample ``i`` is stamped ``t0 + i / (sfreq * speed)`` and a marker at ``onset`` seconds
 ``t0 + onset / speed`` on the same (LSL local) clock, so a consumer can place every marker
 at its exact sample.
-
-Stages are imported inside the functions (core modules wire stages; stages never import
-each other).
 """
 
 from __future__ import annotations
@@ -21,12 +20,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import mne
 import numpy as np
+from tqdm import tqdm
 
-from .check import StreamError, check_positive
-from .logs import logger, use_log_level
+from neurospell.acquisition import LslEegOutlet, LslMarkerOutlet
+from neurospell.check import StreamError, check_positive
+from neurospell.config import Config
+from neurospell.logs import logger, use_log_level
+from neurospell.lsl import local_clock
+from neurospell.markers import annotation_to_label
+from neurospell.preprocessing import OnlineEpocher, load_recording
+from neurospell.types import EpochBatch, MarkerEvent, SampleChunk
 
-__all__ = ["ReplayResult", "recording_markers", "iter_recording", "replay_batch", "replay_lsl"]
+__all__ = ["ReplayResult", "RecordingReader", "recording_markers", "iter_recording", "replay_batch",
+           "replay_lsl"]
 
 
 @dataclass
@@ -53,13 +61,10 @@ def recording_markers(raw):
     Returns
     -------
     events : list of (onset_s, code, label)
-        ``onset_s`` in seconds from the first sample; flashes get the integer code of
-        :func:`neurospell.markers.flash_to_int` and the LSL string of
-        :func:`~neurospell.markers.flash_to_str`; trial markers code ``TRIAL_START`` and
-        ``trial:i:S``; other annotations code ``-1`` and their description (``/`` -> ``:``).
+        ``onset_s`` in seconds from the first sample; code and label from
+        :func:`neurospell.markers.annotation_to_label` (code ``-1`` for markers that are
+        neither flashes nor trials); ``BAD``/``EDGE`` annotations are left out.
     """
-    from .markers import TRIAL_START, flash_to_int, flash_to_str, parse_flash, parse_trial
-
     ann = raw.annotations
     onsets = np.asarray(ann.onset, dtype=float)
     if ann.orig_time is not None:
@@ -67,23 +72,15 @@ def recording_markers(raw):
     out = []
     for on, d in zip(onsets, ann.description, strict=True):
         d = str(d)
-        info = parse_flash(d) if not d.strip().lstrip("-").isdigit() else None
-        if info is not None:
-            out.append((float(on), flash_to_int(info.code, info.target), flash_to_str(info.code, info.target)))
-            continue
-        tr = parse_trial(d)
-        if tr is not None:
-            label = f"trial:{tr[0]}" + (f":{tr[1]}" if tr[1] is not None else "")
-            out.append((float(on), TRIAL_START, label))
-            continue
         if d.upper().startswith("BAD") or d.upper().startswith("EDGE"):
             continue
-        out.append((float(on), -1, d.replace("/", ":")))
+        code, label = annotation_to_label(d)
+        out.append((float(on), -1 if code is None else code, label))
     out.sort(key=lambda e: e[0])
     return out
 
 
-def iter_recording(raw, *, chunk_seconds: float = 0.1, t0: float = 0.0, speed: float = 1.0):
+def iter_recording(raw, *, chunk_seconds: float = 0.1, t0: float = 0.0, speed: float = 1.0, rng=None):
     """Cut ``raw`` into sample chunks with the markers that fall in each.
 
     Parameters
@@ -95,6 +92,9 @@ def iter_recording(raw, *, chunk_seconds: float = 0.1, t0: float = 0.0, speed: f
         Timestamp of the first sample.
     speed : float
         Timestamps advance ``1 / (sfreq * speed)`` per sample.
+    rng : numpy.random.Generator | int | None
+        When given, chunk lengths are drawn uniformly from 1 to twice ``chunk_seconds``
+        (as a live source delivers them); ``None`` cuts fixed chunks.
 
     Yields
     ------
@@ -104,8 +104,6 @@ def iter_recording(raw, *, chunk_seconds: float = 0.1, t0: float = 0.0, speed: f
         Markers whose onset sample lies in the chunk (markers before the first sample go
         with the first chunk, after the last with the last).
     """
-    from .types import MarkerEvent, SampleChunk
-
     sfreq = raw.info["sfreq"]
     data = raw.get_data()
     n = data.shape[1]
@@ -113,9 +111,12 @@ def iter_recording(raw, *, chunk_seconds: float = 0.1, t0: float = 0.0, speed: f
     events = recording_markers(raw)
     ev_samples = np.array([e[0] * sfreq for e in events])
     ch_names, ch_types = tuple(raw.ch_names), tuple(raw.get_channel_types())
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        rng = np.random.default_rng(rng)
     k = 0
-    for a in range(0, n, step):
-        b = min(a + step, n)
+    a = 0
+    while a < n:
+        b = min(a + (step if rng is None else int(rng.integers(1, 2 * step + 1))), n)
         ts = t0 + np.arange(a, b) / (sfreq * speed)
         chunk = SampleChunk(data[:, a:b], ts, ch_names, ch_types, sfreq, first_index=a)
         ms = []
@@ -124,6 +125,49 @@ def iter_recording(raw, *, chunk_seconds: float = 0.1, t0: float = 0.0, speed: f
             ms.append(MarkerEvent(t0 + on / speed, code, label))
             k += 1
         yield chunk, ms
+        a = b
+
+
+class RecordingReader:
+    """A recording read like a live source's :class:`~neurospell.acquisition.Reader`.
+
+    Each :meth:`read` returns the next sample chunk and the markers that fall in it, so the
+    stream driver consumes a recording exactly as it consumes a device.
+
+    Parameters
+    ----------
+    raw : mne.io.Raw
+    chunk_seconds : float
+        (Mean) chunk length, seconds of recording.
+    rng : numpy.random.Generator | int | None
+        Random chunk lengths (see :func:`iter_recording`).
+    """
+
+    def __init__(self, raw, *, chunk_seconds: float = 0.1, rng=None):
+        check_positive("chunk_seconds", chunk_seconds)
+        self.raw = raw
+        self.sfreq = float(raw.info["sfreq"])
+        self.ch_names = tuple(raw.ch_names)
+        self.ch_types = tuple(raw.get_channel_types())
+        self._it = iter_recording(raw, chunk_seconds=chunk_seconds, rng=rng)
+        self.exhausted = False
+
+    def read(self) -> tuple[SampleChunk | None, list[MarkerEvent]]:
+        """The next chunk and its markers; ``(None, [])`` once the recording is exhausted."""
+        if self.exhausted:
+            return None, []
+        try:
+            return next(self._it)
+        except StopIteration:
+            self.exhausted = True
+            return None, []
+
+    def __iter__(self):
+        while True:
+            chunk, markers = self.read()
+            if chunk is None:
+                return
+            yield chunk, markers
 
 
 def replay_batch(
@@ -136,6 +180,8 @@ def replay_batch(
     progress: bool = True,
     on_batch: Callable | None = None,
     reader_kwargs: dict | None = None,
+    driver=None,
+    rng=None,
     verbose=None,
 ) -> ReplayResult:
     """Run a recording through the live preprocessing path as fast as possible.
@@ -159,18 +205,19 @@ def replay_batch(
         completes it (hook for decoding and text).
     reader_kwargs : dict | None
         Extra ``load_recording`` arguments (``board_id``, ``eeg_stream``, ``marker_stream``).
+    driver : StreamDriver | None
+        Feed the chunks and markers to this stream driver (its epocher, decoder and speller
+        engine) instead of a bare epocher; make it for this recording
+        (:meth:`~neurospell.session.drivers.StreamDriver.for_recording`). The decisions
+        are in ``driver.phrases`` afterwards.
+    rng : numpy.random.Generator | int | None
+        Random chunk lengths (see :func:`iter_recording`).
     verbose : bool | str | int | None
 
     Returns
     -------
     result : ReplayResult
     """
-    import mne
-
-    from .config import Config
-    from .preprocessing import OnlineEpocher, load_recording
-    from .types import EpochBatch
-
     with use_log_level(verbose):
         if isinstance(cfg, Config):
             cfg = cfg.preprocessing
@@ -181,24 +228,30 @@ def replay_batch(
             raw = load_recording(path_or_raw, fmt=fmt, **(reader_kwargs or {}))
             name = str(path_or_raw)
         sfreq = raw.info["sfreq"]
-        epocher = OnlineEpocher(cfg, sfreq, raw.ch_names, raw.get_channel_types(), picks=picks,
-                                buffer_seconds=max(10.0, 2 * (cfg.tmax - cfg.tmin) + chunk_seconds))
+        if driver is not None:
+            epocher = driver.epocher
+        else:
+            epocher = OnlineEpocher(cfg, sfreq, raw.ch_names, raw.get_channel_types(), picks=picks,
+                                    buffer_seconds=max(10.0, 2 * (cfg.tmax - cfg.tmin) + chunk_seconds))
         batches = []
         n_flashes = 0
         t_start = time.perf_counter()
         bar = _progress(progress, raw.n_times, f"replay {name}")
         try:
-            for chunk, markers in iter_recording(raw, chunk_seconds=chunk_seconds):
+            for chunk, markers in RecordingReader(raw, chunk_seconds=chunk_seconds, rng=rng):
                 n_flashes += sum(1 for m in markers if 0 <= m.code < 200)
-                epocher.push_markers(markers)
-                b = epocher.update(chunk)
+                if driver is not None:
+                    b = driver.push(chunk, markers)
+                else:
+                    epocher.push_markers(markers)
+                    b = epocher.update(chunk)
                 if len(b):
                     batches.append(b)
                     if on_batch is not None:
                         on_batch(b)
                 if bar is not None:
                     bar.update(chunk.n_samples)
-            b = epocher.flush()
+            b = driver.finish() if driver is not None else epocher.flush()
             if len(b):
                 batches.append(b)
                 if on_batch is not None:
@@ -230,8 +283,6 @@ def replay_batch(
 def _progress(enabled, total, desc):
     if not enabled:
         return None
-    from tqdm import tqdm
-
     return tqdm(total=total, desc=desc, unit="sample", unit_scale=True, leave=False)
 
 
@@ -282,12 +333,6 @@ def replay_lsl(
         ``n_samples``, ``n_markers``, ``t0`` (LSL time of the first sample), ``speed``,
         ``duration_s`` (wall-clock), ``stopped`` (ended early).
     """
-    import mne
-
-    from .acquisition import LslEegOutlet, LslMarkerOutlet
-    from .lsl import local_clock
-    from .preprocessing import load_recording
-
     with use_log_level(verbose):
         speed = check_positive("speed", speed)
         check_positive("chunk_seconds", chunk_seconds)

@@ -1,0 +1,499 @@
+"""The speller engine: one selection loop for every entry point.
+
+:class:`SpellerEngine` is pure and synchronous (no threads, no clock, no I/O). It owns the
+typed text, the evidence of the current selection (the decoder stage's
+:class:`~neurospell.decoder.CharacterEvidence`), the candidate beam
+(:class:`~neurospell.lm_fusion.CandidateBeam`), the flash counter and the one stopping
+rule, and fuses EEG evidence with the language-model prior in one place
+(:func:`neurospell.lm_fusion.fuse`: floored, weighted prior). Its interface:
+
+* :meth:`SpellerEngine.next_flashes` -- the flash groups to show next (a pluggable
+  strategy, :class:`RowColumnFlashes` by default: each repetition flashes every group once
+  in a seeded random order);
+* :meth:`SpellerEngine.on_flash` ``(group, score)`` -- the events the flash causes:
+  :class:`SelectionDecided`, :class:`TextChanged`, :class:`CandidatesChanged` (an empty
+  tuple while the selection goes on);
+* :meth:`SpellerEngine.snapshot` -- a frozen :class:`EngineSnapshot` a GUI can draw from.
+
+Backspace (``"<"``) and a word completion are symbols like any other: a decided ``"<"``
+deletes the last character, and :meth:`SpellerEngine.select` takes a symbol or a
+:class:`Completion` chosen outside the flashing (a key, a click) through the same path.
+
+The drivers in :mod:`neurospell.session.drivers` feed it from recorded scores, a simulated
+participant or a live/recorded stream; every figure neurospell reports comes from here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from neurospell.check import NeurospellError, check_range, validate_type
+from neurospell.decoder import CharacterEvidence, ScoreModel
+from neurospell.lm_fusion import (
+    BACKSPACE,
+    CandidateBeam,
+    complete_words,
+    fuse,
+    lm_prior,
+    should_stop,
+)
+from neurospell.logs import logger
+from neurospell.types import Candidate, CandidateList, CharDistribution, Decision, SpellerLayout
+
+__all__ = [
+    "SpellerEngine",
+    "EngineSnapshot",
+    "SelectionDecided",
+    "TextChanged",
+    "CandidatesChanged",
+    "Completion",
+    "RowColumnFlashes",
+    "apply_symbol",
+    "DEFAULT_ALPHA",
+    "model_alpha",
+]
+
+#: LM weight used when neither the config (``[lm] alpha``) nor the model sets one.
+DEFAULT_ALPHA = 1.0
+
+
+def apply_symbol(text: str, symbol: str, backspace: str = BACKSPACE) -> str:
+    """The text after selecting ``symbol`` (``backspace`` deletes the last character)."""
+    if symbol == backspace:
+        return text[:-1]
+    return text + symbol
+
+
+def model_alpha(decoder, lm_name: str | None = None) -> float | None:
+    """The LM weight stored with a trained model (``provenance_["lm_alpha"]``), or ``None``.
+
+    With ``lm_name``, only a weight chosen for that language model is returned (a weight
+    suits the model it was chosen with).
+    """
+    prov = getattr(decoder, "provenance_", None) or {}
+    entry = prov.get("lm_alpha")
+    if not isinstance(entry, dict) or entry.get("alpha") is None:
+        return None
+    if lm_name is not None and entry.get("lm") not in (None, lm_name):
+        logger.info("the model's LM weight was chosen for %r, not %r: not used", entry.get("lm"), lm_name)
+        return None
+    return float(entry["alpha"])
+
+
+# -- events and snapshot -------------------------------------------------------------------
+@dataclass(frozen=True)
+class Completion:
+    """A word completion chosen as one symbol: it replaces the partial word, plus a space."""
+
+    word: str
+
+    def __post_init__(self):
+        if not isinstance(self.word, str) or not self.word or " " in self.word:
+            raise NeurospellError(f"Completion: word must be one non-empty word, got {self.word!r}.")
+
+
+@dataclass(frozen=True)
+class SelectionDecided:
+    """A selection ended.
+
+    Attributes
+    ----------
+    decision : Decision
+        The chosen symbol, its posterior, the repetitions it took (started repetitions).
+    posterior : CharDistribution
+        The fused posterior at the decision.
+    prior : CharDistribution
+        The LM prior of the selection (uniform without a model).
+    evidence : CharDistribution
+        The EEG-only posterior (uniform prior) at the decision.
+    n_flashes : int
+        Flashes used.
+    text : str
+        The typed text after the decision.
+    forced : bool
+        ``True`` when the decision was forced (no more flashes), not reached by the rule.
+    """
+
+    decision: Decision
+    posterior: CharDistribution = field(repr=False)
+    prior: CharDistribution = field(repr=False)
+    evidence: CharDistribution = field(repr=False)
+    n_flashes: int
+    text: str
+    forced: bool = False
+
+
+@dataclass(frozen=True)
+class TextChanged:
+    """The typed text changed (a decision, a backspace, a completion, a reset)."""
+
+    text: str
+    previous: str
+
+
+@dataclass(frozen=True)
+class CandidatesChanged:
+    """The candidate texts (EEG + LM beam, best first) changed."""
+
+    candidates: CandidateList
+
+
+@dataclass(frozen=True)
+class EngineSnapshot:
+    """What a GUI draws: an immutable copy of the engine's state.
+
+    Attributes
+    ----------
+    text : str
+    posterior : CharDistribution
+        Fused posterior of the current selection (the prior before any flash).
+    evidence : CharDistribution
+        EEG-only posterior of the current selection.
+    prior : CharDistribution
+    candidates : CandidateList
+    completions : CandidateList
+        Words completing the word being typed (empty without a language model).
+    n_flashes : int
+        Flashes of the current selection.
+    repetitions : float
+        ``n_flashes / n_groups``.
+    last : SelectionDecided | None
+        The last decision.
+    n_selections : int
+        Decisions so far.
+    """
+
+    text: str
+    posterior: CharDistribution = field(repr=False)
+    evidence: CharDistribution = field(repr=False)
+    prior: CharDistribution = field(repr=False)
+    candidates: CandidateList = field(repr=False)
+    completions: CandidateList = field(repr=False)
+    n_flashes: int
+    repetitions: float
+    last: SelectionDecided | None = field(repr=False)
+    n_selections: int
+
+
+# -- flash-group strategies ----------------------------------------------------------------
+class RowColumnFlashes:
+    """Each repetition flashes every group of the layout once, in a seeded random order.
+
+    Parameters
+    ----------
+    n_groups : int
+    rng : numpy.random.Generator | int | None
+    """
+
+    def __init__(self, n_groups: int, rng=None):
+        self.n_groups = int(n_groups)
+        self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+    def next_repetition(self) -> tuple[int, ...]:
+        """The group indices of the next repetition, in flash order."""
+        return tuple(int(g) for g in self.rng.permutation(self.n_groups))
+
+
+# -- the engine -----------------------------------------------------------------------------
+class SpellerEngine:
+    """Flashes in -> evidence -> fusion -> stop or flash again -> decision, text, candidates.
+
+    Parameters
+    ----------
+    layout : SpellerLayout
+    score_model : neurospell.decoder.ScoreModel
+        The decoder's calibrated score densities (``decoder.score_model_``).
+    lm : LanguageModel | None
+        The prior; ``None`` is uniform (no language model).
+    alpha : float
+        Weight of the LM prior.
+    floor : float
+        Floor of the LM prior (``[lm] floor``).
+    stop_threshold : float
+        Posterior maximum that stops flashing (``[speller] stop_threshold``; ``1.0`` never
+        stops early).
+    min_repetitions, max_repetitions : int
+        The rule is checked once ``min_repetitions * n_groups`` flashes are in; a decision
+        is forced at ``max_repetitions * n_groups`` flashes.
+    beam_width : int
+        Candidate texts kept (``[lm] beam_width``; 0 disables the beam).
+    backspace_p : float
+        Prior probability of ``"<"`` when the grid has one (``[lm] backspace_p``).
+    n_completions : int
+        Word completions in the snapshot (``[lm] n_completions``).
+    stop_each_flash : bool
+        Check the rule after every flash (default) rather than only after complete
+        repetitions.
+    flash_groups : object with ``next_repetition() -> tuple of int`` | None
+        The flash-group strategy (default :class:`RowColumnFlashes` seeded with ``seed``).
+    seed : int | numpy.random.Generator | None
+    text : str
+        Text already typed.
+    """
+
+    def __init__(self, layout: SpellerLayout, score_model: ScoreModel, lm=None, *,
+                 alpha: float = DEFAULT_ALPHA, floor: float = 1e-3, stop_threshold: float = 0.95,
+                 min_repetitions: int = 1, max_repetitions: int = 10, beam_width: int = 8,
+                 backspace_p: float = 0.05, n_completions: int = 5, stop_each_flash: bool = True,
+                 flash_groups=None, seed=None, text: str = ""):
+        validate_type(layout, SpellerLayout, "layout")
+        self.layout = layout
+        self.lm = lm
+        self.alpha = check_range("alpha", alpha, 0.0, None)
+        self.floor = float(floor)
+        self.stop_threshold = check_range("stop_threshold", stop_threshold, 0.0, 1.0)
+        if not 1 <= int(min_repetitions) <= int(max_repetitions):
+            raise NeurospellError(
+                "need 1 <= min_repetitions <= max_repetitions, got "
+                f"min_repetitions={min_repetitions!r}, max_repetitions={max_repetitions!r}."
+            )
+        self.min_repetitions, self.max_repetitions = int(min_repetitions), int(max_repetitions)
+        self.backspace_p = float(backspace_p)
+        self.n_completions = int(n_completions)
+        self.stop_each_flash = bool(stop_each_flash)
+        self.flash_groups = RowColumnFlashes(layout.n_groups, seed) if flash_groups is None else flash_groups
+        self._evidence = CharacterEvidence(layout, score_model)
+        self._beam = (CandidateBeam(layout.symbols, lm, alpha=self.alpha, floor=self.floor,
+                                    beam_width=beam_width) if beam_width else None)
+        self._min_flashes = self.min_repetitions * layout.n_groups
+        self._max_flashes = self.max_repetitions * layout.n_groups
+        self._last: SelectionDecided | None = None
+        self._n_selections = 0
+        self._completions: tuple[str, CandidateList] | None = None
+        self.reset(text)
+
+    @classmethod
+    def from_config(cls, layout: SpellerLayout, score_model: ScoreModel, lm, config, *,
+                    model_alpha: float | None = None, **overrides) -> SpellerEngine:
+        """Build from a :class:`~neurospell.config.Config` (``[lm]`` and ``[speller]``).
+
+        ``alpha`` is ``[lm] alpha`` when the config sets it (an override), else
+        ``model_alpha`` (the weight chosen on calibration data and stored with the model,
+        see :func:`model_alpha`), else :data:`DEFAULT_ALPHA`.
+        """
+        alpha = config.lm.alpha
+        if alpha is None:
+            alpha = DEFAULT_ALPHA if model_alpha is None else float(model_alpha)
+        kw = dict(alpha=alpha, floor=config.lm.floor, beam_width=config.lm.beam_width,
+                  backspace_p=config.lm.backspace_p, n_completions=config.lm.n_completions,
+                  stop_threshold=config.speller.stop_threshold,
+                  min_repetitions=config.speller.min_repetitions,
+                  max_repetitions=config.speller.max_repetitions,
+                  stop_each_flash=config.speller.stop_each_flash)
+        kw.update(overrides)
+        return cls(layout, score_model, lm, **kw)
+
+    # -- state -----------------------------------------------------------------------------
+    @property
+    def text(self) -> str:
+        """The typed text."""
+        return self._text
+
+    @property
+    def n_flashes(self) -> int:
+        """Flashes of the current selection."""
+        return self._evidence.n_flashes
+
+    @property
+    def candidates(self) -> CandidateList:
+        """Candidate texts (EEG + LM), best first; the best may correct earlier decisions."""
+        if self._beam is None:
+            return CandidateList((Candidate(self._text, 0.0),))
+        return self._beam.candidates
+
+    def reset(self, text: str = "") -> tuple:
+        """Start again from ``text``: empty evidence, one candidate, a new LM context.
+
+        Returns
+        -------
+        events : tuple
+            :class:`TextChanged` and :class:`CandidatesChanged` when ``text`` differs from
+            the current text (empty otherwise).
+        """
+        previous = getattr(self, "_text", None)
+        self._text = str(text)
+        if self._beam is not None:
+            self._beam.reset(self._text)
+        self._start_selection()
+        if previous is None or previous == self._text:
+            return ()
+        return (TextChanged(self._text, previous), CandidatesChanged(self.candidates))
+
+    def _start_selection(self) -> None:
+        self._evidence.reset()
+        self._prior = lm_prior(self.lm if self.alpha > 0 else None, self._text, self.layout.symbols,
+                               backspace_p=self.backspace_p)
+        self._use_prior = self.lm is not None and self.alpha > 0
+        self._posterior = None
+        self._planned: list[int] = []
+
+    # -- flashes -----------------------------------------------------------------------------
+    def next_flashes(self) -> tuple[int, ...]:
+        """The flash groups (indices) to show next, in order.
+
+        The rest of the planned repetition; a new one from the strategy when none is left.
+        A driver with a recorded flash order may ignore it and report its own groups.
+        """
+        if not self._planned:
+            self._planned = list(self.flash_groups.next_repetition())
+        return tuple(self._planned)
+
+    def on_flash(self, group: int, score: float) -> tuple:
+        """Add one flash of the current selection and apply the stopping rule.
+
+        Parameters
+        ----------
+        group : int
+            Flash-group index (stimulus code - 1).
+        score : float
+            The decoder's decision score of the flash's epoch.
+
+        Returns
+        -------
+        events : tuple
+            Empty while the selection goes on; ``(SelectionDecided, TextChanged,
+            CandidatesChanged)`` when the rule ends it.
+        """
+        g = int(group)
+        self._evidence.add_flash(g, float(score))
+        self._posterior = None
+        if self._planned and self._planned[0] == g:
+            self._planned.pop(0)
+        elif g in self._planned:
+            self._planned.remove(g)
+        if self._should_stop():
+            return self._decide(forced=False)
+        return ()
+
+    def on_flashes(self, groups, scores) -> tuple:
+        """Add flashes one by one until one ends the selection.
+
+        Returns
+        -------
+        events : tuple
+            The events of the decision (empty if none).
+        used : int
+            Flashes consumed (the rest belong to no selection and are dropped).
+        """
+        groups = np.atleast_1d(np.asarray(groups))
+        scores = np.atleast_1d(np.asarray(scores, dtype=np.float64))
+        if groups.shape != scores.shape:
+            raise NeurospellError(f"on_flashes: {groups.size} groups but {scores.size} scores.")
+        for i, (g, s) in enumerate(zip(groups.tolist(), scores.tolist(), strict=True)):
+            events = self.on_flash(g, s)
+            if events:
+                return events, i + 1
+        return (), len(groups)
+
+    def _should_stop(self) -> bool:
+        """The stopping rule (:func:`neurospell.lm_fusion.should_stop`) after this flash.
+
+        Repetitions count as ``n_flashes / n_groups``, so the rule applies after every flash
+        once ``min_repetitions`` repetitions' worth of flashes are in; in per-repetition mode
+        only at the end of a repetition.
+        """
+        n = self._evidence.n_flashes
+        n_g = self.layout.n_groups
+        if n < self._max_flashes and (n < self._min_flashes or self.stop_threshold >= 1.0
+                                      or (not self.stop_each_flash and n % n_g)):
+            return False  # the rule cannot fire: skip the fusion
+        return should_stop(self.posterior(), n / n_g, threshold=self.stop_threshold,
+                           min_repetitions=self.min_repetitions, max_repetitions=self.max_repetitions)
+
+    def posterior(self) -> CharDistribution:
+        """The fused posterior of the current selection (:func:`neurospell.lm_fusion.fuse`)."""
+        if self._posterior is None:
+            self._posterior = fuse(self._evidence.loglik, self._prior if self._use_prior else None,
+                                   alpha=self.alpha, floor=self.floor, alphabet=self.layout.symbols)
+        return self._posterior
+
+    def decide(self) -> tuple:
+        """Force the decision now (a recording that runs out of flashes, a user's request).
+
+        Raises
+        ------
+        NeurospellError
+            When the selection has no flash yet.
+        """
+        if self._evidence.n_flashes == 0:
+            raise NeurospellError("decide: the current selection has no flashes yet; flash first.")
+        return self._decide(forced=True)
+
+    def _decide(self, *, forced: bool) -> tuple:
+        post = self.posterior()
+        ev = CharDistribution.from_scores(self.layout.symbols, self._evidence.loglik)
+        sym = post.argmax()
+        n = self._evidence.n_flashes
+        n_rep = -(-n // self.layout.n_groups)
+        dec = Decision(sym, float(math.exp(post[sym])), n_rep)
+        previous = self._text
+        self._text = apply_symbol(previous, sym)
+        if self._beam is not None:
+            self._beam.update(ev)
+        out = SelectionDecided(dec, post, self._prior, ev, n, self._text, forced)
+        self._last = out
+        self._n_selections += 1
+        logger.debug("decided %r (p=%.3f) after %d flashes -> %r", sym, dec.posterior, n, self._text)
+        self._start_selection()
+        return (out, TextChanged(self._text, previous), CandidatesChanged(self.candidates))
+
+    # -- symbols chosen outside the flashing -----------------------------------------------
+    def select(self, symbol) -> tuple:
+        """Apply a symbol chosen directly (a backspace key, a clicked completion).
+
+        Parameters
+        ----------
+        symbol : str | Completion
+            A grid symbol, ``"<"`` (backspace) or a :class:`Completion`.
+
+        Returns
+        -------
+        events : tuple
+            :class:`TextChanged` and :class:`CandidatesChanged`. The current selection's
+            evidence is discarded (its context changed).
+        """
+        previous = self._text
+        if isinstance(symbol, Completion):
+            cut = previous.rfind(" ") + 1
+            self._text = previous[:cut] + symbol.word + " "
+            if self._beam is not None:
+                self._beam.reset(self._text)
+        elif isinstance(symbol, str) and (symbol in self.layout.symbols or symbol == BACKSPACE):
+            self._text = apply_symbol(previous, symbol)
+            if self._beam is not None:
+                one_hot = np.full(len(self.layout.symbols), -1e3)
+                if symbol in self.layout.symbols:
+                    one_hot[self.layout.symbols.index(symbol)] = 0.0
+                    self._beam.update(one_hot)
+                else:  # backspace not on the grid: candidates restart from the new text
+                    self._beam.reset(self._text)
+        else:
+            raise NeurospellError(
+                f"select: symbol must be one of the grid's symbols, {BACKSPACE!r} or a Completion, "
+                f"got {symbol!r}."
+            )
+        self._start_selection()
+        return (TextChanged(self._text, previous), CandidatesChanged(self.candidates))
+
+    def completions(self) -> CandidateList:
+        """The most probable words completing the word being typed (cached per text)."""
+        if self.lm is None or self.n_completions <= 0:
+            return CandidateList(())
+        if self._completions is None or self._completions[0] != self._text:
+            self._completions = (self._text, complete_words(self.lm, self._text, self.n_completions))
+        return self._completions[1]
+
+    def snapshot(self, *, completions: bool = True) -> EngineSnapshot:
+        """An immutable copy of the state (``completions=False`` skips the word search)."""
+        n = self._evidence.n_flashes
+        return EngineSnapshot(
+            text=self._text, posterior=self.posterior(),
+            evidence=CharDistribution.from_scores(self.layout.symbols, self._evidence.loglik),
+            prior=self._prior, candidates=self.candidates,
+            completions=self.completions() if completions else CandidateList(()),
+            n_flashes=n, repetitions=n / self.layout.n_groups, last=self._last,
+            n_selections=self._n_selections,
+        )
