@@ -193,7 +193,9 @@ class Scope(QtWidgets.QWidget):
         self.plot_widget = pg.PlotWidget(parent=self, background=th.window)
         self.plot_widget.setAccessibleName("Traces")
         self.plot_widget.setAccessibleDescription("Scrolling traces, newest on the right.")
+        # Not interactive (fixed ranges, no mouse): the keyboard skips it.
         self.plot_widget.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        self.plot_widget.viewport().setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
         self.plot_widget.viewport().installEventFilter(self)
         plot = self.plot_widget.getPlotItem()
         plot.setMenuEnabled(False)

@@ -18,7 +18,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from neurospell.check import check_option, check_range
 
-__all__ = ["Theme", "HIGH_CONTRAST", "LIGHT", "system_prefers_high_contrast", "theme_for_system",
+__all__ = ["Theme", "HIGH_CONTRAST", "LIGHT", "system_prefers_high_contrast", "theme_for", "theme_for_system",
            "apply_theme", "current_theme"]
 
 
@@ -118,14 +118,31 @@ def system_prefers_high_contrast(app: QtGui.QGuiApplication | None = None) -> bo
     return False
 
 
+def theme_for(high_contrast: bool | None, color_scheme: QtCore.Qt.ColorScheme | None) -> Theme:
+    """The theme ``mode="auto"`` picks for a contrast preference and a colour scheme.
+
+    Parameters
+    ----------
+    high_contrast : bool | None
+        The system asks for high contrast (``None``: no preference known).
+    color_scheme : Qt.ColorScheme | None
+        The system's colour scheme (``None`` or ``Unknown``: not known).
+
+    Returns
+    -------
+    theme : Theme
+        :data:`LIGHT` only for a light scheme without high contrast, else :data:`HIGH_CONTRAST`.
+    """
+    if not high_contrast and color_scheme == QtCore.Qt.ColorScheme.Light:
+        return LIGHT
+    return HIGH_CONTRAST
+
+
 def theme_for_system(app: QtGui.QGuiApplication | None = None) -> Theme:
     """The theme ``mode="auto"`` picks for the system's contrast and colour-scheme preferences."""
     app = app or QtGui.QGuiApplication.instance()
-    if system_prefers_high_contrast(app):
-        return HIGH_CONTRAST
-    if app is not None and app.styleHints().colorScheme() == QtCore.Qt.ColorScheme.Light:
-        return LIGHT
-    return HIGH_CONTRAST
+    scheme = app.styleHints().colorScheme() if app is not None else None
+    return theme_for(system_prefers_high_contrast(app), scheme)
 
 
 def current_theme() -> Theme:
