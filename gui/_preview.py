@@ -25,13 +25,18 @@ from .scope import Scope
 from .theme import apply_theme
 
 
-def build_window(n_channels: int = 32, sfreq: float = 250.0) -> tuple[QtWidgets.QWidget, SpellerGrid, Scope]:
-    """A window with a :class:`SpellerGrid` (left) and a :class:`Scope` (right)."""
+def build_window(n_channels: int = 32, sfreq: float = 250.0, *, yield_to_grid: bool = True
+                 ) -> tuple[QtWidgets.QWidget, SpellerGrid, Scope]:
+    """A window with a :class:`SpellerGrid` (left) and a :class:`Scope` (right).
+
+    With ``yield_to_grid`` the scope postpones redraws that would delay a flash.
+    """
     win = QtWidgets.QWidget()
     win.setWindowTitle("neurospell preview")
     win.setAccessibleName("neurospell preview")
     grid = SpellerGrid(photodiode=True, flash_frames=6, gap_frames=4)
-    scope = Scope([f"EEG{i:02d}" for i in range(n_channels)], sfreq, window=4.0)
+    scope = Scope([f"EEG{i:02d}" for i in range(n_channels)], sfreq, window=4.0,
+                  yield_to=grid.time_to_next_change if yield_to_grid else None)
     lay = QtWidgets.QHBoxLayout(win)
     lay.addWidget(grid, 1)
     lay.addWidget(scope, 1)
@@ -43,10 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Show the speller grid and the scope; save a screenshot.")
     ap.add_argument("--out", default="/tmp/gui_preview.png", help="PNG to write")
     ap.add_argument("--seconds", type=float, default=3.0, help="how long to run before the screenshot")
+    ap.add_argument("--no-yield", action="store_true", help="the scope redraws even just before a flash")
     args = ap.parse_args(argv)
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     apply_theme(app, "auto", font_scale=1.2)
-    win, grid, scope = build_window()
+    win, grid, scope = build_window(yield_to_grid=not args.no_yield)
     win.show()
     sfreq, n_ch = scope.sfreq, len(scope.ch_names)
     rng = np.random.default_rng(0)
@@ -84,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     if not saved:
         win.grab().save(args.out)
     print(f"{args.out}: grid flashes {grid.n_flashes}, dropped frames {grid.dropped_frames}, "
-          f"scope quality {dict(zip(scope.ch_names, scope.quality, strict=True))}")
+          f"scope redraws {scope.n_redraws} (postponed {scope.n_yielded}), scope quality {dict(zip(scope.ch_names, scope.quality, strict=True))}")
     return 0
 
 

@@ -208,6 +208,8 @@ class SpellerGrid(QtWidgets.QWidget):
         self.dropped_frames = 0
         #: Flashes shown since construction.
         self.n_flashes = 0
+        #: Flashes that started one or more frames after their due frame (a stall in the gap).
+        self.late_flashes = 0
 
         self._timer = QtCore.QTimer(self)
         self._timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
@@ -297,6 +299,15 @@ class SpellerGrid(QtWidgets.QWidget):
         """Flashes queued and not yet shown."""
         return len(self._queue)
 
+    def time_to_next_change(self) -> float:
+        """Seconds until the grid next changes what it shows (``inf`` when no flash is running).
+
+        Other views on the GUI thread (the scope) can skip a redraw that would delay it.
+        """
+        if self._phase not in ("on", "off"):
+            return math.inf
+        return self._t0 + (self._frame + self._left) * self._period - time.perf_counter()
+
     @property
     def is_flashing(self) -> bool:
         """Whether a schedule is running (a flash or its gap is on screen, or flashes are queued)."""
@@ -359,6 +370,8 @@ class SpellerGrid(QtWidgets.QWidget):
             self.flashEnded.emit(ended)
         if self._phase == "ready":
             if self._queue:
+                if steps > 0:  # the gap ended `steps` frames ago: this flash starts late
+                    self.late_flashes += 1
                 self._start_next()
             else:
                 self._phase = "idle"

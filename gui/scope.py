@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -73,6 +73,13 @@ class Scope(QtWidgets.QWidget):
         electrodes' DC offsets so traces stay in their lanes; updated with the quality flags).
     clip : float
         Traces are clipped to +/- ``clip`` lanes around their own lane (0 disables clipping).
+    yield_to : callable | None
+        Returns the seconds until a more urgent view on the GUI thread next draws (e.g.
+        :meth:`SpellerGrid.time_to_next_change <neurospell.gui.grid.SpellerGrid.time_to_next_change>`);
+        a redraw is postponed to the next timer tick when that is less than ``frame_budget``,
+        so the scope never delays a flash.
+    frame_budget : float
+        Seconds a redraw may take (see ``yield_to``).
     theme : Theme | None
     parent : QWidget | None
 
@@ -88,6 +95,7 @@ class Scope(QtWidgets.QWidget):
                  scale: float = 100e-6, max_points: int = 1000, redraw_hz: float = 40.0,
                  flat_threshold: float = 0.5e-6, rail_threshold: float = 0.1,
                  noise_threshold: float = 100e-6, center: bool = True, clip: float = 1.5,
+                 yield_to: Callable[[], float] | None = None, frame_budget: float = 0.02,
                  theme: Theme | None = None,
                  parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
@@ -106,6 +114,12 @@ class Scope(QtWidgets.QWidget):
         self.noise_threshold = check_positive("noise_threshold", noise_threshold)
         self.center = bool(center)
         self.clip = check_range("clip", clip, 0.0, 1000.0)
+        if yield_to is not None and not callable(yield_to):
+            raise NeurospellError(f"yield_to must be callable or None, got {type(yield_to).__name__}.")
+        self._yield_to = yield_to
+        self.frame_budget = check_range("frame_budget", frame_budget, 0.0, 1.0)
+        #: Redraws postponed because a more urgent view was about to draw.
+        self.n_yielded = 0
         self._theme = theme or current_theme()
 
         n_ch = len(names)
@@ -443,6 +457,9 @@ class Scope(QtWidgets.QWidget):
     @QtCore.Slot()
     def _redraw(self) -> None:
         if not self._dirty or not self.isVisible():
+            return
+        if self._yield_to is not None and self._yield_to() < self.frame_budget:
+            self.n_yielded += 1
             return
         self._dirty = False
         gain = 1.0 / self.scale

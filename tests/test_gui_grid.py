@@ -1,6 +1,7 @@
 """SpellerGrid: exactly the flashed cells light up, onsets in flash order on the LSL clock, frame timing."""
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -91,7 +92,7 @@ def test_flash_timing_over_200_flashes(qtbot):
     grid.on_onset(lambda g, t: from_callback.append((g, t)))
     clock = get_pylsl().local_clock
     t_before = clock()
-    dropped0 = grid.dropped_frames
+    dropped0, late0 = grid.dropped_frames, grid.late_flashes
     with qtbot.waitSignal(grid.scheduleFinished, timeout=60000):
         grid.show_flashes(scheduled)
     t_after = clock()
@@ -108,12 +109,34 @@ def test_flash_timing_over_200_flashes(qtbot):
           f"{len(onsets)} flashes; onset interval error median {1000 * np.median(err):+.2f} ms, "
           f"median |err| {1000 * np.median(np.abs(err)):.2f} ms, p99 |err| "
           f"{1000 * np.percentile(np.abs(err), 99):.2f} ms, max {1000 * err.max():+.2f} ms; "
-          f"dropped frames {dropped}")
+          f"dropped frames {dropped}, flashes started late {grid.late_flashes - late0}")
     # Loose bounds (a shared machine, no vsync): the typical interval is right to a frame, and
     # the schedule only runs late by the frames it dropped (absolute frame deadlines, no drift).
     assert np.median(np.abs(err)) < period
     total_late = (onsets[-1] - onsets[0]) - (len(onsets) - 1) * soa
     assert total_late < (dropped + 2) * period + 0.05
+
+
+def test_a_stalled_gui_thread_drops_frames_but_never_skips_a_flash(qtbot):
+    grid = _shown_grid(qtbot, flash_frames=1, gap_frames=1)
+    stall = 0.1  # 6 frames at 60 Hz: the flash and its gap pass, the next flash is due
+
+    def block_gui_thread(group, onset):
+        if grid.n_flashes == 2:  # a deliberate stall of the GUI thread (busy, like a slow redraw)
+            end = time.perf_counter() + stall
+            while time.perf_counter() < end:
+                pass
+
+    got = []
+    grid.flashShown.connect(block_gui_thread)
+    grid.on_onset(lambda g, t: got.append((g, t)))
+    with qtbot.waitSignal(grid.scheduleFinished, timeout=10000):
+        grid.show_flashes([0, 1, 2, 3, 4])
+    assert [g for g, _ in got] == [0, 1, 2, 3, 4]
+    assert grid.dropped_frames >= round(stall * grid.refresh_rate) - 2
+    assert grid.late_flashes >= 1
+    onsets = np.array([t for _, t in got])
+    assert onsets[2] - onsets[1] >= stall  # the late flash is stamped when it was shown
 
 
 def test_show_flashes_from_another_thread_keeps_order(qtbot):
@@ -145,7 +168,9 @@ def test_stop_drops_the_queue(qtbot):
     grid = _shown_grid(qtbot, flash_frames=3, gap_frames=3)
     with qtbot.waitSignal(grid.flashShown, timeout=5000):
         grid.show_flashes(list(range(12)) * 5)
+    assert grid.time_to_next_change() <= grid.soa  # finite while flashing (negative if the tick is late)
     grid.stop()
+    assert grid.time_to_next_change() == float("inf")
     assert not grid.is_flashing and grid.pending == 0 and grid.lit_cells == frozenset()
     assert _lit_cells(grid) == set()
 

@@ -137,3 +137,15 @@ def test_push_and_constructor_validate_their_arguments(qtbot):
         Scope(NAMES[:4], -1.0)
     with pytest.raises(NeurospellError, match="ch_names"):
         Scope([], 250.0)
+
+
+def test_scope_postpones_redraws_that_would_delay_a_flash(qtbot):
+    until_flash = {"s": 0.005}
+    scope = _scope(qtbot, names=NAMES[:8], yield_to=lambda: until_flash["s"], frame_budget=0.02)
+    scope.push(*_eeg(8, 50, 250.0))
+    qtbot.waitUntil(lambda: scope.n_yielded >= 2, timeout=5000)
+    assert scope.n_redraws == 0
+    until_flash["s"] = float("inf")  # no flash running
+    qtbot.waitUntil(lambda: scope.n_redraws >= 1, timeout=5000)
+    with pytest.raises(NeurospellError, match="yield_to must be callable"):
+        Scope(NAMES[:8], 250.0, yield_to=3.0)
