@@ -54,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     apply_theme(app, "auto", font_scale=1.2)
     win, grid, scope = build_window(yield_to_grid=not args.no_yield)
     win.show()
+    win.activateWindow()
+    grid.setFocus()
     sfreq, n_ch = scope.sfreq, len(scope.ch_names)
     rng = np.random.default_rng(0)
     t0 = time.perf_counter()
