@@ -224,7 +224,8 @@ class SpellerGrid(QtWidgets.QWidget):
         self.setAttribute(QtCore.Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setAccessibleName("Speller grid")
         self._update_accessible_description()
-        self.setMinimumSize(48 * speller_layout.n_cols, 48 * speller_layout.n_rows)
+        extra = self.photodiode_size if self.photodiode else 0
+        self.setMinimumSize(48 * speller_layout.n_cols, 48 * speller_layout.n_rows + extra)
 
     # -- timing ---------------------------------------------------------------------------
     @property

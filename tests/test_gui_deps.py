@@ -1,9 +1,10 @@
 """The pinned Qt binding and pyqtgraph draw a 32-channel scope for many frames and exit cleanly.
 
-PySide6 6.12.0 with pyqtgraph 0.14.0 aborts the interpreter ("Fatal Python error:
-none_dealloc: ... refcount error in a C extension", in ``GraphicsItem.pixelVectors``) while
-drawing a 32-channel scope; pyproject.toml pins a pair this test has verified. It runs in a
-subprocess because the failure is an abort, not an exception.
+PySide6 6.12.0 (with pyqtgraph 0.14.0 or 0.13.7) aborts the interpreter ("Fatal Python
+error: none_dealloc: ... refcount error in a C extension", during ``GraphicsView.paintEvent``)
+within the first frames of this test; pyproject.toml pins a pair it has verified (PySide6
+6.11.3, pyqtgraph 0.14.0). It runs in a subprocess because the failure is an abort, not an
+exception.
 """
 
 import os
@@ -17,7 +18,7 @@ from PySide6 import QtCore, QtWidgets
 app = QtWidgets.QApplication([])
 from neurospell.gui.scope import Scope
 
-N_FRAMES = 300
+N_FRAMES = 150
 scope = Scope([f"EEG{i:02d}" for i in range(32)], 250.0)
 scope.resize(1000, 800)
 scope.show()
@@ -49,4 +50,4 @@ def test_pinned_qt_binding_draws_32_channel_scope_and_exits_cleanly():
     assert res.returncode == 0, f"{versions}: exit code {res.returncode}\n{res.stderr[-3000:]}"
     assert "refcount" not in res.stderr and "Fatal Python error" not in res.stderr, res.stderr[-3000:]
     counts = res.stdout.split()
-    assert counts[:2] == ["frames", "300"] and int(counts[3]) >= 300 and int(counts[5]) >= 300, res.stdout
+    assert counts[:2] == ["frames", "150"] and int(counts[3]) >= 150 and int(counts[5]) >= 150, res.stdout

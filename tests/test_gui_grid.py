@@ -26,8 +26,10 @@ def _shown_grid(qtbot, **kwargs):
 def _lit_cells(grid):
     """Symbols whose probe pixel is the flash colour in a grab of the grid as it is now."""
     img = grid.grab().toImage()
+    dpr = img.devicePixelRatio()
     flash = grid._theme.qcolor("flash").rgb()
-    return {i for i in range(len(grid.speller_layout.symbols)) if img.pixel(grid.probe_point(i)) == flash}
+    return {i for i in range(len(grid.speller_layout.symbols))
+            if img.pixel(grid.probe_point(i) * dpr) == flash}
 
 
 def _run_pixel_check(qtbot, grid):
