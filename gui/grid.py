@@ -227,6 +227,38 @@ class SpellerGrid(QtWidgets.QWidget):
         extra = self.photodiode_size if self.photodiode else 0
         self.setMinimumSize(48 * speller_layout.n_cols, 48 * speller_layout.n_rows + extra)
 
+    @classmethod
+    def from_config(cls, speller: SpellerConfig, *, refresh_rate: float | None = None, **kwargs) -> SpellerGrid:
+        """A grid for the ``[speller]`` config section: its layout, flash duration and SOA.
+
+        Parameters
+        ----------
+        speller : SpellerConfig
+            ``flash_duration`` and ``soa`` (seconds) must each be a whole number of frames at
+            the display's refresh rate, and the SOA at least one frame longer than the flash.
+        refresh_rate : float | None
+            As for the constructor; ``None`` reads the primary screen's.
+        **kwargs
+            Other constructor arguments (``photodiode``, ``theme``, ...).
+
+        Raises
+        ------
+        NeurospellError
+            Naming the config key (``[speller] soa`` or ``[speller] flash_duration``) that does
+            not fit the display, with the nearest durations that do.
+        """
+        if not isinstance(speller, SpellerConfig):
+            raise NeurospellError(f"speller must be the [speller] SpellerConfig, got {type(speller).__name__}.")
+        rate = screen_refresh_rate() if refresh_rate is None else check_positive("refresh_rate", refresh_rate)
+        flash = frames_for_duration("[speller] flash_duration", speller.flash_duration, rate)
+        soa = frames_for_duration("[speller] soa", speller.soa, rate)
+        if soa <= flash:
+            raise NeurospellError(
+                f"[speller] soa ({speller.soa:g} s, {soa} frames at {rate:g} Hz) must be at least one frame "
+                f"longer than [speller] flash_duration ({speller.flash_duration:g} s, {flash} frames)."
+            )
+        return cls(speller.layout(), flash_frames=flash, gap_frames=soa - flash, refresh_rate=rate, **kwargs)
+
     # -- timing ---------------------------------------------------------------------------
     @property
     def refresh_rate(self) -> float:

@@ -8,6 +8,7 @@ import pytest
 from PySide6 import QtCore
 
 from neurospell.check import NeurospellError
+from neurospell.config import SpellerConfig
 from neurospell.gui.display import Display
 from neurospell.gui.grid import COMPLETION_SYMBOL, SpellerGrid, frames_for_duration
 from neurospell.lsl import get_pylsl
@@ -222,3 +223,20 @@ def test_grid_arguments_are_validated(qtbot):
         grid.show_flashes([0, 12])
     with pytest.raises(NeurospellError, match="callable"):
         grid.on_onset("not a function")
+
+
+def test_grid_from_the_speller_config(qtbot):
+    cfg = SpellerConfig(symbols="ABCDEFGHIJKLMNOPQRSTUVWXYZ12345678<" + COMPLETION_SYMBOL,
+                        soa=10 / 60, flash_duration=0.1)
+    grid = SpellerGrid.from_config(cfg, refresh_rate=60.0, photodiode=True)
+    qtbot.addWidget(grid)
+    assert (grid.flash_frames, grid.gap_frames, grid.photodiode) == (6, 4, True)
+    assert grid.speller_layout == cfg.layout() and grid.soa == pytest.approx(10 / 60)
+    # The default SOA (0.175 s) is 10.5 frames at 60 Hz: refused, naming the config key.
+    with pytest.raises(NeurospellError, match=r"\[speller\] soa=0.175 s is 10.50 frames.*0.1667 s \(10 frames\) or 0.1833 s \(11 frames\)"):
+        SpellerGrid.from_config(SpellerConfig(), refresh_rate=60.0)
+    grid120 = SpellerGrid.from_config(SpellerConfig(), refresh_rate=120.0)
+    qtbot.addWidget(grid120)
+    assert (grid120.flash_frames, grid120.gap_frames) == (12, 9)  # 0.1 s + 0.075 s
+    with pytest.raises(NeurospellError, match=r"\[speller\] soa .* at least one frame longer"):
+        SpellerGrid.from_config(SpellerConfig(soa=0.1, flash_duration=0.1), refresh_rate=60.0)
