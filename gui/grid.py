@@ -30,6 +30,7 @@ skipped: a flash whose turn came during a stall starts on the next tick.
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -219,7 +220,6 @@ class SpellerGrid(QtWidgets.QWidget):
 
         self._cursor = 0
         self._cell_font_scale = 1.0
-        self._rects: list[QtCore.QRect] = []
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
         self.setAttribute(QtCore.Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setAccessibleName("Speller grid")
@@ -303,11 +303,12 @@ class SpellerGrid(QtWidgets.QWidget):
         groups = list(groups)
         n = self.speller_layout.n_groups
         for g in groups:
-            if isinstance(g, bool) or not isinstance(g, int) or not 0 <= g < n:
+            if isinstance(g, bool) or not isinstance(g, numbers.Integral) or not 0 <= g < n:
                 raise NeurospellError(
                     f"show_flashes: groups must be flash group indices in [0, {n - 1}] of this "
                     f"{self.speller_layout.n_rows}x{self.speller_layout.n_cols} layout, got {g!r}."
                 )
+        groups = [int(g) for g in groups]
         if groups:
             self._scheduleRequested.emit(groups)
 

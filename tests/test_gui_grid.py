@@ -146,7 +146,7 @@ def test_show_flashes_from_another_thread_keeps_order(qtbot):
     grid = _shown_grid(qtbot, flash_frames=1, gap_frames=2)
     got = []
     grid.on_onset(lambda g, t: got.append((g, t, threading.current_thread() is threading.main_thread())))
-    worker = threading.Thread(target=lambda: (grid.show_flashes([5, 1]), grid.show_flashes([11, 0, 6])))
+    worker = threading.Thread(target=lambda: (grid.show_flashes([5, 1]), grid.show_flashes(np.array([11, 0, 6]))))
     with qtbot.waitSignal(grid.scheduleFinished, timeout=10000):
         worker.start()
         worker.join()
