@@ -32,6 +32,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from neurospell.check import NeurospellError, check_positive, check_range
+from neurospell.types import SampleChunk
 
 from .theme import Theme, current_theme
 
@@ -203,7 +204,6 @@ class Scope(QtWidgets.QWidget):
             self.channel_list.addItem(item)
         self.channel_list.itemChanged.connect(self._on_item_changed)
 
-        pg.setConfigOptions(antialias=False)
         self.plot_widget = pg.PlotWidget(parent=self, background=th.window)
         self.plot_widget.setAccessibleName("Traces")
         self.plot_widget.setAccessibleDescription("Scrolling traces, newest on the right.")
@@ -297,6 +297,8 @@ class Scope(QtWidgets.QWidget):
             )
         if data.shape[1] == 0:
             return
+        if not np.isfinite(data).all():  # missing samples: drawn (and judged) as 0 V
+            data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
         self.n_samples_pushed += data.shape[1]
         self.last_timestamp = float(ts[-1])
         dec = self.decimation
@@ -318,6 +320,18 @@ class Scope(QtWidgets.QWidget):
         if now - self._last_quality >= self._quality_every:
             self._last_quality = now
             self._update_quality()
+
+    def push_chunk(self, chunk: SampleChunk) -> None:
+        """Add a :class:`~neurospell.types.SampleChunk` of the scope's channels (see :meth:`push`)."""
+        if not isinstance(chunk, SampleChunk):
+            raise NeurospellError(f"push_chunk: chunk must be a SampleChunk, got {type(chunk).__name__}.")
+        if chunk.ch_names != self.ch_names or chunk.sfreq != self.sfreq:
+            raise NeurospellError(
+                f"push_chunk: the chunk's channels/sampling rate ({len(chunk.ch_names)} channels at "
+                f"{chunk.sfreq:g} Hz) differ from the scope's ({len(self.ch_names)} at {self.sfreq:g} Hz); "
+                "make a new Scope for a new stream."
+            )
+        self.push(chunk.data, chunk.timestamps)
 
     def _write(self, pts: np.ndarray) -> None:
         n = self.n_points

@@ -6,6 +6,7 @@ from PySide6 import QtCore
 
 from neurospell.check import NeurospellError
 from neurospell.gui.scope import Scope
+from neurospell.types import SampleChunk
 
 NAMES = [f"EEG{i:02d}" for i in range(32)]
 
@@ -149,3 +150,15 @@ def test_scope_postpones_redraws_that_would_delay_a_flash(qtbot):
     qtbot.waitUntil(lambda: scope.n_redraws >= 1, timeout=5000)
     with pytest.raises(NeurospellError, match="yield_to must be callable"):
         Scope(NAMES[:8], 250.0, yield_to=3.0)
+
+
+def test_push_chunk_and_missing_samples(qtbot):
+    scope = _scope(qtbot, names=NAMES[:4], window=2.0)
+    data, ts = _eeg(4, 100, 250.0)
+    data[1, 10:20] = np.nan
+    scope.push_chunk(SampleChunk(data, ts, NAMES[:4], ("eeg",) * 4, 250.0))
+    buf = scope.display_buffer
+    assert np.isfinite(buf).all() and np.all(buf[1, -90:-80] == 0.0)
+    np.testing.assert_array_equal(buf[0, -100:], data[0])
+    with pytest.raises(NeurospellError, match="differ from the scope's"):
+        scope.push_chunk(SampleChunk(data, ts, ["a", "b", "c", "d"], ("eeg",) * 4, 250.0))
