@@ -6,6 +6,7 @@ import numpy as np
 from helpers.pre_signals import SAMPLE_DIR, SAMPLE_FIF, SAMPLE_XDF
 
 from neurospell.config import PreprocessConfig
+from neurospell.markers import decode_symbol, parse_trial
 from neurospell.preprocessing import epochs_from_raw, flash_table, load_recording
 from neurospell.types import SpellerLayout
 
@@ -33,9 +34,9 @@ def test_session_structure():
     lay = SpellerLayout.row_column()
     symbols = {}
     for d in raw.annotations.description:
-        if d.startswith("trial/"):
-            _, i, s = d.split("/", 2)
-            symbols[int(i)] = s
+        tr = parse_trial(d)  # the one marker parser (a space is written "_")
+        if tr is not None:
+            symbols[tr[0]] = decode_symbol(tr[1])
     text = "".join(symbols[i] for i in sorted(symbols))
     assert text == "THE QUICK BROWN FOXHELLOYES"
     phrases = [d for d in raw.annotations.description if d.startswith("phrase/")]

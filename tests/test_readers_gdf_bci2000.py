@@ -196,8 +196,8 @@ def test_p3speller_session_decodes_with_replay(p3speller_dat, tmp_path):
     assert res.returncode == 0, res.stderr
     res = cli("replay", str(f), "--decoder", str(model), "--lm", "ngram", "--no-progress")
     assert res.returncode == 0, res.stderr
-    decoded = "".join(ln.split("decoded:", 1)[1].strip().strip("'")
-                      for ln in res.stdout.splitlines() if ln.startswith("[none] decoded:"))
+    decoded = "".join(ln.split("decoded:", 1)[1].split("intended:")[0].strip().strip("'")
+                      for ln in res.stdout.splitlines() if ln.startswith("[none]") and "decoded:" in ln)
     intended = "THE QUICK BROWN FOXHELLOYES"
     assert len(decoded) == len(intended), res.stdout
     assert sum(a == b for a, b in zip(decoded, intended, strict=True)) >= len(intended) - 4, res.stdout
