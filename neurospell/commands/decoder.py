@@ -12,7 +12,8 @@ def register(subparsers) -> None:
         "train",
         help="train a decoder on calibration recordings and save it with its provenance",
         description="Train a decoder on labelled recordings (several pool), print its "
-        "cross-validated AUC by character folds and write the model.",
+        "held-out AUC (outer character folds: characters the scoring model never saw) and "
+        "write the model.",
     )
     p.add_argument("recordings", nargs="+", metavar="RECORDING",
                    help="calibration recordings (any supported format, or .npz epoch files)")
@@ -63,8 +64,10 @@ def _train(args, config) -> int:
     print(f"Training {name} on {len(batch)} epochs ({int(batch.targets.sum())} targets, "
           f"{len(set(batch.trials.tolist()))} characters, {batch.n_channels} channels at "
           f"{batch.sfreq:g} Hz)...", flush=True)
-    dec.fit(batch, config.preprocessing)
-    print(f"Cross-validated AUC (held-out characters): {dec.heldout_auc_:.3f}")
+    dec.fit(batch, config.preprocessing, sources=args.recordings)
+    cal = dec.provenance_["training"]["calibration"]
+    print(f"Held-out AUC (outer folds, {len(cal['folds'])} folds: characters the scoring model "
+          f"never saw, for training or early stopping): {dec.heldout_auc_:.3f}")
     sm = dec.score_model_
     print(f"Score calibration: {sm.kind}, d' = {sm.separation():.2f}")
     dec.save(out)
@@ -76,8 +79,9 @@ def _evaluate(args, config) -> int:
     import numpy as np
 
     from neurospell.check import NeurospellError, check_fname
-    from neurospell.decoder import load_decoder
+    from neurospell.decoder import load_decoder, training_overlap
     from neurospell.evaluation import accuracy_curve, auc, load_epochs
+    from neurospell.logs import logger
 
     if args.max_repetitions < 1 or args.n_selections < 1:
         raise NeurospellError(
@@ -87,6 +91,13 @@ def _evaluate(args, config) -> int:
     plot = Path(args.plot) if args.plot else Path(str(args.model) + ".accuracy.png")
     check_fname(plot, "--plot", must_exist=False)
     dec = load_decoder(args.model, preprocess=config.preprocessing)
+    seen = training_overlap(dec, args.recordings)
+    if seen:
+        msg = (f"{', '.join(str(p) for p in seen)} {'was' if len(seen) == 1 else 'were'} used "
+               f"to train {args.model}: the AUC and accuracy below are in-sample (optimistic). "
+               "Evaluate on recordings the model was not trained on.")
+        logger.warning(msg)
+        print(f"WARNING: {msg}", file=sys.stderr, flush=True)
     batch = load_epochs(args.recordings, config.preprocessing)
     if batch.targets is None or batch.targets.all() or not batch.targets.any():
         raise NeurospellError("evaluate needs recordings with both target and non-target flashes.")
