@@ -14,7 +14,8 @@ DistributedDataParallel under ``torchrun``, same code path):
   then scores its *outer* fold, characters it never saw for training or early stopping.
   Those out-of-fold scores (and only they) fit the score model and give the reported
   held-out AUC. ``n_folds = 1``: one network, ``validation_fraction`` of the characters
-  held out for calibration (outer) and as much of the rest for early stopping (inner);
+  held out for calibration (outer) and the same fraction of the others for early stopping
+  (inner);
 - the deployed model is the fold ensemble (logits averaged), see :class:`NeuralDecoder`;
 - optional pre-training on ``extra`` epochs (e.g. other participants), then fine-tuning;
 - light augmentation (amplitude scaling, small time shifts, additive noise);
@@ -98,7 +99,8 @@ class NeuralDecoder(BaseDecoder):
     (whose scores could not be calibrated on any character it did not see, and whose
     logit scale after a different amount of data and epochs is not that of the fold
     networks). On a new character every fold network is as unseen as on its outer fold;
-    averaging their logits keeps the class means and cannot widen the within-class spread
+    averaging their logits keeps the (pooled) class means and cannot widen the within-class
+    spread
     (the variance of a mean is at most the mean of the variances), so the likelihood ratios
     of the score model are, if anything, conservative: dynamic stopping may stop later, never
     earlier, than the evidence warrants. It costs no extra training. For one network
@@ -203,12 +205,12 @@ class NeuralDecoder(BaseDecoder):
             val = self._holdout(ge)
             init, _ = self._train_one(Xe[~val], ye[~val], Xe[val], ye[val], None, self.seed + 1000,
                                       "pre-train", device)
-        rank_chars = list(dict.fromkeys(np.asarray(groups).tolist()))
-        if len(rank_chars) < 3:
+        chars = list(dict.fromkeys(np.asarray(groups).tolist()))
+        if len(chars) < 3:
             raise NeurospellError(
                 f"{self.name}: training needs at least 3 characters (EpochBatch.trials): one to "
                 "train on, one for early stopping and one held out for calibration; got "
-                f"{len(rank_chars)}. Record more calibration characters."
+                f"{len(chars)}. Record more calibration characters."
             )
         if self.n_folds >= 2:
             folds = group_folds(groups, self.n_folds)
@@ -222,9 +224,9 @@ class NeuralDecoder(BaseDecoder):
             if n_rest < 2:
                 raise NeurospellError(
                     f"{self.name}: {desc} leaves {n_rest} character for training and early "
-                    f"stopping (n_folds={self.n_folds} with {len(rank_chars)} characters); each "
+                    f"stopping (n_folds={self.n_folds} with {len(chars)} characters); each "
                     "network needs at least 2. Use more folds (n_folds, --n-folds "
-                    f"{len(rank_chars)}) or record more characters."
+                    f"{len(chars)}) or record more characters."
                 )
             inner = self._holdout(groups, within=~outer)
             train = ~outer & ~inner

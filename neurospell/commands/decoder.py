@@ -97,7 +97,6 @@ def _evaluate(args, config) -> int:
                f"to train {args.model}: the AUC and accuracy below are in-sample (optimistic). "
                "Evaluate on recordings the model was not trained on.")
         logger.warning(msg)
-        print(f"WARNING: {msg}", file=sys.stderr, flush=True)
     batch = load_epochs(args.recordings, config.preprocessing)
     if batch.targets is None or batch.targets.all() or not batch.targets.any():
         raise NeurospellError("evaluate needs recordings with both target and non-target flashes.")
@@ -109,7 +108,8 @@ def _evaluate(args, config) -> int:
                          n_selections=args.n_selections, seed=args.seed)
     print(f"Model: {args.model} ({dec.provenance_['decoder']}); {len(batch)} epochs, "
           f"{int(y.sum())} targets")
-    print(f"AUC: {a:.3f}")
+    print(f"AUC: {a:.3f}" + (" (IN-SAMPLE: recordings used for training, see the warning)"
+                             if seen else ""))
     print("Simulated 6x6 row/column speller, character accuracy "
           f"({args.n_selections} selections):")
     print("repetitions  accuracy")
