@@ -75,7 +75,8 @@ def group_folds(groups, n_folds: int) -> list[np.ndarray]:
 
 
 def file_sha256(fname, chunk: int = 1 << 20) -> str:
-    """The sha256 hex digest of a file's content."""
+    """The sha256 hex digest of a file's content (a recording's header file for multi-file
+    formats)."""
     h = hashlib.sha256()
     with open(fname, "rb") as fid:
         for block in iter(lambda: fid.read(chunk), b""):
@@ -109,8 +110,8 @@ def training_overlap(decoder: BaseDecoder, paths) -> list[Path]:
         logger.debug("This %s model records no training-file hashes; cannot tell whether an "
                      "evaluated recording was used for training.", decoder.name)
         return []
-    known = {f["sha256"] for f in files}
-    return [Path(p) for p in paths if file_sha256(p) in known]
+    known = {f["sha256"] for f in files if f.get("sha256")}
+    return [Path(p) for p in paths if Path(p).is_file() and file_sha256(p) in known]
 
 
 def amplitude_stats(X) -> dict:
@@ -144,11 +145,13 @@ def _amplitude_ratio(X, ref_median_abs) -> float:
 
 
 def _unit_hint(ratio: float) -> str:
-    k = int(round(math.log10(ratio) / 3.0)) * 3
-    name = _UNIT_FACTORS.get(abs(k))
+    decades = math.log10(ratio)
+    k = int(round(decades / 3.0)) * 3
+    # name a unit factor only when the ratio is within about 5x of it
+    name = _UNIT_FACTORS.get(abs(k)) if abs(decades - k) <= 0.75 else None
     if name is None:
-        return ("This is no unit factor neurospell knows; check the amplifier gain and the "
-                "recording's declared units.")
+        return ("That is no known unit factor (1e3, 1e6, 1e9): check the amplifier gain, "
+                "the scaling of the data and the recording's declared channel units.")
     if k > 0:
         return (f"That is about the factor between volts and {name} (1e{k}): the input is "
                 f"probably in {name} where volts are expected (a stream or file whose unit was "
@@ -310,7 +313,8 @@ class BaseDecoder:
                         f"vs {batch.ch_names}@{batch.sfreq} Hz x {batch.n_times}."
                     )
             groups = _trials_or_blocks(batch)
-            files = [{"name": Path(p).name, "sha256": file_sha256(p)}
+            files = [{"name": Path(p).name,
+                      "sha256": file_sha256(p) if Path(p).is_file() else None}
                      for p in ([] if sources is None else sources)]
             self.sfreq_ = float(batch.sfreq)
             self.n_chans_ = batch.n_channels

@@ -148,6 +148,8 @@ def test_amplitude_guard_names_the_unit_mix_up(subjects, tmp_path):
             dec.decision_function(s2.data * factor)
         with pytest.raises(ProvenanceError, match=f"converted from {unit} to volts"):
             dec.predict_proba(s2.data / factor)
+    with pytest.raises(ProvenanceError, match=r"about 1\.\de\+02 times .* no known unit factor"):
+        dec.decision_function(s2.data * 200)
     # a model saved before the amplitude was recorded still loads and scores (no check)
     fname = tmp_path / "old.pt"
     dec.save(fname)
