@@ -21,7 +21,8 @@ def register(subparsers) -> None:
                    help="registry name (default: [decoder] name of the config); see --list")
     p.add_argument("--out", required=True, metavar="MODEL", help="output model file (e.g. model.pt)")
     p.add_argument("--max-epochs", type=int, default=None, help="neural: max training epochs")
-    p.add_argument("--n-folds", type=int, default=None, help="neural: character folds (ensemble)")
+    p.add_argument("--n-folds", type=int, default=None, help="neural: outer character folds, one network each (the ensemble is deployed; "
+                   "the number of characters = leave one character out)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
