@@ -14,7 +14,7 @@ import pickle
 
 from neurospell.check import NeurospellError, ProvenanceError, check_fname, check_option
 
-from .base import BaseDecoder, group_folds, roc_auc
+from .base import BaseDecoder, file_sha256, group_folds, roc_auc, training_overlap
 from .classical import ShrinkageLDA, XdawnCovTSLR, XdawnLDA
 from .likelihood import CharacterEvidence, ScoreModel, symbol_log_likelihood
 from .neural import EEGInceptionDecoder, EEGNetDecoder, NeuralDecoder, XdawnTSNetDecoder
@@ -107,5 +107,5 @@ __all__ = [
     "DECODERS", "NEURAL_DECODERS", "BaseDecoder", "NeuralDecoder", "EEGNetDecoder",
     "EEGInceptionDecoder", "XdawnTSNetDecoder", "ShrinkageLDA", "XdawnLDA", "XdawnCovTSLR", "ScoreModel",
     "CharacterEvidence", "symbol_log_likelihood", "list_decoders", "make_decoder",
-    "load_decoder", "roc_auc", "group_folds", "ProvenanceError",
+    "load_decoder", "roc_auc", "group_folds", "ProvenanceError", "training_overlap", "file_sha256",
 ]

@@ -6,18 +6,26 @@ returns ``self``, learned state ends in ``_``. After ``fit`` a decoder also hold
 
 - ``score_model_``: a :class:`~neurospell.decoder.likelihood.ScoreModel` fitted on held-out
   decision scores (cross-validated by character), for flash -> character likelihoods;
+- ``heldout_auc_``: the ROC AUC of those held-out scores (outer folds only: characters that
+  the scoring model never saw, neither for training nor for early stopping);
 - ``provenance_``: the channel names, sampling rate, epoch window, filter band,
-  decimation, a training-data summary and software versions. Scoring a batch, or loading
-  the model for a pipeline, that differs raises :class:`~neurospell.check.ProvenanceError`.
+  decimation, a training-data summary (with the character ids of every split and, when
+  ``fit`` is given the ``sources``, the training files' sha256), the training epochs' robust
+  amplitude per channel and software versions. Scoring a batch, or loading the model for a
+  pipeline, that differs raises :class:`~neurospell.check.ProvenanceError`; so does input
+  whose amplitude is implausible for the training scale (a unit mix-up, volts vs
+  microvolts or millivolts).
 """
 
 from __future__ import annotations
 
 import datetime
+import hashlib
 import inspect
 import math
 import pickle
 import platform
+from pathlib import Path
 
 import numpy as np
 
@@ -27,11 +35,17 @@ from neurospell.types import EpochBatch
 
 from .likelihood import ScoreModel
 
-__all__ = ["BaseDecoder", "FORMAT_VERSION", "group_folds", "roc_auc"]
+__all__ = ["BaseDecoder", "FORMAT_VERSION", "group_folds", "roc_auc", "file_sha256",
+           "training_overlap", "amplitude_stats"]
 
 FORMAT_VERSION = 1
 _MAGIC = "neurospell-decoder"
 _FILTER_KEYS = ("l_freq", "h_freq", "phase", "filter_order", "notch", "reference", "baseline")
+#: refuse input whose robust amplitude differs from the training amplitude by more than this
+#: factor either way (EEG amplitude varies by a few times between people and sessions; unit
+#: mix-ups are factors of 1e3 (mV) and 1e6 (uV))
+AMPLITUDE_RATIO_LIMIT = 100.0
+_UNIT_FACTORS = {3: "millivolts", 6: "microvolts", 9: "nanovolts"}
 
 
 def roc_auc(targets, scores) -> float:
@@ -60,6 +74,95 @@ def group_folds(groups, n_folds: int) -> list[np.ndarray]:
     return [np.isin(groups, uniq[k::n_folds]) for k in range(n_folds)]
 
 
+def file_sha256(fname, chunk: int = 1 << 20) -> str:
+    """The sha256 hex digest of a file's content (a recording's header file for multi-file
+    formats)."""
+    h = hashlib.sha256()
+    with open(fname, "rb") as fid:
+        for block in iter(lambda: fid.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def training_overlap(decoder: BaseDecoder, paths) -> list[Path]:
+    """The recordings among ``paths`` that ``decoder`` was trained on (same content).
+
+    Compares the files' sha256 with the hashes kept in ``decoder.provenance_["training"]
+    ["files"]`` (renamed or copied files are found too). Scores of such recordings are
+    in-sample: their AUC and accuracy are optimistic.
+
+    Parameters
+    ----------
+    decoder : BaseDecoder
+        A fitted or loaded decoder.
+    paths : sequence of path-like
+        Recordings to evaluate.
+
+    Returns
+    -------
+    overlap : list of Path
+        The paths whose content was used for training; empty when none was, or when the
+        model predates training-file hashes (logged at debug level).
+    """
+    decoder._check_fitted()
+    files = decoder.provenance_.get("training", {}).get("files")
+    if not files:
+        logger.debug("This %s model records no training-file hashes; cannot tell whether an "
+                     "evaluated recording was used for training.", decoder.name)
+        return []
+    known = {f["sha256"] for f in files if f.get("sha256")}
+    return [Path(p) for p in paths if Path(p).is_file() and file_sha256(p) in known]
+
+
+def amplitude_stats(X) -> dict:
+    """Robust amplitude per channel of epochs, for the unit guard.
+
+    Parameters
+    ----------
+    X : array, shape (n_epochs, n_channels, n_times)
+        Epochs in volts.
+
+    Returns
+    -------
+    stats : dict
+        ``median_abs`` (median absolute value per channel, V) and ``std`` (standard
+        deviation per channel, V), lists of length n_channels.
+    """
+    X = np.asarray(X, np.float64)
+    return {"median_abs": np.median(np.abs(X), axis=(0, 2)).tolist(),
+            "std": X.std(axis=(0, 2)).tolist(), "unit": "V"}
+
+
+def _amplitude_ratio(X, ref_median_abs) -> float:
+    """Median over channels of (median |X| per channel) / (training median |x| per channel);
+    ``nan`` when undefined (flat input or flat training channels)."""
+    ref = np.asarray(ref_median_abs, np.float64)
+    cur = np.median(np.abs(np.asarray(X, np.float64)), axis=(0, 2))
+    ok = (ref > 0) & (cur > 0) & np.isfinite(ref)
+    if not ok.any():
+        return float("nan")
+    return float(np.median(cur[ok] / ref[ok]))
+
+
+def _unit_hint(ratio: float) -> str:
+    decades = math.log10(ratio)
+    k = int(round(decades / 3.0)) * 3
+    # name a unit factor only when the ratio is within about 5x of it
+    name = _UNIT_FACTORS.get(abs(k)) if abs(decades - k) <= 0.75 else None
+    if name is None:
+        return ("That is no known unit factor (1e3, 1e6, 1e9): check the amplifier gain, "
+                "the scaling of the data and the recording's declared channel units.")
+    if k > 0:
+        return (f"That is about the factor between volts and {name} (1e{k}): the input is "
+                f"probably in {name} where volts are expected (a stream or file whose unit was "
+                "not declared or not converted); convert it to volts (check the recording's or "
+                "LSL stream's declared channel units).")
+    return (f"That is about the factor between volts and {name} (1e{k}): the input was "
+            f"probably converted from {name} to volts although it already was in volts (or "
+            f"the model was trained on data in {name}); check the recording's or LSL stream's "
+            "declared channel units.")
+
+
 def _trials_or_blocks(batch: EpochBatch, n_blocks: int = 5) -> np.ndarray:
     if batch.trials is not None:
         return np.asarray(batch.trials)
@@ -69,6 +172,11 @@ def _trials_or_blocks(batch: EpochBatch, n_blocks: int = 5) -> np.ndarray:
     )
     n = len(batch)
     return np.minimum((np.arange(n) * n_blocks) // max(n, 1), n_blocks - 1)
+
+
+def _ids(groups) -> list:
+    """Sorted unique group (character) ids as plain Python values."""
+    return [v.item() if isinstance(v, np.generic) else v for v in np.unique(groups)]
 
 
 def _versions() -> dict:
@@ -153,7 +261,7 @@ class BaseDecoder:
 
     # --- fit / predict -----------------------------------------------------------------
     def fit(self, batch: EpochBatch, preprocess=None, *, extra: EpochBatch | None = None,
-            verbose=None) -> BaseDecoder:
+            sources=None, verbose=None) -> BaseDecoder:
         """Fit the decoder on labelled epochs.
 
         Parameters
@@ -168,6 +276,10 @@ class BaseDecoder:
             Additional labelled epochs from other recordings (e.g. other participants), used
             by decoders that support pre-training; ignored by the others. They must have the
             same channels, sampling rate and window.
+        sources : sequence of path-like | None
+            The recording files ``batch`` was read from; their names and sha256 are kept in
+            the provenance so that evaluating on a training recording can be detected
+            (:func:`training_overlap`).
         verbose : bool | str | int | None
             Log level for this call.
 
@@ -201,9 +313,13 @@ class BaseDecoder:
                         f"vs {batch.ch_names}@{batch.sfreq} Hz x {batch.n_times}."
                     )
             groups = _trials_or_blocks(batch)
+            files = [{"name": Path(p).name,
+                      "sha256": file_sha256(p) if Path(p).is_file() else None}
+                     for p in ([] if sources is None else sources)]
             self.sfreq_ = float(batch.sfreq)
             self.n_chans_ = batch.n_channels
             self.n_times_ = batch.n_times
+            self._calibration = None
             heldout = self._fit(X, y, groups, extra)
             if heldout is None:
                 heldout = self._crossval_scores(X, y, groups)
@@ -212,17 +328,38 @@ class BaseDecoder:
             self.heldout_auc_ = roc_auc(y[mask], heldout[mask])
             # the held-out scores themselves (not saved): the session layer chooses the LM weight on them
             self.heldout_scores_, self.heldout_targets_ = heldout[mask], y[mask]
+            calibration = self._calibration or {}
+            calibration.setdefault("unit", "character" if batch.trials is not None
+                                   else "block of epochs")
+            calibration["scored_characters"] = _ids(groups[mask])
+            self._calibration = None
             self.provenance_ = self._make_provenance(batch, preprocess, extra)
+            self.provenance_["training"]["calibration"] = calibration
+            self.provenance_["training"]["files"] = files
+            self.provenance_["amplitude"] = amplitude_stats(X)
             logger.info("%s fitted: held-out AUC %.3f, %r", self.name, self.heldout_auc_,
                         self.score_model_)
         return self
 
     def _crossval_scores(self, X, y, groups, n_folds: int = 5) -> np.ndarray:
-        """Held-out decision scores by character folds (refits clones)."""
+        """Held-out decision scores by character folds (refits clones).
+
+        For decoders without early stopping or other selection on validation data (the
+        classical pipelines): each clone is fitted on the other folds' characters only, so
+        its scores on its fold are honest; the deployed model is then fitted on all
+        characters (as scikit-learn's ``CalibratedClassifierCV(ensemble=False)``). With the
+        same hyper-parameters and about ``n_folds / (n_folds - 1)`` times more data, the
+        deployed model separates the classes at least as well as the clones, so the score
+        model is, if anything, conservative. The split is recorded in
+        ``provenance_["training"]["calibration"]``.
+        """
         out = np.full(len(y), np.nan)
         folds = group_folds(groups, n_folds)
+        fold_groups = groups
         if len(folds) < 2:
-            folds = group_folds(np.minimum(np.arange(len(y)) * 5 // len(y), 4), 5)
+            fold_groups = np.minimum(np.arange(len(y)) * 5 // len(y), 4)
+            folds = group_folds(fold_groups, 5)
+        record = []
         for val in folds:
             if y[~val].sum() < 2 or (~y[~val]).sum() < 2:
                 continue
@@ -230,6 +367,13 @@ class BaseDecoder:
             est.sfreq_, est.n_chans_, est.n_times_ = self.sfreq_, self.n_chans_, self.n_times_
             est._fit(X[~val], y[~val], groups[~val], None)
             out[val] = est._decision(X[val])
+            record.append({"heldout": _ids(groups[val]), "train": _ids(groups[~val]),
+                           "early_stopping": []})
+        self._calibration = {
+            "scheme": "cross-validation by character; deployed model fitted on all characters",
+            "unit": "character" if fold_groups is groups else "block of epochs",
+            "folds": record,
+        }
         return out
 
     def _make_provenance(self, batch: EpochBatch, preprocess, extra) -> dict:
@@ -280,7 +424,33 @@ class BaseDecoder:
             )
         if not np.all(np.isfinite(X)):
             raise NeurospellError("The epochs contain NaN or infinite values.")
+        self._check_amplitude(X)
         return X
+
+    def _check_amplitude(self, X) -> None:
+        """Refuse epochs whose robust amplitude is implausible for the training scale."""
+        ref = self.provenance_.get("amplitude")
+        if ref is None:
+            if not getattr(self, "_amplitude_unchecked", False):
+                logger.debug("This %s model records no training amplitude (saved by an older "
+                             "version); the input amplitude is not checked.", self.name)
+                self._amplitude_unchecked = True
+            return
+        if not len(X):
+            return
+        ratio = _amplitude_ratio(X, ref["median_abs"])
+        if not np.isfinite(ratio):
+            return
+        limit = AMPLITUDE_RATIO_LIMIT
+        if 1.0 / limit <= ratio <= limit:
+            return
+        train = float(np.median(ref["median_abs"]))
+        raise ProvenanceError(
+            f"The epochs' amplitude is about {ratio:.1e} times the amplitude this "
+            f"{self.name} model was trained on (median |x| {ratio * train:.2e} vs {train:.2e} "
+            f"V; normal variation stays within {limit:g}x either way). "
+            + _unit_hint(ratio)
+        )
 
     def decision_function(self, X) -> np.ndarray:
         """A real score per epoch (higher = more target-like).

@@ -7,11 +7,16 @@ DistributedDataParallel under ``torchrun``, same code path):
   by its standard deviation on the training data (stored, so online inputs get the same);
 - class imbalance (1 target in 6-8 flashes) is handled by weighting the target class in the
   binary cross-entropy by ``n_non-targets / n_targets``;
-- early stopping monitors the validation AUC on characters held out by ``EpochBatch.trials``
-  (never random epochs: neighbouring epochs overlap in time);
-- ``n_folds >= 2`` trains one network per character fold and averages their logits (an
-  ensemble that uses every character for training and gives out-of-fold scores for the
-  score calibration); ``n_folds = 1`` holds out ``validation_fraction`` of the characters;
+- nested split by character (``EpochBatch.trials``; never random epochs, neighbouring epochs
+  overlap in time): ``n_folds >= 2`` outer folds; for each, a network is trained on the
+  other folds' characters minus ``validation_fraction`` of them (at least one), the
+  *inner* validation characters, whose AUC chooses the early-stopping epoch; the network
+  then scores its *outer* fold, characters it never saw for training or early stopping.
+  Those out-of-fold scores (and only they) fit the score model and give the reported
+  held-out AUC. ``n_folds = 1``: one network, ``validation_fraction`` of the characters
+  held out for calibration (outer) and the same fraction of the others for early stopping
+  (inner);
+- the deployed model is the fold ensemble (logits averaged), see :class:`NeuralDecoder`;
 - optional pre-training on ``extra`` epochs (e.g. other participants), then fine-tuning;
 - light augmentation (amplitude scaling, small time shifts, additive noise);
 - seeded: identical results for identical inputs on CPU.
@@ -27,7 +32,7 @@ import numpy as np
 from neurospell.check import NeurospellError, check_option, check_positive
 from neurospell.logs import logger
 
-from .base import BaseDecoder, group_folds, roc_auc
+from .base import BaseDecoder, _ids, group_folds, roc_auc
 
 __all__ = ["NeuralDecoder", "EEGNetDecoder", "EEGInceptionDecoder", "XdawnTSNetDecoder"]
 
@@ -83,13 +88,32 @@ class NeuralDecoder(BaseDecoder):
         Automatic mixed precision on CUDA (ignored on CPU).
     progress : bool
         Show a tqdm progress bar with loss and validation AUC per epoch.
+
+    Notes
+    -----
+    Calibration: the score model (``score_model_``) is fitted on the outer-fold scores of
+    the nested split (see the module docstring): each score comes from a network that never
+    saw that character, neither in training nor for early stopping, so nothing selected on
+    those characters (the stopping epoch included) inflates them. The deployed model is the
+    ensemble of exactly those fold networks, not a network refitted on all characters
+    (whose scores could not be calibrated on any character it did not see, and whose
+    logit scale after a different amount of data and epochs is not that of the fold
+    networks). On a new character every fold network is as unseen as on its outer fold;
+    averaging their logits keeps the (pooled) class means and cannot widen the within-class
+    spread
+    (the variance of a mean is at most the mean of the variances), so the likelihood ratios
+    of the score model are, if anything, conservative: dynamic stopping may stop later, never
+    earlier, than the evidence warrants. It costs no extra training. For one network
+    (lowest latency), use ``n_folds = 1``: it is calibrated on the ``validation_fraction``
+    of characters it never saw. The character ids of every split are in
+    ``provenance_["training"]["calibration"]``.
     """
 
     name = "neural"
     architecture_default = "eegnet"
 
     def __init__(self, architecture: str = "eegnet", max_epochs: int = 150, batch_size: int = 64,
-                 learning_rate: float = 1e-3, patience: int = 20, n_folds: int = 3,
+                 learning_rate: float = 1e-3, patience: int = 20, n_folds: int = 5,
                  validation_fraction: float = 0.2, seed: int = 0, device: str = "auto",
                  target_sfreq: float = 128.0, augment: bool = True, dropout: float | None = None,
                  weight_decay: float = 1e-3, amp: bool = True, progress: bool = True):
@@ -181,41 +205,72 @@ class NeuralDecoder(BaseDecoder):
             val = self._holdout(ge)
             init, _ = self._train_one(Xe[~val], ye[~val], Xe[val], ye[val], None, self.seed + 1000,
                                       "pre-train", device)
-        self._init_state = init  # for a refit on all characters (XdawnTSNetDecoder)
-        if self.n_folds >= 2 and len(np.unique(groups)) >= 2:
+        chars = list(dict.fromkeys(np.asarray(groups).tolist()))
+        if len(chars) < 3:
+            raise NeurospellError(
+                f"{self.name}: training needs at least 3 characters (EpochBatch.trials): one to "
+                "train on, one for early stopping and one held out for calibration; got "
+                f"{len(chars)}. Record more calibration characters."
+            )
+        if self.n_folds >= 2:
             folds = group_folds(groups, self.n_folds)
         else:
             folds = [self._holdout(groups)]
-        states = []
+        states, record = [], []
         heldout = np.full(len(y), np.nan)
-        for k, val in enumerate(folds):
+        for k, outer in enumerate(folds):
             desc = f"fold {k + 1}/{len(folds)}"
-            if y[val].sum() == 0 or (~y[val]).sum() == 0:
+            n_rest = len(np.unique(groups[~outer]))
+            if n_rest < 2:
                 raise NeurospellError(
-                    f"{self.name}: validation characters of {desc} hold no target or no non-target "
-                    "epochs; provide more characters (trials) or fewer folds."
+                    f"{self.name}: {desc} leaves {n_rest} character for training and early "
+                    f"stopping (n_folds={self.n_folds} with {len(chars)} characters); each "
+                    "network needs at least 2. Use more folds (n_folds, --n-folds "
+                    f"{len(chars)}) or record more characters."
                 )
-            state, scores = self._train_one(Xp[~val], y[~val], Xp[val], y[val], init,
-                                            self.seed + k, desc, device)
+            inner = self._holdout(groups, within=~outer)
+            train = ~outer & ~inner
+            if y[inner].sum() == 0 or (~y[inner]).sum() == 0:
+                raise NeurospellError(
+                    f"{self.name}: early-stopping characters of {desc} hold no target or no "
+                    "non-target epochs; provide more characters (trials) or fewer folds."
+                )
+            state, scores = self._train_one(Xp[train], y[train], Xp[inner], y[inner], init,
+                                            self.seed + k, desc, device, Xout=Xp[outer])
             states.append(state)
-            heldout[val] = scores
+            heldout[outer] = scores
+            record.append({"heldout": _ids(groups[outer]), "early_stopping": _ids(groups[inner]),
+                           "train": _ids(groups[train])})
+        self._calibration = {
+            "scheme": "nested by character: inner characters choose the early-stopping epoch, "
+                      "outer characters (unseen by the scoring network) give the calibration "
+                      "scores; deployed model: the fold networks' ensemble",
+            "folds": record,
+        }
+        if getattr(self, "fixed_fit", "fold") == "all":
+            self._calibration["fixed_layers"] = "fitted on all characters (scores optimistic)"
         self.states_ = states
         self._modules = None
         return heldout
 
-    def _holdout(self, groups) -> np.ndarray:
-        uniq = list(dict.fromkeys(np.asarray(groups).tolist()))
+    def _holdout(self, groups, within=None) -> np.ndarray:
+        """Mask of the last ``validation_fraction`` of the characters (at least one, never
+        all) among the epochs in ``within`` (default: all)."""
+        groups = np.asarray(groups)
+        within = np.ones(len(groups), bool) if within is None else np.asarray(within, bool)
+        uniq = list(dict.fromkeys(groups[within].tolist()))
         if len(uniq) < 2:
             raise NeurospellError(
                 f"{self.name}: early stopping needs at least 2 characters (EpochBatch.trials) to hold "
                 f"one out, got {len(uniq)}."
             )
         n_val = min(len(uniq) - 1, max(1, int(round(len(uniq) * float(self.validation_fraction)))))
-        return np.isin(groups, uniq[-n_val:])
+        return within & np.isin(groups, uniq[-n_val:])
 
-    def _train_one(self, Xtr, ytr, Xval, yval, init, seed, desc, device, n_epochs=None):
-        """Train one network; early stopping on (Xval, yval), or exactly ``n_epochs`` epochs
-        without validation (keeping the last state) when ``n_epochs`` is given."""
+    def _train_one(self, Xtr, ytr, Xval, yval, init, seed, desc, device, Xout=None):
+        """Train one network with early stopping on (Xval, yval).
+
+        Returns the network's (best) state and its scores on ``Xout`` (default: ``Xval``)."""
         import torch
         from tqdm.auto import tqdm
 
@@ -251,13 +306,12 @@ class NeuralDecoder(BaseDecoder):
         bs = int(self.batch_size)
         best_auc, best_state, best_epoch, bad = -np.inf, None, 0, 0
         t_start = time.perf_counter()
-        fixed = n_epochs is not None
-        if not fixed and len(Xv):  # the initial state competes too (warm-started networks)
+        if len(Xv):  # the initial state competes too (warm-started networks)
             init_auc = roc_auc(yval, self._predict_net(net, Xv))
             if np.isfinite(init_auc):
                 best_auc, best_epoch = init_auc, -1
                 best_state = copy.deepcopy(net.state_dict())
-        bar = tqdm(range(int(n_epochs if fixed else self.max_epochs)), desc=f"{self.name} {desc}",
+        bar = tqdm(range(int(self.max_epochs)), desc=f"{self.name} {desc}",
                    leave=False, disable=not self.progress or rank != 0, dynamic_ncols=True)
         for epoch in bar:
             model.train()
@@ -279,10 +333,6 @@ class NeuralDecoder(BaseDecoder):
                 scaler.update()
                 total += float(loss.detach()) * len(idx)
                 n_seen += len(idx)
-            if fixed:
-                bar.set_postfix(loss=f"{total / max(n_seen, 1):.4f}")
-                best_auc, best_epoch = float("nan"), epoch
-                continue
             scores = self._predict_net(net, Xv)
             auc = roc_auc(yval, scores)
             if world > 1:
@@ -307,7 +357,7 @@ class NeuralDecoder(BaseDecoder):
                               "best_val_auc": float(best_auc), "seconds": elapsed,
                               "seconds_per_epoch": elapsed / (epoch + 1),
                               "device": str(device), "amp": use_amp, "world_size": world})
-        if best_state is None:  # fixed epochs, or validation AUC undefined: keep the last
+        if best_state is None:  # validation AUC undefined: keep the last
             best_state = copy.deepcopy(net.state_dict())
         net.load_state_dict(best_state)
         if world > 1:
@@ -315,9 +365,11 @@ class NeuralDecoder(BaseDecoder):
 
             for v in net.state_dict().values():
                 dist.broadcast(v, src=0)  # every process keeps process 0's best network
-        logger.info("%s %s: best validation AUC %.4f at epoch %d", self.name, desc, best_auc,
-                    best_epoch + 1)
+        logger.info("%s %s: best early-stopping (inner validation) AUC %.4f at epoch %d",
+                    self.name, desc, best_auc, best_epoch + 1)
         state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+        if Xout is not None:
+            Xv = torch.from_numpy(np.ascontiguousarray(Xout)).to(device)
         return state, self._predict_net(net, Xv)
 
     @staticmethod
@@ -424,7 +476,7 @@ class NeuralDecoder(BaseDecoder):
     def __getstate__(self):
         d = dict(self.__dict__)
         d["_modules"] = None
-        for k in ("_init_state", "_fixed_data"):  # transient training state
+        for k in ("_fixed_data", "_calibration"):  # transient training state
             d.pop(k, None)
         return d
 
@@ -435,7 +487,7 @@ class EEGNetDecoder(NeuralDecoder):
     name = "eegnet"
 
     def __init__(self, architecture: str = "eegnet", max_epochs: int = 150, batch_size: int = 64,
-                 learning_rate: float = 1e-3, patience: int = 20, n_folds: int = 3,
+                 learning_rate: float = 1e-3, patience: int = 20, n_folds: int = 5,
                  validation_fraction: float = 0.2, seed: int = 0, device: str = "auto",
                  target_sfreq: float = 128.0, augment: bool = True, dropout: float | None = None,
                  weight_decay: float = 1e-3, amp: bool = True, progress: bool = True):
@@ -464,24 +516,23 @@ class XdawnTSNetDecoder(NeuralDecoder):
     """XdawnTSNet: EEGNet-8,2 plus an xDAWN-covariance tangent-space branch computed inside
     the network, trained end to end (:class:`~neurospell.decoder.models.xdawntsnet.XdawnTSNet`).
 
-    Training: one network per character fold with early stopping on its held-out
-    characters (their scores calibrate ``score_model_``, as for every neural decoder); each
-    network's fixed layers (xDAWN filters, prototypes, reference covariance) and the
-    logistic-regression warm start of its linear head are fitted on its own training
-    characters. Then (``refit``) a network is trained on ALL calibration characters for the
-    median best epoch count of the folds, so the deployed model sees every character, as the
-    classical pipelines do.
+    Training: the nested character split of every neural decoder (see
+    :class:`NeuralDecoder`); each fold network's fixed layers (xDAWN filters, prototypes,
+    reference covariance) and the logistic-regression warm start of its linear head are
+    fitted on its own training characters. The deployed model is the fold ensemble, whose
+    networks' out-of-fold scores calibrate ``score_model_``.
 
     Parameters
     ----------
     fixed_fit : ``"fold"`` | ``"all"``
         Fit each fold network's fixed layers and warm start on its training characters
         (``"fold"``: held-out scores stay honest) or on all calibration characters
-        (``"all"``: the held-out scores, hence the calibration, are optimistic).
-    refit : ``"replace"`` | ``"add"`` | ``"none"``
-        After the folds, train one network on all characters and deploy it alone
-        (``"replace"``: one network, lowest latency), add it to the fold ensemble
-        (``"add"``), or deploy the fold ensemble only (``"none"``).
+        (``"all"``: the held-out scores, hence the calibration, are optimistic; recorded in
+        the provenance).
+    refit : ``"none"``
+        Kept so that models saved by earlier versions load. ``"replace"`` / ``"add"``
+        (a network refitted on all characters) are refused: no character is left to
+        calibrate such a network's scores on. For one deployed network use ``n_folds=1``.
 
     See :class:`NeuralDecoder` for the other parameters.
     """
@@ -493,7 +544,7 @@ class XdawnTSNetDecoder(NeuralDecoder):
                  n_folds: int = 3, validation_fraction: float = 0.2, seed: int = 0,
                  device: str = "auto", target_sfreq: float = 128.0, augment: bool = True,
                  dropout: float | None = None, weight_decay: float = 1e-3, amp: bool = True,
-                 progress: bool = True, fixed_fit: str = "fold", refit: str = "replace"):
+                 progress: bool = True, fixed_fit: str = "fold", refit: str = "none"):
         super().__init__(architecture, max_epochs, batch_size, learning_rate, patience, n_folds,
                          validation_fraction, seed, device, target_sfreq, augment, dropout,
                          weight_decay, amp, progress)
@@ -507,20 +558,16 @@ class XdawnTSNetDecoder(NeuralDecoder):
             self.decim_ = max(1, int(round(self.sfreq_ / float(self.target_sfreq))))
             Xp, _ = self._prepare(X)
             self._fixed_data = (Xp, y)
-        check_option("refit", self.refit, ("none", "replace", "add"))
-        self._init_state = None
+        if self.refit in ("replace", "add"):
+            raise NeurospellError(
+                f"refit={self.refit!r} is no longer supported: a network refitted on all "
+                "characters has no unseen character left to calibrate its scores (the "
+                "posteriors dynamic stopping uses would be over-confident). Use refit='none' "
+                "(the fold ensemble, calibrated on out-of-fold characters) or n_folds=1 for "
+                "one network calibrated on characters it never saw."
+            )
+        check_option("refit", self.refit, ("none",))
         try:
-            heldout = super()._fit(X, y, groups, extra)
-            if self.refit != "none":
-                best = [h["best_epoch"] for h in self.history_ if h["stage"].startswith("fold")]
-                n_ep = max(1, int(round(float(np.median(best)))))
-                Xp, _ = self._prepare(X, self.scale_)
-                state, _ = self._train_one(Xp, y, Xp[:0], y[:0], self._init_state,
-                                           self.seed + 100, "refit", self._torch_device(),
-                                           n_epochs=n_ep)
-                self.states_ = ([] if self.refit == "replace" else self.states_) + [state]
-                self._modules = None
-            return heldout
+            return super()._fit(X, y, groups, extra)
         finally:
             self._fixed_data = None
-            self._init_state = None

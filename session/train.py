@@ -103,7 +103,8 @@ def main(argv=None) -> int:
         world = torch.distributed.get_world_size() if distributed else 1
         batch = load_epochs(args.data, cfg.preprocessing)
         t0 = time.perf_counter()
-        dec = make_decoder(args.decoder, **params).fit(batch, cfg.preprocessing)
+        dec = make_decoder(args.decoder, **params).fit(batch, cfg.preprocessing,
+                                                       sources=args.data)
         train_s = time.perf_counter() - t0
         report = {"decoder": args.decoder, "world_size": world, "train_seconds": train_s,
                   "n_epochs": len(batch), "heldout_auc": dec.heldout_auc_}

@@ -44,12 +44,13 @@ def test_npz_round_trip(s1, tmp_path):
     assert back.ch_names == sub.ch_names and back.sfreq == sub.sfreq and back.tmin == sub.tmin
 
 
-def test_train_and_evaluate_commands(gtec_files, tmp_path, capsys):
+def test_train_and_evaluate_commands(gtec_files, tmp_path, capsys, caplog):
     model = tmp_path / "model.pt"
     rc = main(["train", str(gtec_files[0]), "--decoder", "lda", "--out", str(model)])
     out = capsys.readouterr().out
     assert rc == 0, out
-    assert "Cross-validated AUC (held-out characters): 0.9" in out
+    assert "Held-out AUC (outer folds, 5 folds: characters the scoring model never saw, for " \
+        "training or early stopping): 0.9" in out
     dec = load_decoder(model, preprocess=PreprocessConfig())
     assert dec.provenance_["ch_names"][:2] == ["Fz", "Cz"] and dec.provenance_["sfreq"] == 250.0
     assert dec.provenance_["preprocessing"]["l_freq"] == 0.5
@@ -57,9 +58,11 @@ def test_train_and_evaluate_commands(gtec_files, tmp_path, capsys):
     assert "Language-model weight alpha = " in out
     assert dec.provenance_["lm_alpha"]["lm"] == "mixture" and dec.provenance_["lm_alpha"]["alpha"] >= 0
     plot = tmp_path / "acc.png"
+    assert dec.provenance_["training"]["files"][0]["name"] == "S1.mat"
     rc = main(["evaluate", str(model), str(gtec_files[0]), "--plot", str(plot),
                "--max-repetitions", "3", "--n-selections", "50"])
-    out = capsys.readouterr().out
+    res = capsys.readouterr()
+    out = res.out
     assert rc == 0, out
     assert "AUC: 0.9" in out and "repetitions  accuracy" in out
     # the reliability table: decided symbols' mean posterior vs their accuracy, per bin
@@ -69,6 +72,17 @@ def test_train_and_evaluate_commands(gtec_files, tmp_path, capsys):
     for r in rows:
         lo, hi = map(float, r[0].split("-"))
         assert lo - 1e-9 <= float(r[2]) <= hi + 1e-9 and 0.0 <= float(r[3]) <= 1.0
+    # the training recording: in-sample, said beside the AUC and in the log's warning
+    assert "AUC: 0.9" in res.out and "(IN-SAMPLE: recordings used for training" in res.out
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(m.startswith(f"{gtec_files[0]} was used to train {model}: the AUC and accuracy "
+                            "below are in-sample (optimistic)") for m in warned), warned
+    caplog.clear()
+    rc = main(["evaluate", str(model), str(gtec_files[1]), "--plot", str(plot),
+               "--max-repetitions", "2", "--n-selections", "20"])
+    res = capsys.readouterr()
+    assert rc == 0 and "IN-SAMPLE" not in res.out
+    assert not any("in-sample" in r.getMessage() for r in caplog.records)
     assert plot.stat().st_size > 1000 and plot.read_bytes()[:4] == b"\x89PNG"
     # a model refuses a pipeline with another band, with a message saying what differs
     cfg = tmp_path / "other.toml"

@@ -29,7 +29,8 @@ def _run(tmp_path, nproc, train, test):
 def test_two_gloo_processes_match_one(tmp_path):
     kw = dict(sfreq=64.0, amplitude=6e-6, noise=10e-6)
     train, test = tmp_path / "train.npz", tmp_path / "test.npz"
-    save_batch(synthetic_erp_epochs(6, 4, rng=0, **kw), train)
+    # 8 characters: 6 to train on, 1 for early stopping, 1 for the score calibration
+    save_batch(synthetic_erp_epochs(8, 4, rng=0, **kw), train)
     save_batch(synthetic_erp_epochs(3, 4, rng=1, **kw), test)
     one = _run(tmp_path, 1, train, test)
     two = _run(tmp_path, 2, train, test)

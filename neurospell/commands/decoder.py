@@ -14,7 +14,8 @@ def register(subparsers) -> None:
         "train",
         help="train a decoder on calibration recordings and save it with its provenance",
         description="Train a decoder on labelled recordings (several pool), print its "
-        "cross-validated AUC by character folds and write the model.",
+        "held-out AUC (outer character folds: characters the scoring model never saw) and "
+        "write the model.",
     )
     p.add_argument("recordings", nargs="+", metavar="RECORDING", type=_args.recording_file,
                    help="calibration recordings (any supported format, or .npz epoch files)")
@@ -22,7 +23,8 @@ def register(subparsers) -> None:
                    help="registry name (default: [decoder] name of the config); see --list")
     p.add_argument("--out", required=True, metavar="MODEL", help="output model file (e.g. model.pt)")
     p.add_argument("--max-epochs", type=_args.number(int, min=1), default=None, help="neural: max training epochs")
-    p.add_argument("--n-folds", type=_args.number(int, min=1), default=None, help="neural: character folds (ensemble)")
+    p.add_argument("--n-folds", type=_args.number(int, min=1), default=None, help="neural: outer character folds, one network each (the ensemble is deployed; "
+                   "the number of characters = leave one character out)")
     p.add_argument("--seed", type=_args.number(int, min=0), default=None)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -66,8 +68,10 @@ def _train(args, config) -> int:
           f"{len(set(batch.trials.tolist()))} characters, {batch.n_channels} channels at "
           f"{batch.sfreq:g} Hz)...", flush=True)
     with _runtime.heartbeat(f"training {name}"):  # neural decoders also show a bar per epoch
-        dec.fit(batch, config.preprocessing)
-    print(f"Cross-validated AUC (held-out characters): {dec.heldout_auc_:.3f}")
+        dec.fit(batch, config.preprocessing, sources=args.recordings)
+    cal = dec.provenance_["training"]["calibration"]
+    print(f"Held-out AUC (outer folds, {len(cal['folds'])} folds: characters the scoring model "
+          f"never saw, for training or early stopping): {dec.heldout_auc_:.3f}")
     sm = dec.score_model_
     print(f"Score calibration: {sm.kind}, d' = {sm.separation():.2f}")
     if config.lm.name != "uniform":
@@ -87,7 +91,8 @@ def _evaluate(args, config) -> int:
     import numpy as np
 
     from neurospell.check import NeurospellError, check_fname
-    from neurospell.decoder import load_decoder
+    from neurospell.decoder import load_decoder, training_overlap
+    from neurospell.logs import logger
     from neurospell.session.evaluation import accuracy_curve, auc, load_epochs, reliability
 
     if args.max_repetitions < 1 or args.n_selections < 1:
@@ -98,6 +103,12 @@ def _evaluate(args, config) -> int:
     plot = Path(args.plot) if args.plot else Path(str(args.model) + ".accuracy.png")
     check_fname(plot, "--plot", must_exist=False)
     dec = load_decoder(args.model, preprocess=config.preprocessing)
+    seen = training_overlap(dec, args.recordings)
+    if seen:
+        msg = (f"{', '.join(str(p) for p in seen)} {'was' if len(seen) == 1 else 'were'} used "
+               f"to train {args.model}: the AUC and accuracy below are in-sample (optimistic). "
+               "Evaluate on recordings the model was not trained on.")
+        logger.warning(msg)
     batch = load_epochs(args.recordings, config.preprocessing)
     if batch.targets is None or batch.targets.all() or not batch.targets.any():
         raise NeurospellError("evaluate needs recordings with both target and non-target flashes.")
@@ -109,7 +120,8 @@ def _evaluate(args, config) -> int:
                          n_selections=args.n_selections, seed=args.seed)
     print(f"Model: {args.model} ({dec.provenance_['decoder']}); {len(batch)} epochs, "
           f"{int(y.sum())} targets")
-    print(f"AUC: {a:.3f}")
+    print(f"AUC: {a:.3f}" + (" (IN-SAMPLE: recordings used for training, see the warning)"
+                             if seen else ""))
     print("Simulated 6x6 row/column speller, character accuracy "
           f"({args.n_selections} selections):")
     print("repetitions  accuracy")

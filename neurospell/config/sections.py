@@ -131,7 +131,7 @@ class DecoderConfig:
     validation_fraction: float = 0.2
     patience: int = 20
     #: Character folds for neural decoders: >= 2 trains one network per fold (an ensemble).
-    n_folds: int = 3
+    n_folds: int = 5
 
     def __post_init__(self):
         check_option("[decoder] device", self.device, ("auto", "cpu", "cuda"))
