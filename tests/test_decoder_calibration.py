@@ -13,7 +13,7 @@ from neurospell.check import NeurospellError, ProvenanceError
 from neurospell.config import PreprocessConfig
 from neurospell.decoder import load_decoder, make_decoder, roc_auc, training_overlap
 from neurospell.decoder.likelihood import ScoreModel
-from neurospell.evaluation import load_epochs, split_by_trials
+from neurospell.session.evaluation import load_epochs, split_by_trials
 
 PREP = PreprocessConfig()
 # small, fast settings (the real training is in the benchmarks); 4 folds over 4 characters:
