@@ -29,11 +29,13 @@ from pathlib import Path
 
 import numpy as np
 
+from neurospell import __version__
 from neurospell.check import NeurospellError, ProvenanceError, check_fname, validate_type
+from neurospell.config import section_to_dict
 from neurospell.logs import logger, use_log_level
 from neurospell.types import EpochBatch
 
-from .likelihood import ScoreModel
+from .likelihood import CharacterEvidence, ScoreModel
 
 __all__ = ["BaseDecoder", "FORMAT_VERSION", "group_folds", "roc_auc", "file_sha256",
            "training_overlap", "amplitude_stats"]
@@ -182,9 +184,7 @@ def _ids(groups) -> list:
 def _versions() -> dict:
     import sklearn
 
-    import neurospell
-
-    out = {"neurospell": neurospell.__version__, "numpy": np.__version__,
+    out = {"neurospell": __version__, "numpy": np.__version__,
            "scikit-learn": sklearn.__version__, "python": platform.python_version()}
     for mod in ("torch", "pyriemann", "scipy"):
         try:
@@ -200,8 +200,6 @@ def _preprocess_dict(preprocess) -> dict:
     if isinstance(preprocess, dict):
         d = dict(preprocess)
     else:
-        from neurospell.config import section_to_dict
-
         d = section_to_dict(preprocess)
     out = {}
     for k, v in d.items():
@@ -488,8 +486,6 @@ class BaseDecoder:
         Online use: ``ev = dec.char_evidence(layout)``; for each scored batch
         ``ev.add_codes(batch.codes, dec.decision_function(batch))``; ``ev.distribution(prior)``.
         """
-        from .likelihood import CharacterEvidence
-
         self._check_fitted()
         return CharacterEvidence(layout, self.score_model_)
 
