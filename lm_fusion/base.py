@@ -80,6 +80,27 @@ class LanguageModel:
             raise TypeError(f"context must be a str, got {type(context).__name__}.")
         return self._next_logp(context_key(context))
 
+    def prefetch(self, contexts: Sequence[str]) -> None:
+        """Prepare the next-character distributions of several contexts at once.
+
+        A speed-up only, with no effect on results: a model with a cache computes the
+        contexts it lacks together (the character transformer: one batched network step for
+        all contexts one character past a cached one, such as the candidate beam's texts),
+        so that the following :meth:`next_logp` / :meth:`distribution` calls are cache hits.
+        The default does nothing.
+
+        Parameters
+        ----------
+        contexts : sequence of str
+            Texts typed so far (any case; normalised with :func:`context_key`).
+        """
+        if isinstance(contexts, str):
+            raise TypeError("contexts must be a sequence of strings, not a single str; wrap it in a list.")
+        self._prefetch([context_key(c) for c in contexts])
+
+    def _prefetch(self, contexts: list[str]) -> None:
+        """Cache the distributions of normalised contexts (default: nothing)."""
+
     def distribution(self, context: str, alphabet: Sequence[str]) -> CharDistribution:
         """The next-symbol distribution on a speller alphabet.
 

@@ -71,6 +71,8 @@ class CandidateBeam:
             raise NeurospellError(f"eeg_logpost must have shape ({len(self.alphabet)},), got {ll.shape}.")
         ll = ll - np.logaddexp.reduce(ll)
         new: dict[str, Candidate] = {}
+        if self.lm is not None and self.alpha > 0:
+            self.lm.prefetch([cand.text for cand in self._beam])  # one batched LM step
         for cand in self._beam:
             if self.lm is not None and self.alpha > 0:
                 lp = floor_prior(lm_prior(self.lm, cand.text, self.alphabet), self.floor) * self.alpha
