@@ -16,12 +16,12 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from neurospell.check import NeurospellError, check_option
+from neurospell.check import NeurospellError
 from neurospell.types import CharDistribution
 
 from .text import CHAR_TO_ID, VOCAB
 
-__all__ = ["LanguageModel", "register_model", "available_models", "make_model", "context_key"]
+__all__ = ["LanguageModel", "register_model", "context_key"]
 
 _CTX_BAD = re.compile(r"[^A-Z0-9 .,?!]")
 _CTX_SPACES = re.compile(r" {2,}")
@@ -206,44 +206,3 @@ def register_model(name: str, description: str = ""):
         return factory
 
     return deco
-
-
-def available_models() -> dict[str, str]:
-    """Registered model names and one-line descriptions."""
-    from . import models  # noqa: F401  (fills the registry)
-
-    return dict(_DESCRIPTIONS)
-
-
-def make_model(name: str, config=None, **kwargs) -> LanguageModel:
-    """Build a registered language model.
-
-    Parameters
-    ----------
-    name : str
-        A name from :func:`available_models` (``"uniform"``, ``"ngram"``,
-        ``"transformer"``, ``"mixture"``, ``"hf"``, ``"smollm2"``), or several joined by
-        ``"+"`` for an equal-weight linear mixture (``"transformer+ngram"``).
-    config : LanguageModelConfig | None
-        The ``[lm]`` config section (``path`` for ``"hf"``...).
-    **kwargs
-        Passed to the factory.
-
-    Returns
-    -------
-    LanguageModel
-    """
-    from . import models  # noqa: F401
-
-    if not isinstance(name, str):
-        raise TypeError(f"name must be a str, got {type(name).__name__}.")
-    if "+" in name:
-        from .models import MixtureLM
-
-        parts = [make_model(p.strip(), config) for p in name.split("+")]
-        return MixtureLM(parts, **kwargs)
-    check_option("lm name", name, sorted(_REGISTRY),
-                 hint="Use one of these names, or join several with '+' for a mixture.")
-    model = _REGISTRY[name](config, **kwargs)
-    model.name = name
-    return model

