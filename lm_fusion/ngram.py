@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from neurospell.check import NeurospellError, check_fname
+from neurospell.fileio import atomic_write
 from neurospell.logs import logger
 
 from .base import LanguageModel
@@ -191,7 +192,10 @@ class NgramLM(LanguageModel):
         for k in range(self.order):
             arrays[f"dkeys{k}"] = np.diff(self.keys_[k], prepend=0).astype(np.uint64)
             arrays[f"counts{k}"] = np.minimum(self.counts_[k], 2**32 - 1).astype(np.uint32)
-        np.savez_compressed(fname, **arrays)
+        if fname.suffix != ".npz":  # what np.savez_compressed does with a name
+            fname = fname.with_name(fname.name + ".npz")
+        with atomic_write(fname, "wb") as fid:  # complete or absent, Ctrl-C included
+            np.savez_compressed(fid, **arrays)
 
     @classmethod
     def load(cls, fname, unknown_p: float = 1e-3) -> NgramLM:

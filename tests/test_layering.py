@@ -157,7 +157,7 @@ def test_matrix_check_catches_a_violation(tmp_path):
 
 def test_core_import_is_light():
     code = (
-        "import sys, neurospell, neurospell.types, neurospell.config, neurospell.markers, "
+        "import sys, neurospell, neurospell.types, neurospell.config, neurospell.markers, neurospell.fileio, "
         "neurospell.check, neurospell.logs, neurospell.lsl, neurospell.rawlog;"
         "heavy = [m for m in ('torch', 'mne', 'pylsl', 'brainflow', 'PySide6') if m in sys.modules];"
         "ours = [m for m in sys.modules if m.split('.')[:2] in (['neurospell', s] for s in "
