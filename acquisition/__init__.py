@@ -7,6 +7,9 @@ timestamps on the LSL local clock.
 
 from __future__ import annotations
 
+from neurospell.check import NeurospellError, validate_type
+from neurospell.config import AcquisitionConfig
+
 from .base import BaseSource, Gap, Reader, marker_code
 from .brainflow_source import BrainFlowSource, board_ids, resolve_board_id
 from .lsl_io import LslEegOutlet, LslMarkerOutlet, LslSource, list_streams
@@ -38,9 +41,6 @@ def open_source(spec: str, config=None) -> BaseSource:
     config : AcquisitionConfig | None
         Buffer length, poll interval, timeouts and BrainFlow input params.
     """
-    from neurospell.check import NeurospellError, validate_type
-    from neurospell.config import AcquisitionConfig
-
     config = AcquisitionConfig() if config is None else config
     validate_type(spec, str, "spec")
     common = dict(buffer_seconds=config.buffer_seconds, poll_interval=config.poll_interval,

@@ -30,6 +30,8 @@ def main() -> int:
         ("language models (latency, memory)", ["bench_lm.py"]),
         ("speller engine step (flash in -> events out, default LM)",
          ["bench_engine.py", "--selections", "40" if q else "200"]),
+        ("GUI scope frame rate (8-64 ch, 250/1000 Hz, offscreen Qt)",
+         ["bench_scope.py", "--seconds", "1" if q else "5"]),
     ]
     failed = []
     for title, cmd in runs:

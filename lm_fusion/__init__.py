@@ -5,12 +5,13 @@ Importing this package is light (numpy only); torch / transformers load when a m
 needs them is built.
 """
 
-from .base import LanguageModel, available_models, context_key, make_model, register_model
+from .base import LanguageModel, context_key, register_model
 from .candidates import CandidateBeam, complete_words, rerank
 from .evaluate import evaluate_lm, read_lines
 from .fusion import BACKSPACE, choose_alpha, floor_prior, fuse, lm_prior, should_stop
 from .models import HFCharLM, MixtureLM, TransformerLM, UniformLM, smollm2_gguf
 from .ngram import NgramLM
+from .registry import available_models, make_model
 from .text import VOCAB, normalise
 
 __all__ = [

@@ -16,12 +16,12 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from neurospell.check import NeurospellError, check_option
+from neurospell.check import NeurospellError
 from neurospell.types import CharDistribution
 
 from .text import CHAR_TO_ID, VOCAB
 
-__all__ = ["LanguageModel", "register_model", "available_models", "make_model", "context_key"]
+__all__ = ["LanguageModel", "register_model", "context_key"]
 
 _CTX_BAD = re.compile(r"[^A-Z0-9 .,?!]")
 _CTX_SPACES = re.compile(r" {2,}")
@@ -79,6 +79,27 @@ class LanguageModel:
         if not isinstance(context, str):
             raise TypeError(f"context must be a str, got {type(context).__name__}.")
         return self._next_logp(context_key(context))
+
+    def prefetch(self, contexts: Sequence[str]) -> None:
+        """Prepare the next-character distributions of several contexts at once.
+
+        A speed-up only, with no effect on results: a model with a cache computes the
+        contexts it lacks together (the character transformer: one batched network step for
+        all contexts one character past a cached one, such as the candidate beam's texts),
+        so that the following :meth:`next_logp` / :meth:`distribution` calls are cache hits.
+        The default does nothing.
+
+        Parameters
+        ----------
+        contexts : sequence of str
+            Texts typed so far (any case; normalised with :func:`context_key`).
+        """
+        if isinstance(contexts, str):
+            raise TypeError("contexts must be a sequence of strings, not a single str; wrap it in a list.")
+        self._prefetch([context_key(c) for c in contexts])
+
+    def _prefetch(self, contexts: list[str]) -> None:
+        """Cache the distributions of normalised contexts (default: nothing)."""
 
     def distribution(self, context: str, alphabet: Sequence[str]) -> CharDistribution:
         """The next-symbol distribution on a speller alphabet.
@@ -185,44 +206,3 @@ def register_model(name: str, description: str = ""):
         return factory
 
     return deco
-
-
-def available_models() -> dict[str, str]:
-    """Registered model names and one-line descriptions."""
-    from . import models  # noqa: F401  (fills the registry)
-
-    return dict(_DESCRIPTIONS)
-
-
-def make_model(name: str, config=None, **kwargs) -> LanguageModel:
-    """Build a registered language model.
-
-    Parameters
-    ----------
-    name : str
-        A name from :func:`available_models` (``"uniform"``, ``"ngram"``,
-        ``"transformer"``, ``"mixture"``, ``"hf"``, ``"smollm2"``), or several joined by
-        ``"+"`` for an equal-weight linear mixture (``"transformer+ngram"``).
-    config : LanguageModelConfig | None
-        The ``[lm]`` config section (``path`` for ``"hf"``...).
-    **kwargs
-        Passed to the factory.
-
-    Returns
-    -------
-    LanguageModel
-    """
-    from . import models  # noqa: F401
-
-    if not isinstance(name, str):
-        raise TypeError(f"name must be a str, got {type(name).__name__}.")
-    if "+" in name:
-        from .models import MixtureLM
-
-        parts = [make_model(p.strip(), config) for p in name.split("+")]
-        return MixtureLM(parts, **kwargs)
-    check_option("lm name", name, sorted(_REGISTRY),
-                 hint="Use one of these names, or join several with '+' for a mixture.")
-    model = _REGISTRY[name](config, **kwargs)
-    model.name = name
-    return model

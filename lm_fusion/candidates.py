@@ -71,6 +71,9 @@ class CandidateBeam:
             raise NeurospellError(f"eeg_logpost must have shape ({len(self.alphabet)},), got {ll.shape}.")
         ll = ll - np.logaddexp.reduce(ll)
         new: dict[str, Candidate] = {}
+        prefetch = getattr(self.lm, "prefetch", None) if self.alpha > 0 else None
+        if prefetch is not None:
+            prefetch([cand.text for cand in self._beam])  # one batched LM step (a speed-up)
         for cand in self._beam:
             if self.lm is not None and self.alpha > 0:
                 lp = floor_prior(lm_prior(self.lm, cand.text, self.alphabet), self.floor) * self.alpha

@@ -43,10 +43,33 @@ class _Block(nn.Module):
         else:
             mask = torch.ones(t, k.shape[2], dtype=torch.bool, device=x.device).tril(n_past)
             att = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return self._mlp(x, att), (k, v)
+
+    def _mlp(self, x, att):
+        b, t, d = x.shape
         att = att.transpose(1, 2).reshape(b, t, d)
         x = x + self.drop(self.proj(att))
-        x = x + self.drop(self.fc_out(F.gelu(self.fc(self.ln2(x)))))
-        return x, (k, v)
+        return x + self.drop(self.fc_out(F.gelu(self.fc(self.ln2(x)))))
+
+    def step(self, x, pasts):
+        """One new token per row, each row after its own cache (see CharTransformerNet.step).
+
+        The projections run on all rows at once; the attention runs per row over that
+        row's cache, as :meth:`forward` does for one token.
+        """
+        b, _, d = x.shape
+        h = self.n_head
+        q, k, v = self.qkv(self.ln1(x)).split(d, dim=2)
+        q = q.view(b, 1, h, d // h).transpose(1, 2)
+        k = k.view(b, 1, h, d // h).transpose(1, 2)
+        v = v.view(b, 1, h, d // h).transpose(1, 2)
+        att, presents = [], []
+        for r, (past_k, past_v) in enumerate(pasts):
+            k_r = torch.cat([past_k, k[r:r + 1]], dim=2)
+            v_r = torch.cat([past_v, v[r:r + 1]], dim=2)
+            att.append(F.scaled_dot_product_attention(q[r:r + 1], k_r, v_r))
+            presents.append((k_r, v_r))
+        return self._mlp(x, torch.cat(att, 0)), presents
 
 
 class CharTransformerNet(nn.Module):
@@ -113,3 +136,39 @@ class CharTransformerNet(nn.Module):
             x, kv = block(x, None if past is None else past[i])
             present.append(kv)
         return self.head(self.ln_f(x)), present
+
+    def step(self, tokens, pasts):
+        """One new token for each of several contexts, in one batched pass.
+
+        Each row continues its own cache (of any length): the linear layers run on all rows
+        together, the attention per row, so every row's result is that of :meth:`forward`
+        on the row alone (up to floating-point rounding).
+
+        Parameters
+        ----------
+        tokens : sequence of int, length n_rows
+            The new token of each row.
+        pasts : sequence of list of (key, value), length n_rows
+            Each row's cache (from :meth:`forward` or :meth:`step`, batch size 1), keys and
+            values of shape (1, n_head, n_past_row, d_head).
+
+        Returns
+        -------
+        logits : Tensor, shape (n_rows, vocab_size)
+            Logits of the token after each row's new token.
+        presents : list of list of (key, value)
+            Each row's cache including its new token (batch size 1, ``n_past_row + 1``
+            positions).
+        """
+        n_rows = len(pasts)
+        lengths = [p[0][0].shape[2] for p in pasts]
+        if max(lengths) + 1 > self.max_len:
+            raise ValueError(f"context of {max(lengths) + 1} tokens exceeds max_len={self.max_len}")
+        idx = torch.as_tensor(tokens, dtype=torch.long).view(n_rows, 1)
+        x = self.tok(idx) + self.pos(torch.as_tensor(lengths, dtype=torch.long))[:, None]
+        per_row = [[] for _ in range(n_rows)]
+        for i, block in enumerate(self.blocks):
+            x, presents = block.step(x, [p[i] for p in pasts])
+            for r, kv in enumerate(presents):
+                per_row[r].append(kv)
+        return self.head(self.ln_f(x))[:, 0], per_row

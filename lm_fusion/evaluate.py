@@ -8,7 +8,9 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from neurospell.check import NeurospellError
+from neurospell.check import NeurospellError, check_fname
+
+from .base import _alphabet_index, _map_to_alphabet, context_key
 
 __all__ = ["evaluate_lm", "read_lines"]
 
@@ -18,8 +20,6 @@ def read_lines(fname, alphabet: Sequence[str]) -> tuple[list[str], int]:
 
     Returns the lines and the number of characters removed (outside the alphabet).
     """
-    from neurospell.check import check_fname
-
     path = check_fname(fname, "text")
     allowed = set(alphabet)
     upper = all(a.upper() == a for a in alphabet)
@@ -55,8 +55,6 @@ def evaluate_lm(lm, lines: Iterable[str], alphabet: Sequence[str]) -> dict:
         ``bits_per_char``, ``top1``, ``top3`` (next-character accuracy), ``n_chars``,
         ``n_lines``, ``ms_per_char``.
     """
-    from .base import _alphabet_index, _map_to_alphabet, context_key
-
     alphabet = tuple(alphabet)
     index = {c: i for i, c in enumerate(alphabet)}
     lines = list(lines)

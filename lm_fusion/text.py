@@ -17,6 +17,8 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
+
 from neurospell.check import NeurospellError
 from neurospell.logs import logger
 
@@ -61,8 +63,6 @@ def normalise(text: str, *, keep_punctuation: bool = True) -> str:
 
 def encode(text: str):
     """Token ids (numpy int64) of normalised ``text``, without BOS."""
-    import numpy as np
-
     try:
         return np.fromiter((CHAR_TO_ID[c] for c in text), dtype=np.int64, count=len(text))
     except KeyError as err:

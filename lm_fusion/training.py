@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import platform
 import time
 from pathlib import Path
 
 import numpy as np
 
+from neurospell.fileio import atomic_path, atomic_write
 from neurospell.logs import logger
 
 from .text import CHAR_TO_ID, PUNCTUATION, TOKENS, load_chitchat
@@ -174,8 +174,8 @@ def train_char_transformer(out_dir, *, max_minutes: float = 50.0, steps: int = 2
             ck = {"model": net.state_dict(), "opt": opt.state_dict(), "step": step,
                   "elapsed": elapsed_before + time.perf_counter() - t0, "history": history,
                   "config": net.config}
-            torch.save(ck, str(ckpt_path) + ".tmp")
-            os.replace(str(ckpt_path) + ".tmp", ckpt_path)
+            with atomic_path(ckpt_path) as tmp:
+                torch.save(ck, tmp)
             if best is None or bpc < best:
                 best = bpc
                 _save_weights(net, out_dir / "char_transformer.pt", seq)
@@ -208,7 +208,7 @@ def train_char_transformer(out_dir, *, max_minutes: float = 50.0, steps: int = 2
         "valid_bits_per_char_windows": round(valid_bpc, 4),
         "history": history,
     }
-    with open(out_dir / "char_transformer_report.json", "w") as fid:
+    with atomic_write(out_dir / "char_transformer_report.json") as fid:
         json.dump(report, fid, indent=1)
     return report
 
@@ -217,6 +217,6 @@ def _save_weights(net, path: Path, seq_len: int) -> None:
     import torch
 
     state = {k: v.detach().to(torch.float16) for k, v in net.state_dict().items() if k != "head.weight"}
-    torch.save({"config": net.config, "state_dict": state, "tokens": "".join(TOKENS),
-                "train_seq_len": int(seq_len)}, str(path) + ".tmp")
-    os.replace(str(path) + ".tmp", path)
+    with atomic_path(path) as tmp:
+        torch.save({"config": net.config, "state_dict": state, "tokens": "".join(TOKENS),
+                    "train_seq_len": int(seq_len)}, tmp)

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from neurospell.check import check_fname
+from neurospell.check import NeurospellError, check_fname
 from neurospell.logs import use_log_level
 from neurospell.markers import parse_flash, parse_trial
+
+from .offline import causal_filter_raw, epochs_from_raw
 
 __all__ = ["summarize_raw", "plot_erp"]
 
@@ -87,8 +89,6 @@ def plot_erp(raw, cfg, fname, *, picks="eeg", max_groups: int = 4, verbose=None)
     import matplotlib.pyplot as plt
     import mne
 
-    from .offline import causal_filter_raw, epochs_from_raw
-
     with use_log_level(verbose):
         path = check_fname(fname, "fname", must_exist=False)
         groups: dict[str, np.ndarray] = {}
@@ -142,8 +142,6 @@ def plot_erp(raw, cfg, fname, *, picks="eeg", max_groups: int = 4, verbose=None)
 
 
 def _no_events(raw):
-    from neurospell.check import NeurospellError
-
     return NeurospellError(
         "plot_erp: the recording has no event annotations to average over "
         f"(annotations: {sorted(set(raw.annotations.description))[:10] or 'none'})."

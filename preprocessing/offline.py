@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from neurospell.check import NeurospellError, validate_type
+from neurospell.config import PreprocessConfig
 from neurospell.logs import logger, use_log_level
 from neurospell.markers import parse_flash, parse_trial
 from neurospell.types import EpochBatch
@@ -32,8 +33,6 @@ __all__ = ["causal_filter_raw", "epochs_from_raw", "flash_table"]
 
 
 def _check_cfg(cfg):
-    from neurospell.config import PreprocessConfig
-
     validate_type(cfg, PreprocessConfig, "cfg", hint="Pass load_config().preprocessing or PreprocessConfig(...).")
 
 

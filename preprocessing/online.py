@@ -24,6 +24,7 @@ from collections import Counter
 import numpy as np
 
 from neurospell.check import NeurospellError, check_positive, validate_type
+from neurospell.config import PreprocessConfig
 from neurospell.logs import logger
 from neurospell.markers import TRIAL_START, parse_flash, parse_trial
 from neurospell.types import EpochBatch, MarkerEvent, SampleChunk
@@ -34,8 +35,6 @@ __all__ = ["OnlineFilter", "OnlineEpocher"]
 
 
 def _check_cfg(cfg):
-    from neurospell.config import PreprocessConfig
-
     validate_type(cfg, PreprocessConfig, "cfg", hint="Pass load_config().preprocessing or PreprocessConfig(...).")
 
 

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
 
+from neurospell import rawlog
 from neurospell.check import NeurospellError, check_fname, check_option, validate_type
 from neurospell.logs import logger, use_log_level
 from neurospell.markers import (
@@ -301,8 +304,6 @@ _MNE_REFUSE = ("truncat", "end of file", "could not be read")
 
 def _read_mne(func, path, *, quiet=(), **kwargs):
     """Read with an MNE reader; ``quiet``: warnings a structure check has already reported."""
-    import warnings
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         raw = func(path, preload=True, verbose="error", **kwargs)
@@ -643,8 +644,6 @@ def read_mat_numeric(path) -> dict:
     variables : dict of str -> array
         Column-major MATLAB arrays as NumPy arrays of their stored shape.
     """
-    import zlib
-
     blob = Path(path).read_bytes()
     if len(blob) < 128:
         raise NeurospellError(f"the MAT-file header is cut short ({len(blob)} bytes, the header is 128)")
@@ -953,12 +952,6 @@ def _read_brainflow(path: Path, *, board_id=None):
 
 
 def _read_rawlog(path: Path):
-    try:
-        from neurospell import rawlog
-    except ImportError:
-        raise NeurospellError(
-            "reading neurospell raw logs needs neurospell.rawlog, which is not available in this install"
-        ) from None
     return rawlog.rawlog_to_raw(path, verbose="error")
 
 

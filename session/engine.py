@@ -431,6 +431,12 @@ class SpellerEngine:
         dec = Decision(sym, float(math.exp(post[sym])), n_rep)
         previous = self._text
         self._text = apply_symbol(previous, sym)
+        prefetch = getattr(self.lm, "prefetch", None) if self._use_prior else None
+        if prefetch is not None:
+            # the LM contexts of this decision -- the beam's candidates and the next
+            # selection's prior -- in one batched step (a speed-up; results unchanged)
+            beam_texts = [c.text for c in self._beam.candidates] if self._beam is not None else []
+            prefetch(beam_texts + [self._text])
         if self._beam is not None:
             self._beam.update(ev)
         out = SelectionDecided(dec, post, self._prior, ev, n, self._text, forced)

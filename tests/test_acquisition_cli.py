@@ -9,7 +9,7 @@ import mne
 import numpy as np
 import pytest
 
-from neurospell.acquisition import LslEegOutlet, LslSource
+from neurospell.acquisition import LslEegOutlet, LslMarkerOutlet, LslSource
 from neurospell.cli import main
 
 
@@ -87,3 +87,37 @@ def test_stream_synthetic_board_visible_on_lsl():
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_record_without_samples_removes_the_empty_crash_copy(tmp_path, capsys):
+    """A source that delivers nothing leaves no .nsraw behind to block the rerun (issue 9)."""
+    name = f"acqsilent-{uuid.uuid4().hex[:6]}"
+    out = tmp_path / "silent_raw.fif"
+    argv = ["record", "--board", f"lsl:{name}", "--duration", "0.5", "--out", str(out)]
+    with LslEegOutlet(name, ["a", "b"], ["eeg", "eeg"], 100.0), LslMarkerOutlet(name + "-markers"):
+        for _ in range(2):  # the rerun meets the same error, not "a crash copy already exists"
+            assert main(argv) == 2
+            err = capsys.readouterr().err
+            assert "no samples arrived" in err and "held nothing and was removed" in err, err
+            assert "Traceback" not in err and "already exists" not in err
+            assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_crash_copy_with_data_is_kept(tmp_path):
+    from neurospell.commands.acquisition import _remove_empty_rawlog
+    from neurospell.rawlog import RawLogWriter, read_rawlog
+
+    def make(name, samples=False, marker=False):
+        w = RawLogWriter(tmp_path / name, ["a"], ["eeg"], 100.0)
+        if samples:
+            w.write_samples(np.zeros((1, 3)), np.arange(3) / 100.0)
+        if marker:
+            w.write_event({"type": "marker", "t": 0.0, "code": 1, "label": "flash/1/target"})
+        w.close()
+        return tmp_path / name
+
+    with_samples, with_marker, empty = make("s.nsraw", samples=True), make("m.nsraw", marker=True), make("e.nsraw")
+    assert not _remove_empty_rawlog(with_samples) and read_rawlog(with_samples).timestamps.size == 3
+    assert not _remove_empty_rawlog(with_marker) and len(read_rawlog(with_marker).markers) == 1
+    assert not _remove_empty_rawlog(tmp_path / "absent.nsraw")
+    assert _remove_empty_rawlog(empty) and not empty.exists()

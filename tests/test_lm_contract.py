@@ -145,6 +145,30 @@ def test_scores_independent_of_call_history(case):
     np.testing.assert_allclose(warm, fresh, rtol=0, atol=1e-9)
 
 
+def test_prefetch_does_not_change_results(case):
+    """Contexts prepared together (the transformer: one batched step over caches of
+    different lengths) give what each context gives alone."""
+    name, lm, _ = case
+    long = "I WOULD LIKE SOME WATER PLEASE AND THEN A SANDWICH " * 3  # past the transformer's window
+    parents = ["", "HELLO", "HELLO HOW AR", "I THINK"]
+    contexts = ["H", "HELLO ", "HELLOW", "HELLO HOW ARE", "HELLO HOW ARX", "I THINK ", "i think ",
+                "NOT CACHED AT ALL", "HELLO"]
+    if name != "hf":  # the test's tiny GPT-2 has 128 positions
+        parents.append(long)
+        contexts.insert(7, long + "X")
+    lm.reset()
+    alone = [lm.next_logp(c) for c in contexts]
+    lm.reset()
+    for c in parents:
+        lm.next_logp(c)
+    lm.prefetch(contexts)
+    for c, ref in zip(contexts, alone, strict=True):
+        np.testing.assert_allclose(lm.next_logp(c), ref, rtol=0, atol=1e-9, err_msg=c)
+    lm.prefetch([])
+    with pytest.raises(TypeError, match="sequence of strings"):
+        lm.prefetch("HELLO")
+
+
 def test_unknown_name_error():
     with pytest.raises(NeurospellError, match="Allowed values are .*'ngram'.*but got 'gpt7'"):
         make_model("gpt7")

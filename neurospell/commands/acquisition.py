@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import sys
 import time
 
+from ..check import NeurospellError, StreamError, check_fname, check_positive
 from . import _args, _runtime
 
 #: Exit status of ``record`` when the file was written but samples are missing (gaps, or
@@ -63,8 +65,6 @@ def register(subparsers) -> None:
 
 
 def _duration(value):
-    from ..check import check_positive
-
     return None if value is None else check_positive("--duration", value)
 
 
@@ -101,8 +101,6 @@ def cmd_stream(args, config) -> int:
     duration = _duration(args.duration)
     spec = _spec(args, config)
     if spec.lower().startswith("lsl:"):
-        from ..check import NeurospellError
-
         raise NeurospellError("--board: 'stream' republishes a device on LSL; an LSL stream is already on LSL.")
     src = open_source(spec, config.acquisition)
     name = args.name or f"neurospell-{spec.split(':')[0].lower()}"
@@ -172,7 +170,17 @@ def cmd_record(args, config) -> int:
         # finish the file even if another SIGTERM comes
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         t_end = local_clock()
-        path = rec.stop(stop_source=True)
+        try:
+            path = rec.stop(stop_source=True)
+        except StreamError as err:
+            if rec.n_samples == 0 and _remove_empty_rawlog(rec.rawlog_path):
+                raise StreamError(
+                    f"Nothing was recorded from {src!r}: no samples arrived in {t_end - t_start:.1f} s. The "
+                    f"crash copy {str(rec.rawlog_path)!r} held nothing and was removed, so the same command "
+                    "can run again once the source delivers samples (check the --board source: "
+                    "`neurospell devices` lists the boards and LSL streams)."
+                ) from err
+            raise
     finally:
         signal.signal(signal.SIGTERM, previous)
     gaps = src.gaps
@@ -193,8 +201,27 @@ def cmd_record(args, config) -> int:
     return 0
 
 
+def _remove_empty_rawlog(folder) -> bool:
+    """Remove the crash copy ``folder`` if it holds neither samples nor markers.
+
+    Returns ``True`` when it was removed; a crash copy with any data, or one that cannot be
+    read, is kept.
+    """
+    from ..rawlog import is_rawlog, read_rawlog
+
+    try:
+        if not is_rawlog(folder):
+            return False
+        log = read_rawlog(folder)
+    except (OSError, ValueError, NeurospellError):
+        return False
+    if log.timestamps.size or log.markers:
+        return False
+    shutil.rmtree(folder)
+    return True
+
+
 def cmd_recover(args, config) -> int:
-    from ..check import NeurospellError, check_fname
     from ..rawlog import GAP_ANNOTATION, is_rawlog, rawlog_to_fif, read_rawlog
 
     folder = check_fname(args.rawlog, "FILE.nsraw")

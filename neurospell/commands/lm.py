@@ -12,11 +12,11 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from collections import Counter
 
+from ..fileio import atomic_write
 from . import _args, _runtime
 
 
@@ -123,10 +123,8 @@ def _eval(args, config) -> int:
         print(f"{name:22s} {r['bits_per_char']:9.4f} {r['top1']:7.3f} {r['top3']:7.3f} {r['ms_per_char']:8.2f}",
               flush=True)
     if args.json:
-        tmp = f"{args.json}.part"
-        with open(tmp, "w") as fid:  # complete or absent: renamed when written
+        with atomic_write(args.json) as fid:  # complete or absent, Ctrl-C included
             json.dump(results, fid, indent=1)
-        os.replace(tmp, args.json)
     return 0
 
 
@@ -205,7 +203,7 @@ def _heldout(args, config) -> int:
     from neurospell.lm_fusion.text import heldout_lines
 
     lines = heldout_lines(args.split, alphabet=tuple(config.speller.symbols), max_lines=args.max_lines)
-    with open(args.out, "w", encoding="utf-8") as fid:
+    with atomic_write(args.out) as fid:
         fid.write("\n".join(lines) + "\n")
     print(f"{len(lines)} {args.split} phrases -> {args.out}")
     return 0

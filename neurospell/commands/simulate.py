@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..fileio import atomic_path, atomic_write
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -73,7 +75,7 @@ def _simulate(args, config) -> int:
         print(f"{r.recording:<12}{r.lm:<12}{alpha:>6}{r.accuracy:>9.3f}{f'[{lo:.2f}, {hi:.2f}]':>15}"
               f"{r.cer:>7.3f}{r.flashes_per_char:>13.1f}{r.chars_per_minute:>10.2f}{r.itr:>13.1f}")
     if args.json:
-        with open(args.json, "w") as fid:
+        with atomic_write(args.json) as fid:  # complete or absent, Ctrl-C included
             json.dump({"rows": [r.summary() for r in rows], "phrases": phrases, "decoder": name,
                        "lm": lm_name, "seed": args.seed}, fid, indent=1)
         print(f"Wrote {args.json}")
@@ -109,5 +111,6 @@ def _plot(path, rows, title) -> None:
     axes[0].set_ylim(0, 1.05)
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)

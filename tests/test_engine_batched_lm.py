@@ -1,0 +1,53 @@
+"""The engine's batched language-model step (``LanguageModel.prefetch``: the candidate
+beam's contexts and the next prior in one transformer pass) changes no result."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurospell.decoder import ScoreModel
+from neurospell.lm_fusion import make_model
+from neurospell.session import SimulatedParticipant, SpellerEngine
+from neurospell.types import SpellerLayout
+
+# a 6 x 6 grid with a backspace, so that the beam holds texts of different lengths
+LAYOUT = SpellerLayout.row_column(tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ12345678< "))
+
+
+def _run(lm, batched: bool):
+    if not batched:
+        lm._prefetch = lambda contexts: None  # every context computed alone, when asked
+        for m in getattr(lm, "models", ()):
+            m._prefetch = lambda contexts: None
+    rng = np.random.default_rng(3)
+    t_s, n_s = rng.normal(1.0, 1, 500), rng.normal(0, 1, 2500)
+    sm = ScoreModel().fit(np.r_[t_s, n_s], np.r_[np.ones(500, bool), np.zeros(500 * 5, bool)])
+    who = SimulatedParticipant(t_s, n_s, rng)
+    engine = SpellerEngine(LAYOUT, sm, lm, seed=1, beam_width=8, stop_threshold=0.9)
+    out = []
+    for sym in "HOW ARE YOU<U TODAY":
+        done = False
+        while not done:
+            groups = engine.next_flashes()
+            for g, s in zip(groups, who.respond_flashes(LAYOUT, sym, groups), strict=True):
+                events = engine.on_flash(g, float(s))
+                if events:
+                    dec, _, cands = events
+                    out.append((dec.decision.symbol, dec.n_flashes, dec.text, dec.posterior.logp, dec.prior.logp,
+                                [(c.text, c.score) for c in cands.candidates]))
+                    done = True
+                    break
+    return out
+
+
+def test_batched_lm_step_changes_no_result():
+    a = _run(make_model("mixture"), batched=True)
+    b = _run(make_model("mixture"), batched=False)
+    assert len(a) == len(b) == 19
+    for x, y in zip(a, b, strict=True):
+        assert x[:3] == y[:3]
+        np.testing.assert_allclose(x[3], y[3], rtol=0, atol=1e-9)
+        np.testing.assert_allclose(x[4], y[4], rtol=0, atol=1e-9)
+        assert [t for t, _ in x[5]] == [t for t, _ in y[5]]
+        np.testing.assert_allclose([s for _, s in x[5]], [s for _, s in y[5]], rtol=0, atol=1e-9)
+    assert len({len(t) for t, _ in a[-1][5]}) > 1  # the beam held texts of different lengths
