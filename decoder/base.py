@@ -32,6 +32,7 @@ import numpy as np
 from neurospell import __version__
 from neurospell.check import NeurospellError, ProvenanceError, check_fname, validate_type
 from neurospell.config import section_to_dict
+from neurospell.fileio import atomic_write
 from neurospell.logs import logger, use_log_level
 from neurospell.types import EpochBatch
 
@@ -550,7 +551,7 @@ class BaseDecoder:
             "heldout_auc": self.heldout_auc_,
             "provenance": self.provenance_,
         }
-        with open(path, "wb") as fid:
+        with atomic_write(path, "wb") as fid:
             pickle.dump(payload, fid, protocol=pickle.HIGHEST_PROTOCOL)
         logger.info("Saved %s decoder to %s", self.name, path)
 

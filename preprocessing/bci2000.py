@@ -29,7 +29,7 @@ import numpy as np
 
 from neurospell.check import NeurospellError
 from neurospell.logs import logger
-from neurospell.markers import MAX_FLASH_CODE, flash_to_annotation
+from neurospell.markers import MAX_FLASH_CODE, flash_to_annotation, trial_to_annotation
 from neurospell.types import DEFAULT_SYMBOLS
 
 __all__ = ["Bci2000File", "read_bci2000", "p3speller_markers"]
@@ -326,7 +326,7 @@ def p3speller_markers(rec: Bci2000File, *, group_trials=None, source: str = "") 
                              DEFAULT_SYMBOLS, row_col, source)
     for i, s in enumerate(t_samples):
         samples.append(int(s))
-        descs.append(f"trial/{i}" + (f"/{symbols[i]}" if symbols[i] is not None else ""))
+        descs.append(trial_to_annotation(i, symbols[i]))
     return np.asarray(samples, dtype=np.int64), descs
 
 

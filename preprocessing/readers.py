@@ -22,9 +22,11 @@ from neurospell.check import NeurospellError, check_fname, check_option, validat
 from neurospell.logs import logger, use_log_level
 from neurospell.markers import (
     TRIAL_START,
+    decode_symbol,
     flash_to_annotation,
     parse_flash,
     parse_trial,
+    trial_to_annotation,
 )
 from neurospell.units import UNIT_SCALE, unit_scales
 
@@ -221,7 +223,7 @@ def _marker_to_description(value) -> str | None:
     trial = parse_trial(text)
     if trial is not None:
         idx, sym = trial
-        return f"trial/{idx}" + (f"/{sym}" if sym is not None else "")
+        return trial_to_annotation(idx, None if sym is None else decode_symbol(sym))
     text = text.strip()
     info = parse_flash(text)
     if info is not None and not text.lstrip("-").isdigit():
@@ -242,7 +244,7 @@ def _normalise_annotations(raw):
     nxt = (max(used) + 1) if used else 0
     for i in order:
         if desc[i] == "trial":
-            desc[i] = f"trial/{nxt}"
+            desc[i] = trial_to_annotation(nxt)
             nxt += 1
     import mne
 
@@ -612,7 +614,7 @@ def gtec_to_raw(fs, y, trig, *, ch_names=GTEC_CH_NAMES):
     t_on, t_desc = [], []
     for t in np.unique(trials):
         t_on.append(onsets[np.flatnonzero(trials == t)[0]])
-        t_desc.append(f"trial/{int(t)}")
+        t_desc.append(trial_to_annotation(int(t)))
     raw.set_annotations(mne.Annotations(np.r_[onsets, t_on], 0.0, descs + t_desc))
     return raw
 

@@ -117,12 +117,11 @@ def test_import_matrix_over_every_module():
 
 #: First-party modules that are themselves an optional heavy dependency (they import it at
 #: module level): importing them inside a function is the lazy import of that dependency.
-HEAVY_MODULES = {"neurospell.lm_fusion.char_transformer_net": "torch"}
-#: TODO(coordinator): remove once decoder/ keeps its first-party imports at module level.
-NOT_YET_AT_MODULE_LEVEL = ("decoder",)
+HEAVY_MODULES = {"neurospell.lm_fusion.char_transformer_net": "torch",
+                 "neurospell.decoder.models": "torch"}
 
 
-@pytest.mark.parametrize("layer", ["core", "session", *(s for s in STAGES if s not in NOT_YET_AT_MODULE_LEVEL)])
+@pytest.mark.parametrize("layer", ["core", "session", *STAGES])
 def test_first_party_imports_at_module_level(layer):
     """Imports inside functions are for optional heavy third-party dependencies only."""
     bad = []

@@ -3,6 +3,8 @@
 Each maps ``(batch, n_chans, n_times)`` float tensors to ``(batch,)`` target logits.
 """
 
+import torch  # noqa: F401  (every architecture is a torch module: importing this package imports torch)
+
 from .eeginception import EEGInception
 from .eegnet import EEGNet
 from .xdawntsnet import XdawnTSNet
