@@ -63,6 +63,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import mne_bids
+import numpy as np
 
 from neurospell.check import NeurospellError
 from neurospell.config import Config, config_from_dict, write_config
@@ -456,6 +457,15 @@ class SessionFolder:
                 f"task-{r['task']} run-{r['run']}: the recording {str(path)!r} holds no samples; nothing to "
                 "convert.")
         raw = rawlog_to_raw(log)
+        # markers after the last sample (the stream ended or a crash cut it) have no data: BIDS
+        # events must lie inside the recording; they stay in the rawlog and the decision log
+        ann = raw.annotations
+        on = ann.onset - (raw.first_time if ann.orig_time is not None else 0.0)
+        outside = np.flatnonzero((on < 0) | (on >= raw.n_times / raw.info["sfreq"]))
+        if outside.size:
+            raw.annotations.delete(outside)
+            logger.info("task-%s run-%d: %d marker(s) after the last sample left out of events.tsv",
+                        r["task"], r["run"], outside.size)
         cfg = self.read_config() if self.meta.get("config") else None
         if cfg is not None and cfg.preprocessing.notch:
             raw.info["line_freq"] = float(cfg.preprocessing.notch)
@@ -469,6 +479,7 @@ class SessionFolder:
         r["bids"] = str(bp.fpath.relative_to(self.root))
         r["finished"] = _now()
         r["n_samples"] = int(log.timestamps.size)
+        r["n_markers_outside_data"] = int(outside.size)
         r["truncated"] = bool(log.header["truncated"])
         self._save_meta()
         logger.info("session %s: task-%s run-%d converted to BIDS (%s)", self.root, r["task"], r["run"], r["bids"])
