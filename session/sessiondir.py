@@ -760,8 +760,8 @@ class ReplayReport:
     n_decisions : int
         Live decisions of the spelling runs.
     n_reproduced : int
-        Decisions reproduced exactly (symbol, posterior, flashes, text, forced), counted
-        up to the first difference.
+        Live decisions the replay reproduced exactly (symbol, posterior, flashes, text,
+        forced), each compared with the replay's decision of the same rank in its run.
     first_difference : str | None
         The first flash score or decision that differs (``None``: all identical).
     elapsed_s : float
@@ -865,6 +865,10 @@ def replay_session(folder, decoder=None, lm=None, *, chunk_seconds: float = 0.1,
     with use_log_level(verbose):
         if not isinstance(folder, SessionFolder):
             folder = SessionFolder.open(folder)
+        runs = [r for r in folder.runs(SPELLING) if r["status"] in ("recording", "finished")]
+        if not runs:
+            raise SessionFolderError(
+                f"{str(folder.root)!r} holds no spelling run (task-{SPELLING}); nothing to replay.")
         config = folder.read_config()
         same = decoder is None and lm is None
         if decoder is None:
@@ -888,10 +892,6 @@ def replay_session(folder, decoder=None, lm=None, *, chunk_seconds: float = 0.1,
             lm_obj = None if lm_name == "uniform" else make_model(lm_name, config.lm)
         else:
             lm_obj, lm_name = lm, getattr(lm, "name", type(lm).__name__)
-        runs = [r for r in folder.runs(SPELLING) if r["status"] in ("recording", "finished")]
-        if not runs:
-            raise SessionFolderError(
-                f"{str(folder.root)!r} holds no spelling run (task-{SPELLING}); nothing to replay.")
         logged = _log_by_run(folder.read_log())
         report = ReplayReport([], same, getattr(dec, "name", type(dec).__name__), lm_name)
         t0 = time.perf_counter()
@@ -982,7 +982,7 @@ def _compare(report: ReplayReport) -> None:
                     break
         for i, a in enumerate(rr.live):
             b = rr.replayed[i] if i < len(rr.replayed) else None
-            if first is None and b is not None and _same_decision(a, b):
+            if b is not None and _same_decision(a, b):
                 ok += 1
                 continue
             if first is None:

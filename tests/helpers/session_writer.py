@@ -141,7 +141,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     def progress(chunk):
-        print(f"{time.time():.6f} {chunk.timestamps[-1]!r}", flush=True)
+        print(f"{time.time():.6f} {float(chunk.timestamps[-1])!r}", flush=True)
 
     write_session(args.root, speed=args.speed, progress=progress)
     print("done", flush=True)
