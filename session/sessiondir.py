@@ -65,16 +65,18 @@ from pathlib import Path
 import mne_bids
 import numpy as np
 
+from neurospell import __version__
 from neurospell.check import NeurospellError
 from neurospell.config import Config, config_from_dict, write_config
 from neurospell.decoder import BaseDecoder, load_decoder
 from neurospell.lm_fusion import make_model
+from neurospell.lm_fusion.ngram import default_ngram_path
 from neurospell.logs import logger, use_log_level
 from neurospell.rawlog import SUFFIX, RawLogWriter, is_rawlog, rawlog_to_raw, read_rawlog
 from neurospell.types import MarkerEvent, SampleChunk
 
 from .drivers import StreamDriver
-from .engine import SpellerEngine, model_alpha
+from .engine import SelectionDecided, SpellerEngine, model_alpha
 
 __all__ = [
     "SessionFolder", "SessionFolderError", "is_session_folder", "make_engine", "make_driver",
@@ -163,8 +165,6 @@ def lm_identity(name: str, lm=None, config=None) -> dict:
 
     walk(lm)
     if not paths and "ngram" in name:
-        from neurospell.lm_fusion.ngram import default_ngram_path
-
         paths.append(Path(default_ngram_path(7)))
     files = {}
     for p in paths:
@@ -307,8 +307,6 @@ class SessionFolder:
             (root / DERIVATIVES).mkdir(parents=True, exist_ok=True)
             mne_bids.make_dataset_description(path=root, name=f"neurospell session sub-{subject} ses-{session}",
                                               dataset_type="raw", overwrite=True, verbose=False)
-            from neurospell import __version__
-
             mne_bids.make_dataset_description(
                 path=root / DERIVATIVES, name="neurospell decision log, model and config",
                 dataset_type="derivative", generated_by=[{"Name": "neurospell", "Version": __version__}],
@@ -660,8 +658,6 @@ def _run_names(runs) -> str:
 
 
 def _decision_of(event):
-    from .engine import SelectionDecided
-
     if isinstance(event, SelectionDecided):
         return event
     for e in event:
@@ -815,14 +811,35 @@ def _acc(a) -> str:
     return "" if a is None else f"  accuracy {a:.2f}"
 
 
+#: Phase names (of ``phase`` records without a ``task``) that are runs of task-spelling.
+SPELLING_PHASES = ("copy", "free", "spelling")
+
+
 def _log_by_run(records: list[dict]) -> dict:
-    """Decision-log records grouped by (task, run): flashes and decisions, plus the phase record."""
+    """Decision-log records grouped by (task, run): flashes and decisions, plus the phase record.
+
+    A ``phase`` record names its task and run; one without them counts as the next run of
+    task-spelling when its name is in :data:`SPELLING_PHASES` (``"calibration"``: of
+    task-calibration), else it ends the run (training, stopped ...).
+    """
     out: dict = {}
     ctx = (None, None)
+    counters: dict = {}
     for rec in records:
         typ = rec.get("type")
         if typ == "phase":
-            ctx = (rec.get("task"), rec.get("run"))
+            if rec.get("task") is not None:
+                ctx = (rec["task"], rec.get("run"))
+            else:
+                name = rec.get("name")
+                task = SPELLING if name in SPELLING_PHASES else (CALIBRATION if name == CALIBRATION else None)
+                if task is None:
+                    ctx = (None, None)
+                    continue
+                counters[task] = counters.get(task, 0) + 1
+                ctx = (task, counters[task])
+            if ctx[0] is not None and ctx[1] is not None:
+                counters[ctx[0]] = max(counters.get(ctx[0], 0), int(ctx[1]))
             out.setdefault(ctx, {"phase": rec, "flash": [], "decision": []})["phase"] = rec
             continue
         key = (rec.get("task", ctx[0]), rec.get("run", ctx[1]))

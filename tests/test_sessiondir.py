@@ -237,3 +237,22 @@ def test_kill9_loses_at_most_one_second_and_the_folder_opens(tmp_path):
     assert not out.unfinished()
     raw = out.read_raw("calibration", 1)
     assert raw.n_times == log.timestamps.size
+
+
+def test_log_without_task_fields_maps_phases_to_runs(session, tmp_path):
+    """Phase records that name only the phase (copy/free) map to the spelling runs in order."""
+    root = _copy(session[0], tmp_path)
+    log = root / "derivatives" / "neurospell" / "decisions.jsonl"
+    recs = []
+    for r in (json.loads(ln) for ln in log.read_text().splitlines()):
+        if r["type"] == "phase":
+            r = {"type": "phase", "name": r["name"], "t": r["t"], "text": r["text"]}
+        else:
+            r.pop("task", None)
+            r.pop("run", None)
+        recs.append(r)
+        if r["type"] == "phase" and r["name"] == "calibration":
+            recs.append({"type": "phase", "name": "training", "t": r["t"]})
+    log.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    rep = replay_session(root)
+    assert rep.reproduced and rep.n_decisions == 8, rep.first_difference
