@@ -80,7 +80,7 @@ from .engine import SelectionDecided, SpellerEngine, model_alpha
 
 __all__ = [
     "SessionFolder", "SessionFolderError", "is_session_folder", "make_engine", "make_driver",
-    "lm_identity", "replay_session", "ReplayReport", "RunReplay", "iter_rawlog",
+    "lm_identity", "replay_session", "ReplayReport", "RunReplay", "iter_rawlog", "stream_indices",
 ]
 
 FORMAT = "neurospell-session"
@@ -672,12 +672,44 @@ def _decision_record(ev) -> dict:
 
 
 # ----------------------------------------------------------------------------- replay
-def iter_rawlog(log, *, chunk_seconds: float = 0.1):
+def stream_indices(timestamps, sfreq: float, tolerance: float = 0.05) -> np.ndarray:
+    """Sample indices on the stream's own clock: a stretch missing from the timestamps
+    advances the index by the samples it lacks (what the live session gives the epocher,
+    so an epoch whose window holds a gap is dropped on both paths).
+
+    A step between consecutive timestamps longer than ``1/sfreq + max(0.5/sfreq, tolerance)``
+    is a gap of ``round(step * sfreq) - 1`` samples.
+
+    Parameters
+    ----------
+    timestamps : array, shape (n_samples,)
+        Seconds.
+    sfreq : float
+        Hz.
+    tolerance : float
+        Seconds (``[acquisition] gap_tolerance``).
+
+    Returns
+    -------
+    index : array of int, shape (n_samples,)
+    """
+    ts = np.asarray(timestamps, dtype=np.float64)
+    if ts.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    period = 1.0 / float(sfreq)
+    limit = period + max(0.5 * period, float(tolerance))
+    d = np.diff(ts)
+    extra = np.where(d > limit, np.maximum(0, np.round(d * sfreq).astype(np.int64) - 1), 0)
+    return np.arange(ts.size, dtype=np.int64) + np.concatenate(([0], np.cumsum(extra)))
+
+
+def iter_rawlog(log, *, chunk_seconds: float = 0.1, gap_tolerance: float = 0.05):
     """Cut a rawlog into the sample chunks and markers a live reader delivered.
 
-    Samples are the recorded float32 values as float64 with their recorded LSL timestamps
-    (``first_index``: the position in the rawlog); each marker comes with the chunk that
-    holds its timestamp (markers after the last sample with the last chunk), in time order.
+    Samples are the recorded float32 values as float64 with their recorded LSL timestamps;
+    ``first_index`` follows :func:`stream_indices` (chunks are cut at gaps, so indices are
+    contiguous inside a chunk). Each marker comes with the chunk that holds its timestamp
+    (markers after the last sample with the last chunk), in time order.
 
     Yields
     ------
@@ -689,12 +721,14 @@ def iter_rawlog(log, *, chunk_seconds: float = 0.1):
     ch_names, ch_types = tuple(h["ch_names"]), tuple(h["ch_types"])
     ts = log.timestamps
     n = ts.size
+    idx = stream_indices(ts, sfreq, gap_tolerance)
+    cuts = set(range(0, n, max(1, int(round(chunk_seconds * sfreq)))))
+    cuts.update((np.flatnonzero(np.diff(idx) != 1) + 1).tolist())
+    bounds = sorted(cuts) + [n]
     marks = sorted(log.markers, key=lambda m: float(m["t"]))
-    step = max(1, int(round(chunk_seconds * sfreq)))
     k = 0
-    for a in range(0, n, step):
-        b = min(a + step, n)
-        chunk = SampleChunk(log.data[:, a:b], ts[a:b], ch_names, ch_types, sfreq, first_index=a)
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        chunk = SampleChunk(log.data[:, a:b], ts[a:b], ch_names, ch_types, sfreq, first_index=int(idx[a]))
         ms = []
         while k < len(marks) and (float(marks[k]["t"]) <= ts[b - 1] or b == n):
             m = marks[k]
@@ -961,7 +995,8 @@ def _replay_run(folder, r, rec, config, dec, lm_obj, lm_name, chunk_seconds, on_
 
     driver = make_driver(engine, dec, config, float(h["sfreq"]), h["ch_names"], h["ch_types"],
                          on_events=on_events, on_score=on_score)
-    for chunk, markers in iter_rawlog(log, chunk_seconds=chunk_seconds):
+    for chunk, markers in iter_rawlog(log, chunk_seconds=chunk_seconds,
+                                      gap_tolerance=config.acquisition.gap_tolerance):
         driver.push(chunk, markers)
     if r["status"] == "finished" or not rr.truncated:
         driver.finish()

@@ -256,3 +256,13 @@ def test_log_without_task_fields_maps_phases_to_runs(session, tmp_path):
     log.write_text("".join(json.dumps(r) + "\n" for r in recs))
     rep = replay_session(root)
     assert rep.reproduced and rep.n_decisions == 8, rep.first_difference
+
+
+def test_a_gap_in_the_stream_replays_the_same(tmp_path):
+    """Samples missing mid-run: epochs over the gap are dropped live and in the replay alike."""
+    folder, drivers = write_session(tmp_path / "gap", max_test_phrases=1, drop=(20.0, 20.6))
+    assert drivers[0].epocher.n_dropped_["gap"] > 0
+    rep = replay_session(folder.root)
+    assert rep.reproduced and rep.n_decisions == 5, rep.first_difference
+    log = read_rawlog(folder.root / folder.runs("spelling")[0]["rawlog"])
+    assert np.diff(log.timestamps).max() > 0.5
