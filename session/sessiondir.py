@@ -825,8 +825,8 @@ class ReplayReport:
                 tag += " [cut short by a crash]"
             out.append(f"{tag}: {len(r.live)} live decisions, {len(r.replayed)} replayed, "
                        f"{r.duration_s:.1f} s of data" + (f", target {r.target!r}" if r.target else ""))
-            out.append(f"  live:     {r.live_text!r}{_acc(r.accuracy('live'))}")
-            out.append(f"  replayed: {r.replayed_text!r}{_acc(r.accuracy('replayed'))}")
+            out.append(f"  live:     {r.live_text!r}{_acc(r.accuracy('live'))}{_fpc(r.live)}")
+            out.append(f"  replayed: {r.replayed_text!r}{_acc(r.accuracy('replayed'))}{_fpc(r.replayed)}")
         if self.same_models:
             out.append(f"{self.n_reproduced}/{self.n_decisions} decisions reproduced")
             if self.first_difference:
@@ -843,6 +843,12 @@ class ReplayReport:
 
 def _acc(a) -> str:
     return "" if a is None else f"  accuracy {a:.2f}"
+
+
+def _fpc(decisions) -> str:
+    if not decisions:
+        return ""
+    return f"  {np.mean([d['n_flashes'] for d in decisions]):.1f} flashes/selection"
 
 
 #: Phase names (of ``phase`` records without a ``task``) that are runs of task-spelling.

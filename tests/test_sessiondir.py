@@ -184,6 +184,18 @@ def test_cli_replay_session_folder(session, tmp_path):
     res = _cli("replay", folder.root, "--lm", "uniform")
     assert res.returncode == 0, res.stderr
     assert "language model uniform" in res.stdout and "choose the live symbol" in res.stdout
+    # another decoder (an LDA trained on the whole recording) without LM
+    from neurospell.decoder import make_decoder
+    from neurospell.preprocessing import epochs_from_raw, load_recording
+    from neurospell.session.demo import SAMPLE_RECORDING
+
+    _, batch = epochs_from_raw(load_recording(SAMPLE_RECORDING), Config().preprocessing)
+    other = tmp_path / "other.pkl"
+    make_decoder("lda").fit(batch, Config().preprocessing).save(other)
+    res = _cli("replay", folder.root, "--decoder", other, "--lm", "uniform")
+    assert res.returncode == 0, res.stderr
+    assert "with decoder lda and language model uniform" in res.stdout
+    assert res.stdout.count("flashes/selection") == 4  # live and replayed, two runs
     res = _cli("replay", folder.root, "--as-lsl")
     assert res.returncode == 2 and "--as-lsl does not apply to a session folder" in res.stderr
     res = _cli("inspect", folder.root, "--no-plot")
@@ -266,3 +278,27 @@ def test_a_gap_in_the_stream_replays_the_same(tmp_path):
     assert rep.reproduced and rep.n_decisions == 5, rep.first_difference
     log = read_rawlog(folder.root / folder.runs("spelling")[0]["rawlog"])
     assert np.diff(log.timestamps).max() > 0.5
+
+
+def test_kill9_during_spelling_replays_the_decisions_made(tmp_path):
+    """Killed mid-spelling: the logged decisions replay exactly from the crash copy."""
+    root = tmp_path / "crash2"
+    proc = subprocess.Popen([sys.executable, str(HELPERS / "session_writer.py"), str(root), "--speed", "4",
+                             "--pace-from", "spelling"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = root / "derivatives" / "neurospell" / "decisions.jsonl"
+    deadline = time.monotonic() + 180
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            n = log.read_text().count('"type": "decision"') if log.exists() else 0
+            if n >= 2:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.stderr.read()
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    folder = SessionFolder.open(root)
+    assert [(r["task"], r["run"]) for r in folder.unfinished()] == [("spelling", 1)]
+    rep = replay_session(folder)
+    assert rep.runs[0].truncated and "cut short by a crash" in "\n".join(rep.lines())
+    assert rep.reproduced and rep.n_decisions >= 2, rep.first_difference
