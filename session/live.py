@@ -65,15 +65,9 @@ from neurospell.types import EpochBatch, SampleChunk
 
 from .calibration import calibrate_model_alpha
 from .drivers import StreamDriver
-from .engine import (
-    Completion,
-    EngineSnapshot,
-    RowColumnFlashes,
-    SelectionDecided,
-    SpellerEngine,
-    model_alpha,
-)
+from .engine import Completion, EngineSnapshot, RowColumnFlashes, SelectionDecided, SpellerEngine
 from .participant import intended_symbol
+from .sessiondir import CALIBRATION, SPELLING, make_driver, make_engine
 from .spelling import itr_bits
 from .train import decoder_params
 
@@ -317,22 +311,6 @@ class _Stopped(Exception):
     """The session was asked to stop (internal)."""
 
 
-class _Scorer:
-    """The decoder scoring one epoch at a time (as a replay does), keeping each score."""
-
-    def __init__(self, decoder, on_score=None):
-        self.decoder = decoder
-        self.on_score = on_score
-
-    def decision_function(self, batch: EpochBatch) -> np.ndarray:
-        out = np.empty(len(batch))
-        for i in range(len(batch)):
-            out[i] = self.decoder.decision_function(batch.subset([i]))[0]
-            if self.on_score is not None:
-                self.on_score(float(batch.onsets[i]), int(batch.codes[i]), float(out[i]))
-        return out
-
-
 class _GapAwareFeed:
     """Sample chunks as the epocher must see them: float32 values (as recorded) and indices on
     the stream's own clock (a stretch missing from the timestamps advances the index)."""
@@ -422,7 +400,7 @@ class LiveSession:
         self.folder = folder
         self.decoder = decoder
         self.lm = lm
-        self.lm_name = lm_name
+        self.lm_name = lm_name or (None if lm is None else getattr(lm, "name", type(lm).__name__))
         self.decoder_name = decoder_name or config.decoder.name
         self.marker_outlet = marker_outlet
         self.model_path = model_path
@@ -475,6 +453,9 @@ class LiveSession:
         self._cal_epocher: OnlineEpocher | None = None
         self._cal_batches: list[EpochBatch] = []
         self._feed: _GapAwareFeed | None = None
+        self._gaps: list[dict] = []
+        self._writer = None  # the rawlog of the phase being recorded (with a folder)
+        self._task: str | None = None
         self._reader = None
         self._n_flashes = 0
         self._n_spell_flashes = 0
@@ -494,6 +475,8 @@ class LiveSession:
         self._snapshot = LiveSnapshot("idle", self._status)
         self._last_data = time.monotonic()
         self._discarded_before = 0
+        self._n_scored_before = 0
+        self._n_spell_sent_run = 0
         display.on_onset(self._on_onset)
 
     # -- the public API -----------------------------------------------------------------------
@@ -545,8 +528,8 @@ class LiveSession:
             target_text=self.copy_text, decisions=tuple(self._decisions),
             stop_reason=self._stop_reason, duration=self._spell_time,
             n_flashes=self._n_spell_flashes,
-            n_scored=0 if self._driver is None else self._driver.n_scored,
-            n_discarded=self._n_discarded(), gaps=tuple(self._feed.gaps if self._feed else ()),
+            n_scored=self._n_scored_before + (0 if self._driver is None else self._driver.n_scored),
+            n_discarded=self._n_discarded(), gaps=tuple(self._gaps),
             pauses=tuple(self._pauses), training_report=self._training_report,
             n_symbols=len(self.layout.symbols))
 
@@ -570,12 +553,38 @@ class LiveSession:
             source_problem=self._source_problem, n_flashes=self._n_flashes,
             n_decisions=len(self._decisions), training_report=self._training_report,
             text=self._engine.text if self._engine is not None else "",
-            n_discarded=self._n_discarded(), n_gaps=len(self._feed.gaps) if self._feed else 0,
+            n_discarded=self._n_discarded(), n_gaps=len(self._gaps),
             error=None if self._error is None else f"{type(self._error).__name__}: {self._error}")
 
     def _log(self, record: dict) -> None:
         if self.folder is not None:
+            if self._task is not None:
+                record = {**record, "task": self._task, "run": self.folder.current_run(self._task)}
             self.folder.log(record)
+
+    # -- recording (with a session folder) -------------------------------------------------------
+    def _begin_phase(self, name: str, task: str | None, text: str | None) -> None:
+        """A new stream segment: samples indexed from 0, recorded to the task's rawlog."""
+        self._feed = None
+        self._task = task if self.folder is not None else None
+        if self.folder is None or task is None:
+            return
+        src = self.source
+        self._writer = self.folder.rawlog_writer(task, src.ch_names, src.ch_types, src.sfreq,
+                                                 source=src.describe())
+        extra = {"target": text} if name == "copy" else {}
+        self.folder.log_phase(name, task=task, text="", t=local_clock(), **extra)
+
+    def _end_phase(self) -> None:
+        if self._writer is None:
+            self._task = None
+            return
+        writer, self._writer = self._writer, None
+        writer.close()
+        task, self._task = self._task, None
+        self._publish(f"writing the {task} run to the session folder")
+        path = self.folder.finish_phase(task)
+        logger.info("LiveSession: %s run written to %s", task, path)
 
     # -- markers -------------------------------------------------------------------------------
     def _send(self, label: str, timestamp: float | None = None, *, via_source: bool = True) -> None:
@@ -623,9 +632,13 @@ class LiveSession:
             self._n_sent_phase += 1
             if tag is not None and tag[0] in ("copy", "free"):
                 self._n_spell_flashes += 1
+                self._n_spell_sent_run += 1
 
     # -- the stream ----------------------------------------------------------------------------
     def _consumer_push(self, chunk, markers) -> None:
+        if self._writer is not None:
+            for m in markers:
+                self._writer.write_event({"type": "marker", "t": m.timestamp, "code": m.code, "label": m.label})
         if self._cal_epocher is not None:
             b = self._cal_epocher.update(chunk, markers)
             if len(b):
@@ -658,7 +671,11 @@ class LiveSession:
             for gap in self._feed.gaps[n_gaps:]:
                 logger.warning("LiveSession: %d samples (%.3f s) missing after t=%.3f; flashes over them are "
                                "not scored.", gap["n_samples"], gap["duration"], gap["t"])
+                self._gaps.append(gap)
                 self._log({"type": "gap", **gap})
+            if self._writer is not None:
+                for p in pieces:
+                    self._writer.write_samples(p.data, p.timestamps)
             self._consumer_push(pieces[0], markers)
             for p in pieces[1:]:
                 self._consumer_push(p, ())
@@ -780,7 +797,13 @@ class LiveSession:
                 self._cancel_flashes()
             except Exception:  # noqa: BLE001
                 pass
-            self._log({"type": "phase", "name": self._phase, "t": local_clock()})
+            try:
+                self._end_phase()
+            except Exception as err:  # noqa: BLE001
+                logger.error("LiveSession: could not finish the recording of the phase: %s", err)
+            self._log({"type": "end", "t": local_clock(), "phase": self._phase, "reason": self._stop_reason})
+            if self.folder is not None:
+                self.folder.close()
 
     def _main(self) -> None:
         self._publish("waiting for start")
@@ -790,6 +813,9 @@ class LiveSession:
         if not self.source.running:
             self._publish("starting the source")
             self.source.start()
+        if self.folder is not None:
+            self.folder.write_config(self.config)
+            self.folder.set_lm(self.lm_name or "uniform", self.lm, self.config.lm)
         self._reader = self.source.reader()
         self._last_data = time.monotonic()
         self._wait_for_stream()
@@ -799,7 +825,6 @@ class LiveSession:
             self._phase_done = False
             self._phase = name
             self._n_sent_phase = 0
-            self._log({"type": "phase", "name": name, "t": local_clock(), "text": text})
             logger.info("LiveSession: phase %s%s", name, "" if text is None else f" ({text!r})")
             if name == "calibration":
                 self._run_calibration(text)
@@ -871,6 +896,7 @@ class LiveSession:
         self._target_text = text
         self._progress = 0.0
         self._cal_batches = []
+        self._begin_phase("calibration", CALIBRATION, text)
         self._cal_epocher = self._make_epocher()
         strategy = RowColumnFlashes(self.layout.n_groups, self.seed)
         self._send(phrase_to_str("calibration", text), local_clock(), via_source=False)
@@ -907,6 +933,7 @@ class LiveSession:
             self._cal_batches.append(b)
         self._discarded_before += sum(self._cal_epocher.n_dropped_.values())
         self._cal_epocher, batches = None, self._cal_batches
+        self._end_phase()
         self._calibration_batch = EpochBatch.concatenate(batches) if batches else None
         n = 0 if self._calibration_batch is None else len(self._calibration_batch)
         logger.info("LiveSession: calibration done: %d labelled epochs", n)
@@ -938,7 +965,7 @@ class LiveSession:
         }
         path = None
         if self.folder is not None:
-            path = self.folder.save_model(dec)
+            path = self.folder.save_model(dec, source="live calibration")
         elif self.model_path is not None:
             dec.save(self.model_path)
             path = self.model_path
@@ -960,19 +987,21 @@ class LiveSession:
 
     # -- spelling ------------------------------------------------------------------------------
     def _make_driver(self) -> None:
+        """The engine and stream driver of a spelling run, built as a replay builds them."""
         if self.decoder is None:
             raise NeurospellError("spelling needs a decoder: calibrate first or pass decoder=...")
-        alpha = model_alpha(self.decoder, self.lm_name)
-        self._engine = SpellerEngine.from_config(self.layout, self.decoder.score_model_, self.lm, self.config,
-                                                 model_alpha=alpha, seed=self.seed + 1)
+        if self._driver is not None:  # the previous run's
+            self._discarded_before += sum(self._driver.epocher.n_dropped_.values())
+            self._n_scored_before += self._driver.n_scored
+        self._engine = make_engine(self.config, self.decoder, self.lm, self.lm_name, seed=self.seed + 1)
         src = self.source
-        self._driver = StreamDriver(
-            self._engine, _Scorer(self.decoder, self._on_score), self.config.preprocessing, src.sfreq,
-            src.ch_names, src.ch_types, on_events=self._on_events,
-            buffer_seconds=max(10.0, 2 * (self.config.preprocessing.tmax - self.config.preprocessing.tmin) + 1.0))
+        self._driver = make_driver(self._engine, self.decoder, self.config, src.sfreq, src.ch_names, src.ch_types,
+                                   on_events=self._on_events, on_score=self._on_score)
+        self._n_spell_sent_run = 0
 
-    def _on_score(self, onset: float, code: int, score: float) -> None:
-        self._log({"type": "flash", "t": onset, "group": code - 1, "score": score, "phase": self._phase})
+    def _on_score(self, onset: float, group: int, score: float, trial: int) -> None:
+        if self.folder is not None and self._task is not None:
+            self.folder.log_flash(onset, group, score, trial=trial, task=self._task)
 
     def _on_events(self, k: int, events) -> None:
         for e in events:
@@ -981,12 +1010,11 @@ class LiveSession:
 
     def _run_spelling(self, mode: str, text: str | None) -> None:
         sp = self.config.speller
-        if self._driver is None:
-            self._make_driver()
+        self._begin_phase(mode, SPELLING, text)
+        self._make_driver()
         engine = self._engine
         self._target_text = text
         self._progress = None
-        engine.reset("")
         self._send(phrase_to_str("test", text or ""), local_clock(), via_source=False)
         self._send(format_text(""), via_source=False)
         t_phase = time.monotonic()
@@ -1012,14 +1040,16 @@ class LiveSession:
                     intended = None
                     if text is not None:
                         intended = intended_symbol(text, text_before)
+                        if intended == BACKSPACE and BACKSPACE not in self.layout.symbols:
+                            # no backspace on the grid: the person wants the phrase's next symbol
+                            intended = text[len(text_before)] if len(text_before) < len(text) else None
                     rec = DecisionRecord(mode, dec.decision.symbol, intended, dec.decision.posterior, dec.n_flashes,
                                          dec.text, local_clock(), latency)
                     self._decisions.append(rec)
                     self._send(format_select(dec.decision.symbol), via_source=False)
-                    self._log({"type": "decision", "t": rec.t, "symbol": rec.symbol, "posterior": rec.posterior,
-                               "n_flashes": rec.n_flashes, "text": rec.text, "phase": mode,
-                               "intended": intended, "forced": dec.forced, "latency": latency,
-                               "logp": [float(v) for v in dec.posterior.logp]})
+                    if self.folder is not None:
+                        self.folder.log_decision(dec, t=rec.t, task=self._task, phase=mode, intended=intended,
+                                                 latency=latency)
                     logger.info("LiveSession: decided %r (p=%.3f, %d flashes) -> %r", rec.symbol, rec.posterior,
                                 rec.n_flashes, rec.text)
                     self._publish(f"{mode}: selected {rec.symbol!r}", completions=True)
@@ -1059,9 +1089,21 @@ class LiveSession:
         if self._stop_reason == "not started":
             self._stop_reason = "phase complete"
         self._cancel_flashes()
+        self._wait_scheduled_out()
+        self._end_phase()
+
+    def _wait_scheduled_out(self, timeout: float = 5.0) -> None:
+        """Wait until the flashes being shown are reported (their markers sent), then for the
+        samples the epoch window of the last one needs, so the run's recording holds them."""
+        deadline = time.monotonic() + timeout
+        while self._n_scheduled() and time.monotonic() < deadline:
+            self._step()
+        t_end = time.monotonic() + self.config.preprocessing.tmax + 0.3
+        while time.monotonic() < t_end and not self._blocked():
+            self._step()
 
     def _n_sent_phase_spell(self) -> int:
-        return self._n_spell_flashes
+        return self._n_spell_sent_run
 
     def _stop_after(self, rec: DecisionRecord, mode: str, text: str | None, consecutive_errors: int) -> bool:
         sp = self.config.speller
