@@ -40,9 +40,13 @@ promoted to float64), and epochs are scored one at a time (batch of 1).
 
 from __future__ import annotations
 
+import os
 import queue
+import subprocess
+import sys
 import threading
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -73,7 +77,7 @@ from .train import decoder_params
 
 __all__ = [
     "LiveSession", "LiveSnapshot", "LiveResult", "DecisionRecord", "Intent",
-    "Start", "Pause", "Resume", "Stop", "Undo", "Select", "SetPhase", "PHASES",
+    "Start", "Pause", "Resume", "Stop", "Undo", "Select", "SetPhase", "PHASES", "ParticipantProcess",
 ]
 
 #: Phases a session reports (``LiveSnapshot.phase``).
@@ -386,12 +390,14 @@ class LiveSession:
         Where to save the trained model without a ``folder``.
     seed : int
         Seeds the flash orders.
+    on_decision : callable ``(DecisionRecord) -> None`` | None
+        Called from the worker thread after each decision (keep it short).
     verbose : str | int | None
     """
 
     def __init__(self, config, source, display, *, folder=None, decoder=None, lm=None, lm_name=None,
                  decoder_name=None, marker_outlet=None, copy_text=None, calibration_text=None,
-                 free=None, model_path=None, seed=0, verbose=None):
+                 free=None, model_path=None, seed=0, on_decision=None, verbose=None):
         if verbose is not None:
             set_log_level(verbose)
         self.config = config
@@ -405,6 +411,7 @@ class LiveSession:
         self.marker_outlet = marker_outlet
         self.model_path = model_path
         self.seed = int(seed)
+        self.on_decision = on_decision
         self.layout = config.speller.layout()
         sp = config.speller
         for what, text in (("copy_text", copy_text), ("calibration_text", calibration_text)):
@@ -1053,6 +1060,8 @@ class LiveSession:
                     logger.info("LiveSession: decided %r (p=%.3f, %d flashes) -> %r", rec.symbol, rec.posterior,
                                 rec.n_flashes, rec.text)
                     self._publish(f"{mode}: selected {rec.symbol!r}", completions=True)
+                    if self.on_decision is not None:
+                        self.on_decision(rec)
                     if rec.correct is False:
                         consecutive_errors += 1
                     elif rec.correct:
@@ -1123,3 +1132,96 @@ class LiveSession:
                 self._stop_reason = "phase complete"
                 return True
         return False
+
+
+# -- the simulated participant as a process ----------------------------------------------------
+class ParticipantProcess:
+    """``neurospell simulate-participant`` in a subprocess, on loopback, for a live session.
+
+    Starts the process, waits (with a deadline) until it publishes its EEG stream, and
+    :meth:`wait_connected` until it reads the session's marker stream. The stream names are
+    unique per instance, so concurrent sessions on one machine never mix.
+
+    Parameters
+    ----------
+    phrase : str
+        The text the participant intends to type (copy spelling).
+    marker_stream : str
+        The session's marker stream (an :class:`~neurospell.acquisition.LslMarkerOutlet`
+        already created, so the participant finds it).
+    name : str | None
+        Name of its EEG stream (default: unique).
+    args : sequence of str
+        More options of ``simulate-participant`` (``--amplitude``, ``--seed``, ``--data`` ...).
+    config_path : path-like | None
+        ``--config`` for the participant (the same grid as the session's).
+    timeout : float
+        Seconds to wait for it to start.
+    """
+
+    def __init__(self, phrase: str, marker_stream: str, *, name: str | None = None, args=(), config_path=None,
+                 timeout: float = 60.0, python: str | None = None):
+        self.name = name or f"neurospell-participant-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.marker_stream = marker_stream
+        cmd = [python or sys.executable, "-m", "neurospell"]
+        if config_path is not None:
+            cmd += ["--config", str(config_path)]
+        cmd += ["simulate-participant", "--phrase", phrase, "--name", self.name, "--marker-stream",
+                marker_stream, *map(str, args)]
+        self.lines: list[str] = []
+        self._ready = threading.Event()
+        self._connected = threading.Event()
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self._reader = threading.Thread(target=self._read, name="neurospell-participant-out", daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + timeout
+        while not self._ready.is_set():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.close()
+                raise StreamError(
+                    "The simulated participant did not start (" + ("exited" if self.proc.returncode is not None
+                                                                   else f"no stream within {timeout:g} s")
+                    + "): " + " | ".join(self.lines[-5:]))
+            self._ready.wait(0.05)
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            line = line.rstrip("\n")
+            self.lines.append(line)
+            logger.debug("participant: %s", line)
+            if line.startswith("simulate-participant: streaming"):
+                self._ready.set()
+            elif line.startswith("simulate-participant: reading markers"):
+                self._connected.set()
+
+    def wait_connected(self, timeout: float = 30.0) -> bool:
+        """Wait until the participant reads the marker stream; ``False`` after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while not self._connected.is_set() and time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            self._connected.wait(0.05)
+        return self._connected.is_set()
+
+    def kill(self) -> None:
+        """Kill the process at once (``SIGKILL``): its stream vanishes as after a crash."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the process (``SIGTERM``, then ``SIGKILL`` after ``timeout``)."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout)
+        self._reader.join(2.0)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
