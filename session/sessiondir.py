@@ -1014,6 +1014,9 @@ def _replay_run(folder, r, rec, config, dec, lm_obj, lm_name, chunk_seconds, on_
         rr.intended += list(ph.symbols)
     if phase.get("target"):
         rr.target = phase["target"]
+    if all(s is None for s in rr.intended) and any(d.get("intended") is not None for d in rr.live):
+        # no symbol in the trial markers: the live session logged what was intended
+        rr.intended = [d.get("intended") for d in rr.live]
     return rr
 
 

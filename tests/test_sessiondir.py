@@ -302,3 +302,27 @@ def test_kill9_during_spelling_replays_the_decisions_made(tmp_path):
     rep = replay_session(folder)
     assert rep.runs[0].truncated and "cut short by a crash" in "\n".join(rep.lines())
     assert rep.reproduced and rep.n_decisions >= 2, rep.first_difference
+
+
+def test_live_session_folder_replays_every_decision(tmp_path):
+    """End to end: `neurospell spell` with the simulated participant over LSL writes a session
+    folder; `neurospell replay SESSION_DIR` reproduces every live decision."""
+    out = tmp_path / "live"
+    res = _cli("spell", "--source", "simulated", "--headless", "--calibrate", "AB", "--copy", "HI",
+               "--out", out, "--soa", "0.05", "--inter-trial", "0.2", "--calibration-repetitions", "5",
+               "--max-repetitions", "4", "--decoder", "lda", "--lm", "ngram", timeout=240)
+    assert res.returncode == 0, res.stderr
+    folder = SessionFolder.open(out)
+    assert not folder.unfinished()
+    assert [(r["task"], r["run"], r["status"]) for r in folder.runs()] == [
+        ("calibration", 1, "finished"), ("spelling", 1, "finished")]
+    n_live = sum(r["type"] == "decision" and r.get("task") == "spelling" for r in folder.read_log())
+    assert n_live >= 2
+    rep = replay_session(folder)
+    assert rep.reproduced and rep.n_decisions == n_live, rep.first_difference
+    assert all(len(r.live_flashes) == len(r.replayed_flashes) > 0 for r in rep.runs)
+    res = _cli("replay", out)
+    assert res.returncode == 0, res.stderr
+    assert f"{n_live}/{n_live} decisions reproduced" in res.stdout
+    raw = folder.read_raw("spelling", 1)
+    assert any(d.startswith("flash/") for d in raw.annotations.description)
