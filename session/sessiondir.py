@@ -420,8 +420,16 @@ class SessionFolder:
         return None if r is None else r["run"]
 
     def rawlog_writer(self, task: str, ch_names, ch_types, sfreq, *, source=None, start_lsl=None,
-                      flush_interval: float = 0.5) -> RawLogWriter:
-        """A :class:`~neurospell.rawlog.RawLogWriter` at :meth:`rawlog_path` of ``task``."""
+                      flush_interval: float = 0.5, gap_tolerance: float | None = None) -> RawLogWriter:
+        """A :class:`~neurospell.rawlog.RawLogWriter` at :meth:`rawlog_path` of ``task``.
+
+        ``gap_tolerance`` (seconds): the one the live feed used to index samples across gaps
+        (:func:`stream_indices`), kept in the header's ``source`` for the replay (default
+        there: ``[acquisition] gap_tolerance`` of the session's config).
+        """
+        source = dict(source or {})
+        if gap_tolerance is not None:
+            source["gap_tolerance"] = float(gap_tolerance)
         return RawLogWriter(self.rawlog_path(task), ch_names, ch_types, sfreq, source=source,
                             start_lsl=start_lsl, flush_interval=flush_interval)
 
@@ -1002,7 +1010,8 @@ def _replay_run(folder, r, rec, config, dec, lm_obj, lm_name, chunk_seconds, on_
     driver = make_driver(engine, dec, config, float(h["sfreq"]), h["ch_names"], h["ch_types"],
                          on_events=on_events, on_score=on_score)
     for chunk, markers in iter_rawlog(log, chunk_seconds=chunk_seconds,
-                                      gap_tolerance=config.acquisition.gap_tolerance):
+                                      gap_tolerance=float((h.get("source") or {}).get(
+                                          "gap_tolerance", config.acquisition.gap_tolerance))):
         driver.push(chunk, markers)
     if r["status"] == "finished" or not rr.truncated:
         driver.finish()
