@@ -283,7 +283,7 @@ def test_a_gap_in_the_stream_replays_the_same(tmp_path):
 def test_kill9_during_spelling_replays_the_decisions_made(tmp_path):
     """Killed mid-spelling: the logged decisions replay exactly from the crash copy."""
     root = tmp_path / "crash2"
-    proc = subprocess.Popen([sys.executable, str(HELPERS / "session_writer.py"), str(root), "--speed", "4",
+    proc = subprocess.Popen([sys.executable, str(HELPERS / "session_writer.py"), str(root), "--speed", "2",
                              "--pace-from", "spelling"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     log = root / "derivatives" / "neurospell" / "decisions.jsonl"
     deadline = time.monotonic() + 180
@@ -301,7 +301,9 @@ def test_kill9_during_spelling_replays_the_decisions_made(tmp_path):
     assert [(r["task"], r["run"]) for r in folder.unfinished()] == [("spelling", 1)]
     rep = replay_session(folder)
     assert rep.runs[0].truncated and "cut short by a crash" in "\n".join(rep.lines())
-    assert rep.reproduced and rep.n_decisions >= 2, rep.first_difference
+    n_logged = sum(r["type"] == "decision" for r in folder.read_log())
+    # the data of the last second (2 s of EEG at 2x) may be lost: at most the last decision
+    assert rep.reproduced and rep.n_decisions >= max(1, n_logged - 1), rep.first_difference
 
 
 def test_live_session_folder_replays_every_decision(tmp_path):
@@ -326,3 +328,24 @@ def test_live_session_folder_replays_every_decision(tmp_path):
     assert f"{n_live}/{n_live} decisions reproduced" in res.stdout
     raw = folder.read_raw("spelling", 1)
     assert any(d.startswith("flash/") for d in raw.annotations.description)
+
+
+def test_config_writer_round_trips(tmp_path):
+    """The TOML writer: what load_config reads back equals what was written; an unset key whose
+    default is set (TOML has no none) is exact through session.json."""
+    from neurospell.config import write_config
+
+    cfg = load_config(overrides={"preprocessing": {"notch": 50.0, "baseline": [-0.1, 0.0], "reject_uv": 150.0},
+                                 "acquisition": {"board_params": {"serial_port": "/dev/ttyUSB0"}},
+                                 "speller": {"symbols": 'AB"C\\D', "n_rows": 2, "n_cols": 3},
+                                 "lm": {"alpha": 0.5, "path": "ü/x"}})
+    path = write_config(cfg, tmp_path / "c.toml", header="test\nsecond line")
+    assert load_config(path) == cfg
+    with pytest.raises(FileExistsError):
+        write_config(cfg, path)
+    import dataclasses
+
+    no_low = dataclasses.replace(cfg, preprocessing=dataclasses.replace(cfg.preprocessing, l_freq=None))
+    folder = SessionFolder.create(tmp_path / "s", config=no_low)
+    assert "# l_freq: unset (none)" in folder.config_path.read_text()
+    assert SessionFolder.open(folder.root).read_config() == no_low
