@@ -82,6 +82,8 @@ __all__ = [
 
 #: Phases a session reports (``LiveSnapshot.phase``).
 PHASES = ("idle", "calibration", "training", "copy", "free", "paused", "stopped", "error")
+#: Seconds of signal the online filter gets before the first calibration flash.
+_WARMUP = 1.5
 #: Phases a session runs through (the rest are states).
 RUN_PHASES = ("calibration", "training", "copy", "free")
 
@@ -913,8 +915,9 @@ class LiveSession:
             self._cue = sym
             self.display.cue(sym)
             self._publish(f"calibration: character {i + 1}/{len(text)} {sym!r}")
-            # the cue is shown for the inter-trial pause before the flashes start
-            t_go = time.monotonic() + sp.inter_trial
+            # the cue is shown for the inter-trial pause before the flashes start; before the
+            # first one the online filter gets _WARMUP seconds to settle (it starts from rest)
+            t_go = time.monotonic() + max(sp.inter_trial, _WARMUP if i == 0 else 0.0)
             while time.monotonic() < t_go or self._blocked():
                 self._step()
             self._trial += 1
