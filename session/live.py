@@ -481,6 +481,9 @@ class LiveSession:
         self._t_start: float | None = None
         self._trial = 0
         self._stop_each_flash = sp.stop_each_flash
+        self._direct: list = []
+        self._dirty = False
+        self._last_publish = 0.0
         self._snapshot = LiveSnapshot("idle", self._status)
         self._last_data = time.monotonic()
         self._discarded_before = 0
@@ -551,6 +554,7 @@ class LiveSession:
         return n
 
     def _publish(self, status: str | None = None, *, completions: bool = False) -> None:
+        self._last_publish = time.monotonic()
         if status is not None:
             self._status = status
         eng = self._engine.snapshot(completions=completions) if self._engine is not None else None
@@ -765,17 +769,24 @@ class LiveSession:
                 self._apply_direct(BACKSPACE if isinstance(intent, Undo) else intent.symbol)
             elif isinstance(intent, SetPhase):
                 self._plan.clear()
+                if self._phase == "calibration" and self.decoder is None and intent.name in ("copy", "free"):
+                    self._plan.append(("training", None))  # spelling needs the decoder of this calibration
                 self._plan.append((intent.name, intent.text))
                 if intent.name == "calibration":
                     self._plan.append(("training", None))
                 self._phase_done = True
 
     def _apply_direct(self, symbol) -> None:
+        """Queue a symbol chosen outside the flashing; the spelling loop applies it once the
+        flashes of the open selection are all in (so none of them lands in the next one)."""
         if self._engine is None or self._phase not in ("copy", "free"):
             logger.warning("LiveSession: %r ignored outside the spelling phases.", symbol)
             return
+        self._direct.append(symbol)
+        self._cancel_flashes()
+
+    def _apply_direct_now(self, symbol) -> None:
         self._engine.select(symbol)
-        self._restart_selection = True
         if isinstance(symbol, Completion):
             self._send(format_text(self._engine.text), via_source=False)
         else:
@@ -875,6 +886,9 @@ class LiveSession:
         self._handle_intents()
         self._pump(wait)
         self._deadline_check()
+        if self._dirty and time.monotonic() - self._last_publish > 0.1:
+            self._dirty = False
+            self._publish()
 
     def _wait_drained(self, epocher, timeout: float) -> None:
         """Wait until every flash marker sent has been epoched or discarded (deadline)."""
@@ -1010,6 +1024,7 @@ class LiveSession:
         self._n_spell_sent_run = 0
 
     def _on_score(self, onset: float, group: int, score: float, trial: int) -> None:
+        self._dirty = True
         if self.folder is not None and self._task is not None:
             self.folder.log_flash(onset, group, score, trial=trial, task=self._task)
 
@@ -1030,7 +1045,7 @@ class LiveSession:
         t_phase = time.monotonic()
         paused_time = 0.0
         consecutive_errors = 0
-        self._restart_selection = True
+        self._direct = []
         in_selection = False
         decided_at = None
         text_before = ""
@@ -1074,12 +1089,20 @@ class LiveSession:
                     if self._stop_after(rec, mode, text, consecutive_errors):
                         break
                     continue
+                if self._direct:  # symbols chosen directly: once the open selection's flashes are in
+                    self._cancel_flashes()
+                    if self._n_scheduled() == 0 and self._in_flight() == 0:
+                        for sym in self._direct:
+                            self._apply_direct_now(sym)
+                        self._direct = []
+                        in_selection = False
+                        decided_at = time.monotonic()
+                    continue
                 if not in_selection:
                     if self._n_scheduled() or (decided_at is not None
                                                and time.monotonic() - decided_at < sp.inter_trial):
                         continue  # the previous selection's flashes are still being shown, or the pause
                     in_selection = True
-                    self._restart_selection = False
                     text_before = engine.text
                     self._trial += 1
                     self._send(format_text(engine.text), via_source=False)
@@ -1087,14 +1110,7 @@ class LiveSession:
                     self._show(engine.next_flashes(), (mode, self._trial, None))
                     self._publish(f"{mode}: selecting")
                     continue
-                if self._restart_selection:  # a symbol chosen directly: a new selection
-                    self._cancel_flashes()
-                    in_selection = False
-                    decided_at = time.monotonic()
-                    continue
-                in_flight = (self._n_sent_phase_spell() - self._driver.n_scored
-                             - sum(self._driver.epocher.n_dropped_.values()))
-                if self._n_scheduled() == 0 and engine.n_flashes + in_flight < max_flashes:
+                if self._n_scheduled() == 0 and engine.n_flashes + self._in_flight() < max_flashes:
                     self._show(engine.flash_groups.next_repetition(), (mode, self._trial, None))
         finally:
             self._spell_time += time.monotonic() - t_phase - paused_time
@@ -1114,8 +1130,10 @@ class LiveSession:
         while time.monotonic() < t_end and not self._blocked():
             self._step()
 
-    def _n_sent_phase_spell(self) -> int:
-        return self._n_spell_sent_run
+    def _in_flight(self) -> int:
+        """Flash markers of this spelling run sent but not scored or discarded yet."""
+        return (self._n_spell_sent_run - self._driver.n_scored
+                - sum(self._driver.epocher.n_dropped_.values()))
 
     def _stop_after(self, rec: DecisionRecord, mode: str, text: str | None, consecutive_errors: int) -> bool:
         sp = self.config.speller

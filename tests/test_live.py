@@ -21,6 +21,7 @@ from neurospell.session.live import (
     ParticipantProcess,
     Pause,
     Resume,
+    Select,
     Start,
     Stop,
 )
@@ -181,7 +182,8 @@ def test_participant_killed_and_restarted_mid_phrase(loop_factory, tmp_path):
 
 
 def test_pause_resume_intents(loop_factory):
-    """A user's Pause stops the flashing (phase "paused"); Resume goes on; Stop ends the session."""
+    """A user's Pause stops the flashing (phase "paused"); Resume goes on; a direct Select types;
+    Stop ends the session."""
     cfg = _config(soa=0.06, calibration_repetitions=1, max_repetitions=2)
     lp = loop_factory("HELLO", "--amplitude", 20)
     display = HeadlessDisplay.from_config(cfg.speller)
@@ -199,6 +201,8 @@ def test_pause_resume_intents(loop_factory):
     assert s.snapshot().n_flashes <= n + 1  # at most the flash being shown when the pause came
     s.submit(Resume())
     _wait(lambda: s.snapshot().n_flashes > n + 12, s, 20.0, "flashing to go on")
+    s.submit(Select("Z"))  # a symbol chosen directly (a key, a click) goes into the text
+    _wait(lambda: "Z" in s.snapshot().text, s, 20.0, "the selected symbol")
     s.submit(Stop())
     res = s.join(20.0)
     display.close()
