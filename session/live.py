@@ -65,10 +65,10 @@ from neurospell.markers import (
     trial_to_str,
 )
 from neurospell.preprocessing import OnlineEpocher
-from neurospell.types import EpochBatch, SampleChunk
+from neurospell.types import EpochBatch
 
 from .calibration import calibrate_model_alpha
-from .drivers import StreamDriver
+from .drivers import GapIndexer, StreamDriver
 from .engine import Completion, EngineSnapshot, RowColumnFlashes, SelectionDecided, SpellerEngine
 from .participant import intended_symbol
 from .sessiondir import CALIBRATION, SPELLING, make_driver, make_engine
@@ -317,43 +317,6 @@ class _Stopped(Exception):
     """The session was asked to stop (internal)."""
 
 
-class _GapAwareFeed:
-    """Sample chunks as the epocher must see them: float32 values (as recorded) and indices on
-    the stream's own clock (a stretch missing from the timestamps advances the index)."""
-
-    def __init__(self, sfreq: float, tolerance: float):
-        self.sfreq = float(sfreq)
-        period = 1.0 / self.sfreq
-        self.limit = period + max(0.5 * period, float(tolerance))
-        self.next_index = 0
-        self.prev_ts: float | None = None
-        self.gaps: list[dict] = []
-
-    def split(self, chunk: SampleChunk) -> list[SampleChunk]:
-        ts = chunk.timestamps
-        data = chunk.data.astype(np.float32).astype(np.float64)
-        full = ts if self.prev_ts is None else np.concatenate(([self.prev_ts], ts))
-        cuts = np.flatnonzero(np.diff(full) > self.limit)
-        offset = 0 if self.prev_ts is None else 1
-        bounds = [0] + [int(c) + 1 - offset for c in cuts] + [ts.size]
-        out = []
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-            if b <= a:
-                continue
-            prev = self.prev_ts if a == 0 else float(ts[a - 1])
-            if prev is not None and ts[a] - prev > self.limit:
-                n_missing = max(0, int(round((ts[a] - prev) * self.sfreq)) - 1)
-                if n_missing:
-                    self.next_index += n_missing
-                    self.gaps.append({"t": float(prev), "n_samples": n_missing,
-                                      "duration": n_missing / self.sfreq})
-            out.append(SampleChunk._trusted(data[:, a:b], ts[a:b], chunk.ch_names, chunk.ch_types,
-                                            chunk.sfreq, self.next_index))
-            self.next_index += b - a
-        self.prev_ts = float(ts[-1])
-        return out
-
-
 class LiveSession:
     """The speller, live: a worker thread driving a display, a source and the engine.
 
@@ -461,7 +424,7 @@ class LiveSession:
         self._driver: StreamDriver | None = None
         self._cal_epocher: OnlineEpocher | None = None
         self._cal_batches: list[EpochBatch] = []
-        self._feed: _GapAwareFeed | None = None
+        self._feed: GapIndexer | None = None
         self._gaps: list[dict] = []
         self._writer = None  # the rawlog of the phase being recorded (with a folder)
         self._task: str | None = None
@@ -678,7 +641,7 @@ class LiveSession:
         if chunk is not None:
             self._last_data = time.monotonic()
             if self._feed is None:
-                self._feed = _GapAwareFeed(chunk.sfreq, getattr(self.source, "gap_tolerance", 0.05))
+                self._feed = GapIndexer(chunk.sfreq, getattr(self.source, "gap_tolerance", 0.05), as_recorded=True)
             n_gaps = len(self._feed.gaps)
             pieces = self._feed.split(chunk)
             for gap in self._feed.gaps[n_gaps:]:
