@@ -52,8 +52,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neurospell.check import NeurospellError, StreamError, validate_type
-from neurospell.decoder import make_decoder
+from neurospell.check import NeurospellError, StreamError, check_option, validate_type
+from neurospell.decoder import DECODERS, make_decoder
 from neurospell.logs import logger, set_log_level
 from neurospell.lsl import local_clock
 from neurospell.markers import (
@@ -373,6 +373,8 @@ class LiveSession:
         self.lm = lm
         self.lm_name = lm_name or (None if lm is None else getattr(lm, "name", type(lm).__name__))
         self.decoder_name = decoder_name or config.decoder.name
+        if decoder is None:
+            check_option("decoder_name", self.decoder_name, list(DECODERS))
         self.marker_outlet = marker_outlet
         self.model_path = model_path
         self.seed = int(seed)

@@ -233,3 +233,39 @@ def test_spell_command_synthetic_board(capsys, tmp_path):
 def test_spell_command_bad_input(capsys, argv, flag):
     assert main(argv) == 2
     assert flag in capsys.readouterr().err
+
+
+def test_worker_error_is_in_the_snapshot_and_reraised_by_join():
+    """A failure in the worker ends in phase "error" with the reason, and join() re-raises it.
+
+    Here the markers go out on an LSL outlet that the recording side (BrainFlow's synthetic
+    board) never reads: calibration flashes, but no labelled epoch comes back to train on.
+    """
+    from neurospell.acquisition import open_source
+    from neurospell.check import NeurospellError
+
+    pylsl = get_pylsl()
+    cfg = _config(soa=0.05, calibration_repetitions=1)
+    source = open_source("synthetic", cfg.acquisition)
+    source.start()
+    outlet = LslMarkerOutlet(f"neurospell-test-markers-{uuid.uuid4().hex[:8]}")
+    inlet = pylsl.StreamInlet(pylsl.resolve_byprop("name", outlet.name, 1, 10.0)[0])
+    inlet.open_stream(10.0)
+    display = HeadlessDisplay.from_config(cfg.speller)
+    try:
+        with pytest.raises(NeurospellError, match="decoder_name"):
+            LiveSession(cfg, source, display, calibration_text="AB", decoder_name="no-such-decoder")
+        s = LiveSession(cfg, source, display, calibration_text="AB", marker_outlet=outlet, seed=5)
+        s.start()
+        s.submit(Start())
+        _wait(lambda: s.snapshot().phase in ("error", "stopped"), s, 60.0, "the error")
+        with pytest.raises(NeurospellError, match="no labelled epochs"):
+            s.join(10.0)
+        snap = s.snapshot()
+        assert snap.phase == "error" and "no labelled epochs" in snap.error
+        assert snap.n_flashes == 24  # the calibration flashed
+    finally:
+        display.close()
+        inlet.close_stream()
+        outlet.close()
+        source.stop()
