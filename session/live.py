@@ -52,8 +52,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neurospell.check import NeurospellError, StreamError, validate_type
-from neurospell.decoder import make_decoder
+from neurospell.check import NeurospellError, StreamError, check_option, validate_type
+from neurospell.decoder import DECODERS, make_decoder
 from neurospell.logs import logger, set_log_level
 from neurospell.lsl import local_clock
 from neurospell.markers import (
@@ -65,10 +65,10 @@ from neurospell.markers import (
     trial_to_str,
 )
 from neurospell.preprocessing import OnlineEpocher
-from neurospell.types import EpochBatch, SampleChunk
+from neurospell.types import EpochBatch
 
 from .calibration import calibrate_model_alpha
-from .drivers import StreamDriver
+from .drivers import GapIndexer, StreamDriver
 from .engine import Completion, EngineSnapshot, RowColumnFlashes, SelectionDecided, SpellerEngine
 from .participant import intended_symbol
 from .sessiondir import CALIBRATION, SPELLING, make_driver, make_engine
@@ -82,6 +82,8 @@ __all__ = [
 
 #: Phases a session reports (``LiveSnapshot.phase``).
 PHASES = ("idle", "calibration", "training", "copy", "free", "paused", "stopped", "error")
+#: Seconds of signal the online filter gets before the first calibration flash.
+_WARMUP = 1.5
 #: Phases a session runs through (the rest are states).
 RUN_PHASES = ("calibration", "training", "copy", "free")
 
@@ -315,43 +317,6 @@ class _Stopped(Exception):
     """The session was asked to stop (internal)."""
 
 
-class _GapAwareFeed:
-    """Sample chunks as the epocher must see them: float32 values (as recorded) and indices on
-    the stream's own clock (a stretch missing from the timestamps advances the index)."""
-
-    def __init__(self, sfreq: float, tolerance: float):
-        self.sfreq = float(sfreq)
-        period = 1.0 / self.sfreq
-        self.limit = period + max(0.5 * period, float(tolerance))
-        self.next_index = 0
-        self.prev_ts: float | None = None
-        self.gaps: list[dict] = []
-
-    def split(self, chunk: SampleChunk) -> list[SampleChunk]:
-        ts = chunk.timestamps
-        data = chunk.data.astype(np.float32).astype(np.float64)
-        full = ts if self.prev_ts is None else np.concatenate(([self.prev_ts], ts))
-        cuts = np.flatnonzero(np.diff(full) > self.limit)
-        offset = 0 if self.prev_ts is None else 1
-        bounds = [0] + [int(c) + 1 - offset for c in cuts] + [ts.size]
-        out = []
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-            if b <= a:
-                continue
-            prev = self.prev_ts if a == 0 else float(ts[a - 1])
-            if prev is not None and ts[a] - prev > self.limit:
-                n_missing = max(0, int(round((ts[a] - prev) * self.sfreq)) - 1)
-                if n_missing:
-                    self.next_index += n_missing
-                    self.gaps.append({"t": float(prev), "n_samples": n_missing,
-                                      "duration": n_missing / self.sfreq})
-            out.append(SampleChunk._trusted(data[:, a:b], ts[a:b], chunk.ch_names, chunk.ch_types,
-                                            chunk.sfreq, self.next_index))
-            self.next_index += b - a
-        self.prev_ts = float(ts[-1])
-        return out
-
-
 class LiveSession:
     """The speller, live: a worker thread driving a display, a source and the engine.
 
@@ -408,6 +373,8 @@ class LiveSession:
         self.lm = lm
         self.lm_name = lm_name or (None if lm is None else getattr(lm, "name", type(lm).__name__))
         self.decoder_name = decoder_name or config.decoder.name
+        if decoder is None:
+            check_option("decoder_name", self.decoder_name, list(DECODERS))
         self.marker_outlet = marker_outlet
         self.model_path = model_path
         self.seed = int(seed)
@@ -459,7 +426,7 @@ class LiveSession:
         self._driver: StreamDriver | None = None
         self._cal_epocher: OnlineEpocher | None = None
         self._cal_batches: list[EpochBatch] = []
-        self._feed: _GapAwareFeed | None = None
+        self._feed: GapIndexer | None = None
         self._gaps: list[dict] = []
         self._writer = None  # the rawlog of the phase being recorded (with a folder)
         self._task: str | None = None
@@ -479,6 +446,9 @@ class LiveSession:
         self._t_start: float | None = None
         self._trial = 0
         self._stop_each_flash = sp.stop_each_flash
+        self._direct: list = []
+        self._dirty = False
+        self._last_publish = 0.0
         self._snapshot = LiveSnapshot("idle", self._status)
         self._last_data = time.monotonic()
         self._discarded_before = 0
@@ -549,6 +519,7 @@ class LiveSession:
         return n
 
     def _publish(self, status: str | None = None, *, completions: bool = False) -> None:
+        self._last_publish = time.monotonic()
         if status is not None:
             self._status = status
         eng = self._engine.snapshot(completions=completions) if self._engine is not None else None
@@ -672,7 +643,7 @@ class LiveSession:
         if chunk is not None:
             self._last_data = time.monotonic()
             if self._feed is None:
-                self._feed = _GapAwareFeed(chunk.sfreq, getattr(self.source, "gap_tolerance", 0.05))
+                self._feed = GapIndexer(chunk.sfreq, getattr(self.source, "gap_tolerance", 0.05), as_recorded=True)
             n_gaps = len(self._feed.gaps)
             pieces = self._feed.split(chunk)
             for gap in self._feed.gaps[n_gaps:]:
@@ -763,17 +734,24 @@ class LiveSession:
                 self._apply_direct(BACKSPACE if isinstance(intent, Undo) else intent.symbol)
             elif isinstance(intent, SetPhase):
                 self._plan.clear()
+                if self._phase == "calibration" and self.decoder is None and intent.name in ("copy", "free"):
+                    self._plan.append(("training", None))  # spelling needs the decoder of this calibration
                 self._plan.append((intent.name, intent.text))
                 if intent.name == "calibration":
                     self._plan.append(("training", None))
                 self._phase_done = True
 
     def _apply_direct(self, symbol) -> None:
+        """Queue a symbol chosen outside the flashing; the spelling loop applies it once the
+        flashes of the open selection are all in (so none of them lands in the next one)."""
         if self._engine is None or self._phase not in ("copy", "free"):
             logger.warning("LiveSession: %r ignored outside the spelling phases.", symbol)
             return
+        self._direct.append(symbol)
+        self._cancel_flashes()
+
+    def _apply_direct_now(self, symbol) -> None:
         self._engine.select(symbol)
-        self._restart_selection = True
         if isinstance(symbol, Completion):
             self._send(format_text(self._engine.text), via_source=False)
         else:
@@ -873,6 +851,9 @@ class LiveSession:
         self._handle_intents()
         self._pump(wait)
         self._deadline_check()
+        if self._dirty and time.monotonic() - self._last_publish > 0.1:
+            self._dirty = False
+            self._publish()
 
     def _wait_drained(self, epocher, timeout: float) -> None:
         """Wait until every flash marker sent has been epoched or discarded (deadline)."""
@@ -913,8 +894,9 @@ class LiveSession:
             self._cue = sym
             self.display.cue(sym)
             self._publish(f"calibration: character {i + 1}/{len(text)} {sym!r}")
-            # the cue is shown for the inter-trial pause before the flashes start
-            t_go = time.monotonic() + sp.inter_trial
+            # the cue is shown for the inter-trial pause before the flashes start; before the
+            # first one the online filter gets _WARMUP seconds to settle (it starts from rest)
+            t_go = time.monotonic() + max(sp.inter_trial, _WARMUP if i == 0 else 0.0)
             while time.monotonic() < t_go or self._blocked():
                 self._step()
             self._trial += 1
@@ -1007,6 +989,7 @@ class LiveSession:
         self._n_spell_sent_run = 0
 
     def _on_score(self, onset: float, group: int, score: float, trial: int) -> None:
+        self._dirty = True
         if self.folder is not None and self._task is not None:
             self.folder.log_flash(onset, group, score, trial=trial, task=self._task)
 
@@ -1027,7 +1010,7 @@ class LiveSession:
         t_phase = time.monotonic()
         paused_time = 0.0
         consecutive_errors = 0
-        self._restart_selection = True
+        self._direct = []
         in_selection = False
         decided_at = None
         text_before = ""
@@ -1071,12 +1054,20 @@ class LiveSession:
                     if self._stop_after(rec, mode, text, consecutive_errors):
                         break
                     continue
+                if self._direct:  # symbols chosen directly: once the open selection's flashes are in
+                    self._cancel_flashes()
+                    if self._n_scheduled() == 0 and self._in_flight() == 0:
+                        for sym in self._direct:
+                            self._apply_direct_now(sym)
+                        self._direct = []
+                        in_selection = False
+                        decided_at = time.monotonic()
+                    continue
                 if not in_selection:
                     if self._n_scheduled() or (decided_at is not None
                                                and time.monotonic() - decided_at < sp.inter_trial):
                         continue  # the previous selection's flashes are still being shown, or the pause
                     in_selection = True
-                    self._restart_selection = False
                     text_before = engine.text
                     self._trial += 1
                     self._send(format_text(engine.text), via_source=False)
@@ -1084,14 +1075,7 @@ class LiveSession:
                     self._show(engine.next_flashes(), (mode, self._trial, None))
                     self._publish(f"{mode}: selecting")
                     continue
-                if self._restart_selection:  # a symbol chosen directly: a new selection
-                    self._cancel_flashes()
-                    in_selection = False
-                    decided_at = time.monotonic()
-                    continue
-                in_flight = (self._n_sent_phase_spell() - self._driver.n_scored
-                             - sum(self._driver.epocher.n_dropped_.values()))
-                if self._n_scheduled() == 0 and engine.n_flashes + in_flight < max_flashes:
+                if self._n_scheduled() == 0 and engine.n_flashes + self._in_flight() < max_flashes:
                     self._show(engine.flash_groups.next_repetition(), (mode, self._trial, None))
         finally:
             self._spell_time += time.monotonic() - t_phase - paused_time
@@ -1111,8 +1095,10 @@ class LiveSession:
         while time.monotonic() < t_end and not self._blocked():
             self._step()
 
-    def _n_sent_phase_spell(self) -> int:
-        return self._n_spell_sent_run
+    def _in_flight(self) -> int:
+        """Flash markers of this spelling run sent but not scored or discarded yet."""
+        return (self._n_spell_sent_run - self._driver.n_scored
+                - sum(self._driver.epocher.n_dropped_.values()))
 
     def _stop_after(self, rec: DecisionRecord, mode: str, text: str | None, consecutive_errors: int) -> bool:
         sp = self.config.speller

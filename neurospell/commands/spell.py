@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import sys
 import threading
@@ -13,6 +14,12 @@ from . import _args
 
 #: Calibration text when neither --calibrate nor --model is given.
 DEFAULT_CALIBRATION = "THE QUICK FOX"
+#: ``--demo`` (``make demo``): the live closed loop on loopback with the parametric simulated
+#: participant, a short calibration, a fast decoder and the language model; options given on
+#: the command line win over these.
+DEMO = {"source": "simulated", "calibrate": "SPELL IT", "copy": "HELLO WORLD", "decoder": "xdawncov-ts-lr",
+        "soa": 0.1, "inter_trial": 0.4, "calibration_repetitions": 3, "max_repetitions": 6, "amplitude": 12.0,
+        "max_minutes": 5.0}
 _SOURCES = "synthetic, lsl:NAME, replay:FILE or simulated"
 
 
@@ -33,7 +40,7 @@ def register(subparsers) -> None:
             "max_consecutive_errors, or Ctrl-C."
         ),
     )
-    p.add_argument("--source", default="simulated", help=f"{_SOURCES} (default: %(default)s)")
+    p.add_argument("--source", default=None, help=f"{_SOURCES} (default: simulated)")
     p.add_argument("--copy", metavar="TEXT", default=None, help="copy-spell this phrase (accuracy measured)")
     p.add_argument("--calibrate", metavar="TEXT", default=None,
                    help=f"calibration text (default {DEFAULT_CALIBRATION!r} unless --model is given)")
@@ -44,6 +51,10 @@ def register(subparsers) -> None:
                    help="language model (default: [lm] name; 'uniform' for none)")
     p.add_argument("--lm-path", metavar="FOLDER", default=None, type=_args.input_folder("model folder"),
                    help="with --lm hf: folder of a Hugging Face causal LM (default: [lm] path)")
+    p.add_argument("--demo", action="store_true",
+                   help="the demo (`make demo`): simulated participant, calibration on "
+                        f"{DEMO['calibrate']!r}, copy {DEMO['copy']!r} with the language model, "
+                        f"{DEMO['decoder']}; other options override its settings")
     p.add_argument("--headless", action="store_true",
                    help="no window: flashes are scheduled on a clock (required until the GUI runs sessions)")
     p.add_argument("--out", metavar="SESSION_DIR", default=None,
@@ -69,12 +80,14 @@ def register(subparsers) -> None:
     p.add_argument("--participant-data", metavar="REC", default=None, type=_args.recording_file,
                    help="--source simulated: answer with the real epochs of this recording")
     p.add_argument("--seed", type=_args.number(int, min=0), default=0, help="random seed (default 0)")
+    p.add_argument("--summary-json", metavar="FILE", default=None,
+                   help="also write the summary (accuracy, chars/min, ITR, latencies) to this JSON file")
     p.set_defaults(func=_spell, check=_check_spell)
 
 
 # -- checks -------------------------------------------------------------------------------------
-def _parse_source(text: str):
-    t = (text or "").strip()
+def _parse_source(text: str | None):
+    t = (text or "simulated").strip()
     low = t.lower()
     if low in ("simulated", "synthetic"):
         return low, None
@@ -98,11 +111,39 @@ def _check_text(flag: str, text, layout) -> None:
                                      "set [speller] symbols in a --config file).")
 
 
+def _apply_demo(args) -> None:
+    """Fill the options not given on the command line from :data:`DEMO`."""
+    if not args.demo:
+        return
+    if args.source is None:
+        args.source = DEMO["source"]
+    simulated = args.source.strip().lower() == "simulated"
+    for key, value in DEMO.items():
+        if key == "calibrate" and args.model is not None:
+            continue  # a trained model needs no calibration
+        if key == "amplitude" and (not simulated or args.participant_data is not None):
+            continue
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+
+
+def _make_display(args, config):
+    """The one place the display is chosen: headless (a clock) for now.
+
+    The GUI hooks in here: without --headless, when a screen is available, return its
+    SpellerGrid (it implements neurospell.session.display.Display).
+    """
+    from neurospell.session.headless import HeadlessDisplay
+
+    return HeadlessDisplay.from_config(config.speller)
+
+
 def _check_spell(args, config) -> None:
+    _apply_demo(args)
     kind, rest = _parse_source(args.source)
     if kind == "replay":
         _args.recording_file(rest)
-    if not args.headless:
+    if not args.headless and not args.demo:
         raise _args.UsageError("--headless", "the live session runs headless for now: add --headless (the GUI "
                                              "window is `neurospell gui`).")
     layout = config.speller.layout()
@@ -122,6 +163,8 @@ def _check_spell(args, config) -> None:
     if args.amplitude is not None and args.participant_data is not None:
         raise _args.UsageError("--amplitude", "is a parametric participant's; --participant-data answers with real "
                                               "epochs. Drop one of them.")
+    if args.summary_json is not None:
+        _args.check_output_file("--summary-json", args.summary_json, overwrite=True)
     if args.out is not None:
         out = _args.check_output_folder("--out", args.out)
         if out.exists() and any(out.iterdir()) and not args.overwrite:
@@ -154,7 +197,6 @@ def _spell(args, config) -> int:
     from neurospell.decoder import load_decoder
     from neurospell.lm_fusion import make_model
     from neurospell.lsl import configure_lsl
-    from neurospell.session.headless import HeadlessDisplay
     from neurospell.session.live import LiveSession, ParticipantProcess, Start, Stop
     from neurospell.session.replay import replay_lsl
     from neurospell.session.sessiondir import SessionFolder
@@ -211,8 +253,9 @@ def _spell(args, config) -> int:
         folder = None
         if args.out is not None:
             folder = SessionFolder.create(args.out, config=config, overwrite=args.overwrite)
-        display = HeadlessDisplay.from_config(config.speller)
-        cleanup.append(display.close)
+        display = _make_display(args, config)
+        if hasattr(display, "close"):
+            cleanup.append(display.close)
 
         def on_decision(rec):
             mark = "" if rec.correct is None else ("  ok" if rec.correct else f"  (wanted {rec.intended!r})")
@@ -244,6 +287,13 @@ def _spell(args, config) -> int:
             session.submit(Stop())
         result = session.join(60.0)
         _print_summary(result, len(config.speller.symbols), folder)
+        if args.summary_json:
+            summary = result.summary()
+            if result.training_report:
+                summary["heldout_auc"] = result.training_report["heldout_auc"]
+                summary["lm_alpha"] = result.training_report["lm_alpha"]
+            with open(args.summary_json, "w", encoding="utf-8") as fid:
+                json.dump(summary, fid, indent=2)
         return 130 if interrupted else 0
     finally:
         for fn in reversed(cleanup):
