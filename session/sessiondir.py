@@ -72,15 +72,16 @@ from neurospell.decoder import BaseDecoder, load_decoder
 from neurospell.lm_fusion import make_model
 from neurospell.lm_fusion.ngram import default_ngram_path
 from neurospell.logs import logger, use_log_level
+from neurospell.markers import BACKSPACE
 from neurospell.rawlog import SUFFIX, RawLogWriter, is_rawlog, rawlog_to_raw, read_rawlog
 from neurospell.types import MarkerEvent, SampleChunk
 
-from .drivers import StreamDriver
-from .engine import SelectionDecided, SpellerEngine, model_alpha
+from .drivers import GapIndexer, StreamDriver
+from .engine import Completion, SelectionDecided, SpellerEngine, apply_symbol, model_alpha
 
 __all__ = [
     "SessionFolder", "SessionFolderError", "is_session_folder", "make_engine", "make_driver",
-    "lm_identity", "replay_session", "ReplayReport", "RunReplay", "iter_rawlog", "stream_indices",
+    "lm_identity", "replay_session", "ReplayReport", "RunReplay", "iter_rawlog",
 ]
 
 FORMAT = "neurospell-session"
@@ -424,7 +425,7 @@ class SessionFolder:
         """A :class:`~neurospell.rawlog.RawLogWriter` at :meth:`rawlog_path` of ``task``.
 
         ``gap_tolerance`` (seconds): the one the live feed used to index samples across gaps
-        (:func:`stream_indices`), kept in the header's ``source`` for the replay (default
+        (:class:`~neurospell.session.drivers.GapIndexer`), kept in the header's ``source`` for the replay (default
         there: ``[acquisition] gap_tolerance`` of the session's config).
         """
         source = dict(source or {})
@@ -680,43 +681,13 @@ def _decision_record(ev) -> dict:
 
 
 # ----------------------------------------------------------------------------- replay
-def stream_indices(timestamps, sfreq: float, tolerance: float = 0.05) -> np.ndarray:
-    """Sample indices on the stream's own clock: a stretch missing from the timestamps
-    advances the index by the samples it lacks (what the live session gives the epocher,
-    so an epoch whose window holds a gap is dropped on both paths).
-
-    A step between consecutive timestamps longer than ``1/sfreq + max(0.5/sfreq, tolerance)``
-    is a gap of ``round(step * sfreq) - 1`` samples.
-
-    Parameters
-    ----------
-    timestamps : array, shape (n_samples,)
-        Seconds.
-    sfreq : float
-        Hz.
-    tolerance : float
-        Seconds (``[acquisition] gap_tolerance``).
-
-    Returns
-    -------
-    index : array of int, shape (n_samples,)
-    """
-    ts = np.asarray(timestamps, dtype=np.float64)
-    if ts.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    period = 1.0 / float(sfreq)
-    limit = period + max(0.5 * period, float(tolerance))
-    d = np.diff(ts)
-    extra = np.where(d > limit, np.maximum(0, np.round(d * sfreq).astype(np.int64) - 1), 0)
-    return np.arange(ts.size, dtype=np.int64) + np.concatenate(([0], np.cumsum(extra)))
-
-
 def iter_rawlog(log, *, chunk_seconds: float = 0.1, gap_tolerance: float = 0.05):
-    """Cut a rawlog into the sample chunks and markers a live reader delivered.
+    """Cut a rawlog into the sample chunks and markers the live session gave its driver.
 
-    Samples are the recorded float32 values as float64 with their recorded LSL timestamps;
-    ``first_index`` follows :func:`stream_indices` (chunks are cut at gaps, so indices are
-    contiguous inside a chunk). Each marker comes with the chunk that holds its timestamp
+    Samples are the recorded float32 values as float64 with their recorded LSL timestamps,
+    indexed on the stream's clock by a :class:`~neurospell.session.drivers.GapIndexer`
+    starting at the run's first sample, as the live session does (so an epoch over a gap is
+    dropped on both paths). Each marker comes with the chunk that holds its timestamp
     (markers after the last sample with the last chunk), in time order.
 
     Yields
@@ -729,20 +700,21 @@ def iter_rawlog(log, *, chunk_seconds: float = 0.1, gap_tolerance: float = 0.05)
     ch_names, ch_types = tuple(h["ch_names"]), tuple(h["ch_types"])
     ts = log.timestamps
     n = ts.size
-    idx = stream_indices(ts, sfreq, gap_tolerance)
-    cuts = set(range(0, n, max(1, int(round(chunk_seconds * sfreq)))))
-    cuts.update((np.flatnonzero(np.diff(idx) != 1) + 1).tolist())
-    bounds = sorted(cuts) + [n]
+    indexer = GapIndexer(sfreq, gap_tolerance)
+    step = max(1, int(round(chunk_seconds * sfreq)))
     marks = sorted(log.markers, key=lambda m: float(m["t"]))
     k = 0
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-        chunk = SampleChunk(log.data[:, a:b], ts[a:b], ch_names, ch_types, sfreq, first_index=int(idx[a]))
+    for a in range(0, n, step):
+        b = min(a + step, n)
+        pieces = indexer.split(SampleChunk(log.data[:, a:b], ts[a:b], ch_names, ch_types, sfreq))
         ms = []
         while k < len(marks) and (float(marks[k]["t"]) <= ts[b - 1] or b == n):
             m = marks[k]
             ms.append(MarkerEvent(float(m["t"]), int(m.get("code", -1)), str(m.get("label", ""))))
             k += 1
-        yield chunk, ms
+        for piece in pieces[:-1]:
+            yield piece, []
+        yield pieces[-1], ms
 
 
 @dataclass
@@ -766,6 +738,7 @@ class RunReplay:
     intended: list = field(default_factory=list)
     truncated: bool = False
     duration_s: float = 0.0
+    select_mismatch: str | None = None
 
     @property
     def live_text(self) -> str:
@@ -888,11 +861,15 @@ def _log_by_run(records: list[dict]) -> dict:
                 ctx = (task, counters[task])
             if ctx[0] is not None and ctx[1] is not None:
                 counters[ctx[0]] = max(counters.get(ctx[0], 0), int(ctx[1]))
-            out.setdefault(ctx, {"phase": rec, "flash": [], "decision": []})["phase"] = rec
+            out.setdefault(ctx, {"phase": rec, "flash": [], "decision": [], "select": []})["phase"] = rec
             continue
         key = (rec.get("task", ctx[0]), rec.get("run", ctx[1]))
-        if typ in ("flash", "decision"):
-            out.setdefault(key, {"phase": None, "flash": [], "decision": []})[typ].append(rec)
+        if typ in ("flash", "decision", "select"):
+            group = out.setdefault(key, {"phase": None, "flash": [], "decision": [], "select": []})
+            if typ == "select":  # applied before the next flash, as live
+                group["select"].append((len(group["flash"]), rec))
+            else:
+                group[typ].append(rec)
     return out
 
 
@@ -961,7 +938,7 @@ def replay_session(folder, decoder=None, lm=None, *, chunk_seconds: float = 0.1,
         report = ReplayReport([], same, getattr(dec, "name", type(dec).__name__), lm_name)
         t0 = time.perf_counter()
         for r in runs:
-            rec = logged.get((SPELLING, r["run"]), {"phase": None, "flash": [], "decision": []})
+            rec = logged.get((SPELLING, r["run"]), {"phase": None, "flash": [], "decision": [], "select": []})
             rr = _replay_run(folder, r, rec, config, dec, lm_obj, lm_name, chunk_seconds, on_decision)
             report.runs.append(rr)
         report.elapsed_s = time.perf_counter() - t0
@@ -996,9 +973,24 @@ def _replay_run(folder, r, rec, config, dec, lm_obj, lm_name, chunk_seconds, on_
     engine = make_engine(config, dec, lm_obj, lm_name)
     if phase.get("text"):
         engine.reset(phase["text"])
-    driver = None
+    selects = list(rec.get("select", ()))
+
+    def apply_selects(n_flashes):
+        # symbols chosen directly (backspace key, a completion) at the point of the flash stream
+        # where the live session applied them: after the flashes logged before them
+        while selects and selects[0][0] <= n_flashes:
+            _, sel = selects.pop(0)
+            sym = str(sel.get("symbol", ""))
+            direct = (sym in engine.layout.symbols or sym == BACKSPACE) and (
+                sel.get("text") is None or apply_symbol(engine.text, sym) == sel["text"])
+            engine.select(sym if direct else Completion(sym))
+            if sel.get("text") is not None and engine.text != sel["text"]:
+                rr.select_mismatch = rr.select_mismatch or (
+                    f"after the direct selection {sym!r} the live text was {sel['text']!r}, the replay's "
+                    f"{engine.text!r}")
 
     def on_score(onset, group, score, trial):
+        apply_selects(len(rr.replayed_flashes))
         rr.replayed_flashes.append((onset, group, score))
 
     def on_events(k, events):
@@ -1013,6 +1005,7 @@ def _replay_run(folder, r, rec, config, dec, lm_obj, lm_name, chunk_seconds, on_
                                       gap_tolerance=float((h.get("source") or {}).get(
                                           "gap_tolerance", config.acquisition.gap_tolerance))):
         driver.push(chunk, markers)
+    apply_selects(len(rr.replayed_flashes))
     if r["status"] == "finished" or not rr.truncated:
         driver.finish()
     else:  # cut short by a crash: the live session never decided the open selection
@@ -1044,6 +1037,8 @@ def _compare(report: ReplayReport) -> None:
         if not report.same_models:
             continue
         tag = f"task-{rr.task} run-{rr.run}"
+        if first is None and rr.select_mismatch:
+            first = f"{tag}: {rr.select_mismatch}"
         if first is None:
             for i, (a, b) in enumerate(zip(rr.live_flashes, rr.replayed_flashes, strict=False)):
                 if a != b:

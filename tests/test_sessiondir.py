@@ -270,12 +270,20 @@ def test_log_without_task_fields_maps_phases_to_runs(session, tmp_path):
     assert rep.reproduced and rep.n_decisions == 8, rep.first_difference
 
 
-def test_a_gap_in_the_stream_replays_the_same(tmp_path):
-    """Samples missing mid-run: epochs over the gap are dropped live and in the replay alike."""
-    folder, drivers = write_session(tmp_path / "gap", max_test_phrases=1, drop=(20.0, 20.6))
+def test_a_gap_and_a_backspace_replay_the_same(tmp_path):
+    """Samples missing mid-run: epochs over the gap are dropped live and in the replay alike.
+    A backspace pressed between selections (a direct selection) is applied at the same point."""
+    folder, drivers = write_session(tmp_path / "gap", max_test_phrases=1, drop=(20.0, 20.6), undo_after=2)
     assert drivers[0].epocher.n_dropped_["gap"] > 0
+    assert [r["symbol"] for r in folder.read_log() if r["type"] == "select"] == ["<"]
     rep = replay_session(folder.root)
     assert rep.reproduced and rep.n_decisions == 5, rep.first_difference
+    assert rep.runs[0].replayed_text == rep.runs[0].live_text == "HLLO"  # 'E' deleted after 'HE'
+    # without the direct selection, the replay's text would differ: the log's select record is used
+    log = folder.log_path
+    log.write_text("".join(ln + "\n" for ln in log.read_text().splitlines() if '"select"' not in ln))
+    rep = replay_session(folder.root)
+    assert not rep.reproduced and "decision 3" in rep.first_difference
     log = read_rawlog(folder.root / folder.runs("spelling")[0]["rawlog"])
     assert np.diff(log.timestamps).max() > 0.5
 

@@ -28,8 +28,9 @@ from neurospell.decoder import make_decoder
 from neurospell.lm_fusion import make_model
 from neurospell.markers import parse_phrase
 from neurospell.preprocessing import epochs_from_raw, load_recording
+from neurospell.session.drivers import GapIndexer
 from neurospell.session.replay import iter_recording
-from neurospell.session.sessiondir import SessionFolder, make_driver, make_engine, stream_indices
+from neurospell.session.sessiondir import SessionFolder, make_driver, make_engine
 from neurospell.types import SampleChunk
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "neurospell_sample_raw.fif"
@@ -47,32 +48,13 @@ def phrase_segments(raw):
     return out
 
 
-class GapAwareChunks:
-    """Chunks as the live session gives them to the epocher: float32-rounded values, indices on
-    the stream's clock (:func:`stream_indices`), split at gaps."""
-
-    def __init__(self, sfreq, tolerance):
-        self.sfreq, self.tolerance = sfreq, tolerance
-        self.prev = None  # (timestamp, index) of the last sample
-
-    def split(self, chunk):
-        ts = chunk.timestamps
-        if self.prev is None:
-            idx = stream_indices(ts, self.sfreq, self.tolerance)
-        else:
-            idx = stream_indices(np.concatenate(([self.prev[0]], ts)), self.sfreq, self.tolerance)[1:] + self.prev[1]
-        self.prev = (float(ts[-1]), int(idx[-1]))
-        data = chunk.data.astype(np.float32).astype(np.float64)
-        bounds = [0, *(np.flatnonzero(np.diff(idx) != 1) + 1).tolist(), ts.size]
-        return [SampleChunk(data[:, a:b], ts[a:b], chunk.ch_names, chunk.ch_types, chunk.sfreq,
-                            first_index=int(idx[a])) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-
-
 def play_phase(folder, task, raw_seg, *, t0, config=None, decoder=None, lm=None, lm_name=None, rng=0,
-               speed=None, progress=None, phase_name=None, drop=None):
+               speed=None, progress=None, phase_name=None, drop=None, undo_after=None):
     """Record one phase run of ``raw_seg`` into ``folder`` and, with a decoder, spell it live.
 
     ``drop``: ``(start, stop)`` seconds of the segment whose samples never arrive (a gap).
+    ``undo_after``: after that many decisions the user presses backspace (a direct selection,
+    applied between flashes and logged as a ``select`` record, as the live session does).
     Returns the stream driver (``None`` without decoder).
     """
     rng = np.random.default_rng(rng)
@@ -89,14 +71,18 @@ def play_phase(folder, task, raw_seg, *, t0, config=None, decoder=None, lm=None,
         def on_score(onset, group, score, trial):
             folder.log_flash(onset, group, score, trial=trial, task=task, run=run)
 
+        n_decided = [0]
+
         def on_events(k, events):
             folder.log_decision(events, t=last_t[0], task=task, run=run)
+            n_decided[0] += 1
 
         driver = make_driver(engine, decoder, config, sfreq, ch_names, ch_types, on_score=on_score,
                              on_events=on_events)
     late = []
     wall0 = time.perf_counter()
-    feed = GapAwareChunks(sfreq, (config or Config()).acquisition.gap_tolerance)
+    # as the live session: float32-rounded values, indexed on the stream's clock from the run's start
+    feed = GapIndexer(sfreq, (config or Config()).acquisition.gap_tolerance, as_recorded=True)
     for chunk, markers in iter_recording(raw_seg, chunk_seconds=0.05, t0=t0, rng=rng):
         if drop is not None:
             rel = chunk.timestamps - t0
@@ -125,6 +111,11 @@ def play_phase(folder, task, raw_seg, *, t0, config=None, decoder=None, lm=None,
                 driver.push(piece)
             driver.push(pieces[-1], late)  # markers arrive a chunk late, as over LSL
             late = []
+            if undo_after is not None and n_decided[0] == undo_after:
+                undo_after = None
+                engine.select("<")
+                folder.log({"type": "select", "t": last_t[0], "symbol": "<", "text": engine.text, "task": task,
+                            "run": run})
         late += list(markers)
         if progress is not None:
             progress(chunk)
@@ -137,12 +128,14 @@ def play_phase(folder, task, raw_seg, *, t0, config=None, decoder=None, lm=None,
 
 
 def write_session(root, *, config=None, recording=SAMPLE, lm_name="ngram", max_test_phrases=None,
-                  speed=None, progress=None, overwrite=False, pace_from="calibration", drop=None):
+                  speed=None, progress=None, overwrite=False, pace_from="calibration", drop=None,
+                  undo_after=None):
     """A whole session from ``recording``: calibration (recorded, LDA trained and saved),
     then one spelling run per test phrase. Returns ``(folder, drivers)``.
 
     ``speed`` paces the phases from ``pace_from`` on (the earlier ones run at full speed);
-    ``drop``: a gap ``(start, stop)`` (seconds) in the first spelling run."""
+    ``drop``: a gap ``(start, stop)`` (seconds) and ``undo_after``: a backspace after that many
+    decisions, in the first spelling run."""
     config = config or Config()
     raw = load_recording(recording)
     folder = SessionFolder.create(root, subject="01", session="01", config=config, overwrite=overwrite)
@@ -167,7 +160,8 @@ def write_session(root, *, config=None, recording=SAMPLE, lm_name="ngram", max_t
             n_test += 1
             drivers.append(play_phase(folder, "spelling", seg, t0=t0, config=config, decoder=decoder, lm=lm,
                                       lm_name=lm_name, rng=n_test, speed=speed, progress=progress,
-                                      phase_name="copy", drop=drop if n_test == 1 else None))
+                                      phase_name="copy", drop=drop if n_test == 1 else None,
+                                      undo_after=undo_after if n_test == 1 else None))
         t0 += seg.times[-1] + 5.0
     folder.close()
     return folder, drivers
