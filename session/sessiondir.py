@@ -361,7 +361,7 @@ class SessionFolder:
                     raise SessionFolderError(f"{str(mfile)!r} lacks {key!r}: the file is damaged.")
             self = cls(root, meta)
             for r in self.meta["runs"]:
-                if not (root / r["rawlog"]).is_dir():
+                if r["status"] == "finished" and not (root / r["rawlog"]).is_dir():
                     raise SessionFolderError(
                         f"{str(root)!r}: the raw data of task-{r['task']} run-{r['run']} ({r['rawlog']}) are "
                         "missing; the folder is incomplete (copy it again from where it was recorded).")
@@ -907,7 +907,8 @@ def replay_session(folder, decoder=None, lm=None, *, chunk_seconds: float = 0.1,
     with use_log_level(verbose):
         if not isinstance(folder, SessionFolder):
             folder = SessionFolder.open(folder)
-        runs = [r for r in folder.runs(SPELLING) if r["status"] in ("recording", "finished")]
+        runs = [r for r in folder.runs(SPELLING)
+                if r["status"] in ("recording", "finished") and is_rawlog(folder.root / r["rawlog"])]
         if not runs:
             raise SessionFolderError(
                 f"{str(folder.root)!r} holds no spelling run (task-{SPELLING}); nothing to replay.")

@@ -357,3 +357,16 @@ def test_config_writer_round_trips(tmp_path):
     folder = SessionFolder.create(tmp_path / "s", config=no_low)
     assert "# l_freq: unset (none)" in folder.config_path.read_text()
     assert SessionFolder.open(folder.root).read_config() == no_low
+
+
+def test_a_run_that_wrote_nothing_is_marked_empty_on_recovery(tmp_path):
+    """A crash between rawlog_path() and the first sample: the folder opens and recovers."""
+    f = SessionFolder.create(tmp_path / "s", config=Config())
+    path = f.rawlog_path("calibration")
+    assert f.rawlog_path("calibration") == path and f.current_run("calibration") == 1
+    g = SessionFolder.open(f.root)
+    assert [r["run"] for r in g.unfinished()] == [1]
+    assert g.recover() == []
+    h = SessionFolder.open(f.root)
+    assert [r["status"] for r in h.runs()] == ["empty"] and not h.unfinished()
+    assert h.rawlog_path("calibration") != path and h.current_run("calibration") == 2  # the next run
