@@ -94,7 +94,7 @@ class NeuralDecoder(BaseDecoder):
         Show a tqdm progress bar with loss and validation AUC per epoch.
     refit_outer : bool
         ``True``: per outer fold, retrain on all non-fold characters for the epoch count the
-        inner split chose, and score / deploy that network (about 1.5-2 times the training
+        inner split chose, and score / deploy that network (about twice the training
         time; the inner split no longer costs the deployed networks data). ``False``: score
         and deploy the early-stopped inner networks (the scheme of earlier versions).
 

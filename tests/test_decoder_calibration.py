@@ -3,6 +3,7 @@ come only from characters the scoring model never saw (neither for training nor 
 stopping), the deployed model is the one those scores describe, and its posteriors are
 calibrated on characters it never saw. Plus the unit guard and training-file provenance."""
 
+import pickle
 import shutil
 from dataclasses import replace
 
@@ -114,7 +115,7 @@ def test_neural_nested_split_and_calibration_on_unseen_characters(subjects):
     assert _calibration_slope(p, y) > 0.9
 
 
-def test_refit_network_never_sees_its_fold(subjects):
+def test_refit_network_never_sees_its_fold(subjects, tmp_path):
     """Fold k's scoring (deployed) network depends only on the non-k characters: relabelling
     fold k's epochs leaves it bit-identical (seeded CPU training) and changes the others.
     Without ``refit_outer`` the early-stopped inner networks score and are deployed."""
@@ -143,6 +144,18 @@ def test_refit_network_never_sees_its_fold(subjects):
     assert [h["stage"] for h in old.history_] == [f"fold {k}/3" for k in range(1, 4)]
     with pytest.raises(NeurospellError, match="refit_outer must be True or False"):
         make_decoder("eegnet", **{**_EEGNET, "refit_outer": "yes"}).fit(train, PREP)
+
+    # a model file saved before refit_outer existed (no such parameter) loads and scores
+    fname = tmp_path / "old.pt"
+    old.save(fname)
+    with open(fname, "rb") as fid:
+        payload = pickle.load(fid)
+    del payload["params"]["refit_outer"]
+    with open(fname, "wb") as fid:
+        pickle.dump(payload, fid)
+    loaded = load_decoder(fname)
+    np.testing.assert_array_equal(loaded.decision_function(subjects[1]),
+                                  old.decision_function(subjects[1]))
 
 
 def test_nested_split_needs_enough_characters(subjects):
