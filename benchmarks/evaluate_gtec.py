@@ -63,8 +63,9 @@ DECODER_NOTES = """\
   alone fit the score model and give the held-out AUC; the deployed model is the
   ensemble (logits averaged) of exactly these 3 retrained networks (`refit_outer=True`;
   `False` keeps the early-stopped inner networks, trained on one character fewer: mean
-  AUC 0.907 instead of 0.922 here, in about half the time). Because the linear head
-  starts at the classical pipeline's solution, it is by construction close to `xdawncov-ts-lr`;
+  AUC 0.907 instead of 0.922 here; the retraining costs little, since it runs only the
+  chosen epochs, often few from the warm start). Because the linear head starts at the
+  classical pipeline's solution, it is by construction close to `xdawncov-ts-lr`;
   the convolutional branch adds what end-to-end training finds on top.
 - `lda`, `xdawn-lda`, `xdawncov-ts-lr`: classical baselines (scikit-learn / pyRiemann).
 """

@@ -94,8 +94,9 @@ class NeuralDecoder(BaseDecoder):
         Show a tqdm progress bar with loss and validation AUC per epoch.
     refit_outer : bool
         ``True``: per outer fold, retrain on all non-fold characters for the epoch count the
-        inner split chose, and score / deploy that network (about twice the training
-        time; the inner split no longer costs the deployed networks data). ``False``: score
+        inner split chose, and score / deploy that network (the inner split no longer
+        costs the deployed networks data; training time up to about twice, 1.0-1.5 times
+        measured: the retraining runs only the chosen epochs, without patience). ``False``: score
         and deploy the early-stopped inner networks (the scheme of earlier versions).
 
     Notes
