@@ -8,15 +8,19 @@ DistributedDataParallel under ``torchrun``, same code path):
 - class imbalance (1 target in 6-8 flashes) is handled by weighting the target class in the
   binary cross-entropy by ``n_non-targets / n_targets``;
 - nested split by character (``EpochBatch.trials``; never random epochs, neighbouring epochs
-  overlap in time): ``n_folds >= 2`` outer folds; for each, a network is trained on the
-  other folds' characters minus ``validation_fraction`` of them (at least one), the
-  *inner* validation characters, whose AUC chooses the early-stopping epoch; the network
-  then scores its *outer* fold, characters it never saw for training or early stopping.
-  Those out-of-fold scores (and only they) fit the score model and give the reported
-  held-out AUC. ``n_folds = 1``: one network, ``validation_fraction`` of the characters
-  held out for calibration (outer) and the same fraction of the others for early stopping
-  (inner);
-- the deployed model is the fold ensemble (logits averaged), see :class:`NeuralDecoder`;
+  overlap in time): ``n_folds >= 2`` outer folds (at most one per character); for each, a
+  network is trained on the other folds' characters minus ``validation_fraction`` of them
+  (at least one), the *inner* validation characters, whose AUC chooses the early-stopping
+  epoch. With ``refit_outer=True`` (default) a second network is then trained on *all*
+  the other folds' characters (inner training + inner validation) for that number of
+  epochs (same count: no validation left to stop it); with ``refit_outer=False`` the
+  early-stopped inner network is kept. The kept network scores its *outer* fold,
+  characters it never saw for training, early stopping or the epoch count. Those
+  out-of-fold scores (and only they) fit the score model and give the reported held-out
+  AUC. ``n_folds = 1``: one network, ``validation_fraction`` of the characters held out for
+  calibration (outer) and the same fraction of the others for early stopping (inner);
+- the deployed model is the ensemble (logits averaged) of exactly the networks that scored
+  the outer folds, see :class:`NeuralDecoder`;
 - optional pre-training on ``extra`` epochs (e.g. other participants), then fine-tuning;
 - light augmentation (amplitude scaling, small time shifts, additive noise);
 - seeded: identical results for identical inputs on CPU.
@@ -88,17 +92,28 @@ class NeuralDecoder(BaseDecoder):
         Automatic mixed precision on CUDA (ignored on CPU).
     progress : bool
         Show a tqdm progress bar with loss and validation AUC per epoch.
+    refit_outer : bool
+        ``True``: per outer fold, retrain on all non-fold characters for the epoch count the
+        inner split chose, and score / deploy that network (the inner split no longer
+        costs the deployed networks data; training time up to about twice, 1.0-1.5 times
+        measured: the retraining runs only the chosen epochs, without patience). ``False``: score
+        and deploy the early-stopped inner networks (the scheme of earlier versions).
 
     Notes
     -----
     Calibration: the score model (``score_model_``) is fitted on the outer-fold scores of
     the nested split (see the module docstring): each score comes from a network that never
-    saw that character, neither in training nor for early stopping, so nothing selected on
-    those characters (the stopping epoch included) inflates them. The deployed model is the
-    ensemble of exactly those fold networks, not a network refitted on all characters
-    (whose scores could not be calibrated on any character it did not see, and whose
-    logit scale after a different amount of data and epochs is not that of the fold
-    networks). On a new character every fold network is as unseen as on its outer fold;
+    saw that character, neither in training nor for early stopping nor for choosing its
+    epoch count, so nothing selected on those characters inflates them. The deployed model
+    is the ensemble of exactly those fold networks, not a network refitted on all
+    characters (whose scores could not be calibrated on any character it did not see, and
+    whose logit scale after a different amount of data and epochs is not that of the fold
+    networks). With ``refit_outer`` each fold network is retrained on all its non-fold
+    characters, so it loses no data to the inner early-stopping split; its epoch count was
+    chosen for a network trained on fewer characters, which is fine because its outer scores
+    (the calibration) measure the network as retrained. The per-fold characters and
+    epoch counts are in ``provenance_["training"]["calibration"]["folds"]``.
+    On a new character every fold network is as unseen as on its outer fold;
     averaging their logits keeps the (pooled) class means and cannot widen the within-class
     spread
     (the variance of a mean is at most the mean of the variances), so the likelihood ratios
@@ -116,7 +131,8 @@ class NeuralDecoder(BaseDecoder):
                  learning_rate: float = 1e-3, patience: int = 20, n_folds: int = 5,
                  validation_fraction: float = 0.2, seed: int = 0, device: str = "auto",
                  target_sfreq: float = 128.0, augment: bool = True, dropout: float | None = None,
-                 weight_decay: float = 1e-3, amp: bool = True, progress: bool = True):
+                 weight_decay: float = 1e-3, amp: bool = True, progress: bool = True,
+                 refit_outer: bool = True):
         self.architecture = architecture
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -132,6 +148,7 @@ class NeuralDecoder(BaseDecoder):
         self.weight_decay = weight_decay
         self.amp = amp
         self.progress = progress
+        self.refit_outer = refit_outer
 
     # --- helpers ----------------------------------------------------------------------
     def _validate(self):
@@ -143,6 +160,9 @@ class NeuralDecoder(BaseDecoder):
             v = getattr(self, p)
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
                 raise NeurospellError(f"{p} must be an integer >= 1, got {v!r}.")
+        refit_outer = getattr(self, "refit_outer", False)  # unset in pickles of old versions
+        if not isinstance(refit_outer, (bool, np.bool_)):
+            raise NeurospellError(f"refit_outer must be True or False, got {refit_outer!r}.")
         check_positive("learning_rate", self.learning_rate)
         check_positive("target_sfreq", self.target_sfreq)
         check_positive("weight_decay", self.weight_decay, strict=False)
@@ -218,6 +238,7 @@ class NeuralDecoder(BaseDecoder):
             folds = [self._holdout(groups)]
         states, record = [], []
         heldout = np.full(len(y), np.nan)
+        refit_outer = bool(getattr(self, "refit_outer", False))
         for k, outer in enumerate(folds):
             desc = f"fold {k + 1}/{len(folds)}"
             n_rest = len(np.unique(groups[~outer]))
@@ -237,16 +258,35 @@ class NeuralDecoder(BaseDecoder):
                 )
             state, scores = self._train_one(Xp[train], y[train], Xp[inner], y[inner], init,
                                             self.seed + k, desc, device, Xout=Xp[outer])
+            fold = {"heldout": _ids(groups[outer]), "early_stopping": _ids(groups[inner]),
+                    "train": _ids(groups[train]),
+                    "epochs_chosen": self.history_[-1]["best_epoch"]}
+            if refit_outer:
+                # the stopping epoch is chosen on non-k characters only; the scoring (and
+                # deployed) network is retrained on all of them for that many epochs
+                n_epochs = fold["epochs_chosen"]
+                rest = ~outer
+                state, scores = self._train_one(Xp[rest], y[rest], None, None, init,
+                                                self.seed + k, f"{desc} refit", device,
+                                                Xout=Xp[outer], n_epochs=n_epochs)
+                fold.update(refit=_ids(groups[rest]), epochs_trained=n_epochs)
+                fold["scored_by"] = "refit"
+            else:
+                fold["scored_by"] = "early-stopped"
             states.append(state)
             heldout[outer] = scores
-            record.append({"heldout": _ids(groups[outer]), "early_stopping": _ids(groups[inner]),
-                           "train": _ids(groups[train])})
-        self._calibration = {
-            "scheme": "nested by character: inner characters choose the early-stopping epoch, "
+            record.append(fold)
+        if refit_outer:
+            scheme = ("nested by character, refit per outer fold: inner characters choose the "
+                      "number of training epochs, a network retrained on all non-fold "
+                      "characters (inner training + early-stopping characters) for that many "
+                      "epochs scores its outer fold (characters it never saw); deployed "
+                      "model: the retrained fold networks' ensemble")
+        else:
+            scheme = ("nested by character: inner characters choose the early-stopping epoch, "
                       "outer characters (unseen by the scoring network) give the calibration "
-                      "scores; deployed model: the fold networks' ensemble",
-            "folds": record,
-        }
+                      "scores; deployed model: the fold networks' ensemble")
+        self._calibration = {"scheme": scheme, "folds": record}
         if getattr(self, "fixed_fit", "fold") == "all":
             self._calibration["fixed_layers"] = "fitted on all characters (scores optimistic)"
         self.states_ = states
@@ -267,10 +307,13 @@ class NeuralDecoder(BaseDecoder):
         n_val = min(len(uniq) - 1, max(1, int(round(len(uniq) * float(self.validation_fraction)))))
         return within & np.isin(groups, uniq[-n_val:])
 
-    def _train_one(self, Xtr, ytr, Xval, yval, init, seed, desc, device, Xout=None):
-        """Train one network with early stopping on (Xval, yval).
+    def _train_one(self, Xtr, ytr, Xval, yval, init, seed, desc, device, Xout=None,
+                   n_epochs=None):
+        """Train one network with early stopping on (Xval, yval), or (``n_epochs`` given,
+        ``Xval`` None) for exactly ``n_epochs`` epochs without validation.
 
-        Returns the network's (best) state and its scores on ``Xout`` (default: ``Xval``)."""
+        Returns the network's (best, or last) state and its scores on ``Xout`` (default:
+        ``Xval``)."""
         import torch
         from tqdm.auto import tqdm
 
@@ -299,6 +342,9 @@ class NeuralDecoder(BaseDecoder):
         loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
         Xt = torch.from_numpy(np.ascontiguousarray(Xtr)).to(device)
         yt = torch.from_numpy(ytr.astype(np.float32)).to(device)
+        fixed = n_epochs is not None
+        if fixed:
+            Xval, yval = Xtr[:0], ytr[:0]
         Xv = torch.from_numpy(np.ascontiguousarray(Xval)).to(device)
         perm_rng = np.random.default_rng(seed)  # identical on every process
         gen = torch.Generator(device="cpu").manual_seed(seed * 7919 + rank)  # per process
@@ -306,12 +352,13 @@ class NeuralDecoder(BaseDecoder):
         bs = int(self.batch_size)
         best_auc, best_state, best_epoch, bad = -np.inf, None, 0, 0
         t_start = time.perf_counter()
-        if len(Xv):  # the initial state competes too (warm-started networks)
+        if len(Xv) and not fixed:  # the initial state competes too (warm-started networks)
             init_auc = roc_auc(yval, self._predict_net(net, Xv))
             if np.isfinite(init_auc):
                 best_auc, best_epoch = init_auc, -1
                 best_state = copy.deepcopy(net.state_dict())
-        bar = tqdm(range(int(self.max_epochs)), desc=f"{self.name} {desc}",
+        epoch = -1
+        bar = tqdm(range(int(n_epochs if fixed else self.max_epochs)), desc=f"{self.name} {desc}",
                    leave=False, disable=not self.progress or rank != 0, dynamic_ncols=True)
         for epoch in bar:
             model.train()
@@ -333,6 +380,9 @@ class NeuralDecoder(BaseDecoder):
                 scaler.update()
                 total += float(loss.detach()) * len(idx)
                 n_seen += len(idx)
+            if fixed:
+                bar.set_postfix(loss=f"{total / max(n_seen, 1):.4f}")
+                continue
             scores = self._predict_net(net, Xv)
             auc = roc_auc(yval, scores)
             if world > 1:
@@ -353,20 +403,25 @@ class NeuralDecoder(BaseDecoder):
                     break
         bar.close()
         elapsed = time.perf_counter() - t_start
-        self.history_.append({"stage": desc, "epochs": epoch + 1, "best_epoch": best_epoch + 1,
-                              "best_val_auc": float(best_auc), "seconds": elapsed,
-                              "seconds_per_epoch": elapsed / (epoch + 1),
-                              "device": str(device), "amp": use_amp, "world_size": world})
-        if best_state is None:  # validation AUC undefined: keep the last
+        if best_state is None:  # fixed epoch count, or validation AUC undefined: keep the last
             best_state = copy.deepcopy(net.state_dict())
+            best_epoch = epoch
+        self.history_.append({"stage": desc, "epochs": epoch + 1, "best_epoch": best_epoch + 1,
+                              "best_val_auc": None if fixed else float(best_auc), "seconds": elapsed,
+                              "seconds_per_epoch": elapsed / max(epoch + 1, 1),
+                              "device": str(device), "amp": use_amp, "world_size": world})
         net.load_state_dict(best_state)
         if world > 1:
             import torch.distributed as dist
 
             for v in net.state_dict().values():
                 dist.broadcast(v, src=0)  # every process keeps process 0's best network
-        logger.info("%s %s: best early-stopping (inner validation) AUC %.4f at epoch %d",
-                    self.name, desc, best_auc, best_epoch + 1)
+        if fixed:
+            logger.info("%s %s: trained %d epochs on %d epochs of data (no validation)",
+                        self.name, desc, epoch + 1, len(Xtr))
+        else:
+            logger.info("%s %s: best early-stopping (inner validation) AUC %.4f at epoch %d",
+                        self.name, desc, best_auc, best_epoch + 1)
         state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
         if Xout is not None:
             Xv = torch.from_numpy(np.ascontiguousarray(Xout)).to(device)
@@ -490,10 +545,11 @@ class EEGNetDecoder(NeuralDecoder):
                  learning_rate: float = 1e-3, patience: int = 20, n_folds: int = 5,
                  validation_fraction: float = 0.2, seed: int = 0, device: str = "auto",
                  target_sfreq: float = 128.0, augment: bool = True, dropout: float | None = None,
-                 weight_decay: float = 1e-3, amp: bool = True, progress: bool = True):
+                 weight_decay: float = 1e-3, amp: bool = True, progress: bool = True,
+                 refit_outer: bool = True):
         super().__init__(architecture, max_epochs, batch_size, learning_rate, patience, n_folds,
                          validation_fraction, seed, device, target_sfreq, augment, dropout,
-                         weight_decay, amp, progress)
+                         weight_decay, amp, progress, refit_outer)
 
 
 class EEGInceptionDecoder(NeuralDecoder):
@@ -506,10 +562,10 @@ class EEGInceptionDecoder(NeuralDecoder):
                  n_folds: int = 3, validation_fraction: float = 0.2, seed: int = 0,
                  device: str = "auto", target_sfreq: float = 128.0, augment: bool = True,
                  dropout: float | None = None, weight_decay: float = 1e-3, amp: bool = True,
-                 progress: bool = True):
+                 progress: bool = True, refit_outer: bool = True):
         super().__init__(architecture, max_epochs, batch_size, learning_rate, patience, n_folds,
                          validation_fraction, seed, device, target_sfreq, augment, dropout,
-                         weight_decay, amp, progress)
+                         weight_decay, amp, progress, refit_outer)
 
 
 class XdawnTSNetDecoder(NeuralDecoder):
@@ -517,9 +573,10 @@ class XdawnTSNetDecoder(NeuralDecoder):
     the network, trained end to end (:class:`~neurospell.decoder.models.xdawntsnet.XdawnTSNet`).
 
     Training: the nested character split of every neural decoder (see
-    :class:`NeuralDecoder`); each fold network's fixed layers (xDAWN filters, prototypes,
+    :class:`NeuralDecoder`); each network's fixed layers (xDAWN filters, prototypes,
     reference covariance) and the logistic-regression warm start of its linear head are
-    fitted on its own training characters. The deployed model is the fold ensemble, whose
+    fitted on its own training characters (with ``refit_outer``: the retrained fold
+    network's on all non-fold characters). The deployed model is the fold ensemble, whose
     networks' out-of-fold scores calibrate ``score_model_``.
 
     Parameters
@@ -533,6 +590,7 @@ class XdawnTSNetDecoder(NeuralDecoder):
         Kept so that models saved by earlier versions load. ``"replace"`` / ``"add"``
         (a network refitted on all characters) are refused: no character is left to
         calibrate such a network's scores on. For one deployed network use ``n_folds=1``.
+        (``refit_outer`` retrains per outer fold, which keeps its fold unseen.)
 
     See :class:`NeuralDecoder` for the other parameters.
     """
@@ -544,10 +602,11 @@ class XdawnTSNetDecoder(NeuralDecoder):
                  n_folds: int = 3, validation_fraction: float = 0.2, seed: int = 0,
                  device: str = "auto", target_sfreq: float = 128.0, augment: bool = True,
                  dropout: float | None = None, weight_decay: float = 1e-3, amp: bool = True,
-                 progress: bool = True, fixed_fit: str = "fold", refit: str = "none"):
+                 progress: bool = True, fixed_fit: str = "fold", refit: str = "none",
+                 refit_outer: bool = True):
         super().__init__(architecture, max_epochs, batch_size, learning_rate, patience, n_folds,
                          validation_fraction, seed, device, target_sfreq, augment, dropout,
-                         weight_decay, amp, progress)
+                         weight_decay, amp, progress, refit_outer)
         self.fixed_fit = fixed_fit
         self.refit = refit
 

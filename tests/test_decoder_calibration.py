@@ -3,7 +3,9 @@ come only from characters the scoring model never saw (neither for training nor 
 stopping), the deployed model is the one those scores describe, and its posteriors are
 calibrated on characters it never saw. Plus the unit guard and training-file provenance."""
 
+import pickle
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -74,10 +76,20 @@ def test_neural_nested_split_and_calibration_on_unseen_characters(subjects):
     # every fold network early-stopped on its own inner characters (one each here)
     assert [len(f["early_stopping"]) for f in cal["folds"]] == [1, 1, 1, 1]
     assert all(len(f["heldout"]) == 1 for f in cal["folds"])
-    # the deployed model is the ensemble of exactly the networks whose scores were used
+    # the deployed model is the ensemble of exactly the networks whose scores were used:
+    # per outer fold, the inner split chose the epoch count, then a network retrained on
+    # all non-fold characters (inner training + early stopping) for that count scored it
     assert len(dec.states_) == len(cal["folds"]) == 4
-    assert [h["stage"] for h in dec.history_] == [f"fold {k}/4" for k in range(1, 5)]
-    assert "deployed model: the fold networks' ensemble" in cal["scheme"]
+    assert [h["stage"] for h in dec.history_] == [
+        s for k in range(1, 5) for s in (f"fold {k}/4", f"fold {k}/4 refit")]
+    assert "deployed model: the retrained fold networks' ensemble" in cal["scheme"]
+    for fold, inner, refit in zip(cal["folds"], dec.history_[::2], dec.history_[1::2],
+                                  strict=True):
+        assert fold["scored_by"] == "refit"
+        assert fold["refit"] == sorted(fold["train"] + fold["early_stopping"])
+        assert not set(fold["refit"]) & set(fold["heldout"])
+        assert fold["epochs_chosen"] == inner["best_epoch"] == fold["epochs_trained"]
+        assert refit["epochs"] == fold["epochs_trained"] and refit["best_val_auc"] is None
 
     # the reported AUC is the outer folds' one: recompute it from the fold networks
     Xp, _ = dec._prepare(train.data, dec.scale_)
@@ -101,6 +113,49 @@ def test_neural_nested_split_and_calibration_on_unseen_characters(subjects):
     assert roc_auc(y, scores) > 0.9
     assert _log_loss(p, y) < 0.7 * prior_only, (_log_loss(p, y), prior_only)
     assert _calibration_slope(p, y) > 0.9
+
+
+def test_refit_network_never_sees_its_fold(subjects, tmp_path):
+    """Fold k's scoring (deployed) network depends only on the non-k characters: relabelling
+    fold k's epochs leaves it bit-identical (seeded CPU training) and changes the others.
+    Without ``refit_outer`` the early-stopped inner networks score and are deployed."""
+    s1 = subjects[0]
+    train = s1.subset(np.isin(s1.trials, [0, 1, 2]))
+    params = {**_NET, "n_folds": 3}
+    dec = make_decoder("xdawnts-net", **params).fit(train, PREP)
+    folds = dec.provenance_["training"]["calibration"]["folds"]
+    assert [f["refit"] for f in folds] == [[1, 2], [0, 2], [0, 1]]
+    k = 1
+    fold_k = np.isin(train.trials, folds[k]["heldout"])
+    y = np.asarray(train.targets, bool).copy()
+    y[fold_k] = np.random.default_rng(0).permutation(y[fold_k])
+    assert not np.array_equal(y, train.targets)
+    other = make_decoder("xdawnts-net", **params).fit(replace(train, targets=y), PREP)
+    for j, (a, b) in enumerate(zip(dec.states_, other.states_, strict=True)):
+        same = all(torch.equal(a[n], b[n]) for n in a)
+        assert same == (j == k), j
+
+    # the old nested scheme (no retraining) is still available: the deployed networks
+    # are the early-stopped inner ones, the ones whose scores calibrated the model
+    old = make_decoder("xdawnts-net", **{**params, "refit_outer": False}).fit(train, PREP)
+    cal = old.provenance_["training"]["calibration"]
+    assert "deployed model: the fold networks' ensemble" in cal["scheme"]
+    assert all(f["scored_by"] == "early-stopped" and "refit" not in f for f in cal["folds"])
+    assert [h["stage"] for h in old.history_] == [f"fold {k}/3" for k in range(1, 4)]
+    with pytest.raises(NeurospellError, match="refit_outer must be True or False"):
+        make_decoder("eegnet", **{**_EEGNET, "refit_outer": "yes"}).fit(train, PREP)
+
+    # a model file saved before refit_outer existed (no such parameter) loads and scores
+    fname = tmp_path / "old.pt"
+    old.save(fname)
+    with open(fname, "rb") as fid:
+        payload = pickle.load(fid)
+    del payload["params"]["refit_outer"]
+    with open(fname, "wb") as fid:
+        pickle.dump(payload, fid)
+    loaded = load_decoder(fname)
+    np.testing.assert_array_equal(loaded.decision_function(subjects[1]),
+                                  old.decision_function(subjects[1]))
 
 
 def test_nested_split_needs_enough_characters(subjects):
