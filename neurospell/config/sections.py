@@ -197,6 +197,17 @@ class SpellerConfig:
     #: Check the stopping threshold after every flash once ``min_repetitions`` repetitions'
     #: worth of flashes are in (``true``), or only at the end of each repetition (``false``).
     stop_each_flash: bool = True
+    #: Live sessions: repetitions flashed per calibration character.
+    calibration_repetitions: int = 5
+    #: Live sessions: seconds without samples after which the session pauses (resumes
+    #: when samples flow again).
+    pause_after: float = 1.0
+    #: Live sessions: stop after this many selections (0: no limit).
+    max_selections: int = 0
+    #: Live sessions: stop after this many minutes (0: no limit).
+    max_minutes: float = 0.0
+    #: Live copy spelling: stop after this many wrong selections in a row (0: no limit).
+    max_consecutive_errors: int = 0
 
     def __post_init__(self):
         if len(self.symbols) != self.n_rows * self.n_cols:
@@ -204,9 +215,12 @@ class SpellerConfig:
                 f"Config [speller] symbols has {len(self.symbols)} characters, but the grid is "
                 f"{self.n_rows}x{self.n_cols} = {self.n_rows * self.n_cols}."
             )
-        for name in ("soa", "flash_duration", "max_repetitions", "min_repetitions"):
+        for name in ("soa", "flash_duration", "max_repetitions", "min_repetitions", "calibration_repetitions",
+                     "pause_after"):
             _positive("speller", name, getattr(self, name))
         _positive("speller", "inter_trial", self.inter_trial, allow_zero=True)
+        for name in ("max_selections", "max_minutes", "max_consecutive_errors"):
+            _positive("speller", name, getattr(self, name), allow_zero=True)
         if self.min_repetitions > self.max_repetitions:
             raise NeurospellError(
                 f"Config [speller] min_repetitions ({self.min_repetitions}) exceeds max_repetitions ({self.max_repetitions})."

@@ -1,0 +1,1083 @@
+"""A live closed-loop speller session: flash, listen, decode, type -- in real time.
+
+:class:`LiveSession` runs the speller against a live source (a BrainFlow board, an LSL
+stream, a recording replayed over LSL, a simulated participant) in one worker thread:
+
+* a :class:`~neurospell.session.display.Display` shows the flash groups the engine asks
+  for and reports when each was presented (its onset on the LSL clock);
+* each flash's marker (``flash:<group + 1>``; ``flash:<code>:target|nontarget`` in
+  calibration) goes out with that onset on an LSL marker outlet and/or through the
+  source's ``insert_marker`` (BrainFlow boards can only stamp the call time);
+* the source's samples and markers feed the one stream path, a
+  :class:`~neurospell.session.drivers.StreamDriver` (online filter + epocher -> decoder ->
+  :class:`~neurospell.session.engine.SpellerEngine`); decisions go out as ``select:S``
+  markers (a simulated participant follows the typed text from them).
+
+Phases, in one run: **calibration** (cue each character of a known text, flash, keep the
+labelled epochs), **training** (fit the configured decoder -- its ``fit`` scores held-out
+characters and calibrates the score model on them --, choose the LM weight with
+:func:`~neurospell.session.calibration.calibrate_model_alpha`, save the model with its
+provenance), **copy** spelling (a target phrase; accuracy measured) and **free**
+spelling. Stop conditions (``[speller]``): ``max_selections``, ``max_minutes``,
+``max_consecutive_errors`` (copy).
+
+User intents (:class:`Start`, :class:`Pause`, :class:`Resume`, :class:`Stop`,
+:class:`Undo`, :class:`Select`, :class:`SetPhase`) arrive through a thread-safe queue
+(:meth:`LiveSession.submit`); the state goes out as immutable :class:`LiveSnapshot`
+objects (:meth:`LiveSession.snapshot`).
+
+When the source stops delivering (its thread died, or no sample for ``[speller]
+pause_after`` seconds) the session pauses, says why (``source_ok``/``source_problem``),
+and resumes when samples flow again. No flash is scored on missing data: the samples fed
+to the epocher carry their index on the stream's own clock (a stretch missing from the
+timestamps advances it), so an epoch whose window holds a gap is dropped; markers whose
+data never came are discarded and counted (``n_discarded``).
+
+Bit-exactness with a replay of the recording: the online filter gets exactly the samples
+a :class:`~neurospell.acquisition.Recorder` writes (float32, as in the crash-safe rawlog,
+promoted to float64), and epochs are scored one at a time (batch of 1).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from neurospell.check import NeurospellError, StreamError, validate_type
+from neurospell.decoder import make_decoder
+from neurospell.logs import logger, set_log_level
+from neurospell.lsl import local_clock
+from neurospell.markers import (
+    BACKSPACE,
+    flash_to_str,
+    format_select,
+    format_text,
+    phrase_to_str,
+    trial_to_str,
+)
+from neurospell.preprocessing import OnlineEpocher
+from neurospell.types import EpochBatch, SampleChunk
+
+from .calibration import calibrate_model_alpha
+from .drivers import StreamDriver
+from .engine import (
+    Completion,
+    EngineSnapshot,
+    RowColumnFlashes,
+    SelectionDecided,
+    SpellerEngine,
+    model_alpha,
+)
+from .participant import intended_symbol
+from .spelling import itr_bits
+from .train import decoder_params
+
+__all__ = [
+    "LiveSession", "LiveSnapshot", "LiveResult", "DecisionRecord", "Intent",
+    "Start", "Pause", "Resume", "Stop", "Undo", "Select", "SetPhase", "PHASES",
+]
+
+#: Phases a session reports (``LiveSnapshot.phase``).
+PHASES = ("idle", "calibration", "training", "copy", "free", "paused", "stopped", "error")
+#: Phases a session runs through (the rest are states).
+RUN_PHASES = ("calibration", "training", "copy", "free")
+
+
+# -- intents ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Start:
+    """Start the planned phases (the worker waits for it in ``"idle"``)."""
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Pause flashing (the stream keeps being read)."""
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Resume after a :class:`Pause`."""
+
+
+@dataclass(frozen=True)
+class Stop:
+    """End the session (the open selection is dropped)."""
+
+
+@dataclass(frozen=True)
+class Undo:
+    """Delete the last typed symbol (a backspace chosen outside the flashing)."""
+
+
+@dataclass(frozen=True)
+class Select:
+    """Apply a symbol or a word :class:`~neurospell.session.engine.Completion` chosen directly."""
+
+    symbol: str | Completion
+
+
+@dataclass(frozen=True)
+class SetPhase:
+    """Jump to a phase (``"copy"`` with ``text`` the phrase, ``"free"``, ``"calibration"``
+    with ``text`` the calibration text); the current phase ends."""
+
+    name: str
+    text: str | None = None
+
+
+Intent = Start | Pause | Resume | Stop | Undo | Select | SetPhase
+
+
+# -- what goes out ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DecisionRecord:
+    """One decision of a spelling phase.
+
+    Attributes
+    ----------
+    phase : str
+        ``"copy"`` or ``"free"``.
+    symbol : str
+    intended : str | None
+        What the participant should have chosen (copy mode), else ``None``.
+    posterior : float
+        Posterior of the chosen symbol.
+    n_flashes : int
+    text : str
+        Typed text after the decision.
+    t : float
+        LSL time of the decision.
+    latency : float
+        Seconds from reading the samples that completed the deciding epoch to the decision.
+    """
+
+    phase: str
+    symbol: str
+    intended: str | None
+    posterior: float
+    n_flashes: int
+    text: str
+    t: float
+    latency: float
+
+    @property
+    def correct(self) -> bool | None:
+        return None if self.intended is None else self.symbol == self.intended
+
+
+@dataclass(frozen=True)
+class LiveSnapshot:
+    """What a GUI draws: an immutable view of the session.
+
+    Attributes
+    ----------
+    phase : str
+        One of :data:`PHASES`.
+    status : str
+        A human-readable line.
+    engine : EngineSnapshot | None
+        Text, posterior, candidates, completions, last decision (spelling phases).
+    cue : str | None
+        Calibration: the symbol to attend.
+    target_text : str | None
+        The calibration text or the copy phrase.
+    progress : float | None
+        0..1 in calibration and training.
+    source_ok : bool
+    source_problem : str | None
+        Why the source is not delivering.
+    n_flashes : int
+        Flash markers sent.
+    n_decisions : int
+    training_report : dict | None
+        After training: ``heldout_auc``, ``n_epochs``, ``lm_alpha``, ``erp_target`` /
+        ``erp_nontarget`` (channel x time averages, volts), ``times`` (seconds),
+        ``ch_names``, ``model_path``.
+    text : str
+        Typed text.
+    n_discarded : int
+        Flash markers discarded without being scored (no data, a gap in the window).
+    n_gaps : int
+        Stretches of missing samples seen.
+    error : str | None
+        The error that ended the worker (phase ``"error"``).
+    """
+
+    phase: str
+    status: str
+    engine: EngineSnapshot | None = field(default=None, repr=False)
+    cue: str | None = None
+    target_text: str | None = None
+    progress: float | None = None
+    source_ok: bool = True
+    source_problem: str | None = None
+    n_flashes: int = 0
+    n_decisions: int = 0
+    training_report: dict | None = field(default=None, repr=False)
+    text: str = ""
+    n_discarded: int = 0
+    n_gaps: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class LiveResult:
+    """The outcome of a session (:meth:`LiveSession.join`).
+
+    Attributes
+    ----------
+    text : str
+        Typed text at the end.
+    target_text : str | None
+        The copy phrase.
+    decisions : tuple of DecisionRecord
+    stop_reason : str
+    duration : float
+        Seconds of spelling (copy + free phases, pauses excluded).
+    n_flashes : int
+        Flash markers sent in the spelling phases.
+    n_scored : int
+        Spelling flashes scored.
+    n_discarded : int
+        Flash markers discarded without a score (all phases).
+    gaps : tuple of dict
+        ``{"t", "n_samples", "duration"}`` per stretch of missing samples.
+    pauses : tuple of dict
+        ``{"t", "duration", "reason"}`` per pause.
+    training_report : dict | None
+    n_symbols : int
+        Symbols on the grid (for the ITR).
+    """
+
+    text: str
+    target_text: str | None
+    decisions: tuple
+    stop_reason: str
+    duration: float
+    n_flashes: int
+    n_scored: int
+    n_discarded: int
+    gaps: tuple = ()
+    pauses: tuple = ()
+    training_report: dict | None = None
+    n_symbols: int = 36
+
+    @property
+    def n_selections(self) -> int:
+        return len(self.decisions)
+
+    @property
+    def accuracy(self) -> float | None:
+        """Fraction of copy-mode decisions that chose the intended symbol (``None`` without any)."""
+        marks = [d.correct for d in self.decisions if d.correct is not None]
+        return None if not marks else float(np.mean(marks))
+
+    @property
+    def chars_per_min(self) -> float:
+        return 0.0 if self.duration <= 0 else 60.0 * self.n_selections / self.duration
+
+    @property
+    def flashes_per_char(self) -> float:
+        return 0.0 if not self.decisions else float(np.mean([d.n_flashes for d in self.decisions]))
+
+    @property
+    def itr(self) -> float:
+        """Wolpaw ITR, bits per minute (copy-mode accuracy; 0 without one)."""
+        acc = self.accuracy
+        if acc is None or self.duration <= 0:
+            return 0.0
+        return itr_bits(self.n_symbols, acc) * self.n_selections * 60.0 / self.duration
+
+    @property
+    def decision_latencies(self) -> np.ndarray:
+        """Seconds from reading the samples that closed the deciding epoch to each decision."""
+        return np.array([d.latency for d in self.decisions], dtype=np.float64)
+
+    def summary(self) -> dict:
+        """A JSON-able summary."""
+        lat = self.decision_latencies * 1000.0
+        return {
+            "text": self.text, "target_text": self.target_text, "stop_reason": self.stop_reason,
+            "n_selections": self.n_selections, "accuracy": self.accuracy,
+            "chars_per_min": self.chars_per_min, "itr_bits_per_min": self.itr,
+            "flashes_per_char": self.flashes_per_char, "duration_s": self.duration,
+            "n_flashes": self.n_flashes, "n_scored": self.n_scored, "n_discarded": self.n_discarded,
+            "n_gaps": len(self.gaps), "n_pauses": len(self.pauses),
+            "decision_latency_ms_median": float(np.median(lat)) if lat.size else None,
+            "decision_latency_ms_p99": float(np.percentile(lat, 99)) if lat.size else None,
+        }
+
+
+class _Stopped(Exception):
+    """The session was asked to stop (internal)."""
+
+
+class _Scorer:
+    """The decoder scoring one epoch at a time (as a replay does), keeping each score."""
+
+    def __init__(self, decoder, on_score=None):
+        self.decoder = decoder
+        self.on_score = on_score
+
+    def decision_function(self, batch: EpochBatch) -> np.ndarray:
+        out = np.empty(len(batch))
+        for i in range(len(batch)):
+            out[i] = self.decoder.decision_function(batch.subset([i]))[0]
+            if self.on_score is not None:
+                self.on_score(float(batch.onsets[i]), int(batch.codes[i]), float(out[i]))
+        return out
+
+
+class _GapAwareFeed:
+    """Sample chunks as the epocher must see them: float32 values (as recorded) and indices on
+    the stream's own clock (a stretch missing from the timestamps advances the index)."""
+
+    def __init__(self, sfreq: float, tolerance: float):
+        self.sfreq = float(sfreq)
+        period = 1.0 / self.sfreq
+        self.limit = period + max(0.5 * period, float(tolerance))
+        self.next_index = 0
+        self.prev_ts: float | None = None
+        self.gaps: list[dict] = []
+
+    def split(self, chunk: SampleChunk) -> list[SampleChunk]:
+        ts = chunk.timestamps
+        data = chunk.data.astype(np.float32).astype(np.float64)
+        full = ts if self.prev_ts is None else np.concatenate(([self.prev_ts], ts))
+        cuts = np.flatnonzero(np.diff(full) > self.limit)
+        offset = 0 if self.prev_ts is None else 1
+        bounds = [0] + [int(c) + 1 - offset for c in cuts] + [ts.size]
+        out = []
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+            if b <= a:
+                continue
+            prev = self.prev_ts if a == 0 else float(ts[a - 1])
+            if prev is not None and ts[a] - prev > self.limit:
+                n_missing = max(0, int(round((ts[a] - prev) * self.sfreq)) - 1)
+                if n_missing:
+                    self.next_index += n_missing
+                    self.gaps.append({"t": float(prev), "n_samples": n_missing,
+                                      "duration": n_missing / self.sfreq})
+            out.append(SampleChunk._trusted(data[:, a:b], ts[a:b], chunk.ch_names, chunk.ch_types,
+                                            chunk.sfreq, self.next_index))
+            self.next_index += b - a
+        self.prev_ts = float(ts[-1])
+        return out
+
+
+class LiveSession:
+    """The speller, live: a worker thread driving a display, a source and the engine.
+
+    Parameters
+    ----------
+    config : Config
+        ``[speller]`` (grid, SOA, repetitions, stop conditions), ``[preprocessing]``,
+        ``[decoder]`` (the decoder trained after calibration), ``[lm]``.
+    source : BaseSource
+        An acquisition source (``BrainFlowSource``, ``LslSource``), constructed; started
+        here if it is not running.
+    display : Display
+        Shows the flashes and reports their onsets (:mod:`neurospell.session.display`).
+    folder : SessionFolder | None
+        Where the phases are recorded, the decision log written and the model saved.
+    decoder : BaseDecoder | None
+        A fitted decoder (no calibration needed), or ``None`` to train one on the
+        calibration epochs (``calibration_text`` required then).
+    lm : LanguageModel | None
+        The language-model prior (``None``: uniform).
+    lm_name : str | None
+        Its name (stored with the chosen LM weight).
+    decoder_name : str | None
+        Registry name of the decoder trained after calibration (default ``[decoder] name``).
+    marker_outlet : LslMarkerOutlet | None
+        Markers are pushed here with the display's onsets (an ``LslSource`` reading this
+        stream gets them back aligned with its samples). Without it they go through
+        ``source.insert_marker``.
+    copy_text : str | None
+        The copy-spelling phrase (a ``copy`` phase).
+    calibration_text : str | None
+        Characters cued in calibration (a ``calibration`` and a ``training`` phase).
+    free : bool | None
+        Add a ``free`` spelling phase (default: when there is no ``copy_text``).
+    model_path : path-like | None
+        Where to save the trained model without a ``folder``.
+    seed : int
+        Seeds the flash orders.
+    verbose : str | int | None
+    """
+
+    def __init__(self, config, source, display, *, folder=None, decoder=None, lm=None, lm_name=None,
+                 decoder_name=None, marker_outlet=None, copy_text=None, calibration_text=None,
+                 free=None, model_path=None, seed=0, verbose=None):
+        if verbose is not None:
+            set_log_level(verbose)
+        self.config = config
+        self.source = source
+        self.display = display
+        self.folder = folder
+        self.decoder = decoder
+        self.lm = lm
+        self.lm_name = lm_name
+        self.decoder_name = decoder_name or config.decoder.name
+        self.marker_outlet = marker_outlet
+        self.model_path = model_path
+        self.seed = int(seed)
+        self.layout = config.speller.layout()
+        sp = config.speller
+        for what, text in (("copy_text", copy_text), ("calibration_text", calibration_text)):
+            if text is None:
+                continue
+            validate_type(text, str, what)
+            missing = sorted({c for c in text if c not in self.layout.symbols})
+            if not text or missing:
+                raise NeurospellError(
+                    f"{what} {text!r} must be non-empty and use only the grid's symbols "
+                    f"{''.join(self.layout.symbols)!r}; not on the grid: {missing}.")
+        if decoder is None and calibration_text is None:
+            raise NeurospellError(
+                "LiveSession needs a fitted decoder (decoder=...) or a calibration text "
+                "(calibration_text=...) to train one on.")
+        for name in ("show_flashes", "on_onset", "cue"):
+            if not callable(getattr(display, name, None)):
+                raise NeurospellError(f"display {display!r} lacks {name}(): it must implement the Display protocol "
+                                      "(neurospell.session.display).")
+        self.copy_text = copy_text
+        self.calibration_text = calibration_text
+        plan = []
+        if calibration_text is not None:
+            plan += [("calibration", calibration_text), ("training", None)]
+        if copy_text is not None:
+            plan.append(("copy", copy_text))
+        if free or (free is None and copy_text is None):
+            plan.append(("free", None))
+        self._plan = deque(plan)
+        self._intents: queue.Queue = queue.Queue()
+        self._lock = threading.Lock()
+        self._onsets: deque = deque()  # (group, onset, tag) reported by the display
+        self._scheduled: deque = deque()  # tags of flashes scheduled, not yet shown
+        self._sched_lock = threading.Lock()
+        self._cancel = getattr(display, "cancel_flashes", None)
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._phase = "idle"
+        self._status = "waiting for start"
+        self._paused_by_user = False
+        self._source_problem: str | None = None
+        self._pauses: list[dict] = []
+        self._pause_t0: float | None = None
+        self._engine: SpellerEngine | None = None
+        self._driver: StreamDriver | None = None
+        self._cal_epocher: OnlineEpocher | None = None
+        self._cal_batches: list[EpochBatch] = []
+        self._feed: _GapAwareFeed | None = None
+        self._reader = None
+        self._n_flashes = 0
+        self._n_spell_flashes = 0
+        self._n_sent_phase = 0
+        self._decisions: list[DecisionRecord] = []
+        self._pending_decision: SelectionDecided | None = None
+        self._push_t = 0.0
+        self._training_report: dict | None = None
+        self._target_text: str | None = None
+        self._cue: str | None = None
+        self._progress: float | None = None
+        self._stop_reason = "not started"
+        self._spell_time = 0.0
+        self._t_start: float | None = None
+        self._trial = 0
+        self._stop_each_flash = sp.stop_each_flash
+        self._snapshot = LiveSnapshot("idle", self._status)
+        self._last_data = time.monotonic()
+        self._discarded_before = 0
+        display.on_onset(self._on_onset)
+
+    # -- the public API -----------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the worker thread (it waits for a :class:`Start` intent in ``"idle"``)."""
+        if self._thread is not None:
+            raise NeurospellError("This LiveSession is already started; a session runs once.")
+        self._thread = threading.Thread(target=self._run, name="neurospell-live-session", daemon=True)
+        self._thread.start()
+
+    def submit(self, intent) -> None:
+        """Queue a user intent (thread-safe)."""
+        if not isinstance(intent, (Start, Pause, Resume, Stop, Undo, Select, SetPhase)):
+            raise NeurospellError(
+                f"submit: intent must be Start, Pause, Resume, Stop, Undo, Select or SetPhase, got {intent!r}.")
+        if isinstance(intent, SetPhase) and intent.name not in RUN_PHASES:
+            raise NeurospellError(f"SetPhase: name must be one of {RUN_PHASES}, got {intent.name!r}.")
+        self._intents.put(intent)
+
+    def snapshot(self) -> LiveSnapshot:
+        """The latest immutable snapshot (thread-safe, cheap)."""
+        return self._snapshot
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> LiveResult:
+        """Wait for the worker to end and return the result; re-raise its error.
+
+        Raises
+        ------
+        TimeoutError
+            When the session is still running after ``timeout`` seconds.
+        """
+        if self._thread is None:
+            raise NeurospellError("join: the session was not started; call start() first.")
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise TimeoutError(f"The live session still runs after {timeout} s; submit(Stop()) to end it.")
+        if self._error is not None:
+            raise self._error
+        return self.result()
+
+    def result(self) -> LiveResult:
+        """The result so far (complete once the worker ended)."""
+        return LiveResult(
+            text=self._engine.text if self._engine is not None else "",
+            target_text=self.copy_text, decisions=tuple(self._decisions),
+            stop_reason=self._stop_reason, duration=self._spell_time,
+            n_flashes=self._n_spell_flashes,
+            n_scored=0 if self._driver is None else self._driver.n_scored,
+            n_discarded=self._n_discarded(), gaps=tuple(self._feed.gaps if self._feed else ()),
+            pauses=tuple(self._pauses), training_report=self._training_report,
+            n_symbols=len(self.layout.symbols))
+
+    # -- snapshots -----------------------------------------------------------------------------
+    def _n_discarded(self) -> int:
+        n = self._discarded_before
+        for ep in (self._cal_epocher, None if self._driver is None else self._driver.epocher):
+            if ep is not None:
+                n += sum(ep.n_dropped_.values())
+        return n
+
+    def _publish(self, status: str | None = None, *, completions: bool = False) -> None:
+        if status is not None:
+            self._status = status
+        eng = self._engine.snapshot(completions=completions) if self._engine is not None else None
+        paused = self._paused_by_user or self._source_problem is not None
+        self._snapshot = LiveSnapshot(
+            phase="paused" if paused and self._phase in RUN_PHASES else self._phase,
+            status=self._status, engine=eng, cue=self._cue, target_text=self._target_text,
+            progress=self._progress, source_ok=self._source_problem is None,
+            source_problem=self._source_problem, n_flashes=self._n_flashes,
+            n_decisions=len(self._decisions), training_report=self._training_report,
+            text=self._engine.text if self._engine is not None else "",
+            n_discarded=self._n_discarded(), n_gaps=len(self._feed.gaps) if self._feed else 0,
+            error=None if self._error is None else f"{type(self._error).__name__}: {self._error}")
+
+    def _log(self, record: dict) -> None:
+        if self.folder is not None:
+            self.folder.log(record)
+
+    # -- markers -------------------------------------------------------------------------------
+    def _send(self, label: str, timestamp: float | None = None, *, via_source: bool = True) -> None:
+        """Send a marker with ``timestamp`` (LSL time; ``None``: now) on the outlet or the source."""
+        if self.marker_outlet is not None:
+            self.marker_outlet.push(label, timestamp)
+        elif via_source:
+            self.source.insert_marker(label, timestamp=timestamp)
+
+    def _on_onset(self, group: int, onset: float) -> None:
+        # display thread: keep it short; the worker sends the marker
+        with self._sched_lock:
+            tag = self._scheduled.popleft() if self._scheduled else None
+            self._onsets.append((int(group), float(onset), tag))
+
+    def _show(self, groups, tag) -> None:
+        groups = tuple(int(g) for g in groups)
+        with self._sched_lock:
+            self._scheduled.extend([tag] * len(groups))
+        self.display.show_flashes(groups)
+
+    def _cancel_flashes(self) -> None:
+        if self._cancel is None:
+            return
+        with self._sched_lock:
+            n = int(self._cancel() or 0)
+            for _ in range(min(n, len(self._scheduled))):
+                self._scheduled.pop()
+
+    def _n_scheduled(self) -> int:
+        with self._sched_lock:
+            return len(self._scheduled) + len(self._onsets)
+
+    def _send_onsets(self) -> None:
+        while True:
+            with self._sched_lock:
+                if not self._onsets:
+                    return
+                group, onset, tag = self._onsets.popleft()
+            target = None
+            if tag is not None and tag[0] == "calibration":
+                target = self.layout.symbols.index(tag[2]) in self.layout.flash_groups[group]
+            self._send(flash_to_str(group + 1, target), onset)
+            self._n_flashes += 1
+            self._n_sent_phase += 1
+            if tag is not None and tag[0] in ("copy", "free"):
+                self._n_spell_flashes += 1
+
+    # -- the stream ----------------------------------------------------------------------------
+    def _consumer_push(self, chunk, markers) -> None:
+        if self._cal_epocher is not None:
+            b = self._cal_epocher.update(chunk, markers)
+            if len(b):
+                self._cal_batches.append(b)
+        elif self._driver is not None:
+            self._push_t = time.perf_counter()
+            self._driver.push(chunk, markers)
+
+    def _pump(self, wait: float = 0.01) -> None:
+        """Read what arrived, feed it on, send the shown flashes' markers, check the source."""
+        self._send_onsets()
+        if self._reader is None:
+            self._reconnect()
+            if self._reader is None:
+                time.sleep(min(wait, 0.05))
+                return
+        try:
+            self._reader.wait(wait)
+            chunk, markers = self._reader.read()
+        except StreamError as err:
+            self._source_lost(f"the acquisition thread stopped: {err.__cause__ or err}")
+            self._reader = None
+            return
+        if chunk is not None:
+            self._last_data = time.monotonic()
+            if self._feed is None:
+                self._feed = _GapAwareFeed(chunk.sfreq, getattr(self.source, "gap_tolerance", 0.05))
+            n_gaps = len(self._feed.gaps)
+            pieces = self._feed.split(chunk)
+            for gap in self._feed.gaps[n_gaps:]:
+                logger.warning("LiveSession: %d samples (%.3f s) missing after t=%.3f; flashes over them are "
+                               "not scored.", gap["n_samples"], gap["duration"], gap["t"])
+                self._log({"type": "gap", **gap})
+            self._consumer_push(pieces[0], markers)
+            for p in pieces[1:]:
+                self._consumer_push(p, ())
+            if self._source_problem is not None:
+                self._source_back()
+        else:
+            if markers:
+                self._consumer_push(None, markers)
+            silent = time.monotonic() - self._last_data
+            if self._source_problem is None and silent > self.config.speller.pause_after:
+                err = getattr(self.source, "error", None)
+                why = (f"the acquisition thread stopped: {err}" if err is not None else
+                       f"no samples from {self.source} for {silent:.1f} s")
+                self._source_lost(why)
+
+    def _source_lost(self, why: str) -> None:
+        if self._source_problem is None:
+            logger.warning("LiveSession: pausing: %s", why)
+            self._pause_t0 = local_clock()
+            self._log({"type": "pause", "t": self._pause_t0, "reason": why})
+            self._cancel_flashes()
+        self._source_problem = why
+        self._publish(f"paused: {why}")
+
+    def _source_back(self) -> None:
+        why = self._source_problem
+        t = local_clock()
+        self._pauses.append({"t": self._pause_t0, "duration": t - (self._pause_t0 or t), "reason": why})
+        self._log({"type": "resume", "t": t})
+        logger.warning("LiveSession: samples flow again after %.1f s; resuming.", t - (self._pause_t0 or t))
+        self._source_problem = None
+        self._pause_t0 = None
+        if self._engine is not None and self._phase in ("copy", "free"):
+            self._send(format_text(self._engine.text), via_source=False)
+        self._publish("resumed")
+
+    def _reconnect(self) -> None:
+        """After the acquisition thread died: start the source again (every second at most)."""
+        now = time.monotonic()
+        if now - getattr(self, "_last_restart", 0.0) < 1.0:
+            return
+        self._last_restart = now
+        try:
+            self.source.stop()
+            self.source.start()
+            self._reader = self.source.reader()
+            logger.warning("LiveSession: %s started again.", self.source)
+        except Exception as err:  # noqa: BLE001 - keep trying while paused
+            logger.info("LiveSession: %s not back yet: %s", self.source, err)
+            self._reader = None
+
+    def _blocked(self) -> bool:
+        return self._paused_by_user or self._source_problem is not None
+
+    # -- intents -------------------------------------------------------------------------------
+    def _handle_intents(self) -> None:
+        while True:
+            try:
+                intent = self._intents.get_nowait()
+            except queue.Empty:
+                return
+            logger.info("LiveSession: intent %r", intent)
+            self._log({"type": "intent", "t": local_clock(), "intent": type(intent).__name__})
+            if isinstance(intent, Stop):
+                raise _Stopped("stopped by the user")
+            if isinstance(intent, Start):
+                self._started = True
+            elif isinstance(intent, Pause):
+                if not self._paused_by_user:
+                    self._paused_by_user = True
+                    self._cancel_flashes()
+                    self._publish("paused by the user")
+            elif isinstance(intent, Resume):
+                if self._paused_by_user:
+                    self._paused_by_user = False
+                    self._publish("resumed")
+            elif isinstance(intent, (Undo, Select)):
+                self._apply_direct(BACKSPACE if isinstance(intent, Undo) else intent.symbol)
+            elif isinstance(intent, SetPhase):
+                self._plan.clear()
+                self._plan.append((intent.name, intent.text))
+                if intent.name == "calibration":
+                    self._plan.append(("training", None))
+                self._phase_done = True
+
+    def _apply_direct(self, symbol) -> None:
+        if self._engine is None or self._phase not in ("copy", "free"):
+            logger.warning("LiveSession: %r ignored outside the spelling phases.", symbol)
+            return
+        self._engine.select(symbol)
+        self._restart_selection = True
+        if isinstance(symbol, Completion):
+            self._send(format_text(self._engine.text), via_source=False)
+        else:
+            self._send(format_select(symbol), via_source=False)
+        self._log({"type": "select", "t": local_clock(), "symbol": str(getattr(symbol, "word", symbol)),
+                   "text": self._engine.text})
+        self._publish(completions=True)
+
+    # -- the worker ----------------------------------------------------------------------------
+    def _run(self) -> None:
+        self._started = False
+        try:
+            self._main()
+            self._phase = "stopped"
+            self._publish(f"stopped: {self._stop_reason}")
+        except _Stopped as why:
+            self._stop_reason = str(why)
+            self._phase = "stopped"
+            self._publish(f"stopped: {self._stop_reason}")
+        except BaseException as err:  # noqa: BLE001 - surfaced in the snapshot, re-raised by join()
+            logger.error("LiveSession: the worker failed: %s", err, exc_info=True)
+            self._error = err
+            self._phase = "error"
+            self._stop_reason = f"error: {err}"
+            self._publish(f"error: {err}")
+        finally:
+            try:
+                self._cancel_flashes()
+            except Exception:  # noqa: BLE001
+                pass
+            self._log({"type": "phase", "name": self._phase, "t": local_clock()})
+
+    def _main(self) -> None:
+        self._publish("waiting for start")
+        while not self._started:
+            self._handle_intents()
+            time.sleep(0.01)
+        if not self.source.running:
+            self._publish("starting the source")
+            self.source.start()
+        self._reader = self.source.reader()
+        self._last_data = time.monotonic()
+        self._wait_for_stream()
+        self._t_start = time.monotonic()
+        while self._plan:
+            name, text = self._plan.popleft()
+            self._phase_done = False
+            self._phase = name
+            self._n_sent_phase = 0
+            self._log({"type": "phase", "name": name, "t": local_clock(), "text": text})
+            logger.info("LiveSession: phase %s%s", name, "" if text is None else f" ({text!r})")
+            if name == "calibration":
+                self._run_calibration(text)
+            elif name == "training":
+                self._run_training()
+            else:
+                self._run_spelling(name, text)
+            if self._stop_reason not in ("not started", "phase complete"):
+                break
+        if self._stop_reason in ("not started", "phase complete"):
+            self._stop_reason = "all phases complete"
+
+    def _deadline_check(self) -> None:
+        lim = self.config.speller.max_minutes
+        if lim and self._t_start is not None and time.monotonic() - self._t_start > 60.0 * lim:
+            self._stop_reason = f"max_minutes ({lim:g}) reached"
+            raise _Stopped(self._stop_reason)
+
+    def _wait_for_stream(self) -> None:
+        timeout = max(10.0, 5 * self.config.speller.pause_after)
+        deadline = time.monotonic() + timeout
+        self._publish("waiting for the stream")
+        while self._feed is None:
+            self._handle_intents()
+            self._pump(0.05)
+            if time.monotonic() > deadline:
+                raise StreamError(f"No samples from {self.source} within {timeout:g} s; check the device or stream.")
+        if self.marker_outlet is not None:
+            self._publish("waiting for a consumer of the marker stream")
+            while not self.marker_outlet.have_consumers():
+                self._handle_intents()
+                self._pump(0.05)
+                if time.monotonic() > deadline:
+                    raise StreamError(
+                        f"Nobody reads the marker stream {self.marker_outlet!r} after {timeout:g} s: the source "
+                        "must read it (LslSource(marker_name=...)) to align markers with samples.")
+
+    def _step(self, wait: float = 0.01) -> None:
+        self._handle_intents()
+        self._pump(wait)
+        self._deadline_check()
+
+    def _wait_drained(self, epocher, timeout: float) -> None:
+        """Wait until every flash marker sent has been epoched or discarded (deadline)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._step()
+            if self._n_scheduled() == 0 and epocher.n_pending == 0 and self._accounted(epocher) >= self._n_sent_phase:
+                return
+        logger.warning("LiveSession: %d flash(es) still without data after %.1f s.", epocher.n_pending, timeout)
+
+    @staticmethod
+    def _accounted(epocher) -> int:
+        return epocher.n_emitted_ + sum(epocher.n_dropped_.values())
+
+    def _epoch_latency(self) -> float:
+        cfg = self.config.preprocessing
+        return cfg.tmax + 2.0 * self.config.speller.pause_after + 1.0
+
+    # -- calibration ---------------------------------------------------------------------------
+    def _make_epocher(self) -> OnlineEpocher:
+        src = self.source
+        return OnlineEpocher(self.config.preprocessing, src.sfreq, src.ch_names, src.ch_types,
+                             buffer_seconds=max(10.0, 2 * (self.config.preprocessing.tmax
+                                                           - self.config.preprocessing.tmin) + 1.0))
+
+    def _run_calibration(self, text: str) -> None:
+        sp = self.config.speller
+        self._target_text = text
+        self._progress = 0.0
+        self._cal_batches = []
+        self._cal_epocher = self._make_epocher()
+        strategy = RowColumnFlashes(self.layout.n_groups, self.seed)
+        self._send(phrase_to_str("calibration", text), local_clock(), via_source=False)
+        i = 0
+        while i < len(text) and not self._phase_done:
+            sym = text[i]
+            self._cue = sym
+            self.display.cue(sym)
+            self._publish(f"calibration: character {i + 1}/{len(text)} {sym!r}")
+            # the cue is shown for the inter-trial pause before the flashes start
+            t_go = time.monotonic() + sp.inter_trial
+            while time.monotonic() < t_go or self._blocked():
+                self._step()
+            self._trial += 1
+            self._send(trial_to_str(self._trial, "_" if sym == " " else sym), local_clock())
+            for _ in range(sp.calibration_repetitions):
+                self._show(strategy.next_repetition(), ("calibration", self._trial, sym))
+            while self._n_scheduled() and not self._phase_done:
+                self._step()
+                if self._blocked():
+                    break  # the rest of this character's flashes were cancelled
+            if self._blocked():
+                while self._blocked():
+                    self._step()
+                continue  # cue this character again
+            i += 1
+            self._progress = i / len(text)
+        self._cue = None
+        self.display.cue(None)
+        self._publish("calibration: waiting for the last epochs")
+        self._wait_drained(self._cal_epocher, self._epoch_latency())
+        b = self._cal_epocher.flush()
+        if len(b):
+            self._cal_batches.append(b)
+        self._discarded_before += sum(self._cal_epocher.n_dropped_.values())
+        self._cal_epocher, batches = None, self._cal_batches
+        self._calibration_batch = EpochBatch.concatenate(batches) if batches else None
+        n = 0 if self._calibration_batch is None else len(self._calibration_batch)
+        logger.info("LiveSession: calibration done: %d labelled epochs", n)
+        self._progress = 1.0
+        self._publish(f"calibration done: {n} epochs")
+
+    # -- training ------------------------------------------------------------------------------
+    def _run_training(self) -> None:
+        batch = getattr(self, "_calibration_batch", None)
+        if batch is None or len(batch) == 0 or batch.targets is None or not batch.targets.any():
+            raise NeurospellError(
+                "training: calibration gave no labelled epochs (was the stream flowing and the marker stream "
+                "read by the source?). Run the calibration again.")
+        self._progress = 0.0
+        self._publish(f"training {self.decoder_name} on {len(batch)} epochs")
+        t0 = time.perf_counter()
+        params = decoder_params(self.decoder_name, self.config.decoder)
+        if "progress" in type(make_decoder(self.decoder_name))._param_names():
+            params["progress"] = False
+        dec = make_decoder(self.decoder_name, **params).fit(batch, self.config.preprocessing)
+        self._progress = 0.8
+        self._publish(f"training: held-out AUC {dec.heldout_auc_:.3f}; choosing the LM weight")
+        alpha = calibrate_model_alpha(dec, self.lm, self.config, lm_name=self.lm_name, seed=self.seed) \
+            if self.lm is not None else None
+        dec.provenance_["live_session"] = {
+            "calibration_text": self.calibration_text, "n_epochs": int(len(batch)),
+            "n_characters": int(np.unique(batch.trials).size) if batch.trials is not None else None,
+            "source": str(self.source),
+        }
+        path = None
+        if self.folder is not None:
+            path = self.folder.save_model(dec)
+        elif self.model_path is not None:
+            dec.save(self.model_path)
+            path = self.model_path
+        y = batch.targets
+        x = batch.data
+        self._training_report = {
+            "decoder": self.decoder_name, "heldout_auc": float(dec.heldout_auc_), "n_epochs": int(len(batch)),
+            "n_targets": int(y.sum()), "lm_alpha": alpha, "train_seconds": time.perf_counter() - t0,
+            "erp_target": x[y].mean(axis=0), "erp_nontarget": x[~y].mean(axis=0),
+            "times": batch.times, "ch_names": batch.ch_names,
+            "model_path": None if path is None else str(path),
+        }
+        self._log({"type": "training", "t": local_clock(), "decoder": self.decoder_name,
+                   "heldout_auc": float(dec.heldout_auc_), "lm_alpha": alpha, "n_epochs": int(len(batch)),
+                   "model_path": None if path is None else str(path)})
+        self.decoder = dec
+        self._progress = 1.0
+        self._publish(f"trained {self.decoder_name}: held-out AUC {dec.heldout_auc_:.3f}")
+
+    # -- spelling ------------------------------------------------------------------------------
+    def _make_driver(self) -> None:
+        if self.decoder is None:
+            raise NeurospellError("spelling needs a decoder: calibrate first or pass decoder=...")
+        alpha = model_alpha(self.decoder, self.lm_name)
+        self._engine = SpellerEngine.from_config(self.layout, self.decoder.score_model_, self.lm, self.config,
+                                                 model_alpha=alpha, seed=self.seed + 1)
+        src = self.source
+        self._driver = StreamDriver(
+            self._engine, _Scorer(self.decoder, self._on_score), self.config.preprocessing, src.sfreq,
+            src.ch_names, src.ch_types, on_events=self._on_events,
+            buffer_seconds=max(10.0, 2 * (self.config.preprocessing.tmax - self.config.preprocessing.tmin) + 1.0))
+
+    def _on_score(self, onset: float, code: int, score: float) -> None:
+        self._log({"type": "flash", "t": onset, "group": code - 1, "score": score, "phase": self._phase})
+
+    def _on_events(self, k: int, events) -> None:
+        for e in events:
+            if isinstance(e, SelectionDecided):
+                self._pending_decision = (e, time.perf_counter() - self._push_t)
+
+    def _run_spelling(self, mode: str, text: str | None) -> None:
+        sp = self.config.speller
+        if self._driver is None:
+            self._make_driver()
+        engine = self._engine
+        self._target_text = text
+        self._progress = None
+        engine.reset("")
+        self._send(phrase_to_str("test", text or ""), local_clock(), via_source=False)
+        self._send(format_text(""), via_source=False)
+        t_phase = time.monotonic()
+        paused_time = 0.0
+        consecutive_errors = 0
+        self._restart_selection = True
+        in_selection = False
+        decided_at = None
+        text_before = ""
+        max_flashes = sp.max_repetitions * self.layout.n_groups
+        try:
+            while not self._phase_done:
+                t_loop = time.monotonic()
+                self._step()
+                if self._blocked():
+                    paused_time += time.monotonic() - t_loop
+                    continue
+                pending = self._pending_decision
+                if pending is not None:
+                    self._pending_decision = None
+                    dec, latency = pending
+                    self._cancel_flashes()
+                    intended = None
+                    if text is not None:
+                        intended = intended_symbol(text, text_before)
+                    rec = DecisionRecord(mode, dec.decision.symbol, intended, dec.decision.posterior, dec.n_flashes,
+                                         dec.text, local_clock(), latency)
+                    self._decisions.append(rec)
+                    self._send(format_select(dec.decision.symbol), via_source=False)
+                    self._log({"type": "decision", "t": rec.t, "symbol": rec.symbol, "posterior": rec.posterior,
+                               "n_flashes": rec.n_flashes, "text": rec.text, "phase": mode,
+                               "intended": intended, "forced": dec.forced, "latency": latency,
+                               "logp": [float(v) for v in dec.posterior.logp]})
+                    logger.info("LiveSession: decided %r (p=%.3f, %d flashes) -> %r", rec.symbol, rec.posterior,
+                                rec.n_flashes, rec.text)
+                    self._publish(f"{mode}: selected {rec.symbol!r}", completions=True)
+                    if rec.correct is False:
+                        consecutive_errors += 1
+                    elif rec.correct:
+                        consecutive_errors = 0
+                    in_selection = False
+                    decided_at = time.monotonic()
+                    if self._stop_after(rec, mode, text, consecutive_errors):
+                        break
+                    continue
+                if not in_selection:
+                    if self._n_scheduled() or (decided_at is not None
+                                               and time.monotonic() - decided_at < sp.inter_trial):
+                        continue  # the previous selection's flashes are still being shown, or the pause
+                    in_selection = True
+                    self._restart_selection = False
+                    text_before = engine.text
+                    self._trial += 1
+                    self._send(format_text(engine.text), via_source=False)
+                    self._send(trial_to_str(self._trial), local_clock())
+                    self._show(engine.next_flashes(), (mode, self._trial, None))
+                    self._publish(f"{mode}: selecting")
+                    continue
+                if self._restart_selection:  # a symbol chosen directly: a new selection
+                    self._cancel_flashes()
+                    in_selection = False
+                    decided_at = time.monotonic()
+                    continue
+                in_flight = (self._n_sent_phase_spell() - self._driver.n_scored
+                             - sum(self._driver.epocher.n_dropped_.values()))
+                if self._n_scheduled() == 0 and engine.n_flashes + in_flight < max_flashes:
+                    self._show(engine.flash_groups.next_repetition(), (mode, self._trial, None))
+        finally:
+            self._spell_time += time.monotonic() - t_phase - paused_time
+        if self._stop_reason == "not started":
+            self._stop_reason = "phase complete"
+        self._cancel_flashes()
+
+    def _n_sent_phase_spell(self) -> int:
+        return self._n_spell_flashes
+
+    def _stop_after(self, rec: DecisionRecord, mode: str, text: str | None, consecutive_errors: int) -> bool:
+        sp = self.config.speller
+        n = len(self._decisions)
+        if sp.max_selections and n >= sp.max_selections:
+            self._stop_reason = f"max_selections ({sp.max_selections}) reached"
+            self._plan.clear()
+            return True
+        if mode == "copy" and sp.max_consecutive_errors and consecutive_errors >= sp.max_consecutive_errors:
+            self._stop_reason = f"max_consecutive_errors ({sp.max_consecutive_errors}) reached"
+            self._plan.clear()
+            return True
+        if mode == "copy" and text is not None:
+            typed = rec.text
+            has_bs = BACKSPACE in self.layout.symbols
+            if typed == text or (not has_bs and len(typed) >= len(text)):
+                self._stop_reason = "phase complete"
+                return True
+        return False
