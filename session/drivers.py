@@ -194,10 +194,20 @@ class StreamDriver:
     buffer_seconds : float
     on_events : callable ``(engine_index, events) -> None`` | None
         Called with the events of every decision.
+    one_epoch : bool
+        Score one epoch per decoder call (a batch of 1), in onset order. A decoder's scores
+        can differ in the last bits between batch sizes (BLAS kernels depend on the shape);
+        a live session and its replay both score one at a time, so the replay reproduces
+        every score and decision bit for bit. Default: every completed epoch in one call.
+    on_score : callable ``(onset, group, score, trial) -> None`` | None
+        Called for every scored flash (group index = code - 1, ``-1`` for an unknown code;
+        trial ``-1`` without trial markers), in the order the flashes are given to the
+        engines, before the decision the flash may cause.
     """
 
     def __init__(self, engines, decoder, cfg, sfreq, ch_names, ch_types=None, *, picks="eeg",
-                 buffer_seconds: float = 10.0, on_events: Callable | None = None):
+                 buffer_seconds: float = 10.0, on_events: Callable | None = None,
+                 one_epoch: bool = False, on_score: Callable | None = None):
         self.engines: tuple[SpellerEngine, ...] = (
             (engines,) if isinstance(engines, SpellerEngine) else tuple(engines))
         if not self.engines:
@@ -208,6 +218,8 @@ class StreamDriver:
         self.epocher = OnlineEpocher(cfg, sfreq, ch_names, ch_types, picks=picks,
                                      buffer_seconds=buffer_seconds)
         self.on_events = on_events
+        self.one_epoch = bool(one_epoch)
+        self.on_score = on_score
         self.phrases: list[PhraseRun] = []
         self._phrase_marks: list[tuple[float, str, str]] = []
         self._symbols: dict[int, str | None] = {}
@@ -308,13 +320,20 @@ class StreamDriver:
     def _feed(self, batch: EpochBatch) -> None:
         if not len(batch):
             return
-        scores = self.decoder.decision_function(batch)
-        self.n_scored += len(batch)
         order = np.argsort(batch.onsets, kind="stable")
+        if self.one_epoch:
+            scores = np.zeros(len(batch))
+            for i in order:
+                scores[i] = self.decoder.decision_function(batch.subset([i]))[0]
+        else:
+            scores = self.decoder.decision_function(batch)
+        self.n_scored += len(batch)
         trials = batch.trials if batch.trials is not None else np.full(len(batch), -1)
         for i in order:
             self._phrase_for(float(batch.onsets[i]))
             code, trial = int(batch.codes[i]), int(trials[i])
+            if self.on_score is not None:
+                self.on_score(float(batch.onsets[i]), code - 1, float(scores[i]), trial)
             if code < 1:
                 continue  # a flash of unknown group is no evidence for any symbol
             if trial >= 0 and trial != self._trial:

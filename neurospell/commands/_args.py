@@ -191,10 +191,22 @@ def text_file(text):
 text_file.__name__ = "text file"
 
 
+#: What marks a neurospell session folder (kept equal to neurospell.session.sessiondir).
+SESSION_MARKER = Path("derivatives") / "neurospell" / "session.json"
+
+
+def is_session_folder(path) -> bool:
+    """Whether ``path`` is a neurospell session folder (written by a live session)."""
+    return (Path(path) / SESSION_MARKER).is_file()
+
+
 def recording_file(text):
-    """An argparse ``type=``: a recording file, or a neurospell ``.nsraw`` recording folder."""
+    """An argparse ``type=``: a recording file, a neurospell ``.nsraw`` recording folder, or a
+    session folder (``neurospell replay SESSION_DIR``)."""
     path = _existing(text, "recording")
     if path.is_dir():
+        if is_session_folder(path):
+            return str(path)
         if path.name.endswith(RAWLOG_SUFFIX):
             if not (path / "header.json").is_file():
                 raise _type_error(
@@ -202,8 +214,9 @@ def recording_file(text):
                     "recording (empty or damaged). Give another recording.")
             return str(path)
         raise _type_error(
-            f"{text!r} is a folder; give a recording file (FIF, EDF/BDF, .vhdr, .set, .xdf, BrainFlow "
-            f".csv, g.tec .mat, .gdf, BCI2000 .dat) or a neurospell {RAWLOG_SUFFIX} folder.")
+            f"{text!r} is a folder but neither a neurospell {RAWLOG_SUFFIX} recording nor a session folder "
+            f"(no {SESSION_MARKER}); give a recording file (FIF, EDF/BDF, .vhdr, .set, .xdf, BrainFlow "
+            f".csv, g.tec .mat, .gdf, BCI2000 .dat), a {RAWLOG_SUFFIX} folder or a session folder.")
     if path.stat().st_size == 0:
         raise _type_error(f"the file {text!r} is empty (0 bytes); give a recording.")
     return str(path)
@@ -562,6 +575,8 @@ def check_evaluate(args, config) -> None:
 
 
 def check_replay(args, config) -> None:
+    if is_session_folder(args.file):
+        return check_replay_session(args, config)
     if args.fmt is not None:
         check_replay_fmt(args.fmt)
     if args.as_lsl:
@@ -601,6 +616,9 @@ def check_replay(args, config) -> None:
 
 
 def check_inspect(args, config) -> None:
+    if is_session_folder(args.file):
+        raise UsageError("FILE", f"{args.file!r} is a session folder; inspect one of its recordings: a "
+                         "sub-*/ses-*/eeg/*_eeg.vhdr file or a sourcedata/.../*.nsraw folder in it.")
     if args.no_plot and args.plot:
         raise NeurospellError("--plot and --no-plot contradict each other. Drop one of them.")
     if args.fmt is not None:
@@ -608,6 +626,21 @@ def check_inspect(args, config) -> None:
     if not args.no_plot:
         plot = args.plot or f"{Path(args.file).name.split('.')[0]}_erp.png"
         check_output_file("--plot", plot, overwrite=None, suffixes=(".png",))
+
+
+def check_replay_session(args, config) -> None:
+    """``neurospell replay SESSION_DIR``: the session's own model and LM unless --decoder/--lm."""
+    for flag, given in (("--as-lsl", args.as_lsl), ("--fmt", args.fmt), ("--board-id", args.board_id),
+                        ("--eeg-stream", args.eeg_stream), ("--marker-stream", args.marker_stream),
+                        ("--save-epochs", args.save_epochs), ("--speed", args.speed != 1.0),
+                        ("--wait", args.wait is not None), ("--no-dynamic-stopping", args.no_dynamic_stopping)):
+        if given:
+            raise NeurospellError(
+                f"{flag} does not apply to a session folder ({args.file}): `neurospell replay SESSION_DIR` "
+                "reruns the session's spelling runs with its own config and model (--decoder MODEL and "
+                "--lm NAME replay them with others). Drop it.")
+    if args.lm is not None and args.lm != "uniform":
+        check_lm_choice("--lm", args.lm, args.lm_path, config, args)
 
 
 def check_replay_fmt(fmt) -> None:

@@ -1,6 +1,7 @@
 """Command-line subcommands: ``replay`` and ``inspect``.
 
 ``neurospell replay FILE``           run the recording through the live preprocessing path
+``neurospell replay SESSION_DIR``    rerun a session folder's spelling runs, compare the decisions
 ``neurospell replay FILE --as-lsl``  publish it as live LSL streams (``--speed X``)
 ``neurospell inspect FILE``          channels, duration, rate, marker counts, ERP plot (PNG)
 """
@@ -14,7 +15,7 @@ from . import _args
 
 
 def _add_reader_args(p) -> None:
-    p.add_argument("file", type=_args.recording_file, help="recording (FIF, EDF/BDF, .vhdr, .set, .xdf, BrainFlow .csv, g.tec .mat, .nsraw, .gdf, BCI2000 .dat)")
+    p.add_argument("file", type=_args.recording_file, help="recording (FIF, EDF/BDF, .vhdr, .set, .xdf, BrainFlow .csv, g.tec .mat, .nsraw, .gdf, BCI2000 .dat) or, for replay, a session folder")
     p.add_argument("--fmt", default=None, help="file format when the name does not tell")
     p.add_argument("--board-id", type=_args.number(int), default=None, help="BrainFlow board id of a BrainFlow file")
     p.add_argument("--eeg-stream", default=None, help="XDF: name or type of the EEG stream")
@@ -40,7 +41,10 @@ def register(subparsers) -> None:
         help="replay a recording through the pipeline, or as live LSL streams (--as-lsl)",
         description="Replay a recording: by default run it through the live preprocessing path as "
         "fast as possible and summarise the epochs; with --as-lsl publish its EEG and markers as "
-        "LSL streams with the original timing (or --speed X times faster).",
+        "LSL streams with the original timing (or --speed X times faster). Given a session folder "
+        "(written by a live session), rerun its spelling runs from the raw data with the session's "
+        "config, model and language model and check that every live decision is reproduced; "
+        "--decoder MODEL / --lm NAME replay it with other models and show the difference.",
     )
     _add_reader_args(p)
     p.add_argument("--as-lsl", action="store_true", help="publish as LSL streams instead of processing")
@@ -53,9 +57,11 @@ def register(subparsers) -> None:
     p.add_argument("--save-epochs", metavar="NPZ", default=None,
                    help="batch replay: save the epochs (data, codes, onsets, targets, trials) to an .npz")
     p.add_argument("--decoder", metavar="MODEL", default=None, type=_args.model_file,
-                   help="batch replay: decode the flashes into text with this model (from `neurospell train`)")
+                   help="batch replay: decode the flashes into text with this model (from `neurospell train`); "
+                   "session folder: replay with this model instead of the session's")
     p.add_argument("--lm", metavar="NAME", default=None, type=_args.lm_name,
-                   help="with --decoder: language model (default: [lm] name of the config; 'uniform' for none)")
+                   help="with --decoder: language model (default: [lm] name of the config; 'uniform' for none); "
+                   "session folder: replay with this LM instead of the session's")
     p.add_argument("--lm-path", metavar="FOLDER", default=None, type=_args.input_folder("model folder"),
                    help="with --lm hf: folder of a Hugging Face causal LM (default: [lm] path)")
     p.add_argument("--no-dynamic-stopping", action="store_true",
@@ -76,6 +82,9 @@ def register(subparsers) -> None:
 def _replay(args, config) -> int:
     from neurospell.check import NeurospellError
     from neurospell.session.replay import replay_batch, replay_lsl
+
+    if _args.is_session_folder(args.file):
+        return _replay_session(args)
 
     if args.as_lsl:
         if args.save_epochs:
@@ -124,6 +133,29 @@ def _replay(args, config) -> int:
         print(f"epochs saved to {args.save_epochs}")
     if driver is not None:
         _print_phrases(driver, config)
+    return 0
+
+
+def _replay_session(args) -> int:
+    """``neurospell replay SESSION_DIR``: rerun the session's spelling runs and compare decisions."""
+    from neurospell.session.sessiondir import replay_session
+
+    lm = args.lm
+    if lm == "hf" and args.lm_path:
+        from neurospell.lm_fusion import make_model
+        from neurospell.session.sessiondir import SessionFolder
+
+        cfg = SessionFolder.open(args.file).read_config()
+        lm = make_model("hf", cfg.lm, path=args.lm_path)
+    report = replay_session(args.file, decoder=args.decoder, lm=lm)
+    print(f"session:   {args.file}")
+    print(f"model:     {report.decoder}, language model {report.lm}"
+          + (" (the session's own)" if report.same_models else ""))
+    for line in report.lines():
+        print(line)
+    if report.same_models and not report.reproduced:
+        print("the replay did not reproduce the live session (see the first difference above)", file=sys.stderr)
+        return 1
     return 0
 
 

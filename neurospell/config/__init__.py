@@ -7,6 +7,8 @@ paths and the log level.
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import sys
 from dataclasses import dataclass, field
@@ -39,6 +41,9 @@ __all__ = [
     "LanguageModelConfig",
     "SpellerConfig",
     "section_to_dict",
+    "config_from_dict",
+    "config_to_toml",
+    "write_config",
 ]
 
 DEFAULTS_PATH = Path(__file__).with_name("defaults.toml")
@@ -117,7 +122,80 @@ def load_config(path=None, overrides: dict | None = None) -> Config:
         data = _merge(data, _read_toml(check_fname(path, "config path")))
     if overrides:
         data = _merge(data, overrides)
+    return config_from_dict(data)
+
+
+def config_from_dict(data: dict) -> Config:
+    """A :class:`Config` from ``{section: {key: value}}`` (e.g. :meth:`Config.to_dict`).
+
+    Missing sections and keys take the dataclass defaults; ``None`` is allowed where a key
+    may be unset (which TOML cannot say, JSON can). Unknown sections/keys are errors.
+    """
+    unknown = sorted(set(data) - set(_SECTIONS))
+    if unknown:
+        raise NeurospellError(f"Unknown config section(s) {unknown}. Allowed sections are {sorted(_SECTIONS)}.")
     return Config(**{name: section_from_dict(cls, data.get(name), name) for name, cls in _SECTIONS.items()})
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a valid TOML basic string
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise NeurospellError(f"config_to_toml: cannot write {value!r} ({type(value).__name__}) as TOML.")
+
+
+def config_to_toml(config: Config, *, header: str = "") -> str:
+    """The whole config as TOML text that :func:`load_config` reads back to an equal config.
+
+    TOML has no "none": an unset key (``None``) is written as a comment. Where the default
+    of such a key is set (e.g. ``l_freq``), reading the file back gives the default; keep
+    :meth:`Config.to_dict` (JSON) where that matters (:func:`config_from_dict` reads it).
+
+    Parameters
+    ----------
+    config : Config
+    header : str
+        Comment lines put first (each line gets ``# ``).
+
+    Returns
+    -------
+    text : str
+    """
+    lines = [f"# {ln}" if ln else "#" for ln in header.splitlines()]
+    for name, section in config.to_dict().items():
+        tables = {k: v for k, v in section.items() if isinstance(v, dict)}
+        lines += ["", f"[{name}]"]
+        for key, value in section.items():
+            if key in tables:
+                continue
+            if value is None:
+                lines.append(f"# {key}: unset (none)")
+            else:
+                lines.append(f"{key} = {_toml_value(value)}")
+        for key, table in tables.items():
+            lines += ["", f"[{name}.{key}]"]
+            lines += [f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in table.items()]
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def write_config(config: Config, path, *, overwrite: bool = False, header: str = ""):
+    """Write ``config`` as a TOML file (see :func:`config_to_toml`); returns the path."""
+    path = check_fname(path, "path", must_exist=False, overwrite=overwrite)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(config_to_toml(config, header=header), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
 
 
 def default_config() -> Config:
