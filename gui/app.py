@@ -48,7 +48,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -59,7 +58,6 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from neurospell.check import NeurospellError
 from neurospell.config import Config, SpellerConfig
 from neurospell.logs import logger
-from neurospell.session.engine import Completion
 from neurospell.session.live import LiveSession, Pause, Resume, Select, SetPhase, Start, Stop, Undo
 
 from .grid import SpellerGrid, frames_for_duration, screen_refresh_rate
@@ -71,7 +69,7 @@ from .speech import Speech, open_speech
 from .theme import apply_theme
 
 __all__ = ["SpellerWindow", "ConnectRequest", "Connector", "Connection", "SOURCE_KINDS", "display_available",
-           "grid_for_config", "BCI_PHASES"]
+           "grid_for_config", "BCI_PHASES", "run_app"]
 
 #: What the connect step offers: (kind, label).
 SOURCE_KINDS = (
@@ -614,8 +612,9 @@ class SpellerWindow(QtWidgets.QMainWindow):
     def _connect_clicked(self) -> None:
         try:
             self.connect_source(self.connect_request())
-        except NeurospellError as err:
-            self.set_status(str(err))
+        except Exception as err:  # noqa: BLE001 - shown to the user, the window stays usable
+            logger.info("connect failed", exc_info=True)
+            self.set_status(f"Could not connect: {err}")
 
     def connect_source(self, request: ConnectRequest) -> None:
         """Open the source (through the connector) and show its signals."""
@@ -879,12 +878,61 @@ class SpellerWindow(QtWidgets.QMainWindow):
         return path
 
 
-def wait_until(predicate, timeout: float) -> bool:
-    """Process Qt events until ``predicate()`` is true or ``timeout`` seconds pass."""
-    deadline = time.monotonic() + timeout
-    app = QtWidgets.QApplication.instance()
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 20)
-    return bool(predicate())
+def run_app(config: Config, connector: Connector | None = None, *, demo: ConnectRequest | None = None,
+            calibration_text: str | None = None, copy_text: str | None = None, quit_after: float | None = None,
+            screenshot=None, settings_path=None, argv: Sequence[str] | None = None) -> dict:
+    """Show the window and run the Qt event loop until it is closed (or ``quit_after`` passes).
+
+    Parameters
+    ----------
+    config : Config
+    connector : Connector | None
+    demo : ConnectRequest | None
+        Connect to this source at once and press Calibrate (``neurospell gui --demo``).
+    calibration_text, copy_text : str | None
+    quit_after : float | None
+        Close the window after this many seconds.
+    screenshot : path-like | None
+        Write the window as shown when it closes (PNG).
+    settings_path : path-like | None
+    argv : sequence of str | None
+        ``QApplication`` arguments.
+
+    Returns
+    -------
+    result : dict
+        ``text`` (typed text), ``phase`` and ``error`` of the last snapshot (``None`` without a session).
+    """
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(list(argv or ["neurospell"]))
+    app.setApplicationName("neurospell")
+    app.setApplicationDisplayName("neurospell speller")
+    win = SpellerWindow(config, connector, settings_path=settings_path, calibration_text=calibration_text,
+                        copy_text=copy_text)
+    win.show()
+    win.activateWindow()
+    win.grid.setFocus()
+    result: dict = {"text": None, "phase": None, "error": None}
+
+    def finish():
+        snap = win.snapshot
+        if snap is not None:
+            result.update(text=snap.text, phase=snap.phase, error=snap.error)
+        if screenshot is not None:
+            win.save_screenshot(screenshot)
+        win.close()
+
+    if demo is not None:
+        def start_demo():
+            try:
+                win.connect_source(demo)
+            except Exception as err:  # noqa: BLE001 - reported by the command
+                logger.info("connect failed", exc_info=True)
+                win.set_status(f"Could not connect: {err}")
+                result["error"] = f"{type(err).__name__}: {err}"
+                return
+            win.calibrate()
+        QtCore.QTimer.singleShot(0, start_demo)
+    if quit_after is not None:
+        QtCore.QTimer.singleShot(round(1000 * quit_after), finish)
+    app.exec()
+    return result

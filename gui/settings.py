@@ -15,7 +15,7 @@ Both default to the user's config folder (``QStandardPaths.AppConfigLocation``, 
 
 from __future__ import annotations
 
-import math
+import json
 import sys
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -23,14 +23,14 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui
 
 from neurospell.check import NeurospellError, check_option, check_range
-from neurospell.config import Config
+from neurospell.config import Config, write_config
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["GuiSettings", "default_settings_dir", "dumps_toml", "save_config", "load_settings", "save_settings"]
+__all__ = ["GuiSettings", "default_settings_dir", "save_config", "load_settings", "save_settings"]
 
 
 @dataclass(frozen=True)
@@ -101,38 +101,9 @@ def default_settings_dir() -> Path:
 def _toml_value(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise NeurospellError(f"TOML cannot hold {value!r} in this writer; give a finite number.")
+    if isinstance(value, int | float):
         return repr(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise NeurospellError(f"Cannot write {type(value).__name__} {value!r} to TOML.")
-
-
-def dumps_toml(tables: dict) -> str:
-    """TOML text for ``{table: {key: value}}`` (nested tables one level deep; ``None`` omitted).
-
-    Values: bool, int, float, str and lists of those -- what the config holds.
-    """
-    lines: list[str] = []
-
-    def emit(name: str, table: dict) -> None:
-        plain = {k: v for k, v in table.items() if v is not None and not isinstance(v, dict)}
-        lines.append(f"[{name}]")
-        lines.extend(f"{k} = {_toml_value(v)}" for k, v in plain.items())
-        lines.append("")
-        for k, v in table.items():
-            if isinstance(v, dict):
-                emit(f"{name}.{k}", v)
-
-    for name, table in tables.items():
-        emit(name, table)
-    return "\n".join(lines)
+    return json.dumps(str(value), ensure_ascii=False)  # a valid TOML basic string
 
 
 def _write(path: Path, text: str) -> Path:
@@ -148,13 +119,15 @@ def save_config(config: Config, path) -> Path:
     """Write every section of ``config`` to ``path`` (TOML, loadable by ``load_config``)."""
     if not isinstance(config, Config):
         raise NeurospellError(f"config must be a neurospell Config, got {type(config).__name__}.")
-    return _write(path, "# neurospell config written by `neurospell gui` (Settings > Save)\n"
-                  + dumps_toml(config.to_dict()))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return write_config(config, path, overwrite=True, header="neurospell config written by `neurospell gui` (Save settings)")
 
 
 def save_settings(settings: GuiSettings, path) -> Path:
     """Write ``settings`` as the ``[gui]`` table of ``path``."""
-    return _write(path, "# neurospell GUI preferences\n" + dumps_toml({"gui": asdict(settings)}))
+    lines = ["# neurospell GUI preferences (`neurospell gui`, Save settings)", "[gui]"]
+    lines += [f"{k} = {_toml_value(v)}" for k, v in asdict(settings).items()]
+    return _write(path, "\n".join(lines) + "\n")
 
 
 def load_settings(path) -> GuiSettings:

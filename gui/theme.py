@@ -189,7 +189,8 @@ def apply_theme(app: QtWidgets.QApplication, mode: str = "auto", font_scale: flo
     app.setFont(font)
     # Visible keyboard focus on every widget: a thick outline in the focus colour.
     # (the speller grid and the scope draw their own focus frame.)
-    controls = ("QAbstractButton", "QLineEdit", "QComboBox", "QAbstractSpinBox", "QAbstractItemView", "QSlider")
+    controls = ("QAbstractButton", "QLineEdit", "QComboBox", "QAbstractSpinBox", "QAbstractItemView", "QSlider",
+                "QLabel", "QTabBar", "QProgressBar")
     app.setStyleSheet(", ".join(f"{c}:focus" for c in controls) + f" {{ border: 3px solid {theme.focus}; }}")
     _current = theme
     return theme

@@ -1,0 +1,261 @@
+"""``neurospell gui``: the speller window (Qt), a display and control panel for a live session."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from ..check import NeurospellError
+from . import _args
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "gui",
+        help="open the speller window: connect, calibrate, train, spell (keyboard and single-switch accessible)",
+        description=(
+            "Opens the speller window: the flashing grid, the live scope, the typed text with word "
+            "completions, and the workflow connect -> calibrate -> train -> spell. --demo starts the "
+            "parametric simulated participant and runs the whole workflow with no hardware. "
+            "Use --check-display to test whether a window can be shown (exit status 0) or not (1)."
+        ),
+    )
+    p.add_argument("--demo", action="store_true",
+                   help="start the simulated participant, connect to it, calibrate, train and copy-spell --phrase")
+    p.add_argument("--phrase", default="HELLO WORLD", help="--demo: the phrase to copy (default: %(default)r)")
+    p.add_argument("--calibration-text", default="THE QUICK BROWN FOX", metavar="TEXT",
+                   help="characters cued in calibration (default: %(default)r)")
+    p.add_argument("--decoder", default=None,
+                   help="decoder trained after calibration (default: [decoder] name; with --demo xdawncov-ts-lr)")
+    p.add_argument("--lm", default=None, type=_args.lm_name,
+                   help="language model for the prior and the word completions (default: [lm] name; "
+                        "'uniform' for none)")
+    p.add_argument("--folder", metavar="DIR", default=None,
+                   help="root of the session folders (default: ~/neurospell-sessions); each connection makes one")
+    p.add_argument("--quit-after", type=_args.number(float, min=0, strict_min=True, unit="seconds"), default=None,
+                   metavar="SECONDS", help="close the window after SECONDS (for automation and bug reports)")
+    p.add_argument("--screenshot", metavar="PNG", default=None,
+                   help="write the window as shown when it closes to this PNG file")
+    p.add_argument("--settings", metavar="TOML", default=None,
+                   help="GUI preferences file (default: gui.toml in the user's neurospell config folder)")
+    p.add_argument("--check-display", action="store_true",
+                   help="only test whether a window can be shown here: exit 0 if so, 1 if not (with the reason)")
+    p.set_defaults(func=_gui, check=_check)
+
+
+def _check(args, config) -> None:
+    if args.screenshot is not None:
+        if not args.screenshot.lower().endswith(".png"):
+            raise NeurospellError(f"--screenshot must name a .png file, got {args.screenshot!r}.")
+        _args.check_output_file("--screenshot", args.screenshot, overwrite=True)
+    if args.folder is not None:
+        folder = Path(args.folder).expanduser()
+        if folder.exists() and not folder.is_dir():
+            raise NeurospellError(f"--folder {args.folder!r} is a file; give a folder for the session folders.")
+    if args.decoder is not None:
+        _args.check_decoder_name("--decoder", args.decoder)
+    layout = config.speller.layout()
+    for flag, text in (("--phrase", args.phrase), ("--calibration-text", args.calibration_text)):
+        missing = sorted({c for c in text.upper() if c not in layout.symbols})
+        if not text or missing:
+            raise NeurospellError(
+                f"{flag} {text!r} must be non-empty and use only the grid's symbols {''.join(layout.symbols)!r}; "
+                f"not on the grid: {missing}.")
+
+
+class _Connection:
+    """An opened source for the window (see :class:`neurospell.gui.app.Connection`)."""
+
+    def __init__(self, source, *, marker_outlet=None, folder=None, lm=None, lm_name=None, decoder_name=None,
+                 description="", participant=None):
+        self.source = source
+        self.marker_outlet = marker_outlet
+        self.session_folder = folder
+        self.folder = None if folder is None else Path(folder.root)
+        self.lm = lm
+        self.lm_name = lm_name
+        self.decoder_name = decoder_name
+        self.description = description
+        self.participant = participant
+        self.ch_names = tuple(source.ch_names)
+        self.sfreq = float(source.sfreq)
+        self._reader = source.reader()
+
+    def read_samples(self):
+        from neurospell.check import StreamError
+
+        try:
+            chunk, _markers = self._reader.read()
+        except StreamError:
+            return None
+        return chunk
+
+    def session_kwargs(self) -> dict:
+        return {"folder": self.session_folder, "decoder_name": self.decoder_name}
+
+    def close(self) -> None:
+        try:
+            self.source.stop()
+        finally:
+            if self.participant is not None:
+                self.participant.stop()
+                self.participant = None
+            if self.marker_outlet is not None:
+                self.marker_outlet.close()
+
+
+class ParticipantProcess:
+    """``neurospell simulate-participant`` (parametric) in a subprocess, stopped with the connection.
+
+    Parameters
+    ----------
+    phrase : str
+    name, marker_stream : str
+        The EEG stream it publishes and the marker stream it answers.
+    config_path : path-like | None
+        ``--config`` for it (the same grid as the window's).
+    """
+
+    def __init__(self, phrase: str, *, name: str, marker_stream: str, config_path=None, timeout: float = 60.0):
+        import subprocess
+        import threading
+
+        self.name = name
+        self.timeout = timeout
+        cmd = [sys.executable, "-m", "neurospell"]
+        if config_path is not None:
+            cmd += ["--config", str(config_path)]
+        cmd += ["simulate-participant", "--phrase", phrase, "--name", name, "--marker-stream", marker_stream]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self._ready = threading.Event()
+        self.lines: list[str] = []
+        threading.Thread(target=self._read, daemon=True, name="neurospell-participant-stdout").start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+            if "streaming" in line:
+                self._ready.set()
+        self._ready.set()
+
+    def wait_ready(self) -> None:
+        """Wait until its EEG stream is published (fails with its error output if it died)."""
+        if not self._ready.wait(self.timeout) or self.proc.poll() is not None:
+            err = self.proc.stderr.read()[-2000:] if self.proc.poll() is not None else ""
+            self.stop()
+            raise NeurospellError(f"The simulated participant did not start within {self.timeout:g} s: {err.strip()}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except Exception:  # noqa: BLE001 - subprocess.TimeoutExpired
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+class Connector:
+    """Opens the window's sources: simulated participant, BrainFlow, LSL, recordings."""
+
+    def __init__(self, *, folder=None, lm_name: str | None = None, decoder_name: str | None = None,
+                 config_path=None):
+        self.config_path = config_path
+        self.root = Path(folder).expanduser() if folder else Path.home() / "neurospell-sessions"
+        self.lm_name = lm_name
+        self.decoder_name = decoder_name
+        self._lm = None
+
+    def list_streams(self) -> list[dict]:
+        from neurospell.acquisition import list_streams
+
+        return [s for s in list_streams(1.0) if s["type"].lower() != "markers"]
+
+    def _lm_for(self, config):
+        from neurospell.lm_fusion import make_model
+
+        name = self.lm_name or config.lm.name
+        if name == "uniform":
+            return None, None
+        if self._lm is None:
+            self._lm = make_model(name, config.lm)
+        return self._lm, name
+
+    def connect(self, request, config):
+        from neurospell.acquisition import LslMarkerOutlet, open_source
+        from neurospell.lsl import configure_lsl
+        from neurospell.session.sessiondir import SessionFolder
+
+        configure_lsl(config.lsl)
+        tag = f"gui-{os.getpid()}-{int(time.time() * 1000) % 100000}"
+        outlet = participant = source = None
+        try:
+            if request.kind == "simulated":
+                outlet = LslMarkerOutlet(f"neurospell-markers-{tag}")
+                participant = ParticipantProcess(
+                    (request.phrase or "HELLO WORLD").upper(), name=f"neurospell-participant-{tag}",
+                    marker_stream=outlet.name, config_path=self.config_path)
+                participant.wait_ready()
+                source = open_source(f"lsl:{participant.name}+{outlet.name}", config.acquisition)
+                description = f"simulated participant ({participant.name}) intending {request.phrase!r}"
+            elif request.kind == "synthetic":
+                source = open_source("synthetic", config.acquisition)
+                description = "BrainFlow synthetic board (no P300 in it: for trying the window)"
+            elif request.kind == "lsl":
+                outlet = LslMarkerOutlet(f"neurospell-markers-{tag}")
+                source = open_source(f"lsl:{request.stream}+{outlet.name}", config.acquisition)
+                description = f"LSL stream {request.stream!r}"
+            else:
+                source = open_source(f"playback:{request.recording}", config.acquisition)
+                description = f"recording {request.recording} replayed"
+            source.start()
+            lm, lm_name = self._lm_for(config)
+            self.root.mkdir(parents=True, exist_ok=True)
+            folder = SessionFolder.create(self.root / f"session-{time.strftime('%Y%m%d-%H%M%S')}-{tag}",
+                                          config=config)
+            return _Connection(source, marker_outlet=outlet, folder=folder, lm=lm, lm_name=lm_name,
+                               decoder_name=self.decoder_name, description=description, participant=participant)
+        except BaseException:
+            for thing in (source, participant, outlet):
+                if thing is not None:
+                    try:
+                        thing.stop() if hasattr(thing, "stop") else thing.close()
+                    except Exception:  # noqa: BLE001 - cleaning up after the real error
+                        pass
+            raise
+
+
+def _gui(args, config) -> int:
+    from neurospell.gui.app import display_available
+
+    if args.check_display:
+        ok, why = display_available()
+        print(f"neurospell gui: {'a window can be shown' if ok else 'no window can be shown'} ({why})")
+        return 0 if ok else 1
+    if not os.environ.get("QT_QPA_PLATFORM"):
+        ok, why = display_available()
+        if not ok:
+            raise NeurospellError(
+                f"No display to open the window on ({why}). Run it on a desktop, under `xvfb-run -a`, or "
+                "with QT_QPA_PLATFORM=offscreen (no visible window; --screenshot still works); "
+                "`neurospell spell --source simulated --headless` runs the speller without a window.")
+    from neurospell.gui.app import ConnectRequest, run_app
+
+    decoder = args.decoder or ("xdawncov-ts-lr" if args.demo else None)
+    connector = Connector(folder=args.folder, lm_name=args.lm, decoder_name=decoder, config_path=args.config)
+    demo = ConnectRequest("simulated", phrase=args.phrase.upper()) if args.demo else None
+    if args.demo:
+        print(f"neurospell gui --demo: simulated participant intending {args.phrase.upper()!r}; calibrating on "
+              f"{args.calibration_text.upper()!r}, decoder {decoder}", flush=True)
+    result = run_app(config, connector, demo=demo, calibration_text=args.calibration_text.upper(),
+                     copy_text=args.phrase.upper(), quit_after=args.quit_after, screenshot=args.screenshot,
+                     settings_path=args.settings, argv=sys.argv[:1])
+    if args.screenshot:
+        print(f"neurospell gui: screenshot written to {args.screenshot}")
+    if result.get("text") is not None:
+        print(f"neurospell gui: typed {result['text']!r} ({result.get('phase')})")
+    if result.get("error"):
+        raise NeurospellError(f"the session failed: {result['error']}")
+    return 0
