@@ -48,6 +48,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -231,6 +232,14 @@ def _named(widget: QtWidgets.QWidget, name: str, description: str) -> QtWidgets.
 class SpellerWindow(QtWidgets.QMainWindow):
     """The speller's main window (see the module docstring).
 
+    Signals
+    -------
+    phaseChanged(str)
+        The workflow's phase changed: ``"connecting"``, ``"connected"``, ``"disconnected"`` or
+        a :class:`LiveSnapshot` phase (``"calibration"``, ``"training"``, ``"copy"``, ...).
+    trained()
+        A training report arrived (shown in the Training tab).
+
     Parameters
     ----------
     config : Config
@@ -249,6 +258,10 @@ class SpellerWindow(QtWidgets.QMainWindow):
     poll_hz, scope_hz : float
         Snapshot and scope-feed timer rates.
     """
+
+    phaseChanged = QtCore.Signal(str)
+    trained = QtCore.Signal()
+    _connectDone = QtCore.Signal(object, object, bool)
 
     def __init__(self, config: Config, connector: Connector | None = None, *, settings: GuiSettings | None = None,
                  settings_path=None, config_path=None, refresh_rate: float | None = None,
@@ -292,6 +305,7 @@ class SpellerWindow(QtWidgets.QMainWindow):
         self.workflow = self._build_workflow(calibration_text, copy_text)
         self.tabs = QtWidgets.QTabWidget()
         _named(self.tabs, "Views", "Signals, training report and settings. Ctrl+Tab switches.")
+        _named(self.tabs.tabBar(), "View tabs", "Signals, Training, Settings; arrow keys or Ctrl+Tab switch.")
         self.scope_holder = QtWidgets.QWidget()
         QtWidgets.QVBoxLayout(self.scope_holder).setContentsMargins(0, 0, 0, 0)
         self.scope: Scope | None = None
@@ -332,11 +346,14 @@ class SpellerWindow(QtWidgets.QMainWindow):
         self._scope_timer.timeout.connect(self._feed_scope)
         self._scope_hz = scope_hz
         self._build_shortcuts()
+        self._connectDone.connect(self._connect_done, QtCore.Qt.ConnectionType.QueuedConnection)
+        self._connect_thread: threading.Thread | None = None
         QtWidgets.QApplication.instance().installEventFilter(self)
-        self._apply_speech(self.settings.speak_words)
+        speech_problem = self._apply_speech(self.settings.speak_words)
         self.resize(1500, 900)
         self._update_controls()
-        self.set_status(self._timing_warning or "Step 1 of 4: choose a source and press Connect.")
+        self.set_status(" ".join(m for m in (self._timing_warning, speech_problem) if m)
+                        or "Step 1 of 4: choose a source and press Connect.")
 
     # -- construction ----------------------------------------------------------------------------
     def _build_workflow(self, calibration_text, copy_text) -> QtWidgets.QGroupBox:
@@ -549,14 +566,17 @@ class SpellerWindow(QtWidgets.QMainWindow):
         if old.speak_words != new.speak_words:
             self._apply_speech(new.speak_words)
 
-    def _apply_speech(self, on: bool) -> None:
+    def _apply_speech(self, on: bool) -> str | None:
+        """Open or close the speech engine; the problem (no engine found) is returned and shown."""
         if on and self.speech is None:
             self.speech = open_speech()
             if not self.speech.available:
                 self.set_status(self.speech.problem)
+                return self.speech.problem
         elif not on and self.speech is not None:
             self.speech.close()
             self.speech = None
+        return None
 
     def edited_config(self) -> Config:
         """The config with the timing and stopping rule of the Settings tab."""
@@ -616,23 +636,57 @@ class SpellerWindow(QtWidgets.QMainWindow):
             logger.info("connect failed", exc_info=True)
             self.set_status(f"Could not connect: {err}")
 
-    def connect_source(self, request: ConnectRequest) -> None:
-        """Open the source (through the connector) and show its signals."""
+    def connect_source(self, request: ConnectRequest, *, then_calibrate: bool = False) -> None:
+        """Open the source (through the connector, on a thread) and show its signals.
+
+        Returns at once; :attr:`connection` is set (and :attr:`phaseChanged` emits
+        ``"connected"``) when the source runs, or the status line says why it failed.
+        """
         if self.connector is None:
             raise NeurospellError("This window has no connector: start it with `neurospell gui`.")
+        if self._connect_thread is not None and self._connect_thread.is_alive():
+            self.set_status("Already connecting; wait for it.")
+            return
         self.disconnect_source()
         self.set_status(f"Connecting: {request.kind}...")
-        QtWidgets.QApplication.processEvents()
-        self.connection = self.connector.connect(request, self.config)
-        conn = self.connection
+        self._set_phase("connecting")
+        config = self.config
+
+        def work():
+            try:
+                conn, err = self.connector.connect(request, config), None
+            except Exception as exc:  # noqa: BLE001 - shown in the status line
+                logger.info("connect failed", exc_info=True)
+                conn, err = None, exc
+            self._connectDone.emit(conn, err, then_calibrate)
+
+        self._connect_thread = threading.Thread(target=work, name="neurospell-gui-connect", daemon=True)
+        self._connect_thread.start()
+
+    @QtCore.Slot(object, object, bool)
+    def _connect_done(self, conn, err, then_calibrate: bool) -> None:
+        if err is not None:
+            self._set_phase("disconnected")
+            self.set_status(f"Could not connect: {err}")
+            self.connect_error = err
+            return
+        self.connection = conn
         self._scope_placeholder.hide()
         self.scope = Scope(conn.ch_names, conn.sfreq, window=5.0, yield_to=self.grid.time_to_next_change,
                            theme=self.theme)
         self.scope_holder.layout().addWidget(self.scope)
         self._scope_timer.start(round(1000 / self._scope_hz))
-        self._phase = "connected"
-        self._update_controls()
+        self._set_phase("connected")
         self.set_status(f"Connected: {conn.description}. Step 2 of 4: press Calibrate (F5).")
+        if then_calibrate:
+            self.calibrate()
+
+    def _set_phase(self, phase: str) -> None:
+        changed = phase != self._phase
+        self._phase = phase
+        self._update_controls()
+        if changed:
+            self.phaseChanged.emit(phase)
 
     def disconnect_source(self) -> None:
         """Stop the session (if any) and close the source."""
@@ -646,8 +700,8 @@ class SpellerWindow(QtWidgets.QMainWindow):
         if self.connection is not None:
             self.connection.close()
             self.connection = None
-        self._phase = "disconnected"
-        self._update_controls()
+        if self._phase != "connecting":
+            self._set_phase("disconnected")
 
     def _end_session(self) -> None:
         if self.session is not None:
@@ -688,8 +742,8 @@ class SpellerWindow(QtWidgets.QMainWindow):
             return
         self.session.start()
         self.session.submit(Start())
-        self._phase = "calibration"
-        self._update_controls()
+        self.snapshot = None
+        self._set_phase("calibration")
         self.grid.setFocus()
 
     def spell(self) -> None:
@@ -762,7 +816,6 @@ class SpellerWindow(QtWidgets.QMainWindow):
     def show_snapshot(self, snap) -> None:
         """Show a :class:`~neurospell.session.live.LiveSnapshot`."""
         prev, self.snapshot = self.snapshot, snap
-        self._phase = snap.phase
         eng = snap.engine
         text = eng.text if eng is not None else snap.text
         if text != self._text:
@@ -774,9 +827,16 @@ class SpellerWindow(QtWidgets.QMainWindow):
         if snap.progress is not None:
             self.progress.setValue(round(100 * snap.progress))
             self.progress.setFormat(f"{snap.phase} %p%")
+        elif snap.training_report is not None:
+            self.progress.setValue(100)
+            self.progress.setFormat("trained")
         if snap.training_report is not None and (prev is None or prev.training_report is not snap.training_report):
             self.report.set_report(snap.training_report)
+            self.tabs.setCurrentWidget(self.report)
             self._announce("Training finished. " + self.report.summary.text())
+            self.trained.emit()
+        if snap.n_decisions and (prev is None or not prev.n_decisions) and self.tabs.currentWidget() is self.report:
+            self.tabs.setCurrentWidget(self.scope_holder)  # spelling: back to the signals
         if self.scope is not None and self.scope.stream_lost != (not snap.source_ok):
             self.scope.set_stream_lost(not snap.source_ok, snap.source_problem or "")
         status = snap.status
@@ -789,7 +849,7 @@ class SpellerWindow(QtWidgets.QMainWindow):
             self._announce(f"Phase: {snap.phase}")
             if snap.phase in ("stopped", "error"):
                 self.grid.cue(None)
-        self._update_controls()
+        self._set_phase(snap.phase)
 
     def _text_changed(self, old: str, new: str) -> None:
         self._text = new
@@ -867,7 +927,8 @@ class SpellerWindow(QtWidgets.QMainWindow):
     def focusable_widgets(self) -> Sequence[QtWidgets.QWidget]:
         """The visible widgets that take keyboard focus (for checks and tests)."""
         return [w for w in self.findChildren(QtWidgets.QWidget)
-                if w.isVisible() and w.isEnabled() and w.focusPolicy() != QtCore.Qt.FocusPolicy.NoFocus]
+                if w.isVisible() and w.isEnabled() and w.focusPolicy() != QtCore.Qt.FocusPolicy.NoFocus
+                and w.focusProxy() is None]  # (a widget with a focus proxy hands the focus on)
 
     def save_screenshot(self, path) -> Path:
         """Write the window as shown to ``path`` (PNG)."""
@@ -880,7 +941,7 @@ class SpellerWindow(QtWidgets.QMainWindow):
 
 def run_app(config: Config, connector: Connector | None = None, *, demo: ConnectRequest | None = None,
             calibration_text: str | None = None, copy_text: str | None = None, quit_after: float | None = None,
-            screenshot=None, settings_path=None, argv: Sequence[str] | None = None) -> dict:
+            screenshot=None, stage_screenshots=None, settings_path=None, argv: Sequence[str] | None = None) -> dict:
     """Show the window and run the Qt event loop until it is closed (or ``quit_after`` passes).
 
     Parameters
@@ -894,6 +955,8 @@ def run_app(config: Config, connector: Connector | None = None, *, demo: Connect
         Close the window after this many seconds.
     screenshot : path-like | None
         Write the window as shown when it closes (PNG).
+    stage_screenshots : path-like | None
+        A folder: a screenshot of each workflow stage (``NN-<stage>.png``) is written there.
     settings_path : path-like | None
     argv : sequence of str | None
         ``QApplication`` arguments.
@@ -917,21 +980,28 @@ def run_app(config: Config, connector: Connector | None = None, *, demo: Connect
         snap = win.snapshot
         if snap is not None:
             result.update(text=snap.text, phase=snap.phase, error=snap.error)
+        elif getattr(win, "connect_error", None) is not None:
+            result["error"] = f"could not connect: {win.connect_error}"
         if screenshot is not None:
             win.save_screenshot(screenshot)
         win.close()
 
+    if stage_screenshots is not None:
+        folder = Path(stage_screenshots)
+        folder.mkdir(parents=True, exist_ok=True)
+        shots = {"n": 0}
+
+        def shoot(stage: str) -> None:
+            def grab():
+                shots["n"] += 1
+                win.save_screenshot(folder / f"{shots['n']:02d}-{stage}.png")
+            QtCore.QTimer.singleShot(400, grab)  # let the new stage paint first
+
+        win.phaseChanged.connect(shoot)
+        win.trained.connect(lambda: shoot("trained"))
+        shoot("start")
     if demo is not None:
-        def start_demo():
-            try:
-                win.connect_source(demo)
-            except Exception as err:  # noqa: BLE001 - reported by the command
-                logger.info("connect failed", exc_info=True)
-                win.set_status(f"Could not connect: {err}")
-                result["error"] = f"{type(err).__name__}: {err}"
-                return
-            win.calibrate()
-        QtCore.QTimer.singleShot(0, start_demo)
+        QtCore.QTimer.singleShot(0, lambda: win.connect_source(demo, then_calibrate=True))
     if quit_after is not None:
         QtCore.QTimer.singleShot(round(1000 * quit_after), finish)
     app.exec()

@@ -161,11 +161,14 @@ def _get(report: Mapping, *names, default=None):
 class TrainingReport(QtWidgets.QWidget):
     """AUC, accuracy vs repetitions and the target / non-target ERPs after training.
 
-    Reads a ``training_report`` mapping: ``auc`` (float), ``accuracy`` (float, held-out
-    characters), ``accuracy_vs_repetitions`` (sequence of float, index 0 = 1 repetition, or a
-    mapping repetitions -> accuracy), ``erp_times`` (seconds), ``erp_target`` and
-    ``erp_nontarget`` (``(n_channels, n_times)`` or ``(n_times,)``, volts), ``erp_channel``
-    or ``ch_names`` (what is plotted: the named channel, else the mean over channels).
+    Reads the ``training_report`` of a :class:`~neurospell.session.live.LiveSnapshot`:
+    ``heldout_auc`` (AUC on characters the decoder was not trained on), ``decoder``,
+    ``n_epochs``, ``n_targets``, ``lm_alpha``, ``train_seconds``, ``times`` (seconds),
+    ``erp_target`` and ``erp_nontarget`` (``(n_channels, n_times)`` or ``(n_times,)``,
+    volts), ``ch_names``; and, when the report has them, ``accuracy`` (held-out character
+    accuracy) and ``accuracy_vs_repetitions`` (a sequence, index 0 = 1 repetition, or a
+    mapping repetitions -> accuracy). The ERP plotted is ``erp_channel`` if named, else Pz,
+    Cz or Oz (the first present), else the mean over channels.
     """
 
     def __init__(self, theme: Theme | None = None, parent: QtWidgets.QWidget | None = None):
@@ -209,9 +212,16 @@ class TrainingReport(QtWidgets.QWidget):
             self._nontarget.setData([], [])
             return
         parts = []
-        auc = _get(report, "auc", "AUC")
+        name = _get(report, "decoder")
+        if name is not None:
+            parts.append(f"{name} trained on {_get(report, 'n_epochs', default='?')} epochs "
+                         f"({_get(report, 'n_targets', default='?')} targets)")
+        auc = _get(report, "heldout_auc", "auc")
         if auc is not None:
-            parts.append(f"AUC {float(auc):.3f}")
+            parts.append(f"held-out AUC {float(auc):.3f}")
+        alpha = _get(report, "lm_alpha")
+        if alpha is not None:
+            parts.append(f"LM weight {float(alpha):.2f}")
         acc = _get(report, "accuracy", "char_accuracy")
         if acc is not None:
             parts.append(f"character accuracy {float(acc):.0%} on held-out characters")
@@ -233,8 +243,8 @@ class TrainingReport(QtWidgets.QWidget):
         if t is not None and tgt is not None and ntg is not None:
             t = np.asarray(t, float)
             tgt, ntg = np.asarray(tgt, float), np.asarray(ntg, float)
-            ch = _get(report, "erp_channel")
             names = list(_get(report, "ch_names", default=()) or ())
+            ch = _get(report, "erp_channel", default=next((c for c in ("Pz", "Cz", "Oz") if c in names), None))
             if tgt.ndim == 2:
                 if ch in names:
                     k = names.index(ch)

@@ -38,6 +38,8 @@ def register(subparsers) -> None:
                    metavar="SECONDS", help="close the window after SECONDS (for automation and bug reports)")
     p.add_argument("--screenshot", metavar="PNG", default=None,
                    help="write the window as shown when it closes to this PNG file")
+    p.add_argument("--stage-screenshots", metavar="DIR", default=None,
+                   help="write a screenshot of each workflow stage (connected, calibration, trained, ...) into DIR")
     p.add_argument("--settings", metavar="TOML", default=None,
                    help="GUI preferences file (default: gui.toml in the user's neurospell config folder)")
     p.add_argument("--check-display", action="store_true",
@@ -50,6 +52,8 @@ def _check(args, config) -> None:
         if not args.screenshot.lower().endswith(".png"):
             raise NeurospellError(f"--screenshot must name a .png file, got {args.screenshot!r}.")
         _args.check_output_file("--screenshot", args.screenshot, overwrite=True)
+    if args.stage_screenshots is not None:
+        _args.check_output_folder("--stage-screenshots", args.stage_screenshots)
     if args.folder is not None:
         folder = Path(args.folder).expanduser()
         if folder.exists() and not folder.is_dir():
@@ -251,6 +255,7 @@ def _gui(args, config) -> int:
               f"{args.calibration_text.upper()!r}, decoder {decoder}", flush=True)
     result = run_app(config, connector, demo=demo, calibration_text=args.calibration_text.upper(),
                      copy_text=args.phrase.upper(), quit_after=args.quit_after, screenshot=args.screenshot,
+                     stage_screenshots=args.stage_screenshots,
                      settings_path=args.settings, argv=sys.argv[:1])
     if args.screenshot:
         print(f"neurospell gui: screenshot written to {args.screenshot}")
