@@ -818,8 +818,13 @@ class SpellerWindow(QtWidgets.QMainWindow):
         prev, self.snapshot = self.snapshot, snap
         eng = snap.engine
         text = eng.text if eng is not None else snap.text
+        decided = self._new_decisions(prev, snap)
+        for d in decided:  # symbols the BCI chose (even those a fast phase change hid from the snapshots)
+            self._announce(spoken_symbol(d.symbol))
         if text != self._text:
-            self._text_changed(self._text, text)
+            # (a new phase starts with a new text: not read out as deletions)
+            self._text_changed(self._text, text,
+                               announce=not decided and (prev is None or prev.phase == snap.phase))
         self.text_panel.set_text(text)
         self.text_panel.set_target(snap.target_text if snap.phase in ("calibration", "copy", "paused") else None)
         if eng is not None:
@@ -851,12 +856,16 @@ class SpellerWindow(QtWidgets.QMainWindow):
                 self.grid.cue(None)
         self._set_phase(snap.phase)
 
-    def _text_changed(self, old: str, new: str) -> None:
+    def _new_decisions(self, prev, snap) -> list:
+        """The session's decision records made since the previous snapshot shown."""
+        n_prev = 0 if prev is None else prev.n_decisions
+        if self.session is None or snap.n_decisions <= n_prev:
+            return []
+        return list(self.session.result().decisions[n_prev:snap.n_decisions])
+
+    def _text_changed(self, old: str, new: str, *, announce: bool = True) -> None:
         self._text = new
-        if new.startswith(old):
-            for ch in new[len(old):]:
-                self._announce(spoken_symbol(ch))
-        else:
+        if announce:
             common = len(os.path.commonprefix([old, new]))
             removed = old[common:]
             if removed:

@@ -120,9 +120,12 @@ class ParticipantProcess:
         The EEG stream it publishes and the marker stream it answers.
     config_path : path-like | None
         ``--config`` for it (the same grid as the window's).
+    extra_args : sequence of str
+        More ``simulate-participant`` options (``--amplitude 10`` ...).
     """
 
-    def __init__(self, phrase: str, *, name: str, marker_stream: str, config_path=None, timeout: float = 60.0):
+    def __init__(self, phrase: str, *, name: str, marker_stream: str, config_path=None, extra_args=(),
+                 timeout: float = 60.0):
         import subprocess
         import threading
 
@@ -131,7 +134,8 @@ class ParticipantProcess:
         cmd = [sys.executable, "-m", "neurospell"]
         if config_path is not None:
             cmd += ["--config", str(config_path)]
-        cmd += ["simulate-participant", "--phrase", phrase, "--name", name, "--marker-stream", marker_stream]
+        cmd += ["simulate-participant", "--phrase", phrase, "--name", name, "--marker-stream", marker_stream,
+                *map(str, extra_args)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self._ready = threading.Event()
         self.lines: list[str] = []
@@ -165,8 +169,9 @@ class Connector:
     """Opens the window's sources: simulated participant, BrainFlow, LSL, recordings."""
 
     def __init__(self, *, folder=None, lm_name: str | None = None, decoder_name: str | None = None,
-                 config_path=None):
+                 config_path=None, participant_args=()):
         self.config_path = config_path
+        self.participant_args = tuple(participant_args)
         self.root = Path(folder).expanduser() if folder else Path.home() / "neurospell-sessions"
         self.lm_name = lm_name
         self.decoder_name = decoder_name
@@ -200,7 +205,7 @@ class Connector:
                 outlet = LslMarkerOutlet(f"neurospell-markers-{tag}")
                 participant = ParticipantProcess(
                     (request.phrase or "HELLO WORLD").upper(), name=f"neurospell-participant-{tag}",
-                    marker_stream=outlet.name, config_path=self.config_path)
+                    marker_stream=outlet.name, config_path=self.config_path, extra_args=self.participant_args)
                 participant.wait_ready()
                 source = open_source(f"lsl:{participant.name}+{outlet.name}", config.acquisition)
                 description = f"simulated participant ({participant.name}) intending {request.phrase!r}"
