@@ -854,7 +854,8 @@ class SpellerWindow(QtWidgets.QMainWindow):
             self._announce(f"Phase: {snap.phase}")
             if snap.phase in ("stopped", "error"):
                 self.grid.cue(None)
-        self._set_phase(snap.phase)
+        if snap.phase != "idle" or self._phase in ("connected", "disconnected"):  # (idle: not started yet)
+            self._set_phase(snap.phase)
 
     def _new_decisions(self, prev, snap) -> list:
         """The session's decision records made since the previous snapshot shown."""
@@ -950,7 +951,8 @@ class SpellerWindow(QtWidgets.QMainWindow):
 
 def run_app(config: Config, connector: Connector | None = None, *, demo: ConnectRequest | None = None,
             calibration_text: str | None = None, copy_text: str | None = None, quit_after: float | None = None,
-            screenshot=None, stage_screenshots=None, settings_path=None, argv: Sequence[str] | None = None) -> dict:
+            quit_after_selections: int | None = None, screenshot=None, stage_screenshots=None, settings_path=None,
+            argv: Sequence[str] | None = None) -> dict:
     """Show the window and run the Qt event loop until it is closed (or ``quit_after`` passes).
 
     Parameters
@@ -962,6 +964,8 @@ def run_app(config: Config, connector: Connector | None = None, *, demo: Connect
     calibration_text, copy_text : str | None
     quit_after : float | None
         Close the window after this many seconds.
+    quit_after_selections : int | None
+        Close the window once the session made this many selections (decisions).
     screenshot : path-like | None
         Write the window as shown when it closes (PNG).
     stage_screenshots : path-like | None
@@ -1011,7 +1015,22 @@ def run_app(config: Config, connector: Connector | None = None, *, demo: Connect
         shoot("start")
     if demo is not None:
         QtCore.QTimer.singleShot(0, lambda: win.connect_source(demo, then_calibrate=True))
+    done = {"closed": False}
+
+    def finish_once():
+        if not done["closed"]:
+            done["closed"] = True
+            finish()
+
     if quit_after is not None:
-        QtCore.QTimer.singleShot(round(1000 * quit_after), finish)
+        QtCore.QTimer.singleShot(round(1000 * quit_after), finish_once)
+    if quit_after_selections is not None:
+        def check_selections():
+            if win.snapshot is not None and win.snapshot.n_decisions >= quit_after_selections:
+                QtCore.QTimer.singleShot(300, finish_once)  # let the decision paint first
+                watcher.stop()
+        watcher = QtCore.QTimer(win)
+        watcher.timeout.connect(check_selections)
+        watcher.start(100)
     app.exec()
     return result

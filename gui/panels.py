@@ -188,10 +188,12 @@ class TrainingReport(QtWidgets.QWidget):
         self.erp_plot = pg.PlotWidget(background=th.window)
         self.erp_plot.setAccessibleName("Target and non-target ERP")
         self.erp_plot.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
-        self.erp_plot.setLabel("bottom", "time after flash (s)")
+        self.erp_plot.setLabel("bottom", "time after flash (ms)")
+        self.erp_plot.getAxis("bottom").enableAutoSIPrefix(False)
+        self.erp_plot.getAxis("left").enableAutoSIPrefix(False)
         self.erp_plot.setLabel("left", "µV")
         self.erp_plot.setMouseEnabled(False, False)
-        self.erp_plot.addLegend()
+        self.erp_plot.addLegend(offset=(-10, 10))  # top right, away from the early ERP
         self._acc = self.acc_plot.plot([], [], pen=pg.mkPen(th.focus, width=3), symbol="o", symbolBrush=th.focus)
         self._target = self.erp_plot.plot([], [], pen=pg.mkPen(th.ok, width=3), name="target")
         self._nontarget = self.erp_plot.plot([], [], pen=pg.mkPen(th.text, width=2), name="non-target")
@@ -235,6 +237,7 @@ class TrainingReport(QtWidgets.QWidget):
         else:
             reps = accs = np.zeros(0)
         self._acc.setData(reps, accs)
+        self.acc_plot.setTitle(None if reps.size else "accuracy vs repetitions: not in this session's report")
         if reps.size:
             self.acc_plot.setXRange(0.5, reps.max() + 0.5)
             parts.append("accuracy by repetitions " + ", ".join(f"{int(r)}: {a:.0%}" for r, a in zip(reps, accs, strict=True)))
@@ -253,8 +256,8 @@ class TrainingReport(QtWidgets.QWidget):
                     tgt, ntg, label = tgt.mean(0), ntg.mean(0), "mean of channels"
             else:
                 label = ch or "ERP"
-            self._target.setData(t, tgt * 1e6)
-            self._nontarget.setData(t, ntg * 1e6)
+            self._target.setData(1000 * t, tgt * 1e6)
+            self._nontarget.setData(1000 * t, ntg * 1e6)
             self.erp_plot.setTitle(label)
             peak = float(np.max(np.abs(tgt - ntg))) * 1e6
             parts.append(f"ERP ({label}): largest target minus non-target difference {peak:.1f} µV")

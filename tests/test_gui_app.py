@@ -143,7 +143,7 @@ def test_keyboard_only_workflow_with_the_simulated_participant(qtbot, fast_confi
     # A clear P300 (15 µV, little latency jitter): two calibration repetitions suffice.
     connector = Connector(folder=tmp_path / "sessions", lm_name="ngram", decoder_name="xdawncov-ts-lr",
                           config_path=cfg_path, participant_args=("--amplitude", 15, "--jitter-ms", 10))
-    win = _window(qtbot, config, tmp_path, connector, calibration_text="HELO WRD", copy_text="HI")
+    win = _window(qtbot, config, tmp_path, connector, calibration_text="HELO W", copy_text="HI")
     assert not _unnamed(win)
     _shot(win, tmp_path, "01-start")
     # 1. connect: Tab to the source (simulated participant is the default) and the Connect button
@@ -161,7 +161,7 @@ def test_keyboard_only_workflow_with_the_simulated_participant(qtbot, fast_confi
     # 2. calibrate: type the text with the keyboard, then the Calibrate button
     _tab_to(qtbot, win, win.calibration_edit)
     qtbot.keyClick(win.calibration_edit, K.Key_A, QtCore.Qt.KeyboardModifier.ControlModifier)
-    qtbot.keyClicks(win.calibration_edit, "HELO WRD")
+    qtbot.keyClicks(win.calibration_edit, "HELO W")
     _tab_to(qtbot, win, win.calibrate_button)
     probe = Probe(win)
     probe.start()
@@ -325,7 +325,7 @@ def test_settings_round_trip_and_bad_values(qtbot, tmp_path, restore_app_look):
     win.close()
 
 
-def test_display_check_and_real_windows_under_xvfb(tmp_path, fast_config):
+def test_display_check_and_real_windows_under_xvfb(tmp_path, fast_config, monkeypatch):
     """Under Xvfb: a real window; the demo's stages as screenshots (``--stage-screenshots``)."""
     env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
     assert display_available() == (False, "QT_QPA_PLATFORM=offscreen draws no window")
@@ -334,15 +334,16 @@ def test_display_check_and_real_windows_under_xvfb(tmp_path, fast_config):
     cmd = [xvfb, "-a", sys.executable, "-m", "neurospell"]
     out = subprocess.run(cmd + ["gui", "--check-display"], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "a window can be shown" in out.stdout, out.stdout + out.stderr
-    out = subprocess.run(["env", "-u", "DISPLAY", sys.executable, "-m", "neurospell", "gui", "--check-display"],
-                         env=env, capture_output=True, text=True, timeout=60)
-    assert out.returncode == 1 and "no window can be shown" in out.stdout
+    for var in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(var, raising=False)
+    if sys.platform.startswith("linux"):
+        assert display_available() == (False, "no $DISPLAY or $WAYLAND_DISPLAY")
     cfg_path, _ = fast_config
     stages = tmp_path / "stages"
     final = tmp_path / "final.png"
     out = subprocess.run(cmd + ["--config", str(cfg_path), "gui", "--demo", "--phrase", "HI", "--calibration-text",
-                                "HELO WRD", "--lm", "uniform", "--folder", str(tmp_path / "sessions"),
-                                "--quit-after", "45", "--screenshot", str(final), "--stage-screenshots", str(stages),
+                                "HELO W", "--lm", "uniform", "--folder", str(tmp_path / "sessions"),
+                                "--quit-after-selections", "1", "--quit-after", "90", "--screenshot", str(final), "--stage-screenshots", str(stages),
                                 "--settings", str(tmp_path / "gui.toml")],
                          env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr[-3000:]
@@ -354,4 +355,4 @@ def test_display_check_and_real_windows_under_xvfb(tmp_path, fast_config):
         img = QtGui.QImage(str(p))
         assert img.width() >= 800 and img.height() >= 500, p
         shutil.copy(p, SHOTS / f"xvfb-{p.name}")
-    assert "typed 'H" in out.stdout or "typed" in out.stdout, out.stdout
+    assert "screenshot written" in out.stdout and "typed" in out.stdout, out.stdout

@@ -36,6 +36,8 @@ def register(subparsers) -> None:
                    help="root of the session folders (default: ~/neurospell-sessions); each connection makes one")
     p.add_argument("--quit-after", type=_args.number(float, min=0, strict_min=True, unit="seconds"), default=None,
                    metavar="SECONDS", help="close the window after SECONDS (for automation and bug reports)")
+    p.add_argument("--quit-after-selections", type=_args.number(int, min=1), default=None, metavar="N",
+                   help="close the window once the session made N selections")
     p.add_argument("--screenshot", metavar="PNG", default=None,
                    help="write the window as shown when it closes to this PNG file")
     p.add_argument("--stage-screenshots", metavar="DIR", default=None,
@@ -259,7 +261,8 @@ def _gui(args, config) -> int:
         print(f"neurospell gui --demo: simulated participant intending {args.phrase.upper()!r}; calibrating on "
               f"{args.calibration_text.upper()!r}, decoder {decoder}", flush=True)
     result = run_app(config, connector, demo=demo, calibration_text=args.calibration_text.upper(),
-                     copy_text=args.phrase.upper(), quit_after=args.quit_after, screenshot=args.screenshot,
+                     copy_text=args.phrase.upper(), quit_after=args.quit_after, quit_after_selections=args.quit_after_selections,
+                     screenshot=args.screenshot,
                      stage_screenshots=args.stage_screenshots,
                      settings_path=args.settings, argv=sys.argv[:1])
     if args.screenshot:
