@@ -23,11 +23,11 @@ import numpy as np
 from neurospell.check import NeurospellError, validate_type
 from neurospell.markers import decode_symbol, parse_phrase, parse_trial
 from neurospell.preprocessing import OnlineEpocher
-from neurospell.types import EpochBatch
+from neurospell.types import EpochBatch, SampleChunk
 
 from .engine import SelectionDecided, SpellerEngine
 
-__all__ = ["run_trials", "spell_symbol", "copy_spell", "StreamDriver", "PhraseRun"]
+__all__ = ["run_trials", "spell_symbol", "copy_spell", "StreamDriver", "PhraseRun", "GapIndexer"]
 
 
 def _decided(events) -> SelectionDecided:
@@ -353,3 +353,66 @@ class StreamDriver:
                     self._record(k, events)
                     if trial >= 0:
                         self._closed[k] = True
+
+
+# -- sample indices across gaps ---------------------------------------------------------------
+class GapIndexer:
+    """Chunks as a :class:`StreamDriver` must get them so that no epoch spans missing samples.
+
+    A source counts the samples it received (``SampleChunk.first_index``), so a stretch the
+    stream never delivered (a lost and re-resolved stream, dropped packets) leaves no hole in
+    the indices, and the epocher would cut an epoch across it. This re-indexes the samples
+    on the stream's own clock: a step between consecutive timestamps larger than one period
+    plus ``max(half a period, tolerance)`` (the acquisition's gap rule) advances the index by
+    ``round(step * sfreq) - 1`` missing samples, and the chunk is split there. The live
+    session feeds its driver through one indexer per recorded run, starting at 0 at the run's
+    first sample; a replay of the run's recording that does the same feeds identical chunks.
+
+    Parameters
+    ----------
+    sfreq : float
+        Sampling rate, Hz.
+    tolerance : float
+        Seconds a step may exceed one period before it counts as a gap (``gap_tolerance``).
+    as_recorded : bool
+        Round the values to float32 (what a rawlog stores) before handing them on.
+
+    Attributes
+    ----------
+    gaps : list of dict
+        ``{"t": time of the last sample before the gap, "n_samples", "duration"}``.
+    """
+
+    def __init__(self, sfreq: float, tolerance: float = 0.05, *, as_recorded: bool = False):
+        self.sfreq = float(sfreq)
+        period = 1.0 / self.sfreq
+        self.limit = period + max(0.5 * period, float(tolerance))
+        self.as_recorded = bool(as_recorded)
+        self.next_index = 0
+        self.prev_ts: float | None = None
+        self.gaps: list[dict] = []
+
+    def split(self, chunk: SampleChunk) -> list[SampleChunk]:
+        """The chunk's samples, cut at gaps, each piece with its index on the stream's clock."""
+        ts = chunk.timestamps
+        data = chunk.data.astype(np.float32).astype(np.float64) if self.as_recorded else chunk.data
+        full = ts if self.prev_ts is None else np.concatenate(([self.prev_ts], ts))
+        cuts = np.flatnonzero(np.diff(full) > self.limit)
+        offset = 0 if self.prev_ts is None else 1
+        bounds = [0] + [int(c) + 1 - offset for c in cuts] + [ts.size]
+        out = []
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+            if b <= a:
+                continue
+            prev = self.prev_ts if a == 0 else float(ts[a - 1])
+            if prev is not None and ts[a] - prev > self.limit:
+                n_missing = max(0, int(round((ts[a] - prev) * self.sfreq)) - 1)
+                if n_missing:
+                    self.next_index += n_missing
+                    self.gaps.append({"t": float(prev), "n_samples": n_missing, "duration": n_missing / self.sfreq})
+            out.append(SampleChunk._trusted(data[:, a:b], ts[a:b], chunk.ch_names, chunk.ch_types, chunk.sfreq,
+                                            self.next_index))
+            self.next_index += b - a
+        if ts.size:
+            self.prev_ts = float(ts[-1])
+        return out

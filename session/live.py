@@ -40,16 +40,20 @@ promoted to float64), and epochs are scored one at a time (batch of 1).
 
 from __future__ import annotations
 
+import os
 import queue
+import subprocess
+import sys
 import threading
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from neurospell.check import NeurospellError, StreamError, validate_type
-from neurospell.decoder import make_decoder
+from neurospell.check import NeurospellError, StreamError, check_option, validate_type
+from neurospell.decoder import DECODERS, make_decoder
 from neurospell.logs import logger, set_log_level
 from neurospell.lsl import local_clock
 from neurospell.markers import (
@@ -61,29 +65,25 @@ from neurospell.markers import (
     trial_to_str,
 )
 from neurospell.preprocessing import OnlineEpocher
-from neurospell.types import EpochBatch, SampleChunk
+from neurospell.types import EpochBatch
 
 from .calibration import calibrate_model_alpha
-from .drivers import StreamDriver
-from .engine import (
-    Completion,
-    EngineSnapshot,
-    RowColumnFlashes,
-    SelectionDecided,
-    SpellerEngine,
-    model_alpha,
-)
+from .drivers import GapIndexer, StreamDriver
+from .engine import Completion, EngineSnapshot, RowColumnFlashes, SelectionDecided, SpellerEngine
 from .participant import intended_symbol
+from .sessiondir import CALIBRATION, SPELLING, make_driver, make_engine
 from .spelling import itr_bits
 from .train import decoder_params
 
 __all__ = [
     "LiveSession", "LiveSnapshot", "LiveResult", "DecisionRecord", "Intent",
-    "Start", "Pause", "Resume", "Stop", "Undo", "Select", "SetPhase", "PHASES",
+    "Start", "Pause", "Resume", "Stop", "Undo", "Select", "SetPhase", "PHASES", "ParticipantProcess",
 ]
 
 #: Phases a session reports (``LiveSnapshot.phase``).
 PHASES = ("idle", "calibration", "training", "copy", "free", "paused", "stopped", "error")
+#: Seconds of signal the online filter gets before the first calibration flash.
+_WARMUP = 1.5
 #: Phases a session runs through (the rest are states).
 RUN_PHASES = ("calibration", "training", "copy", "free")
 
@@ -317,59 +317,6 @@ class _Stopped(Exception):
     """The session was asked to stop (internal)."""
 
 
-class _Scorer:
-    """The decoder scoring one epoch at a time (as a replay does), keeping each score."""
-
-    def __init__(self, decoder, on_score=None):
-        self.decoder = decoder
-        self.on_score = on_score
-
-    def decision_function(self, batch: EpochBatch) -> np.ndarray:
-        out = np.empty(len(batch))
-        for i in range(len(batch)):
-            out[i] = self.decoder.decision_function(batch.subset([i]))[0]
-            if self.on_score is not None:
-                self.on_score(float(batch.onsets[i]), int(batch.codes[i]), float(out[i]))
-        return out
-
-
-class _GapAwareFeed:
-    """Sample chunks as the epocher must see them: float32 values (as recorded) and indices on
-    the stream's own clock (a stretch missing from the timestamps advances the index)."""
-
-    def __init__(self, sfreq: float, tolerance: float):
-        self.sfreq = float(sfreq)
-        period = 1.0 / self.sfreq
-        self.limit = period + max(0.5 * period, float(tolerance))
-        self.next_index = 0
-        self.prev_ts: float | None = None
-        self.gaps: list[dict] = []
-
-    def split(self, chunk: SampleChunk) -> list[SampleChunk]:
-        ts = chunk.timestamps
-        data = chunk.data.astype(np.float32).astype(np.float64)
-        full = ts if self.prev_ts is None else np.concatenate(([self.prev_ts], ts))
-        cuts = np.flatnonzero(np.diff(full) > self.limit)
-        offset = 0 if self.prev_ts is None else 1
-        bounds = [0] + [int(c) + 1 - offset for c in cuts] + [ts.size]
-        out = []
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-            if b <= a:
-                continue
-            prev = self.prev_ts if a == 0 else float(ts[a - 1])
-            if prev is not None and ts[a] - prev > self.limit:
-                n_missing = max(0, int(round((ts[a] - prev) * self.sfreq)) - 1)
-                if n_missing:
-                    self.next_index += n_missing
-                    self.gaps.append({"t": float(prev), "n_samples": n_missing,
-                                      "duration": n_missing / self.sfreq})
-            out.append(SampleChunk._trusted(data[:, a:b], ts[a:b], chunk.ch_names, chunk.ch_types,
-                                            chunk.sfreq, self.next_index))
-            self.next_index += b - a
-        self.prev_ts = float(ts[-1])
-        return out
-
-
 class LiveSession:
     """The speller, live: a worker thread driving a display, a source and the engine.
 
@@ -408,12 +355,14 @@ class LiveSession:
         Where to save the trained model without a ``folder``.
     seed : int
         Seeds the flash orders.
+    on_decision : callable ``(DecisionRecord) -> None`` | None
+        Called from the worker thread after each decision (keep it short).
     verbose : str | int | None
     """
 
     def __init__(self, config, source, display, *, folder=None, decoder=None, lm=None, lm_name=None,
                  decoder_name=None, marker_outlet=None, copy_text=None, calibration_text=None,
-                 free=None, model_path=None, seed=0, verbose=None):
+                 free=None, model_path=None, seed=0, on_decision=None, verbose=None):
         if verbose is not None:
             set_log_level(verbose)
         self.config = config
@@ -422,11 +371,14 @@ class LiveSession:
         self.folder = folder
         self.decoder = decoder
         self.lm = lm
-        self.lm_name = lm_name
+        self.lm_name = lm_name or (None if lm is None else getattr(lm, "name", type(lm).__name__))
         self.decoder_name = decoder_name or config.decoder.name
+        if decoder is None:
+            check_option("decoder_name", self.decoder_name, list(DECODERS))
         self.marker_outlet = marker_outlet
         self.model_path = model_path
         self.seed = int(seed)
+        self.on_decision = on_decision
         self.layout = config.speller.layout()
         sp = config.speller
         for what, text in (("copy_text", copy_text), ("calibration_text", calibration_text)):
@@ -474,7 +426,10 @@ class LiveSession:
         self._driver: StreamDriver | None = None
         self._cal_epocher: OnlineEpocher | None = None
         self._cal_batches: list[EpochBatch] = []
-        self._feed: _GapAwareFeed | None = None
+        self._feed: GapIndexer | None = None
+        self._gaps: list[dict] = []
+        self._writer = None  # the rawlog of the phase being recorded (with a folder)
+        self._task: str | None = None
         self._reader = None
         self._n_flashes = 0
         self._n_spell_flashes = 0
@@ -491,9 +446,14 @@ class LiveSession:
         self._t_start: float | None = None
         self._trial = 0
         self._stop_each_flash = sp.stop_each_flash
+        self._direct: list = []
+        self._dirty = False
+        self._last_publish = 0.0
         self._snapshot = LiveSnapshot("idle", self._status)
         self._last_data = time.monotonic()
         self._discarded_before = 0
+        self._n_scored_before = 0
+        self._n_spell_sent_run = 0
         display.on_onset(self._on_onset)
 
     # -- the public API -----------------------------------------------------------------------
@@ -545,8 +505,8 @@ class LiveSession:
             target_text=self.copy_text, decisions=tuple(self._decisions),
             stop_reason=self._stop_reason, duration=self._spell_time,
             n_flashes=self._n_spell_flashes,
-            n_scored=0 if self._driver is None else self._driver.n_scored,
-            n_discarded=self._n_discarded(), gaps=tuple(self._feed.gaps if self._feed else ()),
+            n_scored=self._n_scored_before + (0 if self._driver is None else self._driver.n_scored),
+            n_discarded=self._n_discarded(), gaps=tuple(self._gaps),
             pauses=tuple(self._pauses), training_report=self._training_report,
             n_symbols=len(self.layout.symbols))
 
@@ -559,6 +519,7 @@ class LiveSession:
         return n
 
     def _publish(self, status: str | None = None, *, completions: bool = False) -> None:
+        self._last_publish = time.monotonic()
         if status is not None:
             self._status = status
         eng = self._engine.snapshot(completions=completions) if self._engine is not None else None
@@ -570,12 +531,38 @@ class LiveSession:
             source_problem=self._source_problem, n_flashes=self._n_flashes,
             n_decisions=len(self._decisions), training_report=self._training_report,
             text=self._engine.text if self._engine is not None else "",
-            n_discarded=self._n_discarded(), n_gaps=len(self._feed.gaps) if self._feed else 0,
+            n_discarded=self._n_discarded(), n_gaps=len(self._gaps),
             error=None if self._error is None else f"{type(self._error).__name__}: {self._error}")
 
     def _log(self, record: dict) -> None:
         if self.folder is not None:
+            if self._task is not None:
+                record = {**record, "task": self._task, "run": self.folder.current_run(self._task)}
             self.folder.log(record)
+
+    # -- recording (with a session folder) -------------------------------------------------------
+    def _begin_phase(self, name: str, task: str | None, text: str | None) -> None:
+        """A new stream segment: samples indexed from 0, recorded to the task's rawlog."""
+        self._feed = None
+        self._task = task if self.folder is not None else None
+        if self.folder is None or task is None:
+            return
+        src = self.source
+        self._writer = self.folder.rawlog_writer(task, src.ch_names, src.ch_types, src.sfreq,
+                                                 source=src.describe())
+        extra = {"target": text} if name == "copy" else {}
+        self.folder.log_phase(name, task=task, text="", t=local_clock(), **extra)
+
+    def _end_phase(self) -> None:
+        if self._writer is None:
+            self._task = None
+            return
+        writer, self._writer = self._writer, None
+        writer.close()
+        task, self._task = self._task, None
+        self._publish(f"writing the {task} run to the session folder")
+        path = self.folder.finish_phase(task)
+        logger.info("LiveSession: %s run written to %s", task, path)
 
     # -- markers -------------------------------------------------------------------------------
     def _send(self, label: str, timestamp: float | None = None, *, via_source: bool = True) -> None:
@@ -623,9 +610,13 @@ class LiveSession:
             self._n_sent_phase += 1
             if tag is not None and tag[0] in ("copy", "free"):
                 self._n_spell_flashes += 1
+                self._n_spell_sent_run += 1
 
     # -- the stream ----------------------------------------------------------------------------
     def _consumer_push(self, chunk, markers) -> None:
+        if self._writer is not None:
+            for m in markers:
+                self._writer.write_event({"type": "marker", "t": m.timestamp, "code": m.code, "label": m.label})
         if self._cal_epocher is not None:
             b = self._cal_epocher.update(chunk, markers)
             if len(b):
@@ -652,13 +643,17 @@ class LiveSession:
         if chunk is not None:
             self._last_data = time.monotonic()
             if self._feed is None:
-                self._feed = _GapAwareFeed(chunk.sfreq, getattr(self.source, "gap_tolerance", 0.05))
+                self._feed = GapIndexer(chunk.sfreq, getattr(self.source, "gap_tolerance", 0.05), as_recorded=True)
             n_gaps = len(self._feed.gaps)
             pieces = self._feed.split(chunk)
             for gap in self._feed.gaps[n_gaps:]:
                 logger.warning("LiveSession: %d samples (%.3f s) missing after t=%.3f; flashes over them are "
                                "not scored.", gap["n_samples"], gap["duration"], gap["t"])
+                self._gaps.append(gap)
                 self._log({"type": "gap", **gap})
+            if self._writer is not None:
+                for p in pieces:
+                    self._writer.write_samples(p.data, p.timestamps)
             self._consumer_push(pieces[0], markers)
             for p in pieces[1:]:
                 self._consumer_push(p, ())
@@ -739,17 +734,24 @@ class LiveSession:
                 self._apply_direct(BACKSPACE if isinstance(intent, Undo) else intent.symbol)
             elif isinstance(intent, SetPhase):
                 self._plan.clear()
+                if self._phase == "calibration" and self.decoder is None and intent.name in ("copy", "free"):
+                    self._plan.append(("training", None))  # spelling needs the decoder of this calibration
                 self._plan.append((intent.name, intent.text))
                 if intent.name == "calibration":
                     self._plan.append(("training", None))
                 self._phase_done = True
 
     def _apply_direct(self, symbol) -> None:
+        """Queue a symbol chosen outside the flashing; the spelling loop applies it once the
+        flashes of the open selection are all in (so none of them lands in the next one)."""
         if self._engine is None or self._phase not in ("copy", "free"):
             logger.warning("LiveSession: %r ignored outside the spelling phases.", symbol)
             return
+        self._direct.append(symbol)
+        self._cancel_flashes()
+
+    def _apply_direct_now(self, symbol) -> None:
         self._engine.select(symbol)
-        self._restart_selection = True
         if isinstance(symbol, Completion):
             self._send(format_text(self._engine.text), via_source=False)
         else:
@@ -780,7 +782,13 @@ class LiveSession:
                 self._cancel_flashes()
             except Exception:  # noqa: BLE001
                 pass
-            self._log({"type": "phase", "name": self._phase, "t": local_clock()})
+            try:
+                self._end_phase()
+            except Exception as err:  # noqa: BLE001
+                logger.error("LiveSession: could not finish the recording of the phase: %s", err)
+            self._log({"type": "end", "t": local_clock(), "phase": self._phase, "reason": self._stop_reason})
+            if self.folder is not None:
+                self.folder.close()
 
     def _main(self) -> None:
         self._publish("waiting for start")
@@ -790,6 +798,9 @@ class LiveSession:
         if not self.source.running:
             self._publish("starting the source")
             self.source.start()
+        if self.folder is not None:
+            self.folder.write_config(self.config)
+            self.folder.set_lm(self.lm_name or "uniform", self.lm, self.config.lm)
         self._reader = self.source.reader()
         self._last_data = time.monotonic()
         self._wait_for_stream()
@@ -799,7 +810,6 @@ class LiveSession:
             self._phase_done = False
             self._phase = name
             self._n_sent_phase = 0
-            self._log({"type": "phase", "name": name, "t": local_clock(), "text": text})
             logger.info("LiveSession: phase %s%s", name, "" if text is None else f" ({text!r})")
             if name == "calibration":
                 self._run_calibration(text)
@@ -841,6 +851,9 @@ class LiveSession:
         self._handle_intents()
         self._pump(wait)
         self._deadline_check()
+        if self._dirty and time.monotonic() - self._last_publish > 0.1:
+            self._dirty = False
+            self._publish()
 
     def _wait_drained(self, epocher, timeout: float) -> None:
         """Wait until every flash marker sent has been epoched or discarded (deadline)."""
@@ -871,6 +884,7 @@ class LiveSession:
         self._target_text = text
         self._progress = 0.0
         self._cal_batches = []
+        self._begin_phase("calibration", CALIBRATION, text)
         self._cal_epocher = self._make_epocher()
         strategy = RowColumnFlashes(self.layout.n_groups, self.seed)
         self._send(phrase_to_str("calibration", text), local_clock(), via_source=False)
@@ -880,8 +894,9 @@ class LiveSession:
             self._cue = sym
             self.display.cue(sym)
             self._publish(f"calibration: character {i + 1}/{len(text)} {sym!r}")
-            # the cue is shown for the inter-trial pause before the flashes start
-            t_go = time.monotonic() + sp.inter_trial
+            # the cue is shown for the inter-trial pause before the flashes start; before the
+            # first one the online filter gets _WARMUP seconds to settle (it starts from rest)
+            t_go = time.monotonic() + max(sp.inter_trial, _WARMUP if i == 0 else 0.0)
             while time.monotonic() < t_go or self._blocked():
                 self._step()
             self._trial += 1
@@ -907,6 +922,7 @@ class LiveSession:
             self._cal_batches.append(b)
         self._discarded_before += sum(self._cal_epocher.n_dropped_.values())
         self._cal_epocher, batches = None, self._cal_batches
+        self._end_phase()
         self._calibration_batch = EpochBatch.concatenate(batches) if batches else None
         n = 0 if self._calibration_batch is None else len(self._calibration_batch)
         logger.info("LiveSession: calibration done: %d labelled epochs", n)
@@ -938,7 +954,7 @@ class LiveSession:
         }
         path = None
         if self.folder is not None:
-            path = self.folder.save_model(dec)
+            path = self.folder.save_model(dec, source="live calibration")
         elif self.model_path is not None:
             dec.save(self.model_path)
             path = self.model_path
@@ -960,19 +976,22 @@ class LiveSession:
 
     # -- spelling ------------------------------------------------------------------------------
     def _make_driver(self) -> None:
+        """The engine and stream driver of a spelling run, built as a replay builds them."""
         if self.decoder is None:
             raise NeurospellError("spelling needs a decoder: calibrate first or pass decoder=...")
-        alpha = model_alpha(self.decoder, self.lm_name)
-        self._engine = SpellerEngine.from_config(self.layout, self.decoder.score_model_, self.lm, self.config,
-                                                 model_alpha=alpha, seed=self.seed + 1)
+        if self._driver is not None:  # the previous run's
+            self._discarded_before += sum(self._driver.epocher.n_dropped_.values())
+            self._n_scored_before += self._driver.n_scored
+        self._engine = make_engine(self.config, self.decoder, self.lm, self.lm_name, seed=self.seed + 1)
         src = self.source
-        self._driver = StreamDriver(
-            self._engine, _Scorer(self.decoder, self._on_score), self.config.preprocessing, src.sfreq,
-            src.ch_names, src.ch_types, on_events=self._on_events,
-            buffer_seconds=max(10.0, 2 * (self.config.preprocessing.tmax - self.config.preprocessing.tmin) + 1.0))
+        self._driver = make_driver(self._engine, self.decoder, self.config, src.sfreq, src.ch_names, src.ch_types,
+                                   on_events=self._on_events, on_score=self._on_score)
+        self._n_spell_sent_run = 0
 
-    def _on_score(self, onset: float, code: int, score: float) -> None:
-        self._log({"type": "flash", "t": onset, "group": code - 1, "score": score, "phase": self._phase})
+    def _on_score(self, onset: float, group: int, score: float, trial: int) -> None:
+        self._dirty = True
+        if self.folder is not None and self._task is not None:
+            self.folder.log_flash(onset, group, score, trial=trial, task=self._task)
 
     def _on_events(self, k: int, events) -> None:
         for e in events:
@@ -981,18 +1000,17 @@ class LiveSession:
 
     def _run_spelling(self, mode: str, text: str | None) -> None:
         sp = self.config.speller
-        if self._driver is None:
-            self._make_driver()
+        self._begin_phase(mode, SPELLING, text)
+        self._make_driver()
         engine = self._engine
         self._target_text = text
         self._progress = None
-        engine.reset("")
         self._send(phrase_to_str("test", text or ""), local_clock(), via_source=False)
         self._send(format_text(""), via_source=False)
         t_phase = time.monotonic()
         paused_time = 0.0
         consecutive_errors = 0
-        self._restart_selection = True
+        self._direct = []
         in_selection = False
         decided_at = None
         text_before = ""
@@ -1012,17 +1030,21 @@ class LiveSession:
                     intended = None
                     if text is not None:
                         intended = intended_symbol(text, text_before)
+                        if intended == BACKSPACE and BACKSPACE not in self.layout.symbols:
+                            # no backspace on the grid: the person wants the phrase's next symbol
+                            intended = text[len(text_before)] if len(text_before) < len(text) else None
                     rec = DecisionRecord(mode, dec.decision.symbol, intended, dec.decision.posterior, dec.n_flashes,
                                          dec.text, local_clock(), latency)
                     self._decisions.append(rec)
                     self._send(format_select(dec.decision.symbol), via_source=False)
-                    self._log({"type": "decision", "t": rec.t, "symbol": rec.symbol, "posterior": rec.posterior,
-                               "n_flashes": rec.n_flashes, "text": rec.text, "phase": mode,
-                               "intended": intended, "forced": dec.forced, "latency": latency,
-                               "logp": [float(v) for v in dec.posterior.logp]})
+                    if self.folder is not None:
+                        self.folder.log_decision(dec, t=rec.t, task=self._task, phase=mode, intended=intended,
+                                                 latency=latency)
                     logger.info("LiveSession: decided %r (p=%.3f, %d flashes) -> %r", rec.symbol, rec.posterior,
                                 rec.n_flashes, rec.text)
                     self._publish(f"{mode}: selected {rec.symbol!r}", completions=True)
+                    if self.on_decision is not None:
+                        self.on_decision(rec)
                     if rec.correct is False:
                         consecutive_errors += 1
                     elif rec.correct:
@@ -1032,12 +1054,20 @@ class LiveSession:
                     if self._stop_after(rec, mode, text, consecutive_errors):
                         break
                     continue
+                if self._direct:  # symbols chosen directly: once the open selection's flashes are in
+                    self._cancel_flashes()
+                    if self._n_scheduled() == 0 and self._in_flight() == 0:
+                        for sym in self._direct:
+                            self._apply_direct_now(sym)
+                        self._direct = []
+                        in_selection = False
+                        decided_at = time.monotonic()
+                    continue
                 if not in_selection:
                     if self._n_scheduled() or (decided_at is not None
                                                and time.monotonic() - decided_at < sp.inter_trial):
                         continue  # the previous selection's flashes are still being shown, or the pause
                     in_selection = True
-                    self._restart_selection = False
                     text_before = engine.text
                     self._trial += 1
                     self._send(format_text(engine.text), via_source=False)
@@ -1045,23 +1075,30 @@ class LiveSession:
                     self._show(engine.next_flashes(), (mode, self._trial, None))
                     self._publish(f"{mode}: selecting")
                     continue
-                if self._restart_selection:  # a symbol chosen directly: a new selection
-                    self._cancel_flashes()
-                    in_selection = False
-                    decided_at = time.monotonic()
-                    continue
-                in_flight = (self._n_sent_phase_spell() - self._driver.n_scored
-                             - sum(self._driver.epocher.n_dropped_.values()))
-                if self._n_scheduled() == 0 and engine.n_flashes + in_flight < max_flashes:
+                if self._n_scheduled() == 0 and engine.n_flashes + self._in_flight() < max_flashes:
                     self._show(engine.flash_groups.next_repetition(), (mode, self._trial, None))
         finally:
             self._spell_time += time.monotonic() - t_phase - paused_time
         if self._stop_reason == "not started":
             self._stop_reason = "phase complete"
         self._cancel_flashes()
+        self._wait_scheduled_out()
+        self._end_phase()
 
-    def _n_sent_phase_spell(self) -> int:
-        return self._n_spell_flashes
+    def _wait_scheduled_out(self, timeout: float = 5.0) -> None:
+        """Wait until the flashes being shown are reported (their markers sent), then for the
+        samples the epoch window of the last one needs, so the run's recording holds them."""
+        deadline = time.monotonic() + timeout
+        while self._n_scheduled() and time.monotonic() < deadline:
+            self._step()
+        t_end = time.monotonic() + self.config.preprocessing.tmax + 0.3
+        while time.monotonic() < t_end and not self._blocked():
+            self._step()
+
+    def _in_flight(self) -> int:
+        """Flash markers of this spelling run sent but not scored or discarded yet."""
+        return (self._n_spell_sent_run - self._driver.n_scored
+                - sum(self._driver.epocher.n_dropped_.values()))
 
     def _stop_after(self, rec: DecisionRecord, mode: str, text: str | None, consecutive_errors: int) -> bool:
         sp = self.config.speller
@@ -1081,3 +1118,96 @@ class LiveSession:
                 self._stop_reason = "phase complete"
                 return True
         return False
+
+
+# -- the simulated participant as a process ----------------------------------------------------
+class ParticipantProcess:
+    """``neurospell simulate-participant`` in a subprocess, on loopback, for a live session.
+
+    Starts the process, waits (with a deadline) until it publishes its EEG stream, and
+    :meth:`wait_connected` until it reads the session's marker stream. The stream names are
+    unique per instance, so concurrent sessions on one machine never mix.
+
+    Parameters
+    ----------
+    phrase : str
+        The text the participant intends to type (copy spelling).
+    marker_stream : str
+        The session's marker stream (an :class:`~neurospell.acquisition.LslMarkerOutlet`
+        already created, so the participant finds it).
+    name : str | None
+        Name of its EEG stream (default: unique).
+    args : sequence of str
+        More options of ``simulate-participant`` (``--amplitude``, ``--seed``, ``--data`` ...).
+    config_path : path-like | None
+        ``--config`` for the participant (the same grid as the session's).
+    timeout : float
+        Seconds to wait for it to start.
+    """
+
+    def __init__(self, phrase: str, marker_stream: str, *, name: str | None = None, args=(), config_path=None,
+                 timeout: float = 60.0, python: str | None = None):
+        self.name = name or f"neurospell-participant-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.marker_stream = marker_stream
+        cmd = [python or sys.executable, "-m", "neurospell"]
+        if config_path is not None:
+            cmd += ["--config", str(config_path)]
+        cmd += ["simulate-participant", "--phrase", phrase, "--name", self.name, "--marker-stream",
+                marker_stream, *map(str, args)]
+        self.lines: list[str] = []
+        self._ready = threading.Event()
+        self._connected = threading.Event()
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self._reader = threading.Thread(target=self._read, name="neurospell-participant-out", daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + timeout
+        while not self._ready.is_set():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.close()
+                raise StreamError(
+                    "The simulated participant did not start (" + ("exited" if self.proc.returncode is not None
+                                                                   else f"no stream within {timeout:g} s")
+                    + "): " + " | ".join(self.lines[-5:]))
+            self._ready.wait(0.05)
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            line = line.rstrip("\n")
+            self.lines.append(line)
+            logger.debug("participant: %s", line)
+            if line.startswith("simulate-participant: streaming"):
+                self._ready.set()
+            elif line.startswith("simulate-participant: reading markers"):
+                self._connected.set()
+
+    def wait_connected(self, timeout: float = 30.0) -> bool:
+        """Wait until the participant reads the marker stream; ``False`` after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while not self._connected.is_set() and time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            self._connected.wait(0.05)
+        return self._connected.is_set()
+
+    def kill(self) -> None:
+        """Kill the process at once (``SIGKILL``): its stream vanishes as after a crash."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the process (``SIGTERM``, then ``SIGKILL`` after ``timeout``)."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout)
+        self._reader.join(2.0)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

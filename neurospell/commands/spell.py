@@ -1,0 +1,329 @@
+"""``neurospell spell``: a live closed-loop speller session (calibrate, train, spell)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import threading
+import time
+import uuid
+
+from . import _args
+
+#: Calibration text when neither --calibrate nor --model is given.
+DEFAULT_CALIBRATION = "THE QUICK FOX"
+#: ``--demo`` (``make demo``): the live closed loop on loopback with the parametric simulated
+#: participant, a short calibration, a fast decoder and the language model; options given on
+#: the command line win over these.
+DEMO = {"source": "simulated", "calibrate": "SPELL IT", "copy": "HELLO WORLD", "decoder": "xdawncov-ts-lr",
+        "soa": 0.1, "inter_trial": 0.4, "calibration_repetitions": 3, "max_repetitions": 6, "amplitude": 12.0,
+        "max_minutes": 5.0}
+_SOURCES = "synthetic, lsl:NAME, replay:FILE or simulated"
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "spell",
+        help="live closed-loop spelling: flash, read the EEG, decode and type in real time",
+        description=(
+            "A live session: the display flashes rows and columns, each flash's marker goes out with "
+            "the onset the display reported, the EEG source's samples are epoched, scored and fused "
+            "with the language model, and each decision is typed (and sent as a select:S marker). "
+            "Phases: calibration on --calibrate TEXT (or a trained --model), training, copy spelling "
+            "of --copy TEXT (accuracy), free spelling otherwise. Sources: 'simulated' (a simulated "
+            "participant process over LSL on this machine, no hardware), 'synthetic' (BrainFlow's "
+            "synthetic board: no P300, chance accuracy), 'lsl:NAME' (an LSL EEG stream; the session's "
+            "marker stream must reach the recording side) or 'replay:FILE' (a recording played over "
+            "LSL: chance accuracy). Stop conditions: [speller] max_selections, max_minutes, "
+            "max_consecutive_errors, or Ctrl-C."
+        ),
+    )
+    p.add_argument("--source", default=None, help=f"{_SOURCES} (default: simulated)")
+    p.add_argument("--copy", metavar="TEXT", default=None, help="copy-spell this phrase (accuracy measured)")
+    p.add_argument("--calibrate", metavar="TEXT", default=None,
+                   help=f"calibration text (default {DEFAULT_CALIBRATION!r} unless --model is given)")
+    p.add_argument("--model", metavar="MODEL", default=None, type=_args.model_file,
+                   help="a trained decoder (`neurospell train --out MODEL`): no calibration")
+    p.add_argument("--decoder", default=None, help="decoder trained after calibration (default: [decoder] name)")
+    p.add_argument("--lm", default=None, type=_args.lm_name,
+                   help="language model (default: [lm] name; 'uniform' for none)")
+    p.add_argument("--lm-path", metavar="FOLDER", default=None, type=_args.input_folder("model folder"),
+                   help="with --lm hf: folder of a Hugging Face causal LM (default: [lm] path)")
+    p.add_argument("--demo", action="store_true",
+                   help="the demo (`make demo`): simulated participant, calibration on "
+                        f"{DEMO['calibrate']!r}, copy {DEMO['copy']!r} with the language model, "
+                        f"{DEMO['decoder']}; other options override its settings")
+    p.add_argument("--headless", action="store_true",
+                   help="no window: flashes are scheduled on a clock (required until the GUI runs sessions)")
+    p.add_argument("--out", metavar="SESSION_DIR", default=None,
+                   help="write the session folder here (BIDS-EEG runs, model, decision log)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing session folder at --out")
+    p.add_argument("--soa", type=_args.number(float, min=0.02, max=2.0, unit="s"), default=None, metavar="S",
+                   help="stimulus onset asynchrony, 0.02-2 s (default: [speller] soa)")
+    p.add_argument("--inter-trial", type=_args.number(float, min=0.0, max=30.0, unit="s"), default=None, metavar="S",
+                   help="pause between selections, 0-30 s (default: [speller] inter_trial)")
+    p.add_argument("--calibration-repetitions", type=_args.number(int, min=1, max=50), default=None, metavar="N",
+                   help="repetitions per calibration character, 1-50 (default: [speller] calibration_repetitions)")
+    p.add_argument("--max-repetitions", type=_args.number(int, min=1, max=50), default=None, metavar="N",
+                   help="repetitions before a forced decision, 1-50 (default: [speller] max_repetitions)")
+    p.add_argument("--max-selections", type=_args.number(int, min=0), default=None, metavar="N",
+                   help="stop after N selections (0: no limit; default: [speller] max_selections)")
+    p.add_argument("--max-minutes", type=_args.number(float, min=0.0), default=None, metavar="MIN",
+                   help="stop after MIN minutes (0: no limit; default: [speller] max_minutes)")
+    p.add_argument("--max-errors", type=_args.number(int, min=0), default=None, metavar="N",
+                   help="copy spelling: stop after N wrong selections in a row (default: [speller] "
+                        "max_consecutive_errors)")
+    p.add_argument("--amplitude", type=_args.number(float, min=0.0, max=1000.0, unit="µV"), default=None,
+                   metavar="UV", help="--source simulated: the participant's P300 amplitude (default 5; 0: none)")
+    p.add_argument("--participant-data", metavar="REC", default=None, type=_args.recording_file,
+                   help="--source simulated: answer with the real epochs of this recording")
+    p.add_argument("--seed", type=_args.number(int, min=0), default=0, help="random seed (default 0)")
+    p.add_argument("--summary-json", metavar="FILE", default=None,
+                   help="also write the summary (accuracy, chars/min, ITR, latencies) to this JSON file")
+    p.set_defaults(func=_spell, check=_check_spell)
+
+
+# -- checks -------------------------------------------------------------------------------------
+def _parse_source(text: str | None):
+    t = (text or "simulated").strip()
+    low = t.lower()
+    if low in ("simulated", "synthetic"):
+        return low, None
+    for kind in ("lsl", "replay"):
+        if low.startswith(kind + ":"):
+            rest = t[len(kind) + 1:]
+            if not rest:
+                raise _args.UsageError("--source", f"give the {'stream name' if kind == 'lsl' else 'file'} after "
+                                                   f"'{kind}:', e.g. '{kind}:{'MyAmp' if kind == 'lsl' else 'S1.mat'}'.")
+            return kind, rest
+    raise _args.UsageError("--source", f"expected {_SOURCES}, got {text!r}.")
+
+
+def _check_text(flag: str, text, layout) -> None:
+    if text is None:
+        return
+    missing = sorted({c for c in text if c not in layout.symbols})
+    if not text or missing:
+        raise _args.UsageError(flag, f"{text!r} must be non-empty and use only the grid's symbols "
+                                     f"{''.join(layout.symbols)!r}; not on the grid: {missing} (check the case, or "
+                                     "set [speller] symbols in a --config file).")
+
+
+def _apply_demo(args) -> None:
+    """Fill the options not given on the command line from :data:`DEMO`."""
+    if not args.demo:
+        return
+    if args.source is None:
+        args.source = DEMO["source"]
+    simulated = args.source.strip().lower() == "simulated"
+    for key, value in DEMO.items():
+        if key == "calibrate" and args.model is not None:
+            continue  # a trained model needs no calibration
+        if key == "amplitude" and (not simulated or args.participant_data is not None):
+            continue
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+
+
+def _make_display(args, config):
+    """The one place the display is chosen: headless (a clock) for now.
+
+    The GUI hooks in here: without --headless, when a screen is available, return its
+    SpellerGrid (it implements neurospell.session.display.Display).
+    """
+    from neurospell.session.headless import HeadlessDisplay
+
+    return HeadlessDisplay.from_config(config.speller)
+
+
+def _check_spell(args, config) -> None:
+    _apply_demo(args)
+    kind, rest = _parse_source(args.source)
+    if kind == "replay":
+        _args.recording_file(rest)
+    if not args.headless and not args.demo:
+        raise _args.UsageError("--headless", "the live session runs headless for now: add --headless (the GUI "
+                                             "window is `neurospell gui`).")
+    layout = config.speller.layout()
+    _check_text("--copy", args.copy, layout)
+    _check_text("--calibrate", args.calibrate, layout)
+    if args.model is not None and args.calibrate is not None:
+        raise _args.UsageError("--model", "give a trained --model or a --calibrate text to train one on, not both.")
+    if args.model is not None and args.decoder is not None:
+        raise _args.UsageError("--decoder", "--decoder names the decoder trained after calibration; with --model "
+                                            "there is no training. Drop one of them.")
+    if args.decoder is not None:
+        _args.check_decoder_name("--decoder", args.decoder)
+    if kind != "simulated":
+        for flag, value in (("--amplitude", args.amplitude), ("--participant-data", args.participant_data)):
+            if value is not None:
+                raise _args.UsageError(flag, f"applies to --source simulated only (got --source {args.source}).")
+    if args.amplitude is not None and args.participant_data is not None:
+        raise _args.UsageError("--amplitude", "is a parametric participant's; --participant-data answers with real "
+                                              "epochs. Drop one of them.")
+    if args.summary_json is not None:
+        _args.check_output_file("--summary-json", args.summary_json, overwrite=True)
+    if args.out is not None:
+        out = _args.check_output_folder("--out", args.out)
+        if out.exists() and any(out.iterdir()) and not args.overwrite:
+            raise _args.UsageError("--out", f"{args.out!r} exists and is not empty. Pass --overwrite to replace it, "
+                                            "or choose another folder.")
+    if args.lm is not None:
+        _args.check_lm_choice("--lm", args.lm, args.lm_path, config, args)
+
+
+def _session_config(args, config):
+    sp = {}
+    for key, value in (("soa", args.soa), ("inter_trial", args.inter_trial),
+                       ("calibration_repetitions", args.calibration_repetitions),
+                       ("max_repetitions", args.max_repetitions), ("max_selections", args.max_selections),
+                       ("max_minutes", args.max_minutes), ("max_consecutive_errors", args.max_errors)):
+        if value is not None:
+            sp[key] = value
+    if args.soa is not None:
+        sp["flash_duration"] = min(config.speller.flash_duration, args.soa)
+    if "max_repetitions" in sp:
+        sp["min_repetitions"] = min(config.speller.min_repetitions, sp["max_repetitions"])
+    speller = dataclasses.replace(config.speller, **sp)
+    decoder = config.decoder if args.decoder is None else dataclasses.replace(config.decoder, name=args.decoder)
+    return dataclasses.replace(config, speller=speller, decoder=decoder)
+
+
+# -- the command ----------------------------------------------------------------------------------
+def _spell(args, config) -> int:
+    from neurospell.acquisition import LslMarkerOutlet, LslSource, open_source
+    from neurospell.decoder import load_decoder
+    from neurospell.lm_fusion import make_model
+    from neurospell.lsl import configure_lsl
+    from neurospell.session.live import LiveSession, ParticipantProcess, Start, Stop
+    from neurospell.session.replay import replay_lsl
+    from neurospell.session.sessiondir import SessionFolder
+
+    configure_lsl(config.lsl)
+    config = _session_config(args, config)
+    kind, rest = _parse_source(args.source)
+    lm_name = args.lm or config.lm.name
+    lm = None if lm_name == "uniform" else make_model(lm_name, config.lm)
+    decoder = None if args.model is None else load_decoder(args.model, preprocess=config.preprocessing)
+    calibration = None if decoder is not None else (args.calibrate or DEFAULT_CALIBRATION)
+    tag = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    cleanup = []
+    outlet = None
+    participant = None
+    try:
+        if kind in ("simulated", "lsl", "replay"):
+            outlet = LslMarkerOutlet(f"neurospell-markers-{tag}")
+            cleanup.append(outlet.close)
+        if kind == "simulated":
+            extra = ["--seed", args.seed]
+            if args.participant_data is not None:
+                extra += ["--data", args.participant_data]
+            elif args.amplitude is not None:
+                extra += ["--amplitude", args.amplitude]
+            print("spell: starting the simulated participant ...", flush=True)
+            participant = ParticipantProcess(args.copy or "HELLO WORLD", outlet.name, args=extra,
+                                             config_path=getattr(args, "config", None))
+            cleanup.append(participant.close)
+            source = LslSource(participant.name, marker_name=f"neurospell-markers-{tag}",
+                               timeout=config.acquisition.resolve_timeout,
+                               buffer_seconds=config.acquisition.buffer_seconds,
+                               gap_tolerance=config.acquisition.gap_tolerance)
+        elif kind == "replay":
+            stop_replay = threading.Event()
+            name = f"neurospell-replay-{tag}"
+            th = threading.Thread(target=replay_lsl, args=(rest,), daemon=True,
+                                  kwargs=dict(name=name, wait_for_consumers=None, stop=stop_replay.is_set))
+            th.start()
+            cleanup.append(stop_replay.set)
+            source = LslSource(name, marker_name=f"neurospell-markers-{tag}",
+                               timeout=config.acquisition.resolve_timeout)
+        elif kind == "lsl":
+            source = LslSource(rest, config.acquisition.lsl_eeg_type, marker_name=f"neurospell-markers-{tag}",
+                               timeout=config.acquisition.resolve_timeout)
+            print(f"spell: markers go out on the LSL stream 'neurospell-markers-{tag}'", flush=True)
+        else:
+            source = open_source("synthetic", config.acquisition)
+        source.start()
+        cleanup.append(source.stop)
+        if participant is not None and not participant.wait_connected(30.0):
+            raise RuntimeError("the simulated participant did not connect to the marker stream: "
+                               + " | ".join(participant.lines[-5:]))
+        folder = None
+        if args.out is not None:
+            folder = SessionFolder.create(args.out, config=config, overwrite=args.overwrite)
+        display = _make_display(args, config)
+        if hasattr(display, "close"):
+            cleanup.append(display.close)
+
+        def on_decision(rec):
+            mark = "" if rec.correct is None else ("  ok" if rec.correct else f"  (wanted {rec.intended!r})")
+            print(f"  selected {rec.symbol!r} p={rec.posterior:.2f} after {rec.n_flashes:3d} flashes -> "
+                  f"{rec.text!r}{mark}", flush=True)
+
+        session = LiveSession(config, source, display, folder=folder, decoder=decoder, lm=lm,
+                              lm_name=lm_name if lm is not None else None, marker_outlet=outlet,
+                              copy_text=args.copy, calibration_text=calibration, seed=args.seed,
+                              on_decision=on_decision)
+        print(f"spell: {source} -> {config.decoder.name if decoder is None else decoder.name}, LM {lm_name}; "
+              f"{'calibration on ' + repr(calibration) + ', ' if calibration else ''}"
+              f"{'copy ' + repr(args.copy) if args.copy else 'free spelling'}", flush=True)
+        session.start()
+        session.submit(Start())
+        interrupted = False
+        last = None
+        try:
+            while session.running:
+                snap = session.snapshot()
+                line = (snap.phase, snap.status)
+                if line != last and not snap.status.startswith(("copy:", "free:")):
+                    print(f"- [{snap.phase}] {snap.status}", flush=True)
+                last = line
+                time.sleep(0.05)
+        except KeyboardInterrupt:
+            interrupted = True
+            print("\nspell: stopping (Ctrl-C) ...", flush=True)
+            session.submit(Stop())
+        result = session.join(60.0)
+        _print_summary(result, len(config.speller.symbols), folder)
+        if args.summary_json:
+            summary = result.summary()
+            if result.training_report:
+                summary["heldout_auc"] = result.training_report["heldout_auc"]
+                summary["lm_alpha"] = result.training_report["lm_alpha"]
+            with open(args.summary_json, "w", encoding="utf-8") as fid:
+                json.dump(summary, fid, indent=2)
+        return 130 if interrupted else 0
+    finally:
+        for fn in reversed(cleanup):
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - best effort at the end
+                pass
+
+
+def _print_summary(result, n_symbols: int, folder) -> None:
+    s = result.summary()
+    print()
+    print(f"typed text      {result.text!r}" + (f"  (target {result.target_text!r})" if result.target_text else ""))
+    print(f"stopped         {result.stop_reason}")
+    if result.training_report:
+        tr = result.training_report
+        alpha = tr.get("lm_alpha")
+        print(f"calibration     {tr['n_epochs']} epochs, {tr['decoder']} held-out AUC {tr['heldout_auc']:.3f}"
+              + ("" if alpha is None else f", LM weight {alpha:g}"))
+    acc = s["accuracy"]
+    print(f"selections      {s['n_selections']}" + ("" if acc is None else f", accuracy {acc:.0%}"))
+    print(f"chars/min       {s['chars_per_min']:.2f}")
+    print(f"ITR             {s['itr_bits_per_min']:.1f} bits/min" + (" (needs --copy)" if acc is None else ""))
+    print(f"flashes/char    {s['flashes_per_char']:.1f}")
+    if s["decision_latency_ms_median"] is not None:
+        print(f"decision time   {s['decision_latency_ms_median']:.1f} ms median, {s['decision_latency_ms_p99']:.1f} ms "
+              "p99 after the last epoch closed")
+    if s["n_discarded"] or s["n_gaps"] or s["n_pauses"]:
+        print(f"faults          {s['n_gaps']} gap(s), {s['n_pauses']} pause(s), {s['n_discarded']} flash(es) not "
+              "scored (no data)")
+    if folder is not None:
+        print(f"session folder  {folder.root} (replay: neurospell replay {folder.root})")
+    sys.stdout.flush()
