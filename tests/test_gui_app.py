@@ -222,7 +222,7 @@ def test_keyboard_only_workflow_with_the_simulated_participant(qtbot, fast_confi
     cut = text0.rfind(" ") + 1
     qtbot.waitUntil(lambda: win.snapshot.text == text0[:cut] + comp.word + " ", timeout=5000)
     # The stream is lost (the participant's process ends): the scope and the status say so.
-    win.connection.participant.proc.kill()
+    win.connection.participant.kill()
     qtbot.waitUntil(lambda: not win.snapshot.source_ok, timeout=20_000)
     qtbot.waitUntil(lambda: win.scope.stream_lost and win.status.text().startswith("Stream lost"), timeout=5000)
     _shot(win, tmp_path, "07-stream-lost")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
+import threading
 import time
+import uuid
 from pathlib import Path
 
 from ..check import NeurospellError
 from . import _args
+from .spell import DEFAULT_CALIBRATION, DEMO
 
 
 def register(subparsers) -> None:
@@ -23,12 +27,14 @@ def register(subparsers) -> None:
         ),
     )
     p.add_argument("--demo", action="store_true",
-                   help="start the simulated participant, connect to it, calibrate, train and copy-spell --phrase")
-    p.add_argument("--phrase", default="HELLO WORLD", help="--demo: the phrase to copy (default: %(default)r)")
-    p.add_argument("--calibration-text", default="THE QUICK BROWN FOX", metavar="TEXT",
-                   help="characters cued in calibration (default: %(default)r)")
+                   help="start the simulated participant, connect to it, calibrate, train and copy-spell --phrase, "
+                        "with the presets of `neurospell spell --demo` (SOA, repetitions, P300 amplitude)")
+    p.add_argument("--phrase", default=None,
+                   help=f"the phrase to copy (default {DEMO['copy']!r}; the simulated participant intends it)")
+    p.add_argument("--calibration-text", default=None, metavar="TEXT",
+                   help=f"characters cued in calibration (default {DEFAULT_CALIBRATION!r}; --demo {DEMO['calibrate']!r})")
     p.add_argument("--decoder", default=None,
-                   help="decoder trained after calibration (default: [decoder] name; with --demo xdawncov-ts-lr)")
+                   help=f"decoder trained after calibration (default: [decoder] name; --demo {DEMO['decoder']})")
     p.add_argument("--lm", default=None, type=_args.lm_name,
                    help="language model for the prior and the word completions (default: [lm] name; "
                         "'uniform' for none)")
@@ -64,6 +70,8 @@ def _check(args, config) -> None:
         _args.check_decoder_name("--decoder", args.decoder)
     layout = config.speller.layout()
     for flag, text in (("--phrase", args.phrase), ("--calibration-text", args.calibration_text)):
+        if text is None:
+            continue
         missing = sorted({c for c in text.upper() if c not in layout.symbols})
         if not text or missing:
             raise NeurospellError(
@@ -75,7 +83,7 @@ class _Connection:
     """An opened source for the window (see :class:`neurospell.gui.app.Connection`)."""
 
     def __init__(self, source, *, marker_outlet=None, folder=None, lm=None, lm_name=None, decoder_name=None,
-                 description="", participant=None):
+                 description="", participant=None, cleanup=()):
         self.source = source
         self.marker_outlet = marker_outlet
         self.session_folder = folder
@@ -85,6 +93,7 @@ class _Connection:
         self.decoder_name = decoder_name
         self.description = description
         self.participant = participant
+        self.cleanup = list(cleanup)
         self.ch_names = tuple(source.ch_names)
         self.sfreq = float(source.sfreq)
         self._reader = source.reader()
@@ -105,66 +114,14 @@ class _Connection:
         try:
             self.source.stop()
         finally:
+            for stop in self.cleanup:
+                stop()
+            self.cleanup = []
             if self.participant is not None:
-                self.participant.stop()
+                self.participant.close()
                 self.participant = None
             if self.marker_outlet is not None:
                 self.marker_outlet.close()
-
-
-class ParticipantProcess:
-    """``neurospell simulate-participant`` (parametric) in a subprocess, stopped with the connection.
-
-    Parameters
-    ----------
-    phrase : str
-    name, marker_stream : str
-        The EEG stream it publishes and the marker stream it answers.
-    config_path : path-like | None
-        ``--config`` for it (the same grid as the window's).
-    extra_args : sequence of str
-        More ``simulate-participant`` options (``--amplitude 10`` ...).
-    """
-
-    def __init__(self, phrase: str, *, name: str, marker_stream: str, config_path=None, extra_args=(),
-                 timeout: float = 60.0):
-        import subprocess
-        import threading
-
-        self.name = name
-        self.timeout = timeout
-        cmd = [sys.executable, "-m", "neurospell"]
-        if config_path is not None:
-            cmd += ["--config", str(config_path)]
-        cmd += ["simulate-participant", "--phrase", phrase, "--name", name, "--marker-stream", marker_stream,
-                *map(str, extra_args)]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self._ready = threading.Event()
-        self.lines: list[str] = []
-        threading.Thread(target=self._read, daemon=True, name="neurospell-participant-stdout").start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-            if "streaming" in line:
-                self._ready.set()
-        self._ready.set()
-
-    def wait_ready(self) -> None:
-        """Wait until its EEG stream is published (fails with its error output if it died)."""
-        if not self._ready.wait(self.timeout) or self.proc.poll() is not None:
-            err = self.proc.stderr.read()[-2000:] if self.proc.poll() is not None else ""
-            self.stop()
-            raise NeurospellError(f"The simulated participant did not start within {self.timeout:g} s: {err.strip()}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except Exception:  # noqa: BLE001 - subprocess.TimeoutExpired
-                self.proc.kill()
-                self.proc.wait(5)
 
 
 class Connector:
@@ -197,18 +154,20 @@ class Connector:
     def connect(self, request, config):
         from neurospell.acquisition import LslMarkerOutlet, open_source
         from neurospell.lsl import configure_lsl
+        from neurospell.session.live import ParticipantProcess
+        from neurospell.session.replay import replay_lsl
         from neurospell.session.sessiondir import SessionFolder
 
         configure_lsl(config.lsl)
-        tag = f"gui-{os.getpid()}-{int(time.time() * 1000) % 100000}"
+        tag = f"gui-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         outlet = participant = source = None
+        cleanup = []
         try:
-            if request.kind == "simulated":
+            if request.kind in ("simulated", "lsl", "recording"):
                 outlet = LslMarkerOutlet(f"neurospell-markers-{tag}")
-                participant = ParticipantProcess(
-                    (request.phrase or "HELLO WORLD").upper(), name=f"neurospell-participant-{tag}",
-                    marker_stream=outlet.name, config_path=self.config_path, extra_args=self.participant_args)
-                participant.wait_ready()
+            if request.kind == "simulated":
+                participant = ParticipantProcess((request.phrase or "HELLO WORLD").upper(), outlet.name,
+                                                 args=self.participant_args, config_path=self.config_path)
                 source = open_source(f"lsl:{participant.name}+{outlet.name}", config.acquisition)
                 description = f"simulated participant ({participant.name}) intending {request.phrase!r}"
             elif request.kind == "synthetic":
@@ -218,24 +177,46 @@ class Connector:
                 outlet = LslMarkerOutlet(f"neurospell-markers-{tag}")
                 source = open_source(f"lsl:{request.stream}+{outlet.name}", config.acquisition)
                 description = f"LSL stream {request.stream!r}"
-            else:
-                source = open_source(f"playback:{request.recording}", config.acquisition)
+            else:  # a recording played over LSL with its timing (as `spell --source replay:FILE`)
+                stop_replay = threading.Event()
+                name = f"neurospell-replay-{tag}"
+                threading.Thread(target=replay_lsl, args=(request.recording,), daemon=True,
+                                 kwargs=dict(name=name, wait_for_consumers=None, stop=stop_replay.is_set)).start()
+                cleanup.append(stop_replay.set)
+                source = open_source(f"lsl:{name}+{outlet.name}", config.acquisition)
                 description = f"recording {request.recording} replayed"
             source.start()
+            if participant is not None and not participant.wait_connected(30.0):
+                raise NeurospellError("The simulated participant did not connect to the marker stream: "
+                                      + " | ".join(participant.lines[-5:]))
             lm, lm_name = self._lm_for(config)
             self.root.mkdir(parents=True, exist_ok=True)
             folder = SessionFolder.create(self.root / f"session-{time.strftime('%Y%m%d-%H%M%S')}-{tag}",
                                           config=config)
             return _Connection(source, marker_outlet=outlet, folder=folder, lm=lm, lm_name=lm_name,
-                               decoder_name=self.decoder_name, description=description, participant=participant)
+                               decoder_name=self.decoder_name, description=description, participant=participant,
+                               cleanup=cleanup)
         except BaseException:
-            for thing in (source, participant, outlet):
-                if thing is not None:
-                    try:
-                        thing.stop() if hasattr(thing, "stop") else thing.close()
-                    except Exception:  # noqa: BLE001 - cleaning up after the real error
-                        pass
+            for stop in [*cleanup, *(t.stop for t in (source,) if t is not None),
+                         *(t.close for t in (participant, outlet) if t is not None)]:
+                try:
+                    stop()
+                except Exception:  # noqa: BLE001 - cleaning up after the real error
+                    pass
             raise
+
+
+def demo_config(config):
+    """``config`` with the speller timing of ``neurospell spell --demo`` (:data:`DEMO`).
+
+    The flash lasts half the SOA (the grid needs at least one dark frame between flashes).
+    """
+    sp = config.speller
+    speller = dataclasses.replace(
+        sp, soa=DEMO["soa"], flash_duration=min(sp.flash_duration, DEMO["soa"] / 2), inter_trial=DEMO["inter_trial"],
+        calibration_repetitions=DEMO["calibration_repetitions"], max_repetitions=DEMO["max_repetitions"],
+        min_repetitions=min(sp.min_repetitions, DEMO["max_repetitions"]), max_minutes=DEMO["max_minutes"])
+    return dataclasses.replace(config, speller=speller)
 
 
 def _gui(args, config) -> int:
@@ -254,14 +235,20 @@ def _gui(args, config) -> int:
                 "`neurospell spell --source simulated --headless` runs the speller without a window.")
     from neurospell.gui.app import ConnectRequest, run_app
 
-    decoder = args.decoder or ("xdawncov-ts-lr" if args.demo else None)
-    connector = Connector(folder=args.folder, lm_name=args.lm, decoder_name=decoder, config_path=args.config)
-    demo = ConnectRequest("simulated", phrase=args.phrase.upper()) if args.demo else None
+    phrase = (args.phrase or DEMO["copy"]).upper()
+    calibration = (args.calibration_text or (DEMO["calibrate"] if args.demo else DEFAULT_CALIBRATION)).upper()
+    decoder = args.decoder or (DEMO["decoder"] if args.demo else None)
+    participant_args = ()
     if args.demo:
-        print(f"neurospell gui --demo: simulated participant intending {args.phrase.upper()!r}; calibrating on "
-              f"{args.calibration_text.upper()!r}, decoder {decoder}", flush=True)
-    result = run_app(config, connector, demo=demo, calibration_text=args.calibration_text.upper(),
-                     copy_text=args.phrase.upper(), quit_after=args.quit_after, quit_after_selections=args.quit_after_selections,
+        config = demo_config(config)
+        participant_args = ("--amplitude", DEMO["amplitude"])
+    connector = Connector(folder=args.folder, lm_name=args.lm, decoder_name=decoder, config_path=args.config,
+                          participant_args=participant_args)
+    demo = ConnectRequest("simulated", phrase=phrase) if args.demo else None
+    if args.demo:
+        print(f"neurospell gui --demo: simulated participant intending {phrase!r}; calibrating on "
+              f"{calibration!r}, decoder {decoder or config.decoder.name}", flush=True)
+    result = run_app(config, connector, demo=demo, calibration_text=calibration, copy_text=phrase, quit_after=args.quit_after, quit_after_selections=args.quit_after_selections,
                      screenshot=args.screenshot,
                      stage_screenshots=args.stage_screenshots,
                      settings_path=args.settings, argv=sys.argv[:1])
