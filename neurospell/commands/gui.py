@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 from ..check import NeurospellError
+from ..config import SpellerConfig
 from . import _args
 from .spell import DEFAULT_CALIBRATION, DEMO
 
@@ -209,14 +210,17 @@ class Connector:
 def demo_config(config):
     """``config`` with the speller timing of ``neurospell spell --demo`` (:data:`DEMO`).
 
-    The flash lasts half the SOA (the grid needs at least one dark frame between flashes).
+    A ``[speller]`` key the config sets to other than the shipped default (a ``--config``
+    file) wins over the preset. The flash lasts at most half the SOA (the grid needs dark
+    frames between flashes).
     """
-    sp = config.speller
-    speller = dataclasses.replace(
-        sp, soa=DEMO["soa"], flash_duration=min(sp.flash_duration, DEMO["soa"] / 2), inter_trial=DEMO["inter_trial"],
-        calibration_repetitions=DEMO["calibration_repetitions"], max_repetitions=DEMO["max_repetitions"],
-        min_repetitions=min(sp.min_repetitions, DEMO["max_repetitions"]), max_minutes=DEMO["max_minutes"])
-    return dataclasses.replace(config, speller=speller)
+    sp, shipped = config.speller, SpellerConfig()
+    keys = ("soa", "inter_trial", "calibration_repetitions", "max_repetitions", "max_minutes")
+    new = {k: DEMO[k] for k in keys if getattr(sp, k) == getattr(shipped, k)}
+    soa = new.get("soa", sp.soa)
+    new["flash_duration"] = min(sp.flash_duration, soa / 2)
+    new["min_repetitions"] = min(sp.min_repetitions, new.get("max_repetitions", sp.max_repetitions))
+    return dataclasses.replace(config, speller=dataclasses.replace(sp, **new))
 
 
 def _gui(args, config) -> int:
