@@ -827,8 +827,10 @@ class SpellerWindow(QtWidgets.QMainWindow):
                                announce=not decided and (prev is None or prev.phase == snap.phase))
         self.text_panel.set_text(text)
         self.text_panel.set_target(snap.target_text if snap.phase in ("calibration", "copy", "paused") else None)
-        if eng is not None:
-            self.text_panel.set_choices(eng.completions, eng.candidates)
+        if eng is not None and (len(eng.completions) or text != self.text_panel.shown_choices_for):
+            # (the session computes completions only when the text changes: a snapshot without
+            # them keeps the list shown for the same text)
+            self.text_panel.set_choices(eng.completions, eng.candidates, for_text=text)
         if snap.progress is not None:
             self.progress.setValue(round(100 * snap.progress))
             self.progress.setFormat(f"{snap.phase} %p%")

@@ -578,11 +578,16 @@ class SpellerGrid(QtWidgets.QWidget):
             p.setPen(pen)
             p.drawRect(self.cell_rect(idx).adjusted(3, 3, -3, -3))
         if self.hasFocus():
-            pen = QtGui.QPen(th.qcolor("focus"), 4)
+            # Keyboard focus: a frame on the cursor's cell; while flashing or scanning, only a
+            # thin frame round the grid (a salient outline on one cell would compete with the
+            # stimuli, and the scan highlight already outlines cells).
+            busy = self._phase != "idle" or bool(self._highlight)
+            pen = QtGui.QPen(th.qcolor("focus"), 2 if busy else 4)
             pen.setJoinStyle(QtCore.Qt.PenJoinStyle.MiterJoin)
             p.setPen(pen)
             p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
-            p.drawRect(self.cell_rect(self._cursor).adjusted(2, 2, -2, -2))
+            p.drawRect(self._grid_area().adjusted(1, 1, -1, -1) if busy
+                       else self.cell_rect(self._cursor).adjusted(2, 2, -2, -2))
         pd = self.photodiode_rect()
         if pd is not None:
             p.fillRect(pd, QtGui.QColor("#ffffff") if lit else QtGui.QColor("#000000"))

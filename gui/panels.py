@@ -61,6 +61,8 @@ class TextPanel(QtWidgets.QWidget):
         self._theme = theme or current_theme()
         self._text = ""
         self._choices: list[tuple[str, Completion | None]] = []
+        #: The typed text the choices shown were computed for.
+        self.shown_choices_for: str | None = None
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         self.target_label = QtWidgets.QLabel("")
@@ -111,13 +113,16 @@ class TextPanel(QtWidgets.QWidget):
         self.text_label.setText(shown + "▏")
         self.text_label.setAccessibleDescription(f"Typed text: {text!r}" if text else "Nothing typed yet.")
 
-    def set_choices(self, completions, candidates) -> None:
+    def set_choices(self, completions, candidates, *, for_text: str | None = None) -> None:
         """Fill the list: completions (words) then candidates that differ in the current word.
 
         Parameters
         ----------
         completions, candidates : CandidateList | iterable of Candidate
+        for_text : str | None
+            The typed text they were computed for (kept in :attr:`shown_choices_for`).
         """
+        self.shown_choices_for = self._text if for_text is None else for_text
         items: list[tuple[str, Completion | None]] = []
         seen: set[str] = set()
         for c in completions or ():
@@ -129,7 +134,8 @@ class TextPanel(QtWidgets.QWidget):
             comp = choice_for_candidate(self._text, c.text)
             if comp is not None and comp.word not in seen:
                 seen.add(comp.word)
-                items.append((f"{comp.word}  (re-ranked: {c.text.strip()})", comp))
+                label = c.text.strip() if " " in c.text.strip() else "candidate"
+                items.append((f"{comp.word}  (re-ranked: {label})", comp))
         if items == self._choices:
             return
         self._choices = items
