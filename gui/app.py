@@ -556,6 +556,7 @@ class SpellerWindow(QtWidgets.QMainWindow):
         if (old.theme, old.font_scale) != (new.theme, new.font_scale):
             self.theme = apply_theme(QtWidgets.QApplication.instance(), new.theme, new.font_scale)
             self.grid.set_theme(self.theme)
+            self.text_panel.set_text_scale(2.0)
         self.grid.set_cell_font_scale(new.grid_scale)
         if old.photodiode != new.photodiode:
             self.grid.photodiode = new.photodiode
