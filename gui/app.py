@@ -348,6 +348,7 @@ class SpellerWindow(QtWidgets.QMainWindow):
         self._build_shortcuts()
         self._connectDone.connect(self._connect_done, QtCore.Qt.ConnectionType.QueuedConnection)
         self._connect_thread: threading.Thread | None = None
+        self._closing: list[threading.Thread] = []
         QtWidgets.QApplication.instance().installEventFilter(self)
         speech_problem = self._apply_speech(self.settings.speak_words)
         self.resize(1500, 900)
@@ -690,30 +691,47 @@ class SpellerWindow(QtWidgets.QMainWindow):
             self.phaseChanged.emit(phase)
 
     def disconnect_source(self) -> None:
-        """Stop the session (if any) and close the source."""
-        self._end_session()
+        """Stop the session (if any) and close the source.
+
+        Returns at once: the session's worker may be busy (training) and the source slow to
+        close, so both end on a thread (:meth:`closeEvent` waits for it).
+        """
+        session, conn = self._end_session(wait=False), self.connection
+        self.connection = None
         self._scope_timer.stop()
         if self.scope is not None:
             self.scope.setParent(None)
             self.scope.deleteLater()
             self.scope = None
             self._scope_placeholder.show()
-        if self.connection is not None:
-            self.connection.close()
-            self.connection = None
+        if session is not None or conn is not None:
+            def finish():
+                if session is not None:
+                    try:
+                        session.join(timeout=60.0)
+                    except Exception as err:  # noqa: BLE001 - the error is in the last snapshot already
+                        logger.info("session ended with: %s", err)
+                if conn is not None:
+                    conn.close()
+            thread = threading.Thread(target=finish, name="neurospell-gui-disconnect", daemon=True)
+            thread.start()
+            self._closing.append(thread)
         if self._phase != "connecting":
             self._set_phase("disconnected")
 
-    def _end_session(self) -> None:
-        if self.session is not None:
-            self.session.submit(Stop())
-            try:
-                self.session.join(timeout=10.0)
-            except Exception as err:  # noqa: BLE001 - the error is in the last snapshot already
-                logger.info("session ended with: %s", err)
+    def _end_session(self, *, wait: bool = True):
+        """Stop the session and forget it; returns it (``None`` when there was none)."""
+        session, self.session = self.session, None
+        if session is not None:
+            session.submit(Stop())
+            if wait:
+                try:
+                    session.join(timeout=10.0)
+                except Exception as err:  # noqa: BLE001 - the error is in the last snapshot already
+                    logger.info("session ended with: %s", err)
             self.grid.stop()
             self.grid.cue(None)
-            self.session = None
+        return session
 
     def _feed_scope(self) -> None:
         if self.connection is None or self.scope is None:
@@ -933,6 +951,9 @@ class SpellerWindow(QtWidgets.QMainWindow):
         self._poll_timer.stop()
         self.scanner.stop()
         self.disconnect_source()
+        for thread in self._closing:  # the participant process and the source end before the app
+            thread.join(timeout=70.0)
+        self._closing = []
         if self.speech is not None:
             self.speech.close()
         super().closeEvent(event)
