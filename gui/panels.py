@@ -134,8 +134,8 @@ class TextPanel(QtWidgets.QWidget):
             comp = choice_for_candidate(self._text, c.text)
             if comp is not None and comp.word not in seen:
                 seen.add(comp.word)
-                label = c.text.strip() if " " in c.text.strip() else "candidate"
-                items.append((f"{comp.word}  (re-ranked: {label})", comp))
+                whole = c.text.strip()
+                items.append((f"{comp.word}  (re-ranked: {whole})" if " " in whole else f"{comp.word}  (re-ranked)", comp))
         if items == self._choices:
             return
         self._choices = items
