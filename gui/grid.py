@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -157,13 +158,17 @@ class SpellerGrid(QtWidgets.QWidget):
         Every queued flash has been shown and its gap elapsed.
     cellActivated(int)
         The keyboard cursor's cell was chosen (Return, Enter or Space): a symbol index.
+    cueChanged(object)
+        The cued symbol (calibration target) changed: a symbol or ``None``.
     """
 
     flashShown = QtCore.Signal(int, float)
     flashEnded = QtCore.Signal(int)
     scheduleFinished = QtCore.Signal()
     cellActivated = QtCore.Signal(int)
-    _scheduleRequested = QtCore.Signal(object)
+    cueChanged = QtCore.Signal(object)
+    _scheduleRequested = QtCore.Signal()
+    _cueRequested = QtCore.Signal(object)
 
     def __init__(self, speller_layout: SpellerLayout | None = None, *, flash_frames: int = 6,
                  gap_frames: int = 4, refresh_rate: float | None = None, photodiode: bool = False,
@@ -196,6 +201,9 @@ class SpellerGrid(QtWidgets.QWidget):
         self._local_clock = get_pylsl().local_clock
         self._callbacks: list[OnsetCallback] = []
         self._queue: deque[int] = deque()
+        self._queue_lock = threading.Lock()
+        self._highlight: frozenset[int] = frozenset()
+        self._cue: int | None = None
         self._phase = "idle"  # idle | waiting | on | off | ready
         self._left = 0
         self._group: int | None = None
@@ -217,6 +225,7 @@ class SpellerGrid(QtWidgets.QWidget):
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._tick)
         self._scheduleRequested.connect(self._enqueue, QtCore.Qt.ConnectionType.QueuedConnection)
+        self._cueRequested.connect(self._set_cue, QtCore.Qt.ConnectionType.QueuedConnection)
 
         self._cursor = 0
         self._cell_font_scale = 1.0
@@ -310,7 +319,9 @@ class SpellerGrid(QtWidgets.QWidget):
                 )
         groups = [int(g) for g in groups]
         if groups:
-            self._scheduleRequested.emit(groups)
+            with self._queue_lock:
+                self._queue.extend(groups)
+            self._scheduleRequested.emit()
 
     def on_onset(self, callback: OnsetCallback) -> None:
         """Call ``callback(group, onset)`` after each flash onset (on the GUI thread; keep it quick)."""
@@ -318,9 +329,50 @@ class SpellerGrid(QtWidgets.QWidget):
             raise NeurospellError(f"on_onset: callback must be callable, got {type(callback).__name__}.")
         self._callbacks.append(callback)
 
+    def cancel_flashes(self) -> int:
+        """Drop the flashes queued and not yet shown; return how many (thread-safe).
+
+        The flash on screen (if any) finishes normally.
+        """
+        with self._queue_lock:
+            n = len(self._queue)
+            self._queue.clear()
+        return n
+
+    def cue(self, symbol: str | None) -> None:
+        """Calibration: outline the symbol to attend (``None`` clears it); thread-safe."""
+        if symbol is not None and symbol not in self.speller_layout.symbols:
+            raise NeurospellError(
+                f"cue: symbol must be one of the grid's symbols {''.join(self.speller_layout.symbols)!r} "
+                f"or None, got {symbol!r}."
+            )
+        self._cueRequested.emit(symbol)
+
+    @QtCore.Slot(object)
+    def _set_cue(self, symbol: str | None) -> None:
+        self._cue = None if symbol is None else self.speller_layout.symbols.index(symbol)
+        self.update()
+        self.cueChanged.emit(symbol)
+
+    @property
+    def cued_symbol(self) -> str | None:
+        """The symbol cued now (``None`` when none)."""
+        return None if self._cue is None else self.speller_layout.symbols[self._cue]
+
+    def set_highlight(self, cells) -> None:
+        """Outline ``cells`` (symbol indices) in the focus colour: row-column scanning."""
+        self._highlight = frozenset(int(c) for c in cells)
+        self.update()
+
+    @property
+    def highlighted_cells(self) -> frozenset[int]:
+        """The cells outlined by :meth:`set_highlight`."""
+        return self._highlight
+
     def stop(self) -> None:
         """Drop every queued flash and go dark now."""
-        self._queue.clear()
+        with self._queue_lock:
+            self._queue.clear()
         self._timer.stop()
         was = self._group
         self._phase, self._group, self._lit = "idle", None, frozenset()
@@ -348,10 +400,9 @@ class SpellerGrid(QtWidgets.QWidget):
         return self._phase != "idle" or bool(self._queue)
 
     # -- frame clock --------------------------------------------------------------------------
-    @QtCore.Slot(object)
-    def _enqueue(self, groups: list[int]) -> None:
-        self._queue.extend(groups)
-        if self._phase == "idle":
+    @QtCore.Slot()
+    def _enqueue(self) -> None:
+        if self._phase == "idle" and self._queue:
             self._begin()
 
     def _exposed(self) -> bool:
@@ -360,6 +411,9 @@ class SpellerGrid(QtWidgets.QWidget):
 
     def _begin(self) -> None:
         # Flashes wait until the grid is on screen: an onset must follow a painted frame.
+        if not self._queue:  # cancelled while waiting
+            self._phase = "idle"
+            return
         if not self._exposed():
             if self._phase != "waiting":
                 logger.info("SpellerGrid: flashes wait until the grid is shown.")
@@ -370,7 +424,8 @@ class SpellerGrid(QtWidgets.QWidget):
         self._t0 = time.perf_counter()
         self._frame = 0
         self._start_next()
-        self._arm()
+        if self._phase != "idle":
+            self._arm()
 
     def _arm(self) -> None:
         deadline = self._t0 + (self._frame + 1) * self._period
@@ -407,6 +462,8 @@ class SpellerGrid(QtWidgets.QWidget):
                 if steps > 0:  # the gap ended `steps` frames ago: this flash starts late
                     self.late_flashes += 1
                 self._start_next()
+                if self._phase == "idle":
+                    return
             else:
                 self._phase = "idle"
                 self.scheduleFinished.emit()
@@ -414,7 +471,12 @@ class SpellerGrid(QtWidgets.QWidget):
         self._arm()
 
     def _start_next(self) -> None:
-        group = self._queue.popleft()
+        with self._queue_lock:
+            group = self._queue.popleft() if self._queue else None
+        if group is None:  # cancelled from another thread since the check
+            self._phase, self._group, self._lit = "idle", None, frozenset()
+            self.scheduleFinished.emit()
+            return
         self._phase, self._left, self._group = "on", self.flash_frames, group
         self._lit = frozenset(self.speller_layout.flash_groups[group])
         self._present()
@@ -504,14 +566,28 @@ class SpellerGrid(QtWidgets.QWidget):
             r = self.cell_rect(i)
             on = i in lit
             p.fillRect(r, flash if on else cell)
-            p.setPen(flash_text if on else cell_text)
+            p.setPen(flash_text if on else (th.qcolor("text") if i == self._cue else cell_text))
             p.drawText(r, QtCore.Qt.AlignmentFlag.AlignCenter, self.label(i))
+        # Cue (calibration target) and scanning highlight: outlines only, never a fill, so
+        # they can not be mistaken for a flash (and the pixel probes stay unchanged).
+        p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+        for idx, colour, width in ([(self._cue, th.qcolor("ok"), 5)] if self._cue is not None else []) + [
+                (i, th.qcolor("focus"), 5) for i in sorted(self._highlight)]:
+            pen = QtGui.QPen(colour, width)
+            pen.setJoinStyle(QtCore.Qt.PenJoinStyle.MiterJoin)
+            p.setPen(pen)
+            p.drawRect(self.cell_rect(idx).adjusted(3, 3, -3, -3))
         if self.hasFocus():
-            pen = QtGui.QPen(th.qcolor("focus"), 4)
+            # Keyboard focus: a frame on the cursor's cell; while flashing or scanning, only a
+            # thin frame round the grid (a salient outline on one cell would compete with the
+            # stimuli, and the scan highlight already outlines cells).
+            busy = self._phase != "idle" or bool(self._highlight)
+            pen = QtGui.QPen(th.qcolor("focus"), 2 if busy else 4)
             pen.setJoinStyle(QtCore.Qt.PenJoinStyle.MiterJoin)
             p.setPen(pen)
             p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
-            p.drawRect(self.cell_rect(self._cursor).adjusted(2, 2, -2, -2))
+            p.drawRect(self._grid_area().adjusted(1, 1, -1, -1) if busy
+                       else self.cell_rect(self._cursor).adjusted(2, 2, -2, -2))
         pd = self.photodiode_rect()
         if pd is not None:
             p.fillRect(pd, QtGui.QColor("#ffffff") if lit else QtGui.QColor("#000000"))

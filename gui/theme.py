@@ -179,7 +179,8 @@ def apply_theme(app: QtWidgets.QApplication, mode: str = "auto", font_scale: flo
         (role.ToolTipBase, theme.window), (role.ToolTipText, theme.text), (role.PlaceholderText, theme.cell_text),
     ):
         pal.setColor(r, QtGui.QColor(c))
-    app.setPalette(pal)
+    if app.palette() != pal:
+        app.setPalette(pal)
     base = app.property("_neurospell_base_point_size")
     if base is None:
         base = app.font().pointSizeF()
@@ -189,7 +190,10 @@ def apply_theme(app: QtWidgets.QApplication, mode: str = "auto", font_scale: flo
     app.setFont(font)
     # Visible keyboard focus on every widget: a thick outline in the focus colour.
     # (the speller grid and the scope draw their own focus frame.)
-    controls = ("QAbstractButton", "QLineEdit", "QComboBox", "QAbstractSpinBox", "QAbstractItemView", "QSlider")
-    app.setStyleSheet(", ".join(f"{c}:focus" for c in controls) + f" {{ border: 3px solid {theme.focus}; }}")
+    controls = ("QAbstractButton", "QLineEdit", "QComboBox", "QAbstractSpinBox", "QAbstractItemView", "QSlider",
+                "QLabel", "QTabBar", "QProgressBar")
+    sheet = ", ".join(f"{c}:focus" for c in controls) + f" {{ border: 3px solid {theme.focus}; }}"
+    if app.styleSheet() != sheet:  # a new style sheet re-polishes every widget: only when it changed
+        app.setStyleSheet(sheet)
     _current = theme
     return theme

@@ -30,13 +30,13 @@ from neurospell.session.sessiondir import SessionFolder, replay_session
 DEADLINE = 120.0
 
 
-def _config(**speller):
+def _config(decoder="xdawncov-ts-lr", **speller):
     base = Config()
     sp = dict(soa=0.08, flash_duration=0.05, inter_trial=0.2, calibration_repetitions=2, max_repetitions=4,
               pause_after=0.5, max_minutes=3.0)
     sp.update(speller)
     return dataclasses.replace(base, speller=dataclasses.replace(base.speller, **sp),
-                               decoder=dataclasses.replace(base.decoder, name="xdawncov-ts-lr"))
+                               decoder=dataclasses.replace(base.decoder, name=decoder))
 
 
 class Loop:
@@ -90,7 +90,9 @@ def _wait(predicate, session, timeout=DEADLINE, what="condition"):
 
 def test_calibrate_train_copy_spell_high_snr(loop_factory, tmp_path):
     """High SNR: calibration, training, copy spelling >= 90 % correct, in time; the folder replays exactly."""
-    cfg = _config()
+    # shrinkage LDA: steady on a short calibration; responses overlap less than at 0.08 s
+    # at least 2 repetitions: one missed P300 (hit probability 0.95) cannot decide alone
+    cfg = _config("lda", soa=0.15, min_repetitions=2)
     lp = loop_factory("NO", "--amplitude", 40)
     folder = SessionFolder.create(tmp_path / "sess", config=cfg)
     display = HeadlessDisplay.from_config(cfg.speller)
@@ -107,7 +109,7 @@ def test_calibrate_train_copy_spell_high_snr(loop_factory, tmp_path):
     elapsed = time.monotonic() - t0
     display.close()
     assert {"calibration", "training", "copy"} <= set(phases)
-    assert res.training_report["heldout_auc"] > 0.8
+    assert res.training_report["heldout_auc"] > 0.9, (res.pauses, lp.participant.lines[-3:])
     assert res.training_report["erp_target"].shape == res.training_report["erp_nontarget"].shape
     assert res.accuracy >= 0.9, (res.text, res.decisions)
     assert res.text == "NO"
@@ -128,8 +130,8 @@ def test_calibrate_train_copy_spell_high_snr(loop_factory, tmp_path):
 
 def test_no_p300_stays_near_chance_and_stops(loop_factory):
     """Amplitude 0: calibration finds nothing, copy spelling ends on its stop conditions."""
-    cfg = _config(soa=0.06, calibration_repetitions=1, max_repetitions=2, max_consecutive_errors=3,
-                  max_selections=6)
+    cfg = _config(soa=0.06, calibration_repetitions=1, max_repetitions=2, max_consecutive_errors=2,
+                  max_selections=4)
     lp = loop_factory("HELLO", "--amplitude", 0)
     display = HeadlessDisplay.from_config(cfg.speller)
     s = LiveSession(cfg, lp.source, display, marker_outlet=lp.outlet, calibration_text="ABC",
@@ -142,7 +144,7 @@ def test_no_p300_stays_near_chance_and_stops(loop_factory):
     assert res.training_report["heldout_auc"] < 0.75
     assert res.stop_reason.startswith(("max_consecutive_errors", "max_selections")), res.stop_reason
     assert res.accuracy <= 0.5, res.decisions
-    assert res.n_selections <= 6
+    assert res.n_selections <= 4
 
 
 def test_participant_killed_and_restarted_mid_phrase(loop_factory, tmp_path):

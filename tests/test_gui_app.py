@@ -1,0 +1,365 @@
+"""The speller window: the whole workflow against the simulated participant, keyboard only.
+
+A real :class:`~neurospell.session.live.LiveSession` drives the window's grid; the
+parametric participant runs in its own process (``neurospell simulate-participant``) and
+answers the flash markers over LSL on loopback. Screenshots go to ``tmp_path`` and are also
+copied to ``/tmp/gui_shots/`` for a person to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from neurospell.check import NeurospellError
+from neurospell.commands.gui import Connector
+from neurospell.config import load_config
+from neurospell.gui import theme as theme_mod
+from neurospell.gui.app import SpellerWindow, display_available
+from neurospell.gui.panels import choice_for_candidate
+from neurospell.gui.settings import GuiSettings, load_settings
+from neurospell.gui.theme import HIGH_CONTRAST
+from neurospell.session.engine import Completion
+from neurospell.session.live import LiveSnapshot
+from neurospell.types import Candidate, CandidateList
+
+SHOTS = Path("/tmp/gui_shots")
+K = QtCore.Qt.Key
+
+# A fast grid schedule: 60 Hz frames (offscreen and Xvfb report 60 Hz), short calibration.
+FAST = """
+[speller]
+soa = 0.1
+flash_duration = 0.05
+inter_trial = 0.4
+calibration_repetitions = 3
+min_repetitions = 2
+max_repetitions = 4
+stop_threshold = 0.99
+[decoder]
+name = "xdawncov-ts-lr"
+"""
+
+
+@pytest.fixture
+def fast_config(tmp_path):
+    path = tmp_path / "fast.toml"
+    path.write_text(FAST)
+    return path, load_config(path)
+
+
+@pytest.fixture
+def restore_app_look(qapp):
+    palette, font, sheet = QtGui.QPalette(qapp.palette()), QtGui.QFont(qapp.font()), qapp.styleSheet()
+    yield qapp
+    qapp.setPalette(palette)
+    qapp.setFont(font)
+    qapp.setStyleSheet(sheet)
+    theme_mod._current = HIGH_CONTRAST
+
+
+def _window(qtbot, config, tmp_path, connector=None, **kw) -> SpellerWindow:
+    settings = kw.pop("settings", GuiSettings(single_switch=True, scan_interval=0.3))
+    win = SpellerWindow(config, connector, settings=settings, settings_path=tmp_path / "gui.toml",
+                        config_path=tmp_path / "config.toml", refresh_rate=60.0, **kw)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    win.activateWindow()
+    qtbot.waitUntil(win.isActiveWindow, timeout=5000)  # window shortcuts need an active window
+    return win
+
+
+def _shot(win, tmp_path, name) -> Path:
+    path = win.save_screenshot(tmp_path / "shots" / f"{name}.png")
+    SHOTS.mkdir(exist_ok=True)
+    shutil.copy(path, SHOTS / path.name)
+    return path
+
+
+def _tab_to(qtbot, win, widget, limit=80) -> None:
+    """Press Tab until ``widget`` has the keyboard focus (fails if Tab never reaches it)."""
+    for _ in range(limit):
+        if QtWidgets.QApplication.focusWidget() is widget:
+            return
+        qtbot.keyClick(QtWidgets.QApplication.focusWidget() or win, K.Key_Tab)
+    raise AssertionError(f"Tab never reached {widget.accessibleName()!r}")
+
+
+def _unnamed(win) -> list[str]:
+    return [f"{type(w).__name__} {w.objectName()!r}" for w in win.focusable_widgets() if not w.accessibleName().strip()]
+
+
+class Probe:
+    """A 10 ms timer on the GUI thread recording how late each tick came, per phase."""
+
+    def __init__(self, win):
+        self.win = win
+        self.late: dict[str, list] = {}
+        self.timer = QtCore.QTimer()
+        self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+        self.timer.timeout.connect(self._tick)
+        self.last = None
+        self.cpu0 = self.wall0 = None
+
+    def start(self):
+        self.last = time.perf_counter()
+        self.timer.start(10)
+
+    def _tick(self):
+        now = time.perf_counter()
+        late = now - self.last - 0.010
+        self.last = now
+        phase = self.win.snapshot.phase if self.win.snapshot is not None else "none"
+        self.late.setdefault(phase, []).append(late)
+
+    def summary(self) -> dict:
+        """Per phase: (p50, p99, max) lateness in ms and the count of ticks over one frame."""
+        out = {}
+        for phase, v in self.late.items():
+            v = 1000 * np.asarray(v)
+            out[phase] = (round(float(np.median(v)), 1), round(float(np.percentile(v, 99)), 1),
+                          round(float(v.max()), 1), int((v > 1000 / 60).sum()), v.size)
+        return out
+
+    def cpu_start(self):
+        self.cpu0, self.wall0, self.pcpu0 = time.thread_time(), time.perf_counter(), time.process_time()
+
+    def cpu_share(self) -> tuple[float, float]:
+        wall = time.perf_counter() - self.wall0
+        return (time.thread_time() - self.cpu0) / wall, (time.process_time() - self.pcpu0) / wall
+
+
+def test_keyboard_only_workflow_with_the_simulated_participant(qtbot, fast_config, tmp_path, restore_app_look):
+    cfg_path, config = fast_config
+    # A clear P300 (15 µV, little latency jitter): two calibration repetitions suffice.
+    connector = Connector(folder=tmp_path / "sessions", lm_name="ngram", decoder_name="xdawncov-ts-lr",
+                          config_path=cfg_path, participant_args=("--amplitude", 15, "--jitter-ms", 10))
+    win = _window(qtbot, config, tmp_path, connector, calibration_text="HELO W", copy_text="HI")
+    assert not _unnamed(win)
+    _shot(win, tmp_path, "01-start")
+    # 1. connect: Tab to the source (simulated participant is the default) and the Connect button
+    win.grid.setFocus()
+    qtbot.waitUntil(win.grid.hasFocus, timeout=5000)
+    _tab_to(qtbot, win, win.source_box)
+    assert win.source_box.currentData() == "simulated"
+    _tab_to(qtbot, win, win.connect_button)
+    qtbot.keyClick(win.connect_button, K.Key_Space)
+    qtbot.waitUntil(lambda: win.connection is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: win.scope.n_redraws > 3, timeout=10_000)
+    assert len(win.scope.ch_names) == len(win.connection.ch_names) and win.folder_button.isEnabled()
+    assert not _unnamed(win)  # the scope's controls too
+    _shot(win, tmp_path, "02-connected")
+    # 2. calibrate: type the text with the keyboard, then the Calibrate button
+    _tab_to(qtbot, win, win.calibration_edit)
+    qtbot.keyClick(win.calibration_edit, K.Key_A, QtCore.Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(win.calibration_edit, "HELO W")
+    _tab_to(qtbot, win, win.calibrate_button)
+    probe = Probe(win)
+    probe.start()
+    qtbot.keyClick(win.calibrate_button, K.Key_Space)
+    qtbot.waitUntil(lambda: win.snapshot is not None and win.snapshot.phase == "calibration"
+                    and win.grid.cued_symbol is not None, timeout=30_000)
+    qtbot.waitUntil(lambda: win.grid.n_flashes > 5, timeout=10_000)
+    _shot(win, tmp_path, "03-calibration")
+    # 3. train: the report arrives in the Training tab
+    qtbot.waitUntil(lambda: win.snapshot.training_report is not None, timeout=90_000)
+    qtbot.wait(300)
+    rep = win.snapshot.training_report
+    assert "held-out AUC" in win.report.summary.text() and rep["heldout_auc"] > 0.6, win.report.summary.text()
+    assert win.tabs.currentWidget() is win.report and win.progress.value() == 100
+    _shot(win, tmp_path, "04-trained")
+    # 4. copy spelling "HI" (decisions by the BCI)
+    probe.cpu_start()
+    qtbot.waitUntil(lambda: win.snapshot.n_decisions >= 2, timeout=60_000)
+    gui_share, process_share = probe.cpu_share()
+    print(f"\nGUI thread CPU {100 * gui_share:.1f} % of one core, whole process {100 * process_share:.1f} % "
+          f"while spelling; grid: {win.grid.n_flashes} flashes, {win.grid.dropped_frames} dropped frames")
+    lateness = probe.summary()
+    print("10 ms probe lateness per phase, ms (p50, p99, max, ticks over one frame, ticks):", lateness)
+    copy = [d for d in win.session.result().decisions if d.phase == "copy"]
+    typed = "".join(d.symbol for d in copy)
+    assert typed == "HI", [(d.symbol, round(d.posterior, 2), d.n_flashes) for d in copy]
+    assert win.announcements.count("Phase: copy") == 1
+    for ch in typed:  # every typed character was announced
+        assert ch in win.announcements
+    _shot(win, tmp_path, "05-spelling")
+    # The GUI thread keeps its timers while the session decodes: the 10 ms probe's median is on
+    # time and its p99 within two frames while spelling. (One frame, the goal, is not met on a
+    # loaded 2-core machine: the session's worker runs in this process, and C code holding the
+    # GIL -- the decoder's scoring, the recorder, and in training pyriemann / scikit-learn fits
+    # (~50-350 ms) -- delays the GUI thread. Training is reported, not asserted.)
+    assert lateness["copy"][0] <= 2 and lateness["copy"][1] <= 2000 / 60, lateness
+    # Single switch: F8 pauses the BCI; then scans rows, the row's cells, types the cell, and
+    # hands control back to the BCI on its "resume" step. (The session applies a symbol chosen
+    # directly once it runs again.)
+    qtbot.waitUntil(lambda: win.snapshot.phase == "free", timeout=10_000)  # the copy phrase is done
+    win.grid.setFocus()
+    qtbot.keyClick(win.grid, K.Key_F8)
+    qtbot.waitUntil(lambda: win.snapshot.phase == "paused", timeout=10_000)
+    text0 = win.snapshot.text
+    qtbot.keyClick(win.grid, K.Key_F8)  # start scanning
+    qtbot.waitUntil(lambda: win.scanner.step == ("row", 1), timeout=5000)  # G..L
+    assert win.grid.highlighted_cells == frozenset(range(6, 12))
+    _shot(win, tmp_path, "06-scanning")
+    qtbot.keyClick(win.grid, K.Key_F8)
+    qtbot.waitUntil(lambda: win.scanner.step == ("cell", 7), timeout=5000)  # H
+    qtbot.keyClick(win.grid, K.Key_F8)
+    qtbot.waitUntil(lambda: win.scanner.step == ("resume", -1), timeout=10_000)
+    qtbot.keyClick(win.grid, K.Key_F8)
+    qtbot.waitUntil(lambda: win.snapshot.phase == "free" and win.snapshot.text.startswith(text0 + "H"),
+                    timeout=10_000)
+    assert not win.scanner.active and not win.grid.highlighted_cells
+    # Ctrl+Z undoes it; a completion chosen from the list with Enter replaces the word.
+    qtbot.keyClick(win.grid, K.Key_Z, QtCore.Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: win.snapshot.text == text0, timeout=10_000)
+    qtbot.keyClick(win.grid, K.Key_L, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert QtWidgets.QApplication.focusWidget() is win.text_panel.choices
+    qtbot.waitUntil(lambda: win.text_panel.choices.count() > 0, timeout=10_000)
+    comp = win.text_panel.completion(win.text_panel.choices.currentRow())
+    qtbot.keyClick(win.text_panel.choices, K.Key_Return)
+    cut = text0.rfind(" ") + 1
+    qtbot.waitUntil(lambda: win.snapshot.text.startswith(text0[:cut] + comp.word + " "), timeout=10_000)
+    # The stream is lost (the participant's process ends): the scope and the status say so.
+    win.connection.participant.kill()
+    qtbot.waitUntil(lambda: not win.snapshot.source_ok, timeout=20_000)
+    qtbot.waitUntil(lambda: win.scope.stream_lost and win.status.text().startswith("Stream lost"), timeout=5000)
+    _shot(win, tmp_path, "07-stream-lost")
+    # Stop from the keyboard.
+    qtbot.keyClick(win.grid, K.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier | QtCore.Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: win.snapshot.phase == "stopped", timeout=10_000)
+    folder = win.connection.folder
+    assert (folder / "derivatives").is_dir()
+    win.close()
+    assert win.connection is None and win.session is None
+
+
+def _engine_snapshot(text: str):
+    """A real engine snapshot (n-gram LM: real completions and candidates)."""
+    from neurospell.decoder import ScoreModel
+    from neurospell.lm_fusion import make_model
+    from neurospell.session.engine import SpellerEngine
+
+    rng = np.random.default_rng(0)
+    s = np.r_[rng.normal(1, 1, 400), rng.normal(-1, 1, 400)]
+    sm = ScoreModel().fit(s, np.r_[np.ones(400, bool), np.zeros(400, bool)])
+    config = load_config()
+    eng = SpellerEngine.from_config(config.speller.layout(), sm, make_model("ngram", config.lm), config, text=text)
+    return eng.snapshot()
+
+
+def test_window_shows_snapshots(qtbot, tmp_path, restore_app_look):
+    config = load_config()
+    win = _window(qtbot, config, tmp_path, settings=GuiSettings(speak_words=True))
+    assert not _unnamed(win)
+    # Keyboard only: Tab reaches every focusable control from the grid.
+    win.grid.setFocus()
+    qtbot.waitUntil(win.grid.hasFocus, timeout=5000)
+    reached = set()
+    for _ in range(len(win.focusable_widgets()) + 5):
+        reached.add(QtWidgets.QApplication.focusWidget())
+        qtbot.keyClick(QtWidgets.QApplication.focusWidget() or win, K.Key_Tab)
+    assert set(win.focusable_widgets()) <= reached
+    # Visible focus: a thick outline in the theme's focus colour on every kind of control.
+    assert ":focus" in QtWidgets.QApplication.instance().styleSheet() and HIGH_CONTRAST.focus in \
+        QtWidgets.QApplication.instance().styleSheet()
+    # No speech engine here: a clear message, never an error.
+    assert win.speech is not None and not win.speech.available and "No speech engine" in win.status.text()
+    # Snapshots: typed text, completions and candidates, cue, training report.
+    eng = _engine_snapshot("HELLO WO")
+    snap = LiveSnapshot("copy", "copy: selecting", engine=eng, target_text="HELLO WORLD", text=eng.text)
+    win.show_snapshot(snap)
+    assert win.text_panel.text == "HELLO WO" and "HELLO WORLD" in win.text_panel.target_label.text()
+    words = [win.text_panel.completion(i).word for i in range(win.text_panel.choices.count())]
+    assert words and all(w.startswith("WO") for w in words[:len(eng.completions)])
+    assert [a for a in win.announcements if len(a) <= 5][:8] == ["H", "E", "L", "L", "O", "space", "W", "O"]
+    times = np.linspace(0, 0.8, 201)
+    erp = np.exp(-((times - 0.3) / 0.05) ** 2) * 5e-6
+    report = {"heldout_auc": 0.91, "n_epochs": 288, "erp_target": np.vstack([erp, erp / 2]),
+              "erp_nontarget": np.zeros((2, times.size)), "times": times, "ch_names": ["Cz", "Pz"],
+              "accuracy_vs_repetitions": [0.5, 0.75, 1.0], "lm_alpha": 0.5}
+    win.show_snapshot(LiveSnapshot("copy", "trained", engine=eng, training_report=report, text=eng.text))
+    summary = win.report.summary.text()
+    assert "held-out AUC 0.910" in summary and "ERP (Pz)" in summary and "1: 50%" in summary, summary
+    assert win.tabs.currentWidget() is win.report
+    _shot(win, tmp_path, "snapshot-report")
+    # A word finished: spoken (when an engine exists) and announced.
+    win.show_snapshot(LiveSnapshot("copy", "ok", engine=_engine_snapshot("HELLO WORLD "), text="HELLO WORLD "))
+    assert win.announcements[-4:] == ["R", "L", "D", "space"]
+    win.show_snapshot(LiveSnapshot("paused", "paused", source_ok=False, source_problem="no samples for 1.2 s",
+                                   text="HELLO WORLD "))
+    assert win.status.text().startswith("Stream lost: no samples for 1.2 s")
+    win.close()
+
+
+def test_candidate_choice_replaces_only_the_current_word():
+    assert choice_for_candidate("HELLO WORLF", "HELLO WORLD") == Completion("WORLD")
+    assert choice_for_candidate("HELLO WORLF", "HALLO WORLD") is None  # an earlier word differs
+    assert choice_for_candidate("HELLO ", "HELLO ") is None
+    cands = CandidateList((Candidate("HELLO WORLD", -1.0), Candidate("HELLO WORLF", -2.0)))
+    assert [choice_for_candidate("HELLO WORLF", c.text) for c in cands] == [Completion("WORLD"), None]
+
+
+def test_settings_round_trip_and_bad_values(qtbot, tmp_path, restore_app_look):
+    win = _window(qtbot, load_config(), tmp_path)
+    win.soa_spin.setValue(200.0)
+    win.flash_spin.setValue(100.0)
+    win.font_spin.setValue(1.5)
+    qtbot.keyClick(win.grid, K.Key_S, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert "Settings saved" in win.status.text()
+    back = load_config(tmp_path / "config.toml")
+    assert back.speller.soa == 0.2 and back.speller.flash_duration == 0.1 and back == win.config
+    assert load_settings(tmp_path / "gui.toml") == win.settings and win.settings.font_scale == 1.5
+    assert (win.grid.flash_frames, win.grid.gap_frames) == (6, 6)
+    win.soa_spin.setValue(205.0)  # 12.3 frames at 60 Hz: refused, nothing written
+    win.save_all_settings()
+    assert "Settings not saved" in win.status.text() and "[speller] soa" in win.status.text()
+    assert load_config(tmp_path / "config.toml").speller.soa == 0.2
+    (tmp_path / "bad.toml").write_text("[gui]\nscan_interval = 50\n")
+    with pytest.raises(NeurospellError, match="scan_interval"):
+        load_settings(tmp_path / "bad.toml")
+    (tmp_path / "bad.toml").write_text("[gui]\nswitch_key = 'NoSuchKey'\n")
+    with pytest.raises(NeurospellError, match="switch_key"):
+        load_settings(tmp_path / "bad.toml")
+    win.close()
+
+
+def test_display_check_and_real_windows_under_xvfb(tmp_path, fast_config, monkeypatch):
+    """Under Xvfb: a real window; the demo's stages as screenshots (``--stage-screenshots``)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
+    assert display_available() == (False, "QT_QPA_PLATFORM=offscreen draws no window")
+    xvfb = shutil.which("xvfb-run")
+    assert xvfb, "xvfb-run is not installed (.ci/run installs xvfb)"
+    cmd = [xvfb, "-a", sys.executable, "-m", "neurospell"]
+    out = subprocess.run(cmd + ["gui", "--check-display"], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "a window can be shown" in out.stdout, out.stdout + out.stderr
+    for var in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(var, raising=False)
+    if sys.platform.startswith("linux"):
+        assert display_available() == (False, "no $DISPLAY or $WAYLAND_DISPLAY")
+    cfg_path, _ = fast_config
+    stages = tmp_path / "stages"
+    final = tmp_path / "final.png"
+    out = subprocess.run(cmd + ["--config", str(cfg_path), "gui", "--demo", "--phrase", "HI", "--calibration-text",
+                                "HELO W", "--lm", "uniform", "--folder", str(tmp_path / "sessions"),
+                                "--quit-after-selections", "1", "--quit-after", "90", "--screenshot", str(final), "--stage-screenshots", str(stages),
+                                "--settings", str(tmp_path / "gui.toml")],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr[-3000:]
+    names = sorted(p.name for p in stages.glob("*.png"))
+    for stage in ("start", "connected", "calibration", "trained", "copy"):
+        assert any(stage in n for n in names), (stage, names, out.stdout)
+    SHOTS.mkdir(exist_ok=True)
+    for p in [*stages.glob("*.png"), final]:
+        img = QtGui.QImage(str(p))
+        assert img.width() >= 800 and img.height() >= 500, p
+        shutil.copy(p, SHOTS / f"xvfb-{p.name}")
+    assert "screenshot written" in out.stdout and "typed" in out.stdout, out.stdout
