@@ -65,16 +65,19 @@ from pathlib import Path
 import mne_bids
 import numpy as np
 
+from neurospell import __version__
 from neurospell.check import NeurospellError
 from neurospell.config import Config, config_from_dict, write_config
 from neurospell.decoder import BaseDecoder, load_decoder
 from neurospell.lm_fusion import make_model
+from neurospell.lm_fusion.ngram import default_ngram_path
 from neurospell.logs import logger, use_log_level
+from neurospell.markers import BACKSPACE
 from neurospell.rawlog import SUFFIX, RawLogWriter, is_rawlog, rawlog_to_raw, read_rawlog
 from neurospell.types import MarkerEvent, SampleChunk
 
-from .drivers import StreamDriver
-from .engine import SpellerEngine, model_alpha
+from .drivers import GapIndexer, StreamDriver
+from .engine import Completion, SelectionDecided, SpellerEngine, apply_symbol, model_alpha
 
 __all__ = [
     "SessionFolder", "SessionFolderError", "is_session_folder", "make_engine", "make_driver",
@@ -163,8 +166,6 @@ def lm_identity(name: str, lm=None, config=None) -> dict:
 
     walk(lm)
     if not paths and "ngram" in name:
-        from neurospell.lm_fusion.ngram import default_ngram_path
-
         paths.append(Path(default_ngram_path(7)))
     files = {}
     for p in paths:
@@ -307,8 +308,6 @@ class SessionFolder:
             (root / DERIVATIVES).mkdir(parents=True, exist_ok=True)
             mne_bids.make_dataset_description(path=root, name=f"neurospell session sub-{subject} ses-{session}",
                                               dataset_type="raw", overwrite=True, verbose=False)
-            from neurospell import __version__
-
             mne_bids.make_dataset_description(
                 path=root / DERIVATIVES, name="neurospell decision log, model and config",
                 dataset_type="derivative", generated_by=[{"Name": "neurospell", "Version": __version__}],
@@ -362,7 +361,7 @@ class SessionFolder:
                     raise SessionFolderError(f"{str(mfile)!r} lacks {key!r}: the file is damaged.")
             self = cls(root, meta)
             for r in self.meta["runs"]:
-                if not (root / r["rawlog"]).is_dir():
+                if r["status"] == "finished" and not (root / r["rawlog"]).is_dir():
                     raise SessionFolderError(
                         f"{str(root)!r}: the raw data of task-{r['task']} run-{r['run']} ({r['rawlog']}) are "
                         "missing; the folder is incomplete (copy it again from where it was recorded).")
@@ -422,8 +421,16 @@ class SessionFolder:
         return None if r is None else r["run"]
 
     def rawlog_writer(self, task: str, ch_names, ch_types, sfreq, *, source=None, start_lsl=None,
-                      flush_interval: float = 0.5) -> RawLogWriter:
-        """A :class:`~neurospell.rawlog.RawLogWriter` at :meth:`rawlog_path` of ``task``."""
+                      flush_interval: float = 0.5, gap_tolerance: float | None = None) -> RawLogWriter:
+        """A :class:`~neurospell.rawlog.RawLogWriter` at :meth:`rawlog_path` of ``task``.
+
+        ``gap_tolerance`` (seconds): the one the live feed used to index samples across gaps
+        (:class:`~neurospell.session.drivers.GapIndexer`), kept in the header's ``source`` for the replay (default
+        there: ``[acquisition] gap_tolerance`` of the session's config).
+        """
+        source = dict(source or {})
+        if gap_tolerance is not None:
+            source["gap_tolerance"] = float(gap_tolerance)
         return RawLogWriter(self.rawlog_path(task), ch_names, ch_types, sfreq, source=source,
                             start_lsl=start_lsl, flush_interval=flush_interval)
 
@@ -660,8 +667,6 @@ def _run_names(runs) -> str:
 
 
 def _decision_of(event):
-    from .engine import SelectionDecided
-
     if isinstance(event, SelectionDecided):
         return event
     for e in event:
@@ -676,12 +681,14 @@ def _decision_record(ev) -> dict:
 
 
 # ----------------------------------------------------------------------------- replay
-def iter_rawlog(log, *, chunk_seconds: float = 0.1):
-    """Cut a rawlog into the sample chunks and markers a live reader delivered.
+def iter_rawlog(log, *, chunk_seconds: float = 0.1, gap_tolerance: float = 0.05):
+    """Cut a rawlog into the sample chunks and markers the live session gave its driver.
 
-    Samples are the recorded float32 values as float64 with their recorded LSL timestamps
-    (``first_index``: the position in the rawlog); each marker comes with the chunk that
-    holds its timestamp (markers after the last sample with the last chunk), in time order.
+    Samples are the recorded float32 values as float64 with their recorded LSL timestamps,
+    indexed on the stream's clock by a :class:`~neurospell.session.drivers.GapIndexer`
+    starting at the run's first sample, as the live session does (so an epoch over a gap is
+    dropped on both paths). Each marker comes with the chunk that holds its timestamp
+    (markers after the last sample with the last chunk), in time order.
 
     Yields
     ------
@@ -693,18 +700,21 @@ def iter_rawlog(log, *, chunk_seconds: float = 0.1):
     ch_names, ch_types = tuple(h["ch_names"]), tuple(h["ch_types"])
     ts = log.timestamps
     n = ts.size
-    marks = sorted(log.markers, key=lambda m: float(m["t"]))
+    indexer = GapIndexer(sfreq, gap_tolerance)
     step = max(1, int(round(chunk_seconds * sfreq)))
+    marks = sorted(log.markers, key=lambda m: float(m["t"]))
     k = 0
     for a in range(0, n, step):
         b = min(a + step, n)
-        chunk = SampleChunk(log.data[:, a:b], ts[a:b], ch_names, ch_types, sfreq, first_index=a)
+        pieces = indexer.split(SampleChunk(log.data[:, a:b], ts[a:b], ch_names, ch_types, sfreq))
         ms = []
         while k < len(marks) and (float(marks[k]["t"]) <= ts[b - 1] or b == n):
             m = marks[k]
             ms.append(MarkerEvent(float(m["t"]), int(m.get("code", -1)), str(m.get("label", ""))))
             k += 1
-        yield chunk, ms
+        for piece in pieces[:-1]:
+            yield piece, []
+        yield pieces[-1], ms
 
 
 @dataclass
@@ -728,6 +738,7 @@ class RunReplay:
     intended: list = field(default_factory=list)
     truncated: bool = False
     duration_s: float = 0.0
+    select_mismatch: str | None = None
 
     @property
     def live_text(self) -> str:
@@ -760,8 +771,8 @@ class ReplayReport:
     n_decisions : int
         Live decisions of the spelling runs.
     n_reproduced : int
-        Decisions reproduced exactly (symbol, posterior, flashes, text, forced), counted
-        up to the first difference.
+        Live decisions the replay reproduced exactly (symbol, posterior, flashes, text,
+        forced), each compared with the replay's decision of the same rank in its run.
     first_difference : str | None
         The first flash score or decision that differs (``None``: all identical).
     elapsed_s : float
@@ -795,8 +806,8 @@ class ReplayReport:
                 tag += " [cut short by a crash]"
             out.append(f"{tag}: {len(r.live)} live decisions, {len(r.replayed)} replayed, "
                        f"{r.duration_s:.1f} s of data" + (f", target {r.target!r}" if r.target else ""))
-            out.append(f"  live:     {r.live_text!r}{_acc(r.accuracy('live'))}")
-            out.append(f"  replayed: {r.replayed_text!r}{_acc(r.accuracy('replayed'))}")
+            out.append(f"  live:     {r.live_text!r}{_acc(r.accuracy('live'))}{_fpc(r.live)}")
+            out.append(f"  replayed: {r.replayed_text!r}{_acc(r.accuracy('replayed'))}{_fpc(r.replayed)}")
         if self.same_models:
             out.append(f"{self.n_reproduced}/{self.n_decisions} decisions reproduced")
             if self.first_difference:
@@ -815,19 +826,50 @@ def _acc(a) -> str:
     return "" if a is None else f"  accuracy {a:.2f}"
 
 
+def _fpc(decisions) -> str:
+    if not decisions:
+        return ""
+    return f"  {np.mean([d['n_flashes'] for d in decisions]):.1f} flashes/selection"
+
+
+#: Phase names (of ``phase`` records without a ``task``) that are runs of task-spelling.
+SPELLING_PHASES = ("copy", "free", "spelling")
+
+
 def _log_by_run(records: list[dict]) -> dict:
-    """Decision-log records grouped by (task, run): flashes and decisions, plus the phase record."""
+    """Decision-log records grouped by (task, run): flashes and decisions, plus the phase record.
+
+    A ``phase`` record names its task and run; one without them counts as the next run of
+    task-spelling when its name is in :data:`SPELLING_PHASES` (``"calibration"``: of
+    task-calibration), else it ends the run (training, stopped ...).
+    """
     out: dict = {}
     ctx = (None, None)
+    counters: dict = {}
     for rec in records:
         typ = rec.get("type")
         if typ == "phase":
-            ctx = (rec.get("task"), rec.get("run"))
-            out.setdefault(ctx, {"phase": rec, "flash": [], "decision": []})["phase"] = rec
+            if rec.get("task") is not None:
+                ctx = (rec["task"], rec.get("run"))
+            else:
+                name = rec.get("name")
+                task = SPELLING if name in SPELLING_PHASES else (CALIBRATION if name == CALIBRATION else None)
+                if task is None:
+                    ctx = (None, None)
+                    continue
+                counters[task] = counters.get(task, 0) + 1
+                ctx = (task, counters[task])
+            if ctx[0] is not None and ctx[1] is not None:
+                counters[ctx[0]] = max(counters.get(ctx[0], 0), int(ctx[1]))
+            out.setdefault(ctx, {"phase": rec, "flash": [], "decision": [], "select": []})["phase"] = rec
             continue
         key = (rec.get("task", ctx[0]), rec.get("run", ctx[1]))
-        if typ in ("flash", "decision"):
-            out.setdefault(key, {"phase": None, "flash": [], "decision": []})[typ].append(rec)
+        if typ in ("flash", "decision", "select"):
+            group = out.setdefault(key, {"phase": None, "flash": [], "decision": [], "select": []})
+            if typ == "select":  # applied before the next flash, as live
+                group["select"].append((len(group["flash"]), rec))
+            else:
+                group[typ].append(rec)
     return out
 
 
@@ -865,6 +907,11 @@ def replay_session(folder, decoder=None, lm=None, *, chunk_seconds: float = 0.1,
     with use_log_level(verbose):
         if not isinstance(folder, SessionFolder):
             folder = SessionFolder.open(folder)
+        runs = [r for r in folder.runs(SPELLING)
+                if r["status"] in ("recording", "finished") and is_rawlog(folder.root / r["rawlog"])]
+        if not runs:
+            raise SessionFolderError(
+                f"{str(folder.root)!r} holds no spelling run (task-{SPELLING}); nothing to replay.")
         config = folder.read_config()
         same = decoder is None and lm is None
         if decoder is None:
@@ -888,15 +935,11 @@ def replay_session(folder, decoder=None, lm=None, *, chunk_seconds: float = 0.1,
             lm_obj = None if lm_name == "uniform" else make_model(lm_name, config.lm)
         else:
             lm_obj, lm_name = lm, getattr(lm, "name", type(lm).__name__)
-        runs = [r for r in folder.runs(SPELLING) if r["status"] in ("recording", "finished")]
-        if not runs:
-            raise SessionFolderError(
-                f"{str(folder.root)!r} holds no spelling run (task-{SPELLING}); nothing to replay.")
         logged = _log_by_run(folder.read_log())
         report = ReplayReport([], same, getattr(dec, "name", type(dec).__name__), lm_name)
         t0 = time.perf_counter()
         for r in runs:
-            rec = logged.get((SPELLING, r["run"]), {"phase": None, "flash": [], "decision": []})
+            rec = logged.get((SPELLING, r["run"]), {"phase": None, "flash": [], "decision": [], "select": []})
             rr = _replay_run(folder, r, rec, config, dec, lm_obj, lm_name, chunk_seconds, on_decision)
             report.runs.append(rr)
         report.elapsed_s = time.perf_counter() - t0
@@ -931,9 +974,24 @@ def _replay_run(folder, r, rec, config, dec, lm_obj, lm_name, chunk_seconds, on_
     engine = make_engine(config, dec, lm_obj, lm_name)
     if phase.get("text"):
         engine.reset(phase["text"])
-    driver = None
+    selects = list(rec.get("select", ()))
+
+    def apply_selects(n_flashes):
+        # symbols chosen directly (backspace key, a completion) at the point of the flash stream
+        # where the live session applied them: after the flashes logged before them
+        while selects and selects[0][0] <= n_flashes:
+            _, sel = selects.pop(0)
+            sym = str(sel.get("symbol", ""))
+            direct = (sym in engine.layout.symbols or sym == BACKSPACE) and (
+                sel.get("text") is None or apply_symbol(engine.text, sym) == sel["text"])
+            engine.select(sym if direct else Completion(sym))
+            if sel.get("text") is not None and engine.text != sel["text"]:
+                rr.select_mismatch = rr.select_mismatch or (
+                    f"after the direct selection {sym!r} the live text was {sel['text']!r}, the replay's "
+                    f"{engine.text!r}")
 
     def on_score(onset, group, score, trial):
+        apply_selects(len(rr.replayed_flashes))
         rr.replayed_flashes.append((onset, group, score))
 
     def on_events(k, events):
@@ -944,8 +1002,11 @@ def _replay_run(folder, r, rec, config, dec, lm_obj, lm_name, chunk_seconds, on_
 
     driver = make_driver(engine, dec, config, float(h["sfreq"]), h["ch_names"], h["ch_types"],
                          on_events=on_events, on_score=on_score)
-    for chunk, markers in iter_rawlog(log, chunk_seconds=chunk_seconds):
+    for chunk, markers in iter_rawlog(log, chunk_seconds=chunk_seconds,
+                                      gap_tolerance=float((h.get("source") or {}).get(
+                                          "gap_tolerance", config.acquisition.gap_tolerance))):
         driver.push(chunk, markers)
+    apply_selects(len(rr.replayed_flashes))
     if r["status"] == "finished" or not rr.truncated:
         driver.finish()
     else:  # cut short by a crash: the live session never decided the open selection
@@ -956,6 +1017,9 @@ def _replay_run(folder, r, rec, config, dec, lm_obj, lm_name, chunk_seconds, on_
         rr.intended += list(ph.symbols)
     if phase.get("target"):
         rr.target = phase["target"]
+    if all(s is None for s in rr.intended) and any(d.get("intended") is not None for d in rr.live):
+        # no symbol in the trial markers: the live session logged what was intended
+        rr.intended = [d.get("intended") for d in rr.live]
     return rr
 
 
@@ -974,6 +1038,8 @@ def _compare(report: ReplayReport) -> None:
         if not report.same_models:
             continue
         tag = f"task-{rr.task} run-{rr.run}"
+        if first is None and rr.select_mismatch:
+            first = f"{tag}: {rr.select_mismatch}"
         if first is None:
             for i, (a, b) in enumerate(zip(rr.live_flashes, rr.replayed_flashes, strict=False)):
                 if a != b:
@@ -982,7 +1048,7 @@ def _compare(report: ReplayReport) -> None:
                     break
         for i, a in enumerate(rr.live):
             b = rr.replayed[i] if i < len(rr.replayed) else None
-            if first is None and b is not None and _same_decision(a, b):
+            if b is not None and _same_decision(a, b):
                 ok += 1
                 continue
             if first is None:

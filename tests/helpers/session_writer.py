@@ -28,6 +28,7 @@ from neurospell.decoder import make_decoder
 from neurospell.lm_fusion import make_model
 from neurospell.markers import parse_phrase
 from neurospell.preprocessing import epochs_from_raw, load_recording
+from neurospell.session.drivers import GapIndexer
 from neurospell.session.replay import iter_recording
 from neurospell.session.sessiondir import SessionFolder, make_driver, make_engine
 from neurospell.types import SampleChunk
@@ -48,9 +49,12 @@ def phrase_segments(raw):
 
 
 def play_phase(folder, task, raw_seg, *, t0, config=None, decoder=None, lm=None, lm_name=None, rng=0,
-               speed=None, progress=None, phase_name=None):
+               speed=None, progress=None, phase_name=None, drop=None, undo_after=None):
     """Record one phase run of ``raw_seg`` into ``folder`` and, with a decoder, spell it live.
 
+    ``drop``: ``(start, stop)`` seconds of the segment whose samples never arrive (a gap).
+    ``undo_after``: after that many decisions the user presses backspace (a direct selection,
+    applied between flashes and logged as a ``select`` record, as the live session does).
     Returns the stream driver (``None`` without decoder).
     """
     rng = np.random.default_rng(rng)
@@ -67,14 +71,30 @@ def play_phase(folder, task, raw_seg, *, t0, config=None, decoder=None, lm=None,
         def on_score(onset, group, score, trial):
             folder.log_flash(onset, group, score, trial=trial, task=task, run=run)
 
+        n_decided = [0]
+
         def on_events(k, events):
             folder.log_decision(events, t=last_t[0], task=task, run=run)
+            n_decided[0] += 1
 
         driver = make_driver(engine, decoder, config, sfreq, ch_names, ch_types, on_score=on_score,
                              on_events=on_events)
     late = []
     wall0 = time.perf_counter()
+    # as the live session: float32-rounded values, indexed on the stream's clock from the run's start
+    feed = GapIndexer(sfreq, (config or Config()).acquisition.gap_tolerance, as_recorded=True)
     for chunk, markers in iter_recording(raw_seg, chunk_seconds=0.05, t0=t0, rng=rng):
+        if drop is not None:
+            rel = chunk.timestamps - t0
+            keep = (rel < drop[0]) | (rel >= drop[1])
+            if not keep.all():
+                if not keep.any():  # no sample arrives, the markers still do
+                    for m in markers:
+                        writer.write_event({"type": "marker", "t": m.timestamp, "code": m.code, "label": m.label})
+                    late += list(markers)
+                    continue
+                chunk = SampleChunk(chunk.data[:, keep], chunk.timestamps[keep], chunk.ch_names,
+                                    chunk.ch_types, chunk.sfreq)
         if speed is not None:
             due = wall0 + (chunk.timestamps[-1] - t0) / speed
             delay = due - time.perf_counter()
@@ -84,13 +104,19 @@ def play_phase(folder, task, raw_seg, *, t0, config=None, decoder=None, lm=None,
         for m in markers:
             writer.write_event({"type": "marker", "t": m.timestamp, "code": m.code, "label": m.label})
         if driver is not None:
-            # what was recorded, as recorded: float32 values, first_index from the phase start
-            data = chunk.data.astype(np.float32).astype(np.float64)
-            live_chunk = SampleChunk(data, chunk.timestamps, chunk.ch_names, chunk.ch_types, chunk.sfreq,
-                                     first_index=chunk.first_index)
+            # what was recorded, as recorded: float32 values, indices on the stream's clock
             last_t[0] = float(chunk.timestamps[-1])
-            driver.push(live_chunk, late)  # markers arrive a chunk late, as over LSL
-        late = list(markers)
+            pieces = feed.split(chunk)
+            for piece in pieces[:-1]:
+                driver.push(piece)
+            driver.push(pieces[-1], late)  # markers arrive a chunk late, as over LSL
+            late = []
+            if undo_after is not None and n_decided[0] == undo_after:
+                undo_after = None
+                engine.select("<")
+                folder.log({"type": "select", "t": last_t[0], "symbol": "<", "text": engine.text, "task": task,
+                            "run": run})
+        late += list(markers)
         if progress is not None:
             progress(chunk)
     if driver is not None:
@@ -102,9 +128,14 @@ def play_phase(folder, task, raw_seg, *, t0, config=None, decoder=None, lm=None,
 
 
 def write_session(root, *, config=None, recording=SAMPLE, lm_name="ngram", max_test_phrases=None,
-                  speed=None, progress=None, overwrite=False):
+                  speed=None, progress=None, overwrite=False, pace_from="calibration", drop=None,
+                  undo_after=None):
     """A whole session from ``recording``: calibration (recorded, LDA trained and saved),
-    then one spelling run per test phrase. Returns ``(folder, drivers)``."""
+    then one spelling run per test phrase. Returns ``(folder, drivers)``.
+
+    ``speed`` paces the phases from ``pace_from`` on (the earlier ones run at full speed);
+    ``drop``: a gap ``(start, stop)`` (seconds) and ``undo_after``: a backspace after that many
+    decisions, in the first spelling run."""
     config = config or Config()
     raw = load_recording(recording)
     folder = SessionFolder.create(root, subject="01", session="01", config=config, overwrite=overwrite)
@@ -118,7 +149,8 @@ def write_session(root, *, config=None, recording=SAMPLE, lm_name="ngram", max_t
     for kind, _text, tmin, tmax in segs:
         seg = raw.copy().crop(tmin, tmax)
         if kind == "calibration":
-            play_phase(folder, "calibration", seg, t0=t0, speed=speed, progress=progress)
+            play_phase(folder, "calibration", seg, t0=t0, speed=speed if pace_from == "calibration" else None,
+                       progress=progress)
             _, batch = epochs_from_raw(seg, config.preprocessing)
             decoder = make_decoder("lda").fit(batch, config.preprocessing)
             folder.save_model(decoder, source="calibration run-1")
@@ -128,7 +160,8 @@ def write_session(root, *, config=None, recording=SAMPLE, lm_name="ngram", max_t
             n_test += 1
             drivers.append(play_phase(folder, "spelling", seg, t0=t0, config=config, decoder=decoder, lm=lm,
                                       lm_name=lm_name, rng=n_test, speed=speed, progress=progress,
-                                      phase_name="copy"))
+                                      phase_name="copy", drop=drop if n_test == 1 else None,
+                                      undo_after=undo_after if n_test == 1 else None))
         t0 += seg.times[-1] + 5.0
     folder.close()
     return folder, drivers
@@ -138,12 +171,13 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("root")
     p.add_argument("--speed", type=float, default=None)
+    p.add_argument("--pace-from", default="calibration", choices=("calibration", "spelling"))
     args = p.parse_args(argv)
 
     def progress(chunk):
-        print(f"{time.time():.6f} {chunk.timestamps[-1]!r}", flush=True)
+        print(f"{time.time():.6f} {float(chunk.timestamps[-1])!r}", flush=True)
 
-    write_session(args.root, speed=args.speed, progress=progress)
+    write_session(args.root, speed=args.speed, progress=progress, pace_from=args.pace_from)
     print("done", flush=True)
     return 0
 
