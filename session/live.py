@@ -1003,6 +1003,8 @@ class LiveSession:
 
     def _run_spelling(self, mode: str, text: str | None) -> None:
         sp = self.config.speller
+        if mode == "copy":
+            self.copy_text = text  # (a SetPhase may bring another phrase)
         self._begin_phase(mode, SPELLING, text)
         self._make_driver()
         engine = self._engine
