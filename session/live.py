@@ -447,6 +447,10 @@ class LiveSession:
         self._trial = 0
         self._stop_each_flash = sp.stop_each_flash
         self._direct: list = []
+        self._started = False
+        self._last_restart = 0.0
+        self._phase_done = False
+        self._calibration_batch: EpochBatch | None = None
         self._dirty = False
         self._last_publish = 0.0
         self._snapshot = LiveSnapshot("idle", self._status)
@@ -693,7 +697,7 @@ class LiveSession:
     def _reconnect(self) -> None:
         """After the acquisition thread died: start the source again (every second at most)."""
         now = time.monotonic()
-        if now - getattr(self, "_last_restart", 0.0) < 1.0:
+        if now - self._last_restart < 1.0:
             return
         self._last_restart = now
         try:
@@ -762,7 +766,6 @@ class LiveSession:
 
     # -- the worker ----------------------------------------------------------------------------
     def _run(self) -> None:
-        self._started = False
         try:
             self._main()
             self._phase = "stopped"
@@ -931,7 +934,7 @@ class LiveSession:
 
     # -- training ------------------------------------------------------------------------------
     def _run_training(self) -> None:
-        batch = getattr(self, "_calibration_batch", None)
+        batch = self._calibration_batch
         if batch is None or len(batch) == 0 or batch.targets is None or not batch.targets.any():
             raise NeurospellError(
                 "training: calibration gave no labelled epochs (was the stream flowing and the marker stream "
@@ -1000,6 +1003,8 @@ class LiveSession:
 
     def _run_spelling(self, mode: str, text: str | None) -> None:
         sp = self.config.speller
+        if mode == "copy":
+            self.copy_text = text  # (a SetPhase may bring another phrase)
         self._begin_phase(mode, SPELLING, text)
         self._make_driver()
         engine = self._engine

@@ -164,6 +164,13 @@ CASES = [
     ("demo-lm-hf-no-path", ["demo", "--lm", "hf"], "--lm", 30),
     ("demo-decoder-unknown", ["demo", "--decoder", "resnet"], "--decoder", 30),
     ("demo-recording-folder", ["demo", "--recording", "afolder"], "--recording", 10),
+    # spell (live session)
+    ("spell-source-unknown", ["spell", "--source", "bogus", "--headless"], "--source", 10),
+    ("spell-copy-off-grid", ["spell", "--headless", "--copy", "hello"], "--copy", 10),
+    ("spell-no-headless", ["spell", "--copy", "HI"], "--headless", 10),
+    ("spell-out-is-a-file", ["spell", "--headless", "--out", "phrases.txt"], "--out", 10),
+    ("spell-amplitude-not-simulated", ["spell", "--source", "synthetic", "--headless", "--amplitude", "3"],
+     "--amplitude", 10),
     # config (checked at load, for every command)
     ("config-unknown-lm", ["--config", "unknown_lm.toml", "lm", "list"], "[lm] name", 10),
     ("config-binary", ["--config", "binary.toml", "lm", "list"], "--config", 10),

@@ -150,7 +150,7 @@ def test_no_p300_stays_near_chance_and_stops(loop_factory):
 def test_participant_killed_and_restarted_mid_phrase(loop_factory, tmp_path):
     """The EEG stream vanishes mid-phrase: the session pauses and says why, reports the gap,
     resumes when the stream is back, and scores no flash over the missing stretch."""
-    cfg = _config(soa=0.06, calibration_repetitions=1, max_repetitions=2, max_selections=4)
+    cfg = _config(soa=0.06, calibration_repetitions=1, max_repetitions=2, max_selections=3)
     lp = loop_factory("HELLO", "--amplitude", 20)
     folder = SessionFolder.create(tmp_path / "sess", config=cfg)
     display = HeadlessDisplay.from_config(cfg.speller)
