@@ -23,8 +23,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The live closed loop with the simulated participant: in the speller window when a display is
+# available, headless (saying so) when none is.
 demo: $(STAMP)
-	$(VENV)/bin/neurospell spell --demo
+	@if $(VENV)/bin/neurospell gui --check-display >/dev/null 2>&1; then \
+		$(VENV)/bin/neurospell gui --demo; \
+	else \
+		echo "make demo: no display here ($$($(VENV)/bin/neurospell gui --check-display 2>&1 | tail -n 1)); running the live demo headless."; \
+		$(VENV)/bin/neurospell spell --demo; \
+	fi
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q --durations=15

@@ -86,6 +86,7 @@ CASES = [
     ("recover-missing", ["recover", "nosuch.nsraw", "--out", "x.fif"], "FILE.nsraw", 15),
     ("simulate-phrases-missing", ["simulate", "--data", "nofile.mat", "--decoder", "lda", "--phrases", "nophrases.txt"],
      "--data", 20),
+    ("gui-quit-after-negative", ["gui", "--quit-after", "-1"], "--quit-after", 15),
     # simulated participant
     ("participant-hit-prob", ["simulate-participant", "--phrase", "HI", "--hit-prob", "1.5"], "--hit-prob", 15),
     ("participant-data-missing", ["simulate-participant", "--phrase", "HI", "--data", "nofile.mat"], "--data", 15),

@@ -136,7 +136,7 @@ def test_corrupt_bytes_never_escape_as_other_errors(originals, tmp_path, fmt, da
 @given(code=st.integers(0, 99), target=st.sampled_from([None, True, False]),
        trial=st.integers(0, 500), symbol=st.sampled_from(list("AZ9 _<")))
 def test_marker_forms_map_to_one_annotation(code, target, trial, symbol):
-    from neurospell.markers import flash_to_annotation, flash_to_int, flash_to_str
+    from neurospell.markers import flash_to_annotation, flash_to_int, flash_to_str, trial_to_annotation
     from neurospell.preprocessing.readers import _marker_to_description
 
     ann = flash_to_annotation(code, target)
@@ -145,7 +145,10 @@ def test_marker_forms_map_to_one_annotation(code, target, trial, symbol):
     if target is not False and (code or target):  # the integer form cannot say "non-target"
         assert _marker_to_description(flash_to_int(code, target)) == ann
         assert _marker_to_description(str(flash_to_int(code, target))) == ann
-    assert _marker_to_description(f"trial:{trial}:{symbol}") == f"trial/{trial}/{symbol}"
+    # one coding: a space symbol is written "_" in annotations (a trailing space does not survive
+    # every file format)
+    assert _marker_to_description(f"trial:{trial}:{symbol}") == trial_to_annotation(trial, symbol)
+    assert trial_to_annotation(trial, symbol) == f"trial/{trial}/{'_' if symbol == ' ' else symbol}"
 
 
 @settings(max_examples=40, deadline=None, derandomize=True)
