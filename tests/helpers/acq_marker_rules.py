@@ -28,11 +28,8 @@ def main():
         outlets = [LslMarkerOutlet(n, source_id=sid, stype=t) for n, sid, t in markers]
         eeg = LslEegOutlet(eeg_name, ["C3", "C4"], ["eeg", "eeg"], 100.0, source_id=eeg_sid, stype=eeg_stype)
         # every stream of the scenario visible first: the rule, not discovery timing, decides
-        want = {eeg_name, *(n for n, _, _ in markers)}
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if want <= {info.name() for info in pylsl.resolve_streams(0.5)}:
-                break
+        for stream_name in (eeg_name, *(n for n, _, _ in markers)):
+            pylsl.resolve_byprop("name", stream_name, 1, 10.0)
         try:
             src = LslSource(eeg_name, stype, find_markers=True, timeout=5.0)
             labels = []
