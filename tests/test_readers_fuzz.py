@@ -136,7 +136,12 @@ def test_corrupt_bytes_never_escape_as_other_errors(originals, tmp_path, fmt, da
 @given(code=st.integers(0, 99), target=st.sampled_from([None, True, False]),
        trial=st.integers(0, 500), symbol=st.sampled_from(list("AZ9 _<")))
 def test_marker_forms_map_to_one_annotation(code, target, trial, symbol):
-    from neurospell.markers import flash_to_annotation, flash_to_int, flash_to_str, trial_to_annotation
+    from neurospell.markers import (
+        flash_to_annotation,
+        flash_to_int,
+        flash_to_str,
+        trial_to_annotation,
+    )
     from neurospell.preprocessing.readers import _marker_to_description
 
     ann = flash_to_annotation(code, target)
