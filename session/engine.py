@@ -232,6 +232,17 @@ class SpellerEngine:
     seed : int | numpy.random.Generator | None
     text : str
         Text already typed.
+
+    Attributes
+    ----------
+    defer_lm_work : bool
+        ``False`` (default): a decision's events come after the language-model work it
+        causes (the LM prefetch of the new contexts, the candidate beam's update, the next
+        selection's prior). ``True`` (a live session): the decision's events -- only
+        :class:`SelectionDecided` and :class:`TextChanged` -- come as soon as the symbol is
+        known, and that work is done by :meth:`complete_decision`, which the caller runs
+        once it has acted on the decision; any other use of the engine runs it first. The
+        same operations run in the same order, so the results are identical.
     """
 
     def __init__(self, layout: SpellerLayout, score_model: ScoreModel, lm=None, *,
@@ -263,6 +274,9 @@ class SpellerEngine:
         self._last: SelectionDecided | None = None
         self._n_selections = 0
         self._completions: tuple[str, CandidateList] | None = None
+        #: Language-model work of the last decision still to do (see :attr:`defer_lm_work`).
+        self._deferred: CharDistribution | None = None
+        self.defer_lm_work = False
         self.reset(text)
 
     @classmethod
@@ -297,9 +311,27 @@ class SpellerEngine:
         """Flashes of the current selection."""
         return self._evidence.n_flashes
 
+    def complete_decision(self) -> tuple:
+        """Do the language-model work a deferred decision left (:attr:`defer_lm_work`).
+
+        Returns
+        -------
+        events : tuple
+            ``(CandidatesChanged,)`` after a deferred decision, empty otherwise.
+        """
+        ev = self._deferred
+        if ev is None:
+            return ()
+        self._deferred = None
+        self._lm_after_decision(ev)
+        self._prior = self._next_prior()
+        self._use_prior = self.lm is not None and self.alpha > 0
+        return (CandidatesChanged(self.candidates),)
+
     @property
     def candidates(self) -> CandidateList:
         """Candidate texts (EEG + LM), best first; the best may correct earlier decisions."""
+        self.complete_decision()
         if self._beam is None:
             return CandidateList((Candidate(self._text, 0.0),))
         return self._beam.candidates
@@ -314,6 +346,8 @@ class SpellerEngine:
             the current text (empty otherwise).
         """
         previous = getattr(self, "_text", None)
+        if previous is not None:
+            self.complete_decision()
         self._text = str(text)
         if self._beam is not None:
             self._beam.reset(self._text)
@@ -322,11 +356,15 @@ class SpellerEngine:
             return ()
         return (TextChanged(self._text, previous), CandidatesChanged(self.candidates))
 
-    def _start_selection(self) -> None:
+    def _next_prior(self) -> CharDistribution:
+        return lm_prior(self.lm if self.alpha > 0 else None, self._text, self.layout.symbols,
+                        backspace_p=self.backspace_p)
+
+    def _start_selection(self, *, prior: bool = True) -> None:
         self._evidence.reset()
-        self._prior = lm_prior(self.lm if self.alpha > 0 else None, self._text, self.layout.symbols,
-                               backspace_p=self.backspace_p)
-        self._use_prior = self.lm is not None and self.alpha > 0
+        if prior:
+            self._prior = self._next_prior()
+            self._use_prior = self.lm is not None and self.alpha > 0
         self._posterior = None
         self._planned: list[int] = []
 
@@ -357,6 +395,7 @@ class SpellerEngine:
             Empty while the selection goes on; ``(SelectionDecided, TextChanged,
             CandidatesChanged)`` when the rule ends it.
         """
+        self.complete_decision()
         g = int(group)
         self._evidence.add_flash(g, float(score))
         self._posterior = None
@@ -405,6 +444,7 @@ class SpellerEngine:
 
     def posterior(self) -> CharDistribution:
         """The fused posterior of the current selection (:func:`neurospell.lm_fusion.fuse`)."""
+        self.complete_decision()
         if self._posterior is None:
             self._posterior = fuse(self._evidence.loglik, self._prior if self._use_prior else None,
                                    alpha=self.alpha, floor=self.floor, alphabet=self.layout.symbols)
@@ -431,6 +471,19 @@ class SpellerEngine:
         dec = Decision(sym, float(math.exp(post[sym])), n_rep)
         previous = self._text
         self._text = apply_symbol(previous, sym)
+        out = SelectionDecided(dec, post, self._prior, ev, n, self._text, forced)
+        self._last = out
+        self._n_selections += 1
+        logger.debug("decided %r (p=%.3f) after %d flashes -> %r", sym, dec.posterior, n, self._text)
+        if self.defer_lm_work:
+            self._deferred = ev
+            self._start_selection(prior=False)
+            return (out, TextChanged(self._text, previous))
+        self._lm_after_decision(ev)
+        self._start_selection()
+        return (out, TextChanged(self._text, previous), CandidatesChanged(self.candidates))
+
+    def _lm_after_decision(self, ev: CharDistribution) -> None:
         prefetch = getattr(self.lm, "prefetch", None) if self._use_prior else None
         if prefetch is not None:
             # the LM contexts of this decision -- the beam's candidates and the next
@@ -439,12 +492,6 @@ class SpellerEngine:
             prefetch(beam_texts + [self._text])
         if self._beam is not None:
             self._beam.update(ev)
-        out = SelectionDecided(dec, post, self._prior, ev, n, self._text, forced)
-        self._last = out
-        self._n_selections += 1
-        logger.debug("decided %r (p=%.3f) after %d flashes -> %r", sym, dec.posterior, n, self._text)
-        self._start_selection()
-        return (out, TextChanged(self._text, previous), CandidatesChanged(self.candidates))
 
     # -- symbols chosen outside the flashing -----------------------------------------------
     def select(self, symbol) -> tuple:
@@ -461,6 +508,7 @@ class SpellerEngine:
             :class:`TextChanged` and :class:`CandidatesChanged`. The current selection's
             evidence is discarded (its context changed).
         """
+        self.complete_decision()
         previous = self._text
         if isinstance(symbol, Completion):
             cut = previous.rfind(" ") + 1
@@ -486,6 +534,7 @@ class SpellerEngine:
 
     def completions(self) -> CandidateList:
         """The most probable words completing the word being typed (cached per text)."""
+        self.complete_decision()
         if self.lm is None or self.n_completions <= 0:
             return CandidateList(())
         if self._completions is None or self._completions[0] != self._text:
@@ -494,6 +543,7 @@ class SpellerEngine:
 
     def snapshot(self, *, completions: bool = True) -> EngineSnapshot:
         """An immutable copy of the state (``completions=False`` skips the word search)."""
+        self.complete_decision()
         n = self._evidence.n_flashes
         return EngineSnapshot(
             text=self._text, posterior=self.posterior(),

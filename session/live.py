@@ -986,6 +986,10 @@ class LiveSession:
             self._discarded_before += sum(self._driver.epocher.n_dropped_.values())
             self._n_scored_before += self._driver.n_scored
         self._engine = make_engine(self.config, self.decoder, self.lm, self.lm_name, seed=self.seed + 1)
+        # the decision comes out as soon as its symbol is known; the LM work it causes (the
+        # beam, the next prior: most of a decision's time with a neural LM) is done once the
+        # session has acted on it (same operations, same order: the replay's results)
+        self._engine.defer_lm_work = True
         src = self.source
         self._driver = make_driver(self._engine, self.decoder, self.config, src.sfreq, src.ch_names, src.ch_types,
                                    on_events=self._on_events, on_score=self._on_score)
@@ -1045,6 +1049,7 @@ class LiveSession:
                     if self.folder is not None:
                         self.folder.log_decision(dec, t=rec.t, task=self._task, phase=mode, intended=intended,
                                                  latency=latency)
+                    engine.complete_decision()
                     logger.info("LiveSession: decided %r (p=%.3f, %d flashes) -> %r", rec.symbol, rec.posterior,
                                 rec.n_flashes, rec.text)
                     self._publish(f"{mode}: selected {rec.symbol!r}", completions=True)

@@ -51,3 +51,43 @@ def test_batched_lm_step_changes_no_result():
         assert [t for t, _ in x[5]] == [t for t, _ in y[5]]
         np.testing.assert_allclose([s for _, s in x[5]], [s for _, s in y[5]], rtol=0, atol=1e-9)
     assert len({len(t) for t, _ in a[-1][5]}) > 1  # the beam held texts of different lengths
+
+
+def _run_deferred(lm, defer: bool):
+    """The same selections with the post-decision LM work deferred (a live session) or not."""
+    rng = np.random.default_rng(3)
+    t_s, n_s = rng.normal(1.0, 1, 500), rng.normal(0, 1, 2500)
+    sm = ScoreModel().fit(np.r_[t_s, n_s], np.r_[np.ones(500, bool), np.zeros(500 * 5, bool)])
+    who = SimulatedParticipant(t_s, n_s, rng)
+    engine = SpellerEngine(LAYOUT, sm, lm, seed=1, beam_width=8, stop_threshold=0.9)
+    engine.defer_lm_work = defer
+    out = []
+    for sym in "HOW ARE YOU<U":
+        done = False
+        while not done:
+            groups = engine.next_flashes()
+            for g, s in zip(groups, who.respond_flashes(LAYOUT, sym, groups), strict=True):
+                events = engine.on_flash(g, float(s))
+                if events:
+                    dec = events[0]
+                    # deferred: the decision and the text only, the LM work still to do
+                    assert len(events) == (2 if defer else 3)
+                    assert (engine._deferred is not None) == defer
+                    more = engine.complete_decision()
+                    assert len(more) == (1 if defer else 0)
+                    out.append((dec.decision.symbol, dec.n_flashes, dec.text, dec.posterior.logp, dec.prior.logp,
+                                [(c.text, c.score) for c in engine.candidates], engine._prior.logp.copy()))
+                    done = True
+                    break
+    return out
+
+
+def test_deferred_lm_work_changes_no_result():
+    a = _run_deferred(make_model("mixture"), defer=True)
+    b = _run_deferred(make_model("mixture"), defer=False)
+    assert len(a) == len(b) == 13
+    for x, y in zip(a, b, strict=True):
+        assert x[:3] == y[:3]
+        for i in (3, 4, 6):
+            np.testing.assert_array_equal(x[i], y[i])  # bit for bit
+        assert x[5] == y[5]
