@@ -40,6 +40,7 @@ promoted to float64), and epochs are scored one at a time (batch of 1).
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import queue
 import subprocess
@@ -48,6 +49,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -315,6 +317,30 @@ class LiveResult:
 
 class _Stopped(Exception):
     """The session was asked to stop (internal)."""
+
+
+def _fit_decoder(name: str, params: dict, batch: EpochBatch, preprocessing, n_threads: int | None):
+    """Fit a decoder; run in the training process (see ``LiveSession._run_training``)."""
+    if n_threads is not None:
+        import torch  # optional heavy dependency: only when the parent had it loaded
+
+        torch.set_num_threads(n_threads)
+    return make_decoder(name, **params).fit(batch, preprocessing)
+
+
+def fit_in_process(name: str, params: dict, batch: EpochBatch, preprocessing):
+    """Fit a decoder in a fresh ('spawn') process and return the fitted decoder.
+
+    Compiled code that holds the GIL for a long time (pyriemann, scikit-learn, torch fits)
+    then delays no thread of this process (a GUI's event loop, the acquisition thread).
+    The fit runs the same code on the same data with the same parameters (seed included)
+    and torch's thread count, so the model is the one a fit here would give.
+    """
+    torch = sys.modules.get("torch")
+    n_threads = torch.get_num_threads() if torch is not None else None
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+        return pool.submit(_fit_decoder, name, params, batch, preprocessing, n_threads).result()
 
 
 class LiveSession:
@@ -945,7 +971,8 @@ class LiveSession:
         params = decoder_params(self.decoder_name, self.config.decoder)
         if "progress" in type(make_decoder(self.decoder_name))._param_names():
             params["progress"] = False
-        dec = make_decoder(self.decoder_name, **params).fit(batch, self.config.preprocessing)
+        # in a training process: this process's threads (a GUI's event loop) keep the GIL
+        dec = fit_in_process(self.decoder_name, params, batch, self.config.preprocessing)
         self._progress = 0.8
         self._publish(f"training: held-out AUC {dec.heldout_auc_:.3f}; choosing the LM weight")
         alpha = calibrate_model_alpha(dec, self.lm, self.config, lm_name=self.lm_name, seed=self.seed) \

@@ -195,9 +195,13 @@ def test_keyboard_only_workflow_with_the_simulated_participant(qtbot, fast_confi
     # The GUI thread keeps its timers while the session decodes: the 10 ms probe's median is on
     # time and its p99 within two frames while spelling. (One frame, the goal, is not met on a
     # loaded 2-core machine: the session's worker runs in this process, and C code holding the
-    # GIL -- the decoder's scoring, the recorder, and in training pyriemann / scikit-learn fits
-    # (~50-350 ms) -- delays the GUI thread. Training is reported, not asserted.)
+    # GIL -- the decoder's scoring, the recorder -- delays the GUI thread.)
     assert lateness["copy"][0] <= 2 and lateness["copy"][1] <= 2000 / 60, lateness
+    # ... and while it trains: the decoder fit runs in a training process (it held the GIL
+    # here for 170-390 ms); what stays in this process (the LM-weight choice, saving the
+    # model) keeps the median on time and the p99 within three frames (measured on the loaded
+    # 2-core machine: p50 0.0, p99 31 ms, max 188 ms, 10 of 482 ticks over one frame).
+    assert lateness["training"][0] <= 2 and lateness["training"][1] <= 3000 / 60, lateness
     # Single switch: F8 pauses the BCI; then scans rows, the row's cells, types the cell, and
     # hands control back to the BCI on its "resume" step. (The session applies a symbol chosen
     # directly once it runs again.)

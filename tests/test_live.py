@@ -271,3 +271,33 @@ def test_worker_error_is_in_the_snapshot_and_reraised_by_join():
         inlet.close_stream()
         outlet.close()
         source.stop()
+
+
+def test_training_process_gives_the_same_model():
+    """The decoder fitted in the training process (spawned, so that a GUI in this process
+    keeps the GIL) is the model a fit in this process gives: same scores, bit for bit."""
+    import numpy as np
+
+    from neurospell.decoder import make_decoder
+    from neurospell.session.live import fit_in_process
+    from neurospell.session.train import decoder_params
+    from neurospell.types import EpochBatch
+
+    rng = np.random.default_rng(0)
+    n_chars, n_reps, n_groups, n_times = 6, 3, 12, 52
+    n = n_chars * n_reps * n_groups
+    codes = np.tile(np.arange(1, n_groups + 1), n_chars * n_reps)
+    trials = np.repeat(np.arange(n_chars), n_reps * n_groups)
+    targets = np.isin(codes, [2, 9])
+    data = rng.normal(0, 1e-5, (n, 4, n_times)).astype(np.float32)
+    data[targets, :, 15:25] += 2e-5
+    batch = EpochBatch(data, codes, np.arange(n) * 0.2, 0.0, 64.0, ("C3", "Cz", "C4", "Pz"),
+                       targets=targets, trials=trials)
+    config = Config()
+    name = "xdawncov-ts-lr"
+    params = decoder_params(name, config.decoder)
+    here = make_decoder(name, **params).fit(batch, config.preprocessing)
+    there = fit_in_process(name, params, batch, config.preprocessing)
+    assert type(there) is type(here)
+    np.testing.assert_array_equal(there.decision_function(batch), here.decision_function(batch))
+    assert there.heldout_auc_ == here.heldout_auc_
