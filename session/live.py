@@ -343,6 +343,55 @@ def fit_in_process(name: str, params: dict, batch: EpochBatch, preprocessing):
         return pool.submit(_fit_decoder, name, params, batch, preprocessing, n_threads).result()
 
 
+def accuracy_vs_repetitions(batch: EpochBatch, scores, layout) -> list[float] | None:
+    """Held-out character accuracy after 1, 2, ... repetitions of the calibration flashes.
+
+    Each calibration character is decided from the sum of its flashes' held-out
+    (cross-validated) scores over the first ``r`` repetitions (the symbol whose groups score
+    highest). ``None`` without trial markers or when the scores are not one per epoch.
+
+    Parameters
+    ----------
+    batch : EpochBatch
+        The labelled calibration epochs (``trials`` and ``targets`` set).
+    scores : array, shape (n_epochs,)
+        Held-out decision scores, in the batch's order.
+    layout : SpellerLayout
+
+    Returns
+    -------
+    accuracy : list of float | None
+        Index 0 = one repetition.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    if batch.trials is None or batch.targets is None or scores.shape != (len(batch),):
+        return None
+    n_g = layout.n_groups
+    member = np.zeros((n_g, len(layout.symbols)))
+    for g, syms in enumerate(layout.flash_groups):
+        member[g, list(syms)] = 1.0
+    rows = []
+    for t in np.unique(batch.trials):
+        idx = np.flatnonzero(batch.trials == t)
+        idx = idx[np.argsort(batch.onsets[idx], kind="stable")]
+        codes = batch.codes[idx] - 1
+        ok = (codes >= 0) & (codes < n_g)
+        idx, codes = idx[ok], codes[ok]
+        if not idx.size or not batch.targets[idx].any():
+            continue
+        hits = member[codes[batch.targets[idx]]].sum(0) - member[codes[~batch.targets[idx]]].sum(0)
+        true = int(np.argmax(hits))
+        row = []
+        for r in range(1, -(-idx.size // n_g) + 1):
+            k = slice(0, r * n_g)
+            row.append(int(np.argmax(scores[idx[k]] @ member[codes[k]])) == true)
+        rows.append(row)
+    if not rows:
+        return None
+    n_rep = min(len(r) for r in rows)
+    return [float(np.mean([r[i] for r in rows])) for i in range(n_rep)]
+
+
 class LiveSession:
     """The speller, live: a worker thread driving a display, a source and the engine.
 
@@ -996,6 +1045,8 @@ class LiveSession:
             "erp_target": x[y].mean(axis=0), "erp_nontarget": x[~y].mean(axis=0),
             "times": batch.times, "ch_names": batch.ch_names,
             "model_path": None if path is None else str(path),
+            "accuracy_vs_repetitions": accuracy_vs_repetitions(batch, getattr(dec, "heldout_scores_", ()),
+                                                               self.layout),
         }
         self._log({"type": "training", "t": local_clock(), "decoder": self.decoder_name,
                    "heldout_auc": float(dec.heldout_auc_), "lm_alpha": alpha, "n_epochs": int(len(batch)),

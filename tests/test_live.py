@@ -301,3 +301,36 @@ def test_training_process_gives_the_same_model():
     assert type(there) is type(here)
     np.testing.assert_array_equal(there.decision_function(batch), here.decision_function(batch))
     assert there.heldout_auc_ == here.heldout_auc_
+
+
+def test_accuracy_vs_repetitions_of_the_calibration():
+    """Held-out character accuracy per repetition from the calibration flashes' scores."""
+    import numpy as np
+
+    from neurospell.session.live import accuracy_vs_repetitions
+    from neurospell.types import EpochBatch
+
+    layout = Config().speller.layout()
+    n_g, n_rep, chars = layout.n_groups, 3, [0, 7, 14, 20]
+    codes, trials, targets = [], [], []
+    for t, sym in enumerate(chars):
+        for _ in range(n_rep):
+            for g in range(n_g):
+                codes.append(g + 1)
+                trials.append(t)
+                targets.append(sym in layout.flash_groups[g])
+    codes, trials, targets = np.array(codes), np.array(trials), np.array(targets)
+    n = codes.size
+    batch = EpochBatch(np.zeros((n, 1, 4)), codes, np.arange(n) * 0.1, 0.0, 100.0, ("Cz",),
+                       targets=targets, trials=trials)
+    # perfect scores: every character right from the first repetition
+    assert accuracy_vs_repetitions(batch, targets.astype(float), layout) == [1.0] * n_rep
+    # the first repetition of character 0 points at another symbol; the third outweighs it
+    scores = targets.astype(float)
+    other = next(s for s in range(len(layout.symbols)) if s != chars[0] and
+                 not any(s in g and chars[0] in g for g in layout.flash_groups))
+    first = slice(0, n_g)
+    scores[first] = [1.5 if other in layout.flash_groups[g] else 0.0 for g in range(n_g)]
+    assert accuracy_vs_repetitions(batch, scores, layout) == [0.75, 0.75, 1.0]
+    # no trial markers: no curve
+    assert accuracy_vs_repetitions(dataclasses.replace(batch, trials=None), scores, layout) is None
