@@ -18,7 +18,7 @@ DEFAULT_CALIBRATION = "THE QUICK FOX"
 #: participant, a short calibration, a fast decoder and the language model; options given on
 #: the command line win over these.
 DEMO = {"source": "simulated", "calibrate": "SPELL IT", "copy": "HELLO WORLD", "decoder": "xdawncov-ts-lr",
-        "soa": 0.1, "inter_trial": 0.4, "calibration_repetitions": 3, "max_repetitions": 6, "amplitude": 15.0,
+        "soa": 0.125, "inter_trial": 0.4, "calibration_repetitions": 5, "max_repetitions": 6, "amplitude": 15.0,
         "max_minutes": 5.0}
 _SOURCES = "synthetic, lsl:NAME, replay:FILE or simulated"
 
