@@ -85,8 +85,10 @@ def test_stream_synthetic_board_visible_on_lsl():
         assert 1e-7 < np.median(np.abs(whole.data)) < 1e-3  # volts through LSL
         assert np.all(np.diff(whole.timestamps) >= 0)
     finally:
-        proc.terminate()
-        proc.wait(10)
+        proc.terminate()  # SIGTERM: stops like Ctrl-C, releases the board, reports
+        out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    assert "Streamed" in out and "Traceback" not in err, (out, err)
 
 
 def test_record_without_samples_removes_the_empty_crash_copy(tmp_path, capsys):

@@ -104,6 +104,7 @@ def cmd_stream(args, config) -> int:
         raise NeurospellError("--board: 'stream' republishes a device on LSL; an LSL stream is already on LSL.")
     src = open_source(spec, config.acquisition)
     name = args.name or f"neurospell-{spec.split(':')[0].lower()}"
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)  # SIGTERM stops like Ctrl-C: the board is released
     src.start()
     try:
         with LslEegOutlet(name, src.ch_names, src.ch_types, src.sfreq) as out, \
@@ -124,9 +125,12 @@ def cmd_stream(args, config) -> int:
                         out.push_chunk(chunk)
                         n += chunk.n_samples
             except KeyboardInterrupt:
-                pass
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
     finally:
-        src.stop()
+        try:
+            src.stop()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
     print(f"Streamed {n} samples; gaps: {len(src.gaps)}.")
     return 0
 
