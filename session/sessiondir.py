@@ -373,8 +373,8 @@ class SessionFolder:
                 else:
                     logger.warning(
                         "session %s: %s not finished (the session stopped during the phase); its raw data "
-                        "are in sourcedata/ and replay reads them. SessionFolder.open(root, recover=True) "
-                        "converts them to BIDS.", root, names)
+                        "are in sourcedata/ and replay reads them. `neurospell recover %s` "
+                        "(SessionFolder.open(root, recover=True)) converts them to BIDS.", root, names, root)
             return self
 
     def _save_meta(self) -> None:

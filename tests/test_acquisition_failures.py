@@ -93,6 +93,8 @@ def test_kill_9_then_recover_and_never_delete_a_crash_copy(tmp_path, capsys):
     assert log.timestamps.size >= 250
     # recover: the crash copy becomes a FIF, and stays
     fif = tmp_path / "recovered_raw.fif"
+    assert main(["recover", str(crash)]) == 2  # a crash copy needs --out
+    assert "--out: a crash copy" in capsys.readouterr().err
     assert main(["recover", str(crash), "--out", str(fif)]) == 0
     assert f"Recovered {log.timestamps.size} samples" in capsys.readouterr().out
     raw = mne.io.read_raw_fif(fif, verbose=False)

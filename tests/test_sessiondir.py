@@ -244,8 +244,12 @@ def test_kill9_loses_at_most_one_second_and_the_folder_opens(tmp_path):
     assert stamps[k] == log.timestamps[-1]
     lost_s = walls[-1] - walls[k]
     assert lost_s <= 1.0, f"{lost_s:.2f} s lost"
-    # recovery converts the crash copy to BIDS; the folder then reads back
-    out = SessionFolder.open(root, recover=True)
+    # `neurospell recover SESSION_DIR` converts the crash copy to BIDS; the folder then reads back
+    res = _cli("recover", root)
+    assert res.returncode == 0, res.stderr
+    assert "1 unfinished phase converted to BIDS" in res.stdout and "task-calibration" in res.stdout, res.stdout
+    assert "nothing to recover" in _cli("recover", root).stdout
+    out = SessionFolder.open(root)
     assert not out.unfinished()
     raw = out.read_raw("calibration", 1)
     assert raw.n_times == log.timestamps.size

@@ -54,12 +54,16 @@ def register(subparsers) -> None:
                    help="replace existing output files; an existing crash copy (.nsraw) is moved aside, not deleted")
     p.set_defaults(func=cmd_record, check=_args.check_record)
 
-    p = subparsers.add_parser("recover", help="convert a crash copy (.nsraw) left by an interrupted record to FIF",
+    p = subparsers.add_parser("recover", help="convert what an interrupted record or session left behind "
+                                              "(a .nsraw crash copy to FIF; a session folder's unfinished phases to BIDS)",
                               description="Convert the crash-safe copy NAME.nsraw that `neurospell record` keeps "
                                           "while it runs (left behind by kill -9, a power cut or a full disk) into "
-                                          "a FIF file. The .nsraw folder is kept.")
-    p.add_argument("rawlog", metavar="FILE.nsraw", help="the crash copy folder")
-    p.add_argument("--out", required=True, metavar="FILE", help="output FIF file (e.g. session_raw.fif)")
+                                          "a FIF file (--out), or, given a session folder (`neurospell spell --out`), "
+                                          "convert the phases a crash left unfinished to BIDS in place. The crash "
+                                          "copies are kept.")
+    p.add_argument("rawlog", metavar="FILE.nsraw|SESSION_DIR", help="the crash copy folder, or a session folder")
+    p.add_argument("--out", default=None, metavar="FILE",
+                   help="output FIF file for a .nsraw crash copy (e.g. session_raw.fif); not used with a session folder")
     p.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
     p.set_defaults(func=cmd_recover)
 
@@ -227,13 +231,19 @@ def _remove_empty_rawlog(folder) -> bool:
 
 def cmd_recover(args, config) -> int:
     from ..rawlog import GAP_ANNOTATION, is_rawlog, rawlog_to_fif, read_rawlog
+    from ..session.sessiondir import is_session_folder
 
-    folder = check_fname(args.rawlog, "FILE.nsraw")
+    folder = check_fname(args.rawlog, "FILE.nsraw|SESSION_DIR")
+    if is_session_folder(folder):
+        return _recover_session(folder, args)
     if not is_rawlog(folder):
         raise NeurospellError(
             f"FILE.nsraw: {str(folder)!r} is not a crash copy of `neurospell record` (a folder NAME.nsraw "
             "holding header.json, samples.bin and events.jsonl)."
         )
+    if args.out is None:
+        raise NeurospellError(f"--out: a crash copy ({str(folder)!r}) is converted to a FIF file; name it, "
+                              "e.g. --out session_raw.fif.")
     log = read_rawlog(folder)
     if log.timestamps.size == 0:
         raise NeurospellError(f"FILE.nsraw: {str(folder)!r} holds no samples; there is nothing to recover.")
@@ -246,4 +256,26 @@ def cmd_recover(args, config) -> int:
     print(f"Recovered {raw.n_times} samples ({raw.n_times / raw.info['sfreq']:.1f} s), {len(log.markers)} markers, "
           f"{n_gaps} gaps from {folder}{cut} into {args.out}. The crash copy is kept; delete it yourself once "
           "the FIF is checked.")
+    return 0
+
+
+def _recover_session(root, args) -> int:
+    """``recover SESSION_DIR``: convert the phases a crash left unfinished to BIDS, in place."""
+    from ..session.sessiondir import SessionFolder
+
+    if args.out is not None or args.overwrite:
+        raise NeurospellError(f"--out/--overwrite: {str(root)!r} is a session folder; its unfinished phases are "
+                              "converted in place (BIDS files next to the finished ones). Drop --out/--overwrite.")
+    folder = SessionFolder.open(root, verbose="error")
+    left = folder.unfinished()
+    if not left:
+        print(f"{root}: every phase is finished; nothing to recover.")
+        return 0
+    written = folder.recover()
+    n_empty = len(left) - len(written)
+    for path in written:
+        print(f"Recovered {path}")
+    print(f"{root}: {len(written)} unfinished phase{'' if len(written) == 1 else 's'} converted to BIDS"
+          + (f", {n_empty} that recorded nothing marked empty" if n_empty else "")
+          + ". The crash copies in sourcedata/ are kept; `neurospell replay` reads the folder.")
     return 0
