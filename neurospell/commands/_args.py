@@ -690,5 +690,14 @@ def check_lm_build_ngram(args, config) -> None:
         check_output_file("--out", args.out, overwrite=None, suffixes=(".npz",))
 
 
+def check_lm_corpus(args, config) -> None:
+    from neurospell.lm_fusion.corpus import SOURCES
+
+    for name in args.only or []:
+        if name not in SOURCES:
+            raise UsageError("--source", f"unknown corpus source {name!r}. Allowed: {', '.join(SOURCES)}.")
+    check_output_folder("--out", args.out)
+
+
 def check_lm_heldout(args, config) -> None:
     check_output_file("--out", args.out, overwrite=None)

@@ -7,6 +7,8 @@
 - ``lm train``: train the character transformer (fixed seed; needs ``chitchat-dataset``).
 - ``lm build-ngram``: build the Kneser-Ney n-gram from the corpus.
 - ``lm heldout --out FILE``: write held-out corpus phrases (for ``lm eval``).
+- ``lm corpus --out DIR --sources DIR``: build the training text and the held-out test sets
+  from packaged corpora downloaded beforehand (``make lm-sources``).
 """
 
 from __future__ import annotations
@@ -73,6 +75,14 @@ def register(subparsers) -> None:
     q.add_argument("--split", default="test", choices=("valid", "test"))
     q.add_argument("--max-lines", type=_args.number(int, min=1), default=2000)
     q.set_defaults(func=_heldout, check=_args.check_lm_heldout)
+
+    q = sub.add_parser("corpus", help="build training text and held-out test sets from packaged corpora")
+    q.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
+    q.add_argument("--sources", required=True, metavar="DIR", type=_args.input_folder("sources folder"),
+                   help="folder of the downloaded packages (make lm-sources)")
+    q.add_argument("--source", action="append", metavar="NAME", dest="only",
+                   help="build only this source (repeatable; default: all)")
+    q.set_defaults(func=_corpus, check=_args.check_lm_corpus)
 
     p.set_defaults(func=lambda args, config: (p.print_help(), 2)[1])
 
@@ -206,4 +216,16 @@ def _heldout(args, config) -> int:
     with atomic_write(args.out) as fid:
         fid.write("\n".join(lines) + "\n")
     print(f"{len(lines)} {args.split} phrases -> {args.out}")
+    return 0
+
+
+def _corpus(args, config) -> int:
+    from neurospell.lm_fusion.corpus import build_corpus
+
+    t0 = time.perf_counter()
+    with _runtime.heartbeat("building the corpus"):
+        manifest = build_corpus(args.out, args.sources, sources=args.only)
+    for fname, info in manifest["files"].items():
+        print(f"{fname:24s} {info['lines']:9d} lines {info['chars']:11d} characters")
+    print(f"corpus in {args.out} ({time.perf_counter() - t0:.0f} s)")
     return 0
