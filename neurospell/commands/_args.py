@@ -734,6 +734,9 @@ def check_lm_corpus(args, config) -> None:
         if name not in SOURCES:
             raise UsageError("--source", f"unknown corpus source {name!r}. Allowed: {', '.join(SOURCES)}.")
     check_output_folder("--out", args.out)
+    from neurospell.lm_fusion.corpus import check_sources
+
+    check_sources(args.only or list(SOURCES), args.sources)
 
 
 def check_lm_heldout(args, config) -> None:

@@ -113,8 +113,14 @@ def _model(name, path, config):
     if path:
         kw["path"] = path
     if name and Path(name).suffix in _args.LM_FILE_SUFFIXES:  # a model file (lm eval)
-        model = make_model(_args.LM_FILE_SUFFIXES[Path(name).suffix], config.lm, path=name)
-        model.name = Path(name).name
+        kind = _args.LM_FILE_SUFFIXES[Path(name).suffix]
+        try:
+            model = make_model(kind, config.lm, path=name)
+        except Exception as err:  # noqa: BLE001 - any failure to read the user's file is bad input
+            raise _args.UsageError("--lm", f"{name!r} is not a readable {kind} model file ({type(err).__name__}: "
+                                           f"{err}). Give a file written by `neurospell lm "
+                                           f"{'build-ngram' if kind == 'ngram' else 'train'}`.") from err
+        model.name = name
         return model
     return make_model(name or config.lm.name, config.lm, **kw)
 
