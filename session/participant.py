@@ -663,7 +663,10 @@ class RealEpochGenerator(RecordingGenerator):
             if near.size:  # the recording goes on as it was recorded: no splice
                 return u, shift, eff, int(cand[near[0]])
         best = cand[cost == cost.min()]
-        k = int(best[rng.integers(best.size)])
+        # drawn from the onset's sample, not its exact time: a marker read through another
+        # inlet (clock-sync offsets of microseconds) picks the same real flash
+        pick = np.random.default_rng([self.seed, _S_FLASH, int(math.floor(fl.onset + 0.5)), int(fl.code), int(eff)])
+        k = int(best[pick.integers(best.size)])
         return u, int(self._s[k]) - u, eff, k
 
     def _plan(self, flashes) -> list:

@@ -21,7 +21,7 @@ from neurospell.acquisition import LslMarkerOutlet, LslSource
 from neurospell.config import Config
 from neurospell.lsl import get_pylsl
 from neurospell.session.headless import HeadlessDisplay
-from neurospell.session.live import LiveSession, ParticipantProcess, Start, Stop
+from neurospell.session.live import LiveSession, ParticipantProcess, Resume, Start, Stop
 from neurospell.session.sessiondir import SessionFolder, replay_session
 
 DEADLINE = 150.0
@@ -117,6 +117,11 @@ def test_marker_consumer_killed_and_restarted_mid_phrase(tmp_path):
         while time.monotonic() < t_watch:  # no flash while paused
             assert s.snapshot().n_flashes == n_paused
             time.sleep(0.02)
+        # a user's Resume tries again at once; the markers still do not come back: paused again
+        s.submit(Resume())
+        _wait(lambda: s.snapshot().marker_problem is None, s, 10.0, "the user's Resume")
+        _wait(lambda: s.snapshot().marker_problem is not None, s, 30.0, "the pause to come back")
+        assert s.snapshot().phase == "paused"
         # the consumer is back: the session resumes by itself
         relays.append(Relay(markers, recorded))
         _wait(lambda: s.snapshot().marker_problem is None, s, 60.0, "the session to resume")
@@ -138,15 +143,19 @@ def test_marker_consumer_killed_and_restarted_mid_phrase(tmp_path):
     assert res.stop_reason == "all phases complete", res.stop_reason
     assert len(res.text) == len(phrase) and res.accuracy >= 0.8, (res.text, res.decisions)
     assert s.snapshot().n_flashes > n_paused
-    (pause,) = [p for p in res.pauses if markers in (p["reason"] or "")]
-    assert pause["duration"] > 0
+    pauses = [p for p in res.pauses if markers in (p["reason"] or "")]
+    assert len(pauses) == 2 and all(p["duration"] > 0 for p in pauses), res.pauses
     # the decision log: the pause and its reason, the lost flashes, the resumption
     log = SessionFolder.open(tmp_path / "sess").read_log()
     kinds = [(r["type"], r.get("cause")) for r in log]
     assert ("pause", "markers") in kinds and ("resume", "markers") in kinds
     assert kinds.index(("pause", "markers")) < kinds.index(("resume", "markers"))
+    assert [r.get("how") for r in log if r["type"] == "resume" and r.get("cause") == "markers"][0] == \
+        "the user resumed"
     lost = [r for r in log if r["type"] == "marker_lost" and r["label"].startswith("flash:")]
     assert lost and res.n_discarded >= len(lost)
+    print(f"\n{len(lost)} flash markers lost, pauses {[round(p['duration'], 2) for p in pauses]} s, "
+          f"{res.n_scored} scored of {res.n_flashes} spelling flashes, text {res.text!r}")
     # no flash is scored without its recorded marker: none of the lost ones, and the
     # spelling run's recording holds a marker for every scored flash
     scored = [r for r in log if r["type"] == "flash" and r.get("task") == "spelling"]
