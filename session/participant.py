@@ -537,7 +537,9 @@ class RealEpochGenerator(RecordingGenerator):
     flash's targets (the fewest differing lags when none matches exactly). The real flash
     that continues the stretch playing (its onset within one sample of where the stretch
     has got to) is preferred: then nothing is spliced and the recording plays on as it was
-    recorded; otherwise a seeded draw among the best. A splice is an equal-power cross-fade
+    recorded; otherwise a seeded draw among the best that were played least so far (so a
+    calibration plays each real epoch about once before any again, as an offline fit uses
+    each once). A splice is an equal-power cross-fade
     over ``fade_ms``, starting at the onset (the evoked responses come later). The epoch
     a decoder cuts after a simulated flash is thus, over its first flash interval, the
     recording after a real flash of its kind, and after that real stretches with the same
@@ -554,9 +556,10 @@ class RealEpochGenerator(RecordingGenerator):
 
     A pure function of the seed, the sample indices and the flash schedule (chunking
     aside, as for the other generators): each flash's choice depends on its own seeded
-    draws and on the flashes of the ``2 * epoch`` seconds before it, and is remembered
-    (a bounded cache), so a stream synthesized chunk by chunk from a pruned schedule
-    equals one synthesized at once from the whole schedule.
+    draws, on the flashes of the ``2 * epoch`` seconds before it and on how often each real
+    flash was played by the flashes before it; it is made once, in onset order, and
+    remembered (a bounded cache), so a stream synthesized chunk by chunk from a pruned
+    schedule equals one synthesized at once from the whole schedule.
 
     Parameters
     ----------
@@ -628,6 +631,7 @@ class RealEpochGenerator(RecordingGenerator):
                     f"The recording's {name} characters have {n_t} target and {n_n} non-target flashes; both "
                     "are needed. Use another exclude_first_chars (--exclude-first-chars).")
         self._chosen: OrderedDict = OrderedDict()
+        self._uses = np.zeros(s.size, dtype=np.int64)  # times each real flash was played
         logger.info("RealEpochGenerator: flash interval %.1f ms; %s", 1000 * self.soa_, self.pool_sizes_)
 
     def __repr__(self):
@@ -661,12 +665,16 @@ class RealEpochGenerator(RecordingGenerator):
             shift = earlier[-1][1]
             near = np.flatnonzero((np.abs(self._s[cand] - (u + shift)) <= 1) & (cost == 0))
             if near.size:  # the recording goes on as it was recorded: no splice
-                return u, shift, eff, int(cand[near[0]])
+                k = int(cand[near[0]])
+                self._uses[k] += 1
+                return u, shift, eff, k
         best = cand[cost == cost.min()]
+        best = best[self._uses[best] == self._uses[best].min()]  # the real flashes used least so far
         # drawn from the onset's sample, not its exact time: a marker read through another
         # inlet (clock-sync offsets of microseconds) picks the same real flash
         pick = np.random.default_rng([self.seed, _S_FLASH, int(math.floor(fl.onset + 0.5)), int(fl.code), int(eff)])
         k = int(best[pick.integers(best.size)])
+        self._uses[k] += 1
         return u, int(self._s[k]) - u, eff, k
 
     def _plan(self, flashes) -> list:
