@@ -1160,8 +1160,10 @@ class LiveSession:
             # the cue is shown for the inter-trial pause before the flashes start; before the
             # first one the online filter gets _WARMUP seconds to settle (it starts from rest)
             t_go = time.monotonic() + max(sp.inter_trial, _WARMUP if i == 0 else 0.0)
-            while time.monotonic() < t_go or self._blocked():
+            while (time.monotonic() < t_go or self._blocked()) and not self._phase_done:
                 self._step()
+            if self._phase_done:  # a SetPhase (also while paused)
+                break
             self._trial += 1
             self._send(trial_to_str(self._trial, "_" if sym == " " else sym), local_clock())
             for _ in range(sp.calibration_repetitions):
@@ -1171,7 +1173,7 @@ class LiveSession:
                 if self._blocked():
                     break  # the rest of this character's flashes were cancelled
             if self._blocked():
-                while self._blocked():
+                while self._blocked() and not self._phase_done:
                     self._step()
                 continue  # cue this character again
             i += 1
