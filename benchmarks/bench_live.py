@@ -142,7 +142,7 @@ def run_subject(config, args, data, lm, core) -> dict:
         out["simulate"] = {}
         for row in rows[:2]:
             cond = "without LM" if row.lm == "none" else "with LM"
-            out["simulate"][cond] = simulate_figures(row, [])
+            out["simulate"][cond] = simulate_figures(row, row.char_flashes)
     return out
 
 

@@ -632,6 +632,7 @@ class RealEpochGenerator(RecordingGenerator):
                     "are needed. Use another exclude_first_chars (--exclude-first-chars).")
         self._chosen: OrderedDict = OrderedDict()
         self._uses = np.zeros(s.size, dtype=np.int64)  # times each real flash was played
+        self._warned_soa = False
         logger.info("RealEpochGenerator: flash interval %.1f ms; %s", 1000 * self.soa_, self.pool_sizes_)
 
     def __repr__(self):
@@ -651,6 +652,13 @@ class RealEpochGenerator(RecordingGenerator):
         eff = bool(fl.target and rng.random() < self.hit_prob)
         u = int(math.floor(fl.onset + (self.delay_ms / 1000.0 + max(jitter, -self.delay_ms / 1000.0))
                            * self.sfreq + 0.5))
+        if earlier and not self._warned_soa and 0 < u - earlier[-1][0] < self._hold \
+                and abs(u - earlier[-1][0] - self._soa_n) > 0.2 * self._soa_n:
+            self._warned_soa = True
+            logger.warning("RealEpochGenerator: flashes come %.0f ms apart, the recording's %.0f ms apart: the "
+                           "target histories of its epochs are compared after rounding. Flash every %.3f s "
+                           "([speller] soa) to answer with epochs recorded at the same rate.",
+                           1000 * (u - earlier[-1][0]) / self.sfreq, 1000 * self.soa_, self.soa_)
         mask = 0
         for u_i, _shift, eff_i, _k in reversed(earlier):
             d = u - u_i

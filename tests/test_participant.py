@@ -276,6 +276,7 @@ def test_real_epoch_generator_answers_each_flash_with_a_real_single_trial_epoch_
     (["--marker-stream", "a'b"], "--marker-stream"),
     (["--phrase", "hello"], "--phrase"),
     (["--mode", "real"], "--mode real needs --data"),
+    (["--mode", "average"], "--mode average needs --data"),
     (["--exclude-first-chars", "2"], "--exclude-first-chars"),
     (["--data", "/nonexistent/S1.mat"], "--data"),
     (["--data", "/nonexistent/S1.mat", "--amplitude", "5"], "--amplitude"),
