@@ -10,8 +10,34 @@ over wall time; the participant runs in its own process, pinned to the other cor
 
 The session process is pinned to one core (``--core``) with one torch thread.
 
+With ``--data`` (one or more recordings, one subject each) the participant answers every
+flash with a real single-trial epoch of the recording (``simulate-participant --data``:
+calibration flashes from its first ``--n-calibration`` characters, spelling flashes from
+the others), the session calibrates on three characters x 15 repetitions at the
+recording's flash interval, and ``neurospell simulate`` (score level, the function the
+command calls) runs on the same recording, phrases, config and seed; the table shows both,
+with 95 % intervals over characters (Wilson for accuracy, normal for flashes/char).
+
     python benchmarks/bench_live.py                       # parametric participant
-    python benchmarks/bench_live.py --data ../shared/data/gtec_p300/S1.mat   # real epochs
+    nice -n 5 python benchmarks/bench_live.py --data ../shared/data/gtec_p300/S1.mat \
+        ../shared/data/gtec_p300/S2.mat ../shared/data/gtec_p300/S3.mat \
+        --phrases HELLO "THANK YOU" "SEE YOU" --json live_vs_simulate.json   # ~22 min
+
+Figures of that run (one shared 2-core machine; 21 characters per subject and condition)::
+
+    recording  condition  path       n  accuracy  95% CI        flashes/char  chars/min  ITR    lat. med  p99 ms  CPU %
+    S1         without LM live      21  0.90      [0.71, 0.97]  21.6 ± 3.8    12.1       51.1   2.4       3.4     6.9
+    S1         without LM simulate  21  1.00      [0.85, 1.00]  18.5 ± 2.1    16.4       84.9
+    S1         with LM    live      21  1.00      [0.85, 1.00]  13.3 ± 1.3    16.0       82.6   2.4       3.5     10.6
+    S1         with LM    simulate  21  1.00      [0.85, 1.00]  13.4 ± 1.3    21.8       112.6
+    S2         without LM live      21  1.00      [0.85, 1.00]  26.1 ± 4.9    10.4       54.0   2.6       15.0    7.2
+    S2         without LM simulate  21  1.00      [0.85, 1.00]  22.4 ± 2.5    13.8       71.4
+    S2         with LM    live      21  1.00      [0.85, 1.00]  15.0 ± 2.7    14.8       76.4   2.5       4.3     10.6
+    S2         with LM    simulate  21  1.00      [0.85, 1.00]  13.7 ± 1.5    21.3       110.2
+    S3         without LM live      21  0.86      [0.65, 0.95]  39.9 ± 7.7    7.3        28.2   2.6       3.4     7.9
+    S3         without LM simulate  21  0.95      [0.77, 0.99]  46.3 ± 7.3    7.0        32.6
+    S3         with LM    live      21  0.86      [0.65, 0.95]  25.0 ± 7.7    10.3       39.6   2.7       4.5     10.7
+    S3         with LM    simulate  21  0.76      [0.55, 0.89]  20.2 ± 5.5    15.2       47.9
 """
 
 from __future__ import annotations
