@@ -76,6 +76,8 @@ class CopySpellResult:
     edits: int = 0
     n_symbols: int = 36
     texts: list = field(default_factory=list, repr=False)
+    #: Flashes of each selection, in order (for intervals on the flashes per character).
+    char_flashes: list = field(default_factory=list, repr=False)
 
     @property
     def accuracy(self) -> float:
@@ -106,6 +108,7 @@ class CopySpellResult:
     def add(self, other: CopySpellResult) -> None:
         for k in ("correct", "n_chars", "flashes", "seconds", "edits"):
             setattr(self, k, getattr(self, k) + getattr(other, k))
+        self.char_flashes.extend(other.char_flashes)
 
     def summary(self) -> dict:
         lo, hi = self.ci95
@@ -198,6 +201,7 @@ def simulate_copy_spelling(paths: Sequence, decoder: str, phrases: Sequence[str]
                 res.correct += sum(d.decision.symbol == c for d, c in zip(decs, ph, strict=True))
                 res.n_chars += len(ph)
                 fl = sum(d.n_flashes for d in decs)
+                res.char_flashes.extend(int(d.n_flashes) for d in decs)
                 res.flashes += fl
                 res.seconds += fl * config.speller.soa + len(decs) * config.speller.inter_trial
                 res.edits += levenshtein(engine.text, ph)

@@ -28,7 +28,9 @@ objects (:meth:`LiveSession.snapshot`).
 
 When the source stops delivering (its thread died, or no sample for ``[speller]
 pause_after`` seconds) the session pauses, says why (``source_ok``/``source_problem``),
-and resumes when samples flow again. No flash is scored on missing data: the samples fed
+and resumes when samples flow again. When the markers it sends stop reaching the
+recording, it pauses too (``marker_problem``; see :class:`LiveSession`, "Markers that do
+not reach the recording"). No flash is scored on missing data: the samples fed
 to the epocher carry their index on the stream's own clock (a stretch missing from the
 timestamps advances it), so an epoch whose window holds a gap is dropped; markers whose
 data never came are discarded and counted (``n_discarded``).
@@ -88,6 +90,12 @@ PHASES = ("idle", "calibration", "training", "copy", "free", "paused", "stopped"
 _WARMUP = 1.5
 #: Phases a session runs through (the rest are states).
 RUN_PHASES = ("calibration", "training", "copy", "free")
+#: Label prefix of the probe markers sent while markers do not reach the recording.
+_PROBE = "neurospell-probe:"
+#: Seconds between probe markers.
+_PROBE_EVERY = 0.25
+#: Seconds a marker read back may differ from the time it was sent with (LSL clock sync).
+_ECHO_TOL = 0.005
 
 
 # -- intents ----------------------------------------------------------------------------------
@@ -208,6 +216,9 @@ class LiveSnapshot:
         Stretches of missing samples seen.
     error : str | None
         The error that ended the worker (phase ``"error"``).
+    marker_problem : str | None
+        Why flashing is paused because the markers sent no longer reach the recording
+        (see "Markers that do not reach the recording" in :class:`LiveSession`).
     """
 
     phase: str
@@ -225,6 +236,7 @@ class LiveSnapshot:
     n_discarded: int = 0
     n_gaps: int = 0
     error: str | None = None
+    marker_problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -433,6 +445,34 @@ class LiveSession:
     on_decision : callable ``(DecisionRecord) -> None`` | None
         Called from the worker thread after each decision (keep it short).
     verbose : str | int | None
+
+    Notes
+    -----
+    **Markers that do not reach the recording.** With a ``marker_outlet`` the session
+    learns which flashes happened only from the markers its source reads back from that
+    stream (an ``LslSource`` with ``marker_name=`` the outlet's name, possibly through a
+    relay): they are what is recorded and epoched. A flash whose marker does not come back
+    is a flash nobody recorded. LSL's ``have_consumers()`` only says whether *some* inlet is
+    connected -- a participant process or a display reading the stream keeps it true when
+    the recording's own reader is gone -- so the session checks both:
+
+    - no consumer at all on the outlet, or
+    - a flash or trial marker sent that has not come back through the source within
+      :attr:`marker_timeout` seconds (``max(1, 2 * [speller] pause_after)``; on loopback
+      markers come back within milliseconds).
+
+    Then it pauses flashing (the flashes scheduled are cancelled), says why in the
+    snapshot (``phase="paused"``, ``marker_problem`` and ``status``: which stream and what
+    to do), and writes a ``pause`` record (``"cause": "markers"``) to the decision log.
+    Every flash whose marker did not come back within the bound is counted as discarded
+    (``n_discarded``) and logged (``marker_lost``); it is never scored: should it arrive
+    later it is dropped before the recorder and the epocher. While paused the session sends
+    a probe marker (``neurospell-probe:<n>``, ignored by readers) every
+    0.25 s when the stream has a consumer; the first one (or any tracked marker) that comes
+    back through the source resumes flashing (a ``resume`` record). A :class:`Resume`
+    resumes at once (the bound applies again to the next flashes). If the trial marker of
+    the open selection was lost, it is sent again on resuming so the flashes to come count
+    for that selection. Nothing here sleeps: the checks run in the worker's loop.
     """
 
     def __init__(self, config, source, display, *, folder=None, decoder=None, lm=None, lm_name=None,
@@ -533,6 +573,7 @@ class LiveSession:
         self._discarded_before = 0
         self._n_scored_before = 0
         self._n_spell_sent_run = 0
+        self._init_marker_watch()
         display.on_onset(self._on_onset)
 
     # -- the public API -----------------------------------------------------------------------
@@ -591,7 +632,7 @@ class LiveSession:
 
     # -- snapshots -----------------------------------------------------------------------------
     def _n_discarded(self) -> int:
-        n = self._discarded_before
+        n = self._discarded_before + self._n_markers_lost
         for ep in (self._cal_epocher, None if self._driver is None else self._driver.epocher):
             if ep is not None:
                 n += sum(ep.n_dropped_.values())
@@ -602,7 +643,7 @@ class LiveSession:
         if status is not None:
             self._status = status
         eng = self._engine.snapshot(completions=completions) if self._engine is not None else None
-        paused = self._paused_by_user or self._source_problem is not None
+        paused = self._blocked()
         self._snapshot = LiveSnapshot(
             phase="paused" if paused and self._phase in RUN_PHASES else self._phase,
             status=self._status, engine=eng, cue=self._cue, target_text=self._target_text,
@@ -611,7 +652,8 @@ class LiveSession:
             n_decisions=len(self._decisions), training_report=self._training_report,
             text=self._engine.text if self._engine is not None else "",
             n_discarded=self._n_discarded(), n_gaps=len(self._gaps),
-            error=None if self._error is None else f"{type(self._error).__name__}: {self._error}")
+            error=None if self._error is None else f"{type(self._error).__name__}: {self._error}",
+            marker_problem=self._marker_problem)
 
     def _log(self, record: dict) -> None:
         if self.folder is not None:
@@ -648,6 +690,7 @@ class LiveSession:
         """Send a marker with ``timestamp`` (LSL time; ``None``: now) on the outlet or the source."""
         if self.marker_outlet is not None:
             self.marker_outlet.push(label, timestamp)
+            self._track(label, timestamp)
         elif via_source:
             self.source.insert_marker(label, timestamp=timestamp)
 
@@ -718,7 +761,9 @@ class LiveSession:
         except StreamError as err:
             self._source_lost(f"the acquisition thread stopped: {err.__cause__ or err}")
             self._reader = None
+            self._lose_pending("the acquisition thread stopped before reading it")
             return
+        markers = self._echo(markers)
         if chunk is not None:
             self._last_data = time.monotonic()
             if self._feed is None:
@@ -785,7 +830,143 @@ class LiveSession:
             self._reader = None
 
     def _blocked(self) -> bool:
-        return self._paused_by_user or self._source_problem is not None
+        return self._paused_by_user or self._source_problem is not None or self._marker_problem is not None
+
+    # -- markers that do not reach the recording -------------------------------------------------
+    def _init_marker_watch(self) -> None:
+        self._marker_problem: str | None = None
+        self._marker_pause_t0: float | None = None
+        self._pending_markers: deque = deque()  # [label, onset, sent (monotonic), kind, spelling]
+        self._lost_markers: deque = deque(maxlen=1024)  # (label, onset) declared lost
+        self._n_markers_lost = 0
+        self._n_lost_phase = 0
+        self._n_spell_lost_run = 0
+        self._last_trial_label: str | None = None
+        self._resend_trial = False
+        self._probe: str | None = None
+        self._probe_t = 0.0
+        self._n_probes = 0
+        #: Seconds a flash or trial marker may take to come back through the source before
+        #: it counts as not recorded (loopback: milliseconds).
+        self.marker_timeout = max(1.0, 2.0 * self.config.speller.pause_after)
+
+    def _track(self, label: str, timestamp: float | None) -> None:
+        """Remember a flash or trial marker sent on the outlet until the source reads it back."""
+        kind = "flash" if label.startswith("flash:") else "trial" if label.startswith("trial:") else None
+        if kind is None:
+            return
+        if kind == "trial":
+            self._last_trial_label = label
+        self._pending_markers.append([label, timestamp, time.monotonic(), kind, self._phase in ("copy", "free")])
+
+    def _echo(self, markers):
+        """Match the markers the source read against those sent; drop probes and markers
+        already counted as not recorded (so they are neither recorded nor scored late)."""
+        if not markers or (not self._pending_markers and not self._lost_markers and self._probe is None):
+            return markers
+        kept = []
+        for m in markers:
+            label = m.label or ""
+            if label.startswith(_PROBE):
+                if label == self._probe and self._marker_problem is not None:
+                    self._markers_back(f"the probe marker {label!r} came back through {self.source}")
+                continue
+            if label.startswith(("flash:", "trial:")):
+                pending = self._pending_markers
+                i = next((i for i, (lab, t, *_rest) in enumerate(pending)
+                          if lab == label and (t is None or abs(t - m.timestamp) < _ECHO_TOL)), None)
+                if i is None:  # its time changed on the way (an inlet's monotonize): the first of its label
+                    i = next((i for i, (lab, *_rest) in enumerate(pending) if lab == label), None)
+                if i is not None:
+                    for _ in range(i):  # sent before it and never read: the reader changed in between
+                        self._lose(pending.popleft(), "it was skipped (the marker reader was replaced)")
+                    pending.popleft()
+                    if self._marker_problem is not None:
+                        self._markers_back(f"the marker {label!r} came back through {self.source}")
+                elif any(lab == label and (t is None or abs(t - m.timestamp) < _ECHO_TOL)
+                         for lab, t in self._lost_markers):
+                    continue  # counted as not recorded already
+            kept.append(m)
+        return kept
+
+    def _lose(self, entry, why: str) -> None:
+        label, onset, _sent, kind, spelling = entry
+        self._lost_markers.append((label, onset))
+        self._log({"type": "marker_lost", "t": onset, "label": label, "reason": why})
+        if kind == "trial":
+            self._resend_trial = self._resend_trial or label == self._last_trial_label
+            return
+        self._n_markers_lost += 1
+        self._n_lost_phase += 1
+        self._n_spell_lost_run += int(bool(spelling))
+        self._dirty = True
+
+    def _lose_pending(self, why: str) -> None:
+        while self._pending_markers:
+            self._lose(self._pending_markers.popleft(), why)
+
+    def _check_markers(self) -> None:
+        """Pause when the markers sent stop reaching the recording; probe until they do again."""
+        out = self.marker_outlet
+        if out is None or self._source_problem is not None:
+            return
+        now = time.monotonic()
+        flashing = self._phase in ("calibration", "copy", "free")
+        name = getattr(out, "name", str(out))
+        if self._marker_problem is None and flashing:
+            why = None
+            if not out.have_consumers():
+                why = f"nothing reads the marker stream {name!r} any more (it has no consumer)"
+            elif self._pending_markers and now - self._pending_markers[0][2] > self.marker_timeout:
+                why = (f"the markers sent on the stream {name!r} have not come back through {self.source} "
+                       f"within {self.marker_timeout:g} s: the recording no longer gets them")
+        else:
+            why = None
+        while self._pending_markers and now - self._pending_markers[0][2] > self.marker_timeout:
+            self._lose(self._pending_markers.popleft(), f"not read back within {self.marker_timeout:g} s")
+        if why is not None:
+            self._markers_lost(why, name)
+        if self._marker_problem is not None and now - self._probe_t > _PROBE_EVERY and out.have_consumers():
+            # markers flow again once one comes back through the source: send a probe
+            self._n_probes += 1
+            self._probe = f"{_PROBE}{self._n_probes}"
+            self._probe_t = now
+            out.push(self._probe, local_clock())
+        elif self._marker_problem is None and self._resend_trial and self._last_trial_label is not None:
+            self._resend_trial = False
+            self._send(self._last_trial_label, local_clock())
+
+    def _markers_lost(self, why: str, name: str) -> None:
+        msg = (f"{why}. Flashing is paused; flashes whose markers were not recorded are not scored (counted "
+               f"as discarded). Check the program that reads and records the marker stream {name!r} (here "
+               f"{self.source}, through any relay in between) and restart it if it stopped: flashing resumes by "
+               "itself once markers come back, or on Resume.")
+        logger.warning("LiveSession: pausing: %s", msg)
+        self._marker_problem = msg
+        self._marker_pause_t0 = local_clock()
+        self._probe_t = 0.0
+        self._log({"type": "pause", "t": self._marker_pause_t0, "reason": msg, "cause": "markers",
+                   "stream": name})
+        self._cancel_flashes()
+        self._publish(f"paused: {msg}")
+
+    def _markers_back(self, how: str) -> None:
+        t = local_clock()
+        t0 = self._marker_pause_t0 if self._marker_pause_t0 is not None else t
+        self._pauses.append({"t": t0, "duration": t - t0, "reason": self._marker_problem})
+        self._log({"type": "resume", "t": t, "cause": "markers", "how": how})
+        logger.warning("LiveSession: markers reach the recording again (%s) after %.1f s; resuming.", how, t - t0)
+        self._marker_problem = None
+        self._marker_pause_t0 = None
+        self._probe = None
+        for entry in self._pending_markers:  # a fresh bound from now
+            entry[2] = time.monotonic()
+        if self._resend_trial and self._last_trial_label is not None:
+            # the open selection's trial marker was not recorded: send it again, so that the
+            # flashes to come are counted for this selection
+            self._resend_trial = False
+            self._send(self._last_trial_label, local_clock())
+        self._publish("resumed: the markers reach the recording again")
 
     # -- intents -------------------------------------------------------------------------------
     def _handle_intents(self) -> None:
@@ -806,6 +987,8 @@ class LiveSession:
                     self._cancel_flashes()
                     self._publish("paused by the user")
             elif isinstance(intent, Resume):
+                if self._marker_problem is not None:
+                    self._markers_back("the user resumed")
                 if self._paused_by_user:
                     self._paused_by_user = False
                     self._publish("resumed")
@@ -887,7 +1070,7 @@ class LiveSession:
             name, text = self._plan.popleft()
             self._phase_done = False
             self._phase = name
-            self._n_sent_phase = 0
+            self._n_sent_phase = self._n_lost_phase = 0
             logger.info("LiveSession: phase %s%s", name, "" if text is None else f" ({text!r})")
             if name == "calibration":
                 self._run_calibration(text)
@@ -928,6 +1111,7 @@ class LiveSession:
     def _step(self, wait: float = 0.01) -> None:
         self._handle_intents()
         self._pump(wait)
+        self._check_markers()
         self._deadline_check()
         if self._dirty and time.monotonic() - self._last_publish > 0.1:
             self._dirty = False
@@ -938,7 +1122,8 @@ class LiveSession:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self._step()
-            if self._n_scheduled() == 0 and epocher.n_pending == 0 and self._accounted(epocher) >= self._n_sent_phase:
+            if (self._n_scheduled() == 0 and epocher.n_pending == 0
+                    and self._accounted(epocher) + self._n_lost_phase >= self._n_sent_phase):
                 return
         logger.warning("LiveSession: %d flash(es) still without data after %.1f s.", epocher.n_pending, timeout)
 
@@ -975,8 +1160,10 @@ class LiveSession:
             # the cue is shown for the inter-trial pause before the flashes start; before the
             # first one the online filter gets _WARMUP seconds to settle (it starts from rest)
             t_go = time.monotonic() + max(sp.inter_trial, _WARMUP if i == 0 else 0.0)
-            while time.monotonic() < t_go or self._blocked():
+            while (time.monotonic() < t_go or self._blocked()) and not self._phase_done:
                 self._step()
+            if self._phase_done:  # a SetPhase (also while paused)
+                break
             self._trial += 1
             self._send(trial_to_str(self._trial, "_" if sym == " " else sym), local_clock())
             for _ in range(sp.calibration_repetitions):
@@ -986,7 +1173,7 @@ class LiveSession:
                 if self._blocked():
                     break  # the rest of this character's flashes were cancelled
             if self._blocked():
-                while self._blocked():
+                while self._blocked() and not self._phase_done:
                     self._step()
                 continue  # cue this character again
             i += 1
@@ -1071,7 +1258,7 @@ class LiveSession:
         src = self.source
         self._driver = make_driver(self._engine, self.decoder, self.config, src.sfreq, src.ch_names, src.ch_types,
                                    on_events=self._on_events, on_score=self._on_score)
-        self._n_spell_sent_run = 0
+        self._n_spell_sent_run = self._n_spell_lost_run = 0
 
     def _on_score(self, onset: float, group: int, score: float, trial: int) -> None:
         self._dirty = True
@@ -1185,7 +1372,7 @@ class LiveSession:
 
     def _in_flight(self) -> int:
         """Flash markers of this spelling run sent but not scored or discarded yet."""
-        return (self._n_spell_sent_run - self._driver.n_scored
+        return (self._n_spell_sent_run - self._n_spell_lost_run - self._driver.n_scored
                 - sum(self._driver.epocher.n_dropped_.values()))
 
     def _stop_after(self, rec: DecisionRecord, mode: str, text: str | None, consecutive_errors: int) -> bool:

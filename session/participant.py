@@ -5,16 +5,20 @@ EEG stream in which every flash is answered as a person intending a phrase would
 a P300 when the flash lights the symbol the person wants next, none otherwise, locked to
 the marker's LSL timestamp (the flash onset the display reported), not to its arrival time.
 
-Two signal generators share one interface (``synthesize(start, n, flashes)``, a pure
+Three signal generators share one interface (``synthesize(start, n, flashes)``, a pure
 function of the seed, the sample indices and the flash schedule):
 
 - :class:`ParametricGenerator` (default, needs no files): a P300 template (amplitude,
   latency, latency jitter, hit probability) at central/parietal channels and a small
   visual evoked potential at occipital channels for every flash, over background EEG
   (1/f noise, alpha, occasional blinks on frontal channels, sensor noise).
-- :class:`RecordingGenerator` (``--data REC``): the real target and non-target evoked
-  responses of a recording, estimated from characters the decoder was not calibrated on,
-  over the recording's real background (its flash-free stretches).
+- :class:`RealEpochGenerator` (``--data REC``): real single-trial epochs of a recording,
+  one per flash (the recording played from a real flash of the same kind and the same
+  recent target history), over its real background; calibration flashes from the
+  characters ``neurospell simulate`` calibrates on, spelling flashes from the others.
+- :class:`RecordingGenerator` (``--data REC --mode average``): the recording's average
+  target and non-target responses (held-out characters) over its real background: no
+  single-trial variability beyond ``--jitter-ms`` / ``--hit-prob``.
 
 :class:`Intention` is the person: it knows the phrase, follows the typed text from the
 decision markers (``select:S``, ``text:T``) and, when the typed text is no longer a prefix
@@ -44,7 +48,7 @@ from neurospell.preprocessing.offline import flash_table
 from neurospell.types import SpellerLayout
 
 __all__ = [
-    "ScheduledFlash", "ParametricGenerator", "RecordingGenerator", "Intention",
+    "ScheduledFlash", "ParametricGenerator", "RecordingGenerator", "RealEpochGenerator", "Intention",
     "SimulatedParticipant", "channel_names", "intended_symbol",
 ]
 
@@ -107,11 +111,16 @@ class ScheduledFlash:
         Stimulus code (flash group index + 1; 0: unknown group).
     target : bool
         Whether the flash lit the symbol the participant wanted.
+    labelled : bool
+        Whether its marker said target / non-target (a calibration flash). Only
+        :class:`RealEpochGenerator` uses it (calibration flashes are answered from the
+        recording's calibration characters); not part of the flash's random draws.
     """
 
     onset: float
     code: int = 0
     target: bool = False
+    labelled: bool = False
 
     def rng(self, seed: int) -> np.random.Generator:
         """This flash's own random draws: a pure function of the seed and the flash."""
@@ -508,6 +517,223 @@ class RecordingGenerator(_Generator):
         return out
 
 
+class RealEpochGenerator(RecordingGenerator):
+    """Real single-trial epochs of a recording, one per flash, over its real background.
+
+    Every simulated flash is answered with the recording itself: from the flash's onset
+    the stream plays the recording from the onset of a real flash of the same kind (a
+    target flash when the simulated one lit the wanted symbol, a non-target flash
+    otherwise), until the next flash switches it, or for ``epoch`` seconds after the last
+    flash; then the recording's flash-free background (:class:`RecordingGenerator`) takes
+    over. Only one stretch of the recording plays at any instant: adding whole single
+    epochs flash after flash would pile up about ``epoch / SOA`` backgrounds and
+    neighbour responses (each real epoch already holds them).
+
+    The responses overlap: a target's P300 (300-500 ms) falls after the next two or three
+    flashes, in stretches those flashes switched to. So the real flash each switch plays
+    from must have the same recent past: among the real flashes of the same kind, the
+    generator takes one whose target flashes of the preceding ``epoch`` seconds lie at the
+    same lags (in units of the recording's flash interval, :attr:`soa_`) as the simulated
+    flash's targets (the fewest differing lags when none matches exactly). The real flash
+    that continues the stretch playing (its onset within one sample of where the stretch
+    has got to) is preferred: then nothing is spliced and the recording plays on as it was
+    recorded; otherwise a seeded draw among the best that were played least so far (so a
+    calibration plays each real epoch about once before any again, as an offline fit uses
+    each once). A splice is an equal-power cross-fade
+    over ``fade_ms``, starting at the onset (the evoked responses come later). The epoch
+    a decoder cuts after a simulated flash is thus, over its first flash interval, the
+    recording after a real flash of its kind, and after that real stretches with the same
+    target history: single-trial real EEG everywhere, nothing averaged, no noise added.
+    The simulated flashes should come at the recording's rate (``soa_``, 175 ms for the
+    g.tec files): at another rate the lags are compared after rounding.
+
+    Calibration and spelling draw from separate characters, as ``neurospell simulate``
+    does: labelled flashes (``flash:<c>:target|nontarget``, a calibration) are answered
+    from the recording's first ``exclude_first_chars`` characters, the others (spelling)
+    from the remaining, held-out characters; a session calibrated on this participant
+    trains its decoder on the epochs ``neurospell simulate`` calibrates on and spells on
+    those it tests on. With ``exclude_first_chars=0`` every flash draws from all characters.
+
+    A pure function of the seed, the sample indices and the flash schedule (chunking
+    aside, as for the other generators): each flash's choice depends on its own seeded
+    draws, on the flashes of the ``2 * epoch`` seconds before it and on how often each real
+    flash was played by the flashes before it; it is made once, in onset order, and
+    remembered (a bounded cache), so a stream synthesized chunk by chunk from a pruned
+    schedule equals one synthesized at once from the whole schedule.
+
+    Parameters
+    ----------
+    raw : mne.io.Raw
+        A recording with ``flash/<c>/target|nontarget`` annotations (a g.tec ``.mat`` file
+        through :func:`~neurospell.preprocessing.load_recording`).
+    exclude_first_chars : int
+        Characters answering calibration flashes (the rest answer spelling flashes).
+    jitter_ms : float
+        SD of a per-flash shift of the switch point, ms (0: the onset).
+    hit_prob : float
+        Probability that a target flash is answered as a target (else as a non-target).
+    delay_ms : float
+        Every switch comes this long after the onset (display/amplifier latency), ms.
+    seed : int
+    epoch : float
+        Seconds a stretch plays after the last flash (the epoch length); also the span of
+        the target history compared.
+    fade_ms : float
+        Length of the cross-fades, ms.
+
+    Attributes
+    ----------
+    soa_ : float
+        The recording's flash interval (median), seconds.
+    pool_sizes_ : dict
+        ``{"calibration": (n_target, n_nontarget), "spelling": (n_target, n_nontarget)}``.
+    """
+
+    _CACHE = 20000
+
+    def __init__(self, raw, *, exclude_first_chars=3, jitter_ms=0.0, hit_prob=1.0, delay_ms=0.0, seed=0,
+                 epoch=0.8, fade_ms=20.0):
+        super().__init__(raw, exclude_first_chars=exclude_first_chars, jitter_ms=jitter_ms, hit_prob=hit_prob,
+                         delay_ms=delay_ms, seed=seed, epoch=epoch)
+        self.fade_ms = float(check_range("fade_ms", fade_ms, 0.0, 200.0))
+        sf = self.sfreq
+        picks = [i for i, t in enumerate(raw.get_channel_types()) if t == "eeg"]
+        # high-passed (zero phase) so that stretches from far apart join without a step
+        self._x = sosfiltfilt(butter(2, 0.3, "highpass", fs=sf, output="sos"), raw.get_data(picks=picks), axis=1)
+        onsets, _codes, targets, trials, _desc = flash_table(raw)
+        s = np.round(onsets * sf).astype(np.int64)
+        self.soa_ = float(np.median(np.diff(onsets)))
+        self._soa_n = self.soa_ * sf
+        n_ep = self._n_ep
+        self._fade_n = max(1, int(round(self.fade_ms / 1000.0 * sf)))
+        self._hold = n_ep + self._fade_n  # samples a stretch plays after the last switch
+        self._nbits = int(round((n_ep - 1) / self._soa_n)) + 1
+        self._popcount = np.array([bin(i).count("1") for i in range(1 << self._nbits)], dtype=np.int64)
+        masks = np.zeros(s.size, dtype=np.int64)
+        for k in range(s.size):
+            i = k - 1
+            while i >= 0 and s[k] - s[i] < n_ep:
+                if targets[i] and s[k] > s[i]:
+                    masks[k] |= 1 << min(self._nbits - 1, int(round((s[k] - s[i]) / self._soa_n)))
+                i -= 1
+        valid = (s - self._fade_n >= 0) & (s + self._hold + self._fade_n <= self._x.shape[1])
+        chars = np.unique(trials)
+        cal = np.isin(trials, chars[:self.exclude_first_chars]) & valid
+        held = ~np.isin(trials, chars[:self.exclude_first_chars]) & valid
+        self._s, self._masks, self._targets = s, masks, np.asarray(targets, dtype=bool)
+        self._pools = {True: np.flatnonzero(cal if cal.any() else held), False: np.flatnonzero(held)}
+        self.pool_sizes_ = {
+            name: (int(self._targets[idx].sum()), int((~self._targets[idx]).sum()))
+            for name, idx in (("calibration", self._pools[True]), ("spelling", self._pools[False]))}
+        for name, (n_t, n_n) in self.pool_sizes_.items():
+            if not n_t or not n_n:
+                raise NeurospellError(
+                    f"The recording's {name} characters have {n_t} target and {n_n} non-target flashes; both "
+                    "are needed. Use another exclude_first_chars (--exclude-first-chars).")
+        self._chosen: OrderedDict = OrderedDict()
+        self._uses = np.zeros(s.size, dtype=np.int64)  # times each real flash was played
+        self._warned_soa = False
+        logger.info("RealEpochGenerator: flash interval %.1f ms; %s", 1000 * self.soa_, self.pool_sizes_)
+
+    def __repr__(self):
+        return (f"RealEpochGenerator({len(self.ch_names)} ch @ {self.sfreq:g} Hz, real single-trial epochs; "
+                f"calibration from characters 1-{self.exclude_first_chars}, spelling from the others; "
+                f"seed {self.seed})")
+
+    def response_span(self) -> tuple[int, int]:
+        # how far back the flashes that shape a sample reach (the schedule must keep them)
+        d = int(math.ceil((self.delay_ms + 4 * self.jitter_ms) / 1000.0 * self.sfreq))
+        return 0, 2 * (self._hold + self._n_ep) + d + 1
+
+    def _choose(self, fl: ScheduledFlash, earlier: list) -> tuple:
+        """``(switch sample, recording shift, answered as target, recording flash)`` of a flash."""
+        rng = fl.rng(self.seed)
+        jitter = float(np.clip(rng.standard_normal(), -4.0, 4.0)) * self.jitter_ms / 1000.0
+        eff = bool(fl.target and rng.random() < self.hit_prob)
+        u = int(math.floor(fl.onset + (self.delay_ms / 1000.0 + max(jitter, -self.delay_ms / 1000.0))
+                           * self.sfreq + 0.5))
+        if earlier and not self._warned_soa and 0 < u - earlier[-1][0] < self._hold \
+                and abs(u - earlier[-1][0] - self._soa_n) > 0.2 * self._soa_n:
+            self._warned_soa = True
+            logger.warning("RealEpochGenerator: flashes come %.0f ms apart, the recording's %.0f ms apart: the "
+                           "target histories of its epochs are compared after rounding. Flash every %.3f s "
+                           "([speller] soa) to answer with epochs recorded at the same rate.",
+                           1000 * (u - earlier[-1][0]) / self.sfreq, 1000 * self.soa_, self.soa_)
+        mask = 0
+        for u_i, _shift, eff_i, _k in reversed(earlier):
+            d = u - u_i
+            if d >= self._n_ep:
+                break
+            if eff_i and d > 0:
+                mask |= 1 << min(self._nbits - 1, int(round(d / self._soa_n)))
+        pool = self._pools[bool(fl.labelled)]
+        cand = pool[self._targets[pool] == eff]
+        cost = self._popcount[self._masks[cand] ^ mask]
+        if earlier and u - earlier[-1][0] < self._hold:
+            shift = earlier[-1][1]
+            near = np.flatnonzero((np.abs(self._s[cand] - (u + shift)) <= 1) & (cost == 0))
+            if near.size:  # the recording goes on as it was recorded: no splice
+                k = int(cand[near[0]])
+                self._uses[k] += 1
+                return u, shift, eff, k
+        best = cand[cost == cost.min()]
+        best = best[self._uses[best] == self._uses[best].min()]  # the real flashes used least so far
+        # drawn from the onset's sample, not its exact time: a marker read through another
+        # inlet (clock-sync offsets of microseconds) picks the same real flash
+        pick = np.random.default_rng([self.seed, _S_FLASH, int(math.floor(fl.onset + 0.5)), int(fl.code), int(eff)])
+        k = int(best[pick.integers(best.size)])
+        self._uses[k] += 1
+        return u, int(self._s[k]) - u, eff, k
+
+    def _plan(self, flashes) -> list:
+        plan = []
+        for fl in sorted(flashes):
+            got = self._chosen.get(fl)
+            if got is None:
+                got = self._chosen[fl] = self._choose(fl, plan)
+                if len(self._chosen) > self._CACHE:
+                    self._chosen.popitem(last=False)
+            plan.append(got)
+        return sorted(plan, key=lambda p: p[0])
+
+    def synthesize(self, start: int, n: int, flashes=()) -> np.ndarray:
+        start, n = int(start), int(n)
+        if start < 0 or n < 0:
+            raise NeurospellError(f"start and n must be >= 0, got start={start}, n={n}.")
+        stop = start + n
+        out = self.background(start, n)
+        plan = self._plan(flashes)
+        fade = self._fade_n
+        x = self._x
+        prev_end = prev_shift = None
+        for i, (a, shift, _eff, _k) in enumerate(plan):
+            b = a + self._hold
+            if i + 1 < len(plan):
+                b = min(b, plan[i + 1][0])
+            if b <= a:
+                continue
+            before = prev_shift if prev_end == a else None  # None: the background
+            prev_end, prev_shift = b, shift
+            lo, hi = max(a, start), min(b, stop)
+            if hi > lo:
+                out[:, lo - start:hi - start] = x[:, lo + shift:hi + shift]
+            if before != shift:  # a splice: cross-fade from what played before
+                lo, hi = max(a, start), min(a + fade, b, stop)
+                if hi > lo:
+                    t = np.arange(lo, hi)
+                    w = ((t - a + 0.5) / fade)[None, :]
+                    old = self.background(lo, hi - lo) if before is None else x[:, lo + before:hi + before]
+                    out[:, lo - start:hi - start] = np.sqrt(1 - w) * old + np.sqrt(w) * x[:, lo + shift:hi + shift]
+            if i + 1 >= len(plan) or plan[i + 1][0] > b:  # the background takes over at b
+                lo, hi = max(b, start), min(b + fade, stop)
+                if hi > lo:
+                    t = np.arange(lo, hi)
+                    w = ((t - b + 0.5) / fade)[None, :]
+                    out[:, lo - start:hi - start] = (np.sqrt(1 - w) * x[:, lo + shift:hi + shift]
+                                                     + np.sqrt(w) * self.background(lo, hi - lo))
+        return out
+
+
 def intended_symbol(phrase: str, typed: str) -> str | None:
     """The symbol a person copying ``phrase`` wants next, given the ``typed`` text.
 
@@ -645,7 +871,7 @@ class SimulatedParticipant:
     def _on_flash(self, ts: float, code: int, label_target: bool | None, t0: float, pushed: int) -> None:
         gen = self.generator
         target = self.intention.is_target(code, label_target)
-        fl = ScheduledFlash((ts - t0) * gen.sfreq, code, target)
+        fl = ScheduledFlash((ts - t0) * gen.sfreq, code, target, label_target is not None)
         self.flashes.append(fl)
         self.n_flashes += 1
         self.n_targets += int(target)
@@ -751,13 +977,16 @@ class SimulatedParticipant:
 
 
 def open_generator(mode: str, *, data=None, exclude_first_chars=3, **params):
-    """A generator for ``mode`` (``"parametric"`` or ``"real"`` with ``data``, a recording path)."""
+    """A generator for ``mode``: ``"parametric"``, or with ``data`` (a recording path) ``"real"``
+    (:class:`RealEpochGenerator`, single-trial epochs) or ``"average"`` (:class:`RecordingGenerator`,
+    the recording's average responses)."""
     if mode == "parametric":
         return ParametricGenerator(**params)
-    if mode == "real":
+    if mode in ("real", "average"):
         if data is None:
-            raise NeurospellError("The real-epoch participant needs a recording (data=...).")
+            raise NeurospellError(f"The {mode}-epoch participant needs a recording (data=...).")
         raw = load_recording(data)
-        return RecordingGenerator(raw, exclude_first_chars=exclude_first_chars, **params)
-    raise NeurospellError(f"mode must be 'parametric' or 'real', got {mode!r}.")
+        cls = RealEpochGenerator if mode == "real" else RecordingGenerator
+        return cls(raw, exclude_first_chars=exclude_first_chars, **params)
+    raise NeurospellError(f"mode must be 'parametric', 'real' or 'average', got {mode!r}.")
 

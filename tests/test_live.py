@@ -22,6 +22,7 @@ from neurospell.session.live import (
     Pause,
     Resume,
     Select,
+    SetPhase,
     Start,
     Stop,
 )
@@ -241,7 +242,8 @@ def test_worker_error_is_in_the_snapshot_and_reraised_by_join():
     """A failure in the worker ends in phase "error" with the reason, and join() re-raises it.
 
     Here the markers go out on an LSL outlet that the recording side (BrainFlow's synthetic
-    board) never reads: calibration flashes, but no labelled epoch comes back to train on.
+    board) never reads: the session pauses the calibration because its markers are not
+    recorded; the user asks for training anyway, and there is no labelled epoch to train on.
     """
     from neurospell.acquisition import open_source
     from neurospell.check import NeurospellError
@@ -260,12 +262,17 @@ def test_worker_error_is_in_the_snapshot_and_reraised_by_join():
         s = LiveSession(cfg, source, display, calibration_text="AB", marker_outlet=outlet, seed=5)
         s.start()
         s.submit(Start())
+        _wait(lambda: s.snapshot().marker_problem is not None, s, 60.0, "the markers to be missed")
+        snap = s.snapshot()
+        assert snap.phase == "paused" and outlet.name in snap.marker_problem
+        assert 0 < snap.n_flashes < 24  # the calibration flashed, then paused
+        s.submit(SetPhase("training"))
         _wait(lambda: s.snapshot().phase in ("error", "stopped"), s, 60.0, "the error")
         with pytest.raises(NeurospellError, match="no labelled epochs"):
             s.join(10.0)
         snap = s.snapshot()
         assert snap.phase == "error" and "no labelled epochs" in snap.error
-        assert snap.n_flashes == 24  # the calibration flashed
+        assert snap.n_discarded >= 1  # the flashes whose markers were not recorded
     finally:
         display.close()
         inlet.close_stream()

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from scipy.signal import welch
+from scipy.signal import butter, sosfiltfilt, welch
 
 from neurospell.check import NeurospellError
 from neurospell.cli import main
@@ -15,9 +15,11 @@ from neurospell.markers import (
     parse_text,
 )
 from neurospell.preprocessing import load_recording
+from neurospell.preprocessing.offline import flash_table
 from neurospell.session.participant import (
     Intention,
     ParametricGenerator,
+    RealEpochGenerator,
     RecordingGenerator,
     ScheduledFlash,
     SimulatedParticipant,
@@ -193,6 +195,69 @@ def test_recording_generator_uses_held_out_characters_of_a_real_recording(gtec_f
         RecordingGenerator(raw, exclude_first_chars=5)
 
 
+def test_real_epoch_generator_answers_each_flash_with_a_real_single_trial_epoch_of_its_kind(gtec_files):
+    """Each flash plays the (high-passed) recording from a real flash of the same kind:
+    labelled (calibration) flashes from the first characters, the others from the held-out
+    ones; chunked synthesis from a pruned schedule equals synthesis at once."""
+    raw = load_recording(gtec_files[0])
+    gen = RealEpochGenerator(raw, exclude_first_chars=3, seed=2)
+    assert abs(gen.soa_ - 0.175) < 0.005
+    assert gen.pool_sizes_ == {"calibration": (90, 630), "spelling": (60, 420)}
+    rng = np.random.default_rng(4)
+    flashes, start = [], 300
+    for labelled in (True, False):
+        for _rep in range(25):
+            targets = set(rng.choice(12, 2, replace=False).tolist())
+            for j, g in enumerate(rng.permutation(12)):
+                flashes.append(ScheduledFlash(float(start + 44 * j), int(g + 1), int(g) in targets, labelled))
+            start += 44 * 12
+        start += 500
+    n = start + 500
+    x = gen.synthesize(0, n, flashes)
+    assert x.shape == (8, n) and 3e-6 < x.std() < 60e-6
+    # the recording as the generator plays it, and its flashes
+    hp = sosfiltfilt(butter(2, 0.3, "highpass", fs=250.0, output="sos"), raw.get_data(picks="eeg"), axis=1)
+    onsets, _codes, rec_targets, trials, _ = flash_table(raw)
+    rec_s = np.round(onsets * 250.0).astype(np.int64)
+    first_chars = np.isin(trials, np.unique(trials)[:3])
+    ok = rec_s + 40 <= hp.shape[1]
+    rec_s, rec_targets, first_chars = rec_s[ok], rec_targets[ok], first_chars[ok]
+    windows = {d: hp[:, rec_s[:, None] + d + np.arange(5, 35)] for d in (0, -1, 1)}  # (8, n_rec, 30)
+    for fl in flashes:  # 30 samples after the 20 ms cross-fade: verbatim recording after a real flash
+        u = int(fl.onset)
+        piece = x[:, None, u + 5:u + 35]
+        hits = np.flatnonzero(np.abs(windows[0] - piece).max(axis=(0, 2)) < 1e-12)
+        if not hits.size:  # the stretch playing went on (the recording's next flash is 1 sample off)
+            hits = np.flatnonzero(np.minimum(np.abs(windows[-1] - piece).max(axis=(0, 2)),
+                                             np.abs(windows[1] - piece).max(axis=(0, 2))) < 1e-12)
+        assert hits.size == 1, (fl, hits)
+        (k,) = hits
+        assert bool(rec_targets[k]) == fl.target, fl
+        assert bool(first_chars[k]) == fl.labelled, fl
+    # the target - non-target difference of the epochs is the recording's (0-800 ms, every channel)
+    def difference(sig, onsets, targets):
+        ep = np.stack([sig[:, o:o + 200] for o in onsets])
+        ep -= ep[:, :, :10].mean(axis=2, keepdims=True)
+        return (ep[targets].mean(0) - ep[~targets].mean(0)).ravel()
+
+    sim = difference(x, [int(f.onset) for f in flashes], np.array([f.target for f in flashes]))
+    real = difference(hp, rec_s[rec_s + 200 <= hp.shape[1]], rec_targets[rec_s + 200 <= hp.shape[1]])
+    r = np.corrcoef(sim, real)[0, 1]
+    ratio = np.std(sim) / np.std(real)
+    print(f"target - non-target difference: correlation with the recording's {r:.2f}, size ratio {ratio:.2f}")
+    assert r > 0.6 and 0.5 < ratio < 2.0, (r, ratio)
+    # a pure function of the schedule: chunk by chunk, pruned as the live loop prunes, from a fresh generator
+    gen2 = RealEpochGenerator(raw, exclude_first_chars=3, seed=2)
+    span = gen2.response_span()[1]
+    parts = []
+    for a in range(0, n, 8):
+        known = [f for f in flashes if a - span - 1 <= f.onset < a + 40]
+        parts.append(gen2.synthesize(a, min(8, n - a), known))
+    assert np.concatenate(parts, axis=1).tobytes() == x.tobytes()
+    other = RealEpochGenerator(raw, exclude_first_chars=3, seed=3).synthesize(0, n, flashes)
+    assert not np.array_equal(other, x)
+
+
 # ----------------------------------------------------------------------------- command line
 @pytest.mark.parametrize("argv, flag", [
     (["--n-channels", "0"], "--n-channels"),
@@ -211,6 +276,7 @@ def test_recording_generator_uses_held_out_characters_of_a_real_recording(gtec_f
     (["--marker-stream", "a'b"], "--marker-stream"),
     (["--phrase", "hello"], "--phrase"),
     (["--mode", "real"], "--mode real needs --data"),
+    (["--mode", "average"], "--mode average needs --data"),
     (["--exclude-first-chars", "2"], "--exclude-first-chars"),
     (["--data", "/nonexistent/S1.mat"], "--data"),
     (["--data", "/nonexistent/S1.mat", "--amplitude", "5"], "--amplitude"),

@@ -11,7 +11,7 @@ from neurospell.acquisition import LslMarkerOutlet, LslSource
 from neurospell.lsl import get_pylsl
 from neurospell.markers import flash_to_str, format_select
 from neurospell.preprocessing import load_recording
-from neurospell.session.participant import RecordingGenerator, ScheduledFlash
+from neurospell.session.participant import RealEpochGenerator, ScheduledFlash
 from neurospell.types import SpellerLayout
 
 SFREQ = 250.0
@@ -247,7 +247,7 @@ def test_real_mode_process_streams_exactly_the_pure_synthesis(gtec_files):
     idx = np.round((ts - t0) * SFREQ).astype(np.int64)
     np.testing.assert_allclose(ts, t0 + idx / SFREQ, atol=1e-6)
     assert np.array_equal(idx, np.arange(idx[0], idx[0] + idx.size))  # no sample lost or repeated
-    gen = RecordingGenerator(load_recording(gtec_files[0]), exclude_first_chars=3, seed=7)  # _start: --seed 7
+    gen = RealEpochGenerator(load_recording(gtec_files[0]), exclude_first_chars=3, seed=7)  # _start: --seed 7
     a_groups = {g + 1 for g in SpellerLayout.row_column().groups_containing("A")}
     flashes = [ScheduledFlash((t - t0) * SFREQ, int(c), int(c) in a_groups) for t, c in zip(onsets, codes, strict=True)]
     expected = gen.synthesize(int(idx[0]), idx.size, flashes).astype(np.float32)

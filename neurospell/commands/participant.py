@@ -7,7 +7,7 @@ import sys
 
 from ..check import NeurospellError, check_fname
 
-_MODES = ("parametric", "real")
+_MODES = ("parametric", "real", "average")
 
 
 def register(subparsers) -> None:
@@ -28,13 +28,13 @@ def register(subparsers) -> None:
     )
     p.add_argument("--phrase", default="HELLO WORLD", help="the text the person intends to type (default: %(default)r)")
     p.add_argument("--mode", default=None, choices=_MODES,
-                   help="parametric P300 template (default without --data; no files) or real responses of a "
-                        "recording (default with --data)")
+                   help="parametric P300 template (default without --data; no files), real single-trial epochs "
+                        "of a recording (default with --data) or its average responses ('average')")
     p.add_argument("--data", metavar="REC", default=None,
-                   help="recording for --mode real (e.g. ../shared/data/gtec_p300/S1.mat); implies --mode real")
+                   help="recording for --mode real/average (e.g. ../shared/data/gtec_p300/S1.mat); implies --mode real")
     p.add_argument("--exclude-first-chars", type=int, default=None, metavar="N",
-                   help="--mode real: leave out the recording's first N characters, those a decoder is "
-                        "calibrated on (default 3)")
+                   help="--mode real: the recording's first N characters answer calibration flashes, the others "
+                        "spelling flashes; --mode average: only the others are used (default 3)")
     p.add_argument("--name", default="neurospell-participant", help="name of the EEG stream published (default: %(default)s)")
     p.add_argument("--marker-stream", default="neurospell-markers", metavar="NAME",
                    help="name of the session's marker stream to read (default: %(default)s)")
@@ -75,8 +75,8 @@ def _generator_params(args) -> tuple[str, dict]:
     mode = args.mode or ("real" if args.data is not None else "parametric")
     if mode == "parametric" and args.data is not None:
         raise NeurospellError("--data gives a recording for --mode real; drop --mode parametric or --data.")
-    if mode == "real" and args.data is None:
-        raise NeurospellError("--mode real needs --data REC (a recording, e.g. ../shared/data/gtec_p300/S1.mat).")
+    if mode != "parametric" and args.data is None:
+        raise NeurospellError(f"--mode {mode} needs --data REC (a recording, e.g. ../shared/data/gtec_p300/S1.mat).")
     checks = {
         "--n-channels": (args.n_channels, 1, 256, "n_channels"),
         "--sfreq": (args.sfreq, 32, 10000, "sfreq"),
@@ -95,7 +95,7 @@ def _generator_params(args) -> tuple[str, dict]:
     for flag, (value, lo, hi, key) in checks.items():
         if value is None:
             continue
-        if mode == "real" and flag in parametric_only:
+        if mode != "parametric" and flag in parametric_only:
             raise NeurospellError(
                 f"{flag} applies to --mode parametric only: with --data the channels, rate and responses "
                 "come from the recording. Drop the option or the --data."
@@ -129,7 +129,7 @@ def cmd_simulate_participant(args, config) -> int:
             f"{''.join(layout.symbols)!r}; not on the grid: {missing} (check the case, or set [speller] symbols "
             "in a --config file)."
         )
-    if mode == "real":
+    if mode != "parametric":
         check_fname(args.data, "--data")
     generator = open_generator(mode, data=args.data, **params)
     intention = Intention(args.phrase, layout, follow_labels=not args.ignore_labels)
