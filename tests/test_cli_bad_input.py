@@ -293,10 +293,10 @@ def test_ctrl_c_during_lm_eval_leaves_no_partial_file(tmp_path):
                              "--lm", "transformer", "--json", "r.json"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        header = ""
-        while "bits/char" not in header:  # printed (flushed) before the model loads
-            header = proc.stdout.readline()
-            assert header, proc.stderr.read()
+        progress = ""
+        while "loading transformer" not in progress:  # stderr progress, flushed before the model loads
+            progress = proc.stderr.readline()
+            assert progress, proc.stdout.read()
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=20)
     finally:
