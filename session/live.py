@@ -55,7 +55,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neurospell.check import NeurospellError, StreamError, check_option, validate_type
+from neurospell.config import config_from_dict
 from neurospell.decoder import DECODERS, make_decoder
+from neurospell.lm_fusion import available_models, make_model
 from neurospell.logs import logger, set_log_level
 from neurospell.lsl import local_clock
 from neurospell.markers import (
@@ -320,7 +322,7 @@ class _Stopped(Exception):
 
 
 def _fit_decoder(name: str, params: dict, batch: EpochBatch, preprocessing, n_threads: int | None):
-    """Fit a decoder; run in the training process (see ``LiveSession._run_training``)."""
+    """Fit a decoder; run in the training process (see :func:`fit_in_process`)."""
     if n_threads is not None:
         import torch  # optional heavy dependency: only when the parent had it loaded
 
@@ -341,6 +343,156 @@ def fit_in_process(name: str, params: dict, batch: EpochBatch, preprocessing):
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
         return pool.submit(_fit_decoder, name, params, batch, preprocessing, n_threads).result()
+
+
+def train_decoder(name: str, params: dict, batch: EpochBatch, config, layout, *, lm=None,
+                  lm_name: str | None = None, seed: int = 0, provenance: dict | None = None,
+                  model_path=None) -> tuple:
+    """All the work of a live session's training phase, in one call.
+
+    Fits decoder ``name`` on the labelled calibration ``batch``, chooses the LM weight on
+    its held-out scores (:func:`~neurospell.session.calibration.calibrate_model_alpha`,
+    with ``lm``), adds ``provenance`` to the model's provenance (``"live_session"``), saves
+    the model to ``model_path``, and computes the report a GUI plots: the target and
+    non-target ERP averages and the held-out accuracy vs repetitions.
+    :func:`train_in_process` runs it in a training process.
+
+    Parameters
+    ----------
+    name : str
+        Decoder registry name.
+    params : dict
+        Its constructor parameters.
+    batch : EpochBatch
+        Labelled calibration epochs (``targets`` and ``trials`` set).
+    config : Config
+        ``[preprocessing]`` (recorded with the model), ``[lm]`` and ``[speller]`` (the LM
+        weight's simulation).
+    layout : SpellerLayout
+    lm : LanguageModel | None
+        ``None``: no LM weight is chosen (``lm_alpha`` is ``None``).
+    lm_name : str | None
+    seed : int
+        Seed of the LM-weight simulation.
+    provenance : dict | None
+        Stored as ``provenance_["live_session"]`` before the model is saved.
+    model_path : path-like | None
+        Where the model is saved (``None``: not saved).
+
+    Returns
+    -------
+    decoder : BaseDecoder
+        Fitted.
+    report : dict
+        ``decoder``, ``heldout_auc``, ``n_epochs``, ``n_targets``, ``lm_alpha``,
+        ``erp_target`` / ``erp_nontarget`` (array, shape (n_channels, n_times), volts),
+        ``times`` (seconds), ``ch_names``, ``model_path``, ``accuracy_vs_repetitions``.
+    """
+    dec = make_decoder(name, **params).fit(batch, config.preprocessing)
+    alpha = calibrate_model_alpha(dec, lm, config, lm_name=lm_name, seed=seed) if lm is not None else None
+    if provenance is not None:
+        dec.provenance_["live_session"] = dict(provenance)
+    if model_path is not None:
+        dec.save(model_path)
+    y = batch.targets
+    x = batch.data
+    report = {
+        "decoder": name, "heldout_auc": float(dec.heldout_auc_), "n_epochs": int(len(batch)),
+        "n_targets": int(y.sum()), "lm_alpha": alpha,
+        "erp_target": x[y].mean(axis=0), "erp_nontarget": x[~y].mean(axis=0),
+        "times": batch.times, "ch_names": batch.ch_names,
+        "model_path": None if model_path is None else str(model_path),
+        "accuracy_vs_repetitions": accuracy_vs_repetitions(batch, getattr(dec, "heldout_scores_", ()), layout),
+    }
+    return dec, report
+
+
+#: Contexts whose next-symbol log-probabilities tell whether two LMs are the same model.
+_LM_PROBE_CONTEXTS = ("", "THE ", "HELLO WOR", "I WOULD LIKE SOME W", "CAN YOU CALL MY ")
+
+
+def _lm_fingerprint(lm) -> dict:
+    """The class of ``lm`` and its next-symbol log-probabilities after a few contexts."""
+    return {"type": f"{type(lm).__module__}.{type(lm).__qualname__}",
+            "logp": [np.asarray(lm.next_logp(c), dtype=np.float64) for c in _LM_PROBE_CONTEXTS]}
+
+
+def _same_lm(a: dict, b: dict) -> bool:
+    return a["type"] == b["type"] and all(x.shape == y.shape and np.array_equal(x, y)
+                                          for x, y in zip(a["logp"], b["logp"], strict=True))
+
+
+def _lm_recipe(lm, lm_name: str | None, lm_config):
+    """How the training process gets the LM: ``("build", name, lm_config, fingerprint)`` -- it
+    builds it with :func:`~neurospell.lm_fusion.make_model`, as every entry point builds its
+    LM, and checks that it is the same model --, else ``("object", lm)`` (pickled: a large
+    model then costs this process the time to pickle it)."""
+    if lm is None:
+        return None
+    names = (lm_name or "").split("+")
+    if lm_name and all(n.strip() in available_models() for n in names):
+        return ("build", lm_name, lm_config, _lm_fingerprint(lm))
+    return ("object", lm)
+
+
+def _train_job(job: dict) -> tuple:
+    """The training process's work (:func:`train_in_process`)."""
+    if job["n_threads"] is not None:
+        import torch  # optional heavy dependency: only when the parent had it loaded
+
+        torch.set_num_threads(job["n_threads"])
+    recipe, lm, lm_ok = job["lm"], None, True
+    if recipe is not None and recipe[0] == "build":
+        _, lm_name, lm_config, fingerprint = recipe
+        lm = make_model(lm_name, lm_config)
+        # the session's LM must be the one built here; otherwise the session chooses the weight
+        # itself with its own LM
+        lm_ok = _same_lm(_lm_fingerprint(lm), fingerprint)
+    elif recipe is not None:
+        lm = recipe[1]
+    config = config_from_dict(job["config"])  # (a Config does not pickle)
+    dec, report = train_decoder(job["name"], job["params"], job["batch"], config, config.speller.layout(),
+                                lm=lm if lm_ok else None, lm_name=job["lm_name"], seed=job["seed"],
+                                provenance=job["provenance"],
+                                model_path=job["model_path"] if lm_ok else None)
+    return dec, report, lm_ok
+
+
+def train_in_process(name: str, params: dict, batch: EpochBatch, config, layout, *, lm=None,
+                     lm_name: str | None = None, seed: int = 0,
+                     provenance: dict | None = None, model_path=None) -> tuple:
+    """:func:`train_decoder` in a fresh ('spawn') training process.
+
+    Everything the training phase computes -- the fit, the LM-weight simulation, the model
+    file, the ERP averages, the accuracy curve -- runs there, so no thread of this process
+    (a GUI's event loop, the acquisition thread) waits for the GIL meanwhile; the results
+    come back ready. Same code, data, parameters (seeds included) and torch thread count:
+    the same model, LM weight and report as :func:`train_decoder` here, bit for bit.
+
+    The LM is rebuilt there by name (``make_model(lm_name, config.lm)``) when ``lm_name``
+    names registered models, and used when it is the same model as ``lm`` (same class, same
+    next-symbol log-probabilities after a few contexts); any other LM object is pickled to
+    the training process.
+
+    Returns
+    -------
+    decoder, report
+        As :func:`train_decoder`.
+    lm_done : bool
+        ``False`` when the LM rebuilt there was not ``lm``: the LM weight was not chosen
+        and the model not saved (the caller does both with its own LM).
+    """
+    torch = sys.modules.get("torch")
+    if layout != config.speller.layout():
+        raise NeurospellError("train_in_process: layout must be config.speller.layout() (the training process "
+                              "builds it from the config).")
+    job = {"name": name, "params": params, "batch": batch, "config": config.to_dict(),
+           "lm": _lm_recipe(lm, lm_name, config.lm), "lm_name": lm_name, "seed": seed,
+           "provenance": provenance, "model_path": None if model_path is None else str(model_path),
+           "n_threads": torch.get_num_threads() if torch is not None else None}
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+        return pool.submit(_train_job, job).result()
 
 
 def accuracy_vs_repetitions(batch: EpochBatch, scores, layout) -> list[float] | None:
@@ -1020,34 +1172,33 @@ class LiveSession:
         params = decoder_params(self.decoder_name, self.config.decoder)
         if "progress" in type(make_decoder(self.decoder_name))._param_names():
             params["progress"] = False
-        # in a training process: this process's threads (a GUI's event loop) keep the GIL
-        dec = fit_in_process(self.decoder_name, params, batch, self.config.preprocessing)
-        self._progress = 0.8
-        self._publish(f"training: held-out AUC {dec.heldout_auc_:.3f}; choosing the LM weight")
-        alpha = calibrate_model_alpha(dec, self.lm, self.config, lm_name=self.lm_name, seed=self.seed) \
-            if self.lm is not None else None
-        dec.provenance_["live_session"] = {
+        provenance = {
             "calibration_text": self.calibration_text, "n_epochs": int(len(batch)),
             "n_characters": int(np.unique(batch.trials).size) if batch.trials is not None else None,
             "source": str(self.source),
         }
+        model_path = self.folder.model_path if self.folder is not None else self.model_path
+        # everything in a training process (fit, LM weight, model file, ERP averages): this
+        # process's threads (a GUI's event loop, the acquisition thread) keep the GIL
+        dec, report, lm_done = train_in_process(
+            self.decoder_name, params, batch, self.config, self.layout, lm=self.lm, lm_name=self.lm_name,
+            seed=self.seed, provenance=provenance, model_path=model_path)
+        if not lm_done:  # the LM rebuilt there was not this one: the weight is chosen here
+            logger.info("LiveSession: the training process could not rebuild the LM %r; choosing its weight here.",
+                        self.lm_name)
+            report["lm_alpha"] = calibrate_model_alpha(dec, self.lm, self.config, lm_name=self.lm_name,
+                                                       seed=self.seed)
+            if model_path is not None:
+                dec.save(model_path)
+                report["model_path"] = str(model_path)
+        alpha = report["lm_alpha"]
         path = None
         if self.folder is not None:
-            path = self.folder.save_model(dec, source="live calibration")
+            path = self.folder.save_model(dec, source="live calibration", written=True)
         elif self.model_path is not None:
-            dec.save(self.model_path)
             path = self.model_path
-        y = batch.targets
-        x = batch.data
-        self._training_report = {
-            "decoder": self.decoder_name, "heldout_auc": float(dec.heldout_auc_), "n_epochs": int(len(batch)),
-            "n_targets": int(y.sum()), "lm_alpha": alpha, "train_seconds": time.perf_counter() - t0,
-            "erp_target": x[y].mean(axis=0), "erp_nontarget": x[~y].mean(axis=0),
-            "times": batch.times, "ch_names": batch.ch_names,
-            "model_path": None if path is None else str(path),
-            "accuracy_vs_repetitions": accuracy_vs_repetitions(batch, getattr(dec, "heldout_scores_", ()),
-                                                               self.layout),
-        }
+        report["train_seconds"] = time.perf_counter() - t0
+        self._training_report = report
         self._log({"type": "training", "t": local_clock(), "decoder": self.decoder_name,
                    "heldout_auc": float(dec.heldout_auc_), "lm_alpha": alpha, "n_epochs": int(len(batch)),
                    "model_path": None if path is None else str(path)})
