@@ -80,6 +80,12 @@ SOURCE_KINDS = (
     ("recording", "Recording (replayed)"),
 )
 
+#: The interpreter's thread switch interval while a window is open (seconds; Python's default is
+#: 0.005). The session's worker runs in this process: each time the GUI thread needs the GIL
+#: back (PySide releases it around Qt calls) it waits up to one interval while the worker runs
+#: Python code, and one frame of GUI work takes many such turns.
+SWITCH_INTERVAL = 0.0005
+
 #: Phases in which the BCI has control (flashing, or training towards it).
 BCI_PHASES = ("calibration", "training", "copy", "free")
 
@@ -272,6 +278,8 @@ class SpellerWindow(QtWidgets.QMainWindow):
             raise NeurospellError(f"config must be a neurospell Config, got {type(config).__name__}.")
         self.config = config
         self.connector = connector
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(SWITCH_INTERVAL, self._switch_interval))
         folder = default_settings_dir()
         self.settings_path = Path(settings_path) if settings_path else folder / "gui.toml"
         self.config_path = Path(config_path) if config_path else folder / "config.toml"
@@ -956,6 +964,7 @@ class SpellerWindow(QtWidgets.QMainWindow):
         self._closing = []
         if self.speech is not None:
             self.speech.close()
+        sys.setswitchinterval(self._switch_interval)
         super().closeEvent(event)
 
     def focusable_widgets(self) -> Sequence[QtWidgets.QWidget]:

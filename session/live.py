@@ -40,6 +40,7 @@ promoted to float64), and epochs are scored one at a time (batch of 1).
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
 import queue
@@ -88,6 +89,13 @@ __all__ = [
 PHASES = ("idle", "calibration", "training", "copy", "free", "paused", "stopped", "error")
 #: Seconds of signal the online filter gets before the first calibration flash.
 _WARMUP = 1.5
+#: Modules that the end of a phase (the BIDS conversion of its recording) and a fitted classical
+#: decoder (unpickled from the training process) import on first use. The worker imports them
+#: before the session starts flashing: an import holds the GIL long, and a GUI thread in this
+#: process would wait for it while the session calibrates, trains or spells.
+PRELOAD_MODULES = ("mne.io.array", "mne.annotations", "mne.source_estimate", "mne.cov", "mne.export", "pybv",
+                   "sklearn.pipeline", "sklearn.linear_model", "sklearn.discriminant_analysis",
+                   "sklearn.covariance", "pyriemann")
 #: Phases a session runs through (the rest are states).
 RUN_PHASES = ("calibration", "training", "copy", "free")
 
@@ -753,7 +761,11 @@ class LiveSession:
         self._last_publish = time.monotonic()
         if status is not None:
             self._status = status
-        eng = self._engine.snapshot(completions=completions) if self._engine is not None else None
+        eng = None
+        if self._engine is not None:
+            # the completions of the current text go into every snapshot once they are computed
+            # (a snapshot without them could replace the one with them before a GUI reads it)
+            eng = self._engine.snapshot(completions=completions or self._engine.completions_ready)
         paused = self._paused_by_user or self._source_problem is not None
         self._snapshot = LiveSnapshot(
             phase="paused" if paused and self._phase in RUN_PHASES else self._phase,
@@ -1025,6 +1037,7 @@ class LiveSession:
         while not self._started:
             self._handle_intents()
             time.sleep(0.01)
+        self._preload()
         if not self.source.running:
             self._publish("starting the source")
             self.source.start()
@@ -1051,6 +1064,20 @@ class LiveSession:
                 break
         if self._stop_reason in ("not started", "phase complete"):
             self._stop_reason = "all phases complete"
+
+    def _preload(self) -> None:
+        """Import what the phases will need (:data:`PRELOAD_MODULES`; a neural decoder's torch)."""
+        self._publish("loading libraries")
+        names = list(PRELOAD_MODULES)
+        if self.decoder is None and "neural" in DECODERS[self.decoder_name].__module__:
+            names.append("torch")
+        for name in names:
+            if name in sys.modules:
+                continue
+            try:
+                importlib.import_module(name)
+            except ImportError:  # an optional library that is not installed: not needed then
+                logger.debug("LiveSession: %s is not installed; not preloaded.", name)
 
     def _deadline_check(self) -> None:
         lim = self.config.speller.max_minutes
@@ -1081,7 +1108,9 @@ class LiveSession:
         self._handle_intents()
         self._pump(wait)
         self._deadline_check()
-        if self._dirty and time.monotonic() - self._last_publish > 0.1:
+        if self._dirty and self._pending_decision is None and time.monotonic() - self._last_publish > 0.1:
+            # (not with a decision pending: the spelling loop acts on it, does its LM work and
+            # publishes the snapshot with the new completions)
             self._dirty = False
             self._publish()
 
@@ -1312,7 +1341,7 @@ class LiveSession:
                     self._send(format_text(engine.text), via_source=False)
                     self._send(trial_to_str(self._trial), local_clock())
                     self._show(engine.next_flashes(), (mode, self._trial, None))
-                    self._publish(f"{mode}: selecting")
+                    self._publish(f"{mode}: selecting", completions=True)
                     continue
                 if self._n_scheduled() == 0 and engine.n_flashes + self._in_flight() < max_flashes:
                     self._show(engine.flash_groups.next_repetition(), (mode, self._trial, None))

@@ -22,7 +22,6 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from neurospell.check import NeurospellError
 from neurospell.commands.gui import Connector
 from neurospell.config import load_config
-from neurospell.gui import theme as theme_mod
 from neurospell.gui.app import SpellerWindow, display_available
 from neurospell.gui.panels import choice_for_candidate
 from neurospell.gui.settings import GuiSettings, load_settings
@@ -54,16 +53,6 @@ def fast_config(tmp_path):
     path = tmp_path / "fast.toml"
     path.write_text(FAST)
     return path, load_config(path)
-
-
-@pytest.fixture
-def restore_app_look(qapp):
-    palette, font, sheet = QtGui.QPalette(qapp.palette()), QtGui.QFont(qapp.font()), qapp.styleSheet()
-    yield qapp
-    qapp.setPalette(palette)
-    qapp.setFont(font)
-    qapp.setStyleSheet(sheet)
-    theme_mod._current = HIGH_CONTRAST
 
 
 def _window(qtbot, config, tmp_path, connector=None, **kw) -> SpellerWindow:
@@ -104,6 +93,7 @@ class Probe:
     def __init__(self, win):
         self.win = win
         self.late: dict[str, list] = {}
+        self.completions: list[tuple] = []  # (phase, text, number of completions) of the session's snapshots
         self.timer = QtCore.QTimer()
         self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
         self.timer.timeout.connect(self._tick)
@@ -120,6 +110,10 @@ class Probe:
         self.last = now
         phase = self.win.snapshot.phase if self.win.snapshot is not None else "none"
         self.late.setdefault(phase, []).append(late)
+        if self.win.session is not None:
+            snap = self.win.session.snapshot()
+            if snap.engine is not None and snap.phase in ("copy", "free"):
+                self.completions.append((snap.phase, snap.engine.text, len(snap.engine.completions)))
 
     def summary(self) -> dict:
         """Per phase: (p50, p99, max) lateness in ms and the count of ticks over one frame."""
@@ -192,16 +186,20 @@ def test_keyboard_only_workflow_with_the_simulated_participant(qtbot, fast_confi
     for ch in typed:  # every typed character was announced
         assert ch in win.announcements
     _shot(win, tmp_path, "05-spelling")
-    # The GUI thread keeps its timers while the session decodes: the 10 ms probe's median is on
-    # time and its p99 within two frames while spelling. (One frame, the goal, is not met on a
-    # loaded 2-core machine: the session's worker runs in this process, and C code holding the
-    # GIL -- the decoder's scoring, the recorder -- delays the GUI thread.)
-    assert lateness["copy"][0] <= 2 and lateness["copy"][1] <= 2000 / 60, lateness
-    # ... and while it trains: the decoder fit runs in a training process (it held the GIL
-    # here for 170-390 ms); what stays in this process (the LM-weight choice, saving the
-    # model) keeps the median on time and the p99 within three frames (measured on the loaded
-    # 2-core machine: p50 0.0, p99 31 ms, max 188 ms, 10 of 482 ticks over one frame).
-    assert lateness["training"][0] <= 2 and lateness["training"][1] <= 3000 / 60, lateness
+    # The GUI thread keeps its timers while the session trains and decodes. Training runs whole
+    # in a training process (fit, LM weight, model file, ERP averages), the libraries the phases
+    # need are imported before the session flashes, and the GIL switch interval is short while
+    # the window is open. Measured on the shared, loaded 2-core machine (3 runs): training p99
+    # 8-12 ms, max 22-40 ms; copy spelling p99 13-24 ms, max 40-55 ms -- what stays over one
+    # frame is mostly the GUI thread's own painting (the scope's curves and axes, pyqtgraph) on
+    # a CPU the participant, the session and other jobs share. The p99 of training is within
+    # one frame; copy spelling's within two (its median on time).
+    frame = 1000 / 60
+    assert lateness["training"][0] <= 1 and lateness["training"][1] <= frame, lateness
+    assert lateness["copy"][0] <= 1 and lateness["copy"][1] <= 2 * frame, lateness
+    # Word completions: every snapshot of the session in copy spelling carries those of its text
+    # (they are published with the decision that changed the text and kept until it changes).
+    assert probe.completions and all(n > 0 for _, _, n in probe.completions), probe.completions[:20]
     # Single switch: F8 pauses the BCI; then scans rows, the row's cells, types the cell, and
     # hands control back to the BCI on its "resume" step. (The session applies a symbol chosen
     # directly once it runs again.)
