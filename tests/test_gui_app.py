@@ -365,3 +365,37 @@ def test_display_check_and_real_windows_under_xvfb(tmp_path, fast_config, monkey
         assert img.width() >= 800 and img.height() >= 500, p
         shutil.copy(p, SHOTS / f"xvfb-{p.name}")
     assert "screenshot written" in out.stdout and "typed" in out.stdout, out.stdout
+
+
+def test_timing_check_mode_reports_the_photodiode_delay(qtbot, fast_config, tmp_path, restore_app_look):
+    """Timing-check mode: the photodiode square is shown; when the calibration ends the Timing
+    tab reports the offset of the simulated participant's photodiode (lit 20 ms after each
+    marker) within one sample, and no jitter beyond one sample."""
+    import re
+
+    cfg_path, config = fast_config
+    connector = Connector(folder=tmp_path / "sessions", lm_name="uniform", decoder_name="lda", config_path=cfg_path,
+                          participant_args=("--photodiode-delay-ms", 20))
+    settings = GuiSettings(timing_check=True, photodiode_channel="PD")
+    win = _window(qtbot, config, tmp_path, connector, settings=settings, calibration_text="AB", copy_text="HI")
+    assert win.grid.photodiode and win.grid.photodiode_rect() is not None
+    assert not _unnamed(win)
+    reports = []
+    win.timingReport.connect(reports.append)
+    win.connect_source(win.connect_request())
+    qtbot.waitUntil(lambda: win.connection is not None, timeout=60_000)
+    assert win.connection.ch_names[-1] == "PD"
+    win.calibrate()
+    qtbot.waitUntil(lambda: bool(reports), timeout=120_000)
+    text = reports[0]
+    assert win.tabs.currentWidget() is win.timing_label and win.timing_label.text() == text
+    assert "task-calibration run-1" in text and "0 markers without an onset, 0 onsets without a marker" in text, text
+    n_flashes = 2 * config.speller.calibration_repetitions * config.speller.layout().n_groups
+    assert f"{n_flashes} matched" in text, text
+    median = float(re.search(r"median ([+-][\d.]+) ms", text).group(1))
+    sample = float(re.search(r"one sample = ([\d.]+) ms", text).group(1))
+    spread = float(re.search(r"p99-p1 ([\d.]+) ms", text).group(1))
+    print(f"\nGUI timing-check mode (participant photodiode 20 ms after each marker): {text!r}")
+    assert 20.0 - 0.01 <= median < 20.0 + sample + 0.01 and spread <= sample + 0.01, text
+    _shot(win, tmp_path, "08-timing-check")
+    win.close()
