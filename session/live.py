@@ -83,6 +83,7 @@ from .train import decoder_params
 __all__ = [
     "LiveSession", "LiveSnapshot", "LiveResult", "DecisionRecord", "Intent",
     "Start", "Pause", "Resume", "Stop", "Undo", "Select", "SetPhase", "PHASES", "ParticipantProcess",
+    "train_decoder", "train_in_process", "fit_in_process", "accuracy_vs_repetitions",
 ]
 
 #: Phases a session reports (``LiveSnapshot.phase``).
@@ -209,7 +210,8 @@ class LiveSnapshot:
     training_report : dict | None
         After training: ``heldout_auc``, ``n_epochs``, ``lm_alpha``, ``erp_target`` /
         ``erp_nontarget`` (channel x time averages, volts), ``times`` (seconds),
-        ``ch_names``, ``model_path``.
+        ``ch_names``, ``model_path``, ``accuracy_vs_repetitions``, ``train_seconds``
+        (all computed in the training process, :func:`train_in_process`).
     text : str
         Typed text.
     n_discarded : int
@@ -331,6 +333,7 @@ class _Stopped(Exception):
 
 def _fit_decoder(name: str, params: dict, batch: EpochBatch, preprocessing, n_threads: int | None):
     """Fit a decoder; run in the training process (see :func:`fit_in_process`)."""
+    _lower_priority()
     if n_threads is not None:
         import torch  # optional heavy dependency: only when the parent had it loaded
 
@@ -443,8 +446,27 @@ def _lm_recipe(lm, lm_name: str | None, lm_config):
     return ("object", lm)
 
 
+#: Niceness added to the training process: on a busy CPU the session's process (a GUI's event
+#: loop, the acquisition thread) and the participant's get the cores first; the fit only waits.
+TRAINING_NICE = 10
+
+
+_lowered: list = []  # (in a training process: its priority was lowered)
+
+
+def _lower_priority() -> None:
+    nice = getattr(os, "nice", None)  # (POSIX)
+    if nice is not None and not _lowered:
+        _lowered.append(True)
+        try:
+            nice(TRAINING_NICE)
+        except OSError:  # pragma: no cover - not allowed here: train at the normal priority
+            pass
+
+
 def _train_job(job: dict) -> tuple:
     """The training process's work (:func:`train_in_process`)."""
+    _lower_priority()
     if job["n_threads"] is not None:
         import torch  # optional heavy dependency: only when the parent had it loaded
 
@@ -468,19 +490,24 @@ def _train_job(job: dict) -> tuple:
 
 def train_in_process(name: str, params: dict, batch: EpochBatch, config, layout, *, lm=None,
                      lm_name: str | None = None, seed: int = 0,
-                     provenance: dict | None = None, model_path=None) -> tuple:
+                     provenance: dict | None = None, model_path=None, pool=None) -> tuple:
     """:func:`train_decoder` in a fresh ('spawn') training process.
 
     Everything the training phase computes -- the fit, the LM-weight simulation, the model
     file, the ERP averages, the accuracy curve -- runs there, so no thread of this process
     (a GUI's event loop, the acquisition thread) waits for the GIL meanwhile; the results
     come back ready. Same code, data, parameters (seeds included) and torch thread count:
-    the same model, LM weight and report as :func:`train_decoder` here, bit for bit.
+    the same model, LM weight and report as :func:`train_decoder` here, bit for bit. The
+    process runs at a lower priority (:data:`TRAINING_NICE`), so that on a busy CPU this
+    process's threads get the cores first.
 
     The LM is rebuilt there by name (``make_model(lm_name, config.lm)``) when ``lm_name``
     names registered models, and used when it is the same model as ``lm`` (same class, same
     next-symbol log-probabilities after a few contexts); any other LM object is pickled to
     the training process.
+
+    ``pool``: a training process started ahead of time (:func:`training_pool`), else one is
+    started here and ended after.
 
     Returns
     -------
@@ -498,9 +525,29 @@ def train_in_process(name: str, params: dict, batch: EpochBatch, config, layout,
            "lm": _lm_recipe(lm, lm_name, config.lm), "lm_name": lm_name, "seed": seed,
            "provenance": provenance, "model_path": None if model_path is None else str(model_path),
            "n_threads": torch.get_num_threads() if torch is not None else None}
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+    if pool is not None:
         return pool.submit(_train_job, job).result()
+    with training_pool() as pool:
+        return pool.submit(_train_job, job).result()
+
+
+def _warm_up() -> int:
+    """Run once in a training process started ahead of time: the imports the training needs."""
+    _lower_priority()
+    return len(available_models()) + len(DECODERS)
+
+
+def training_pool(*, warm: bool = False) -> ProcessPoolExecutor:
+    """A training process (a one-worker 'spawn' pool) for :func:`train_in_process`.
+
+    Starting a process from a large one (Qt, torch loaded) holds the GIL while the process
+    is forked; ``warm=True`` starts it now and has it import the training code, so that a
+    session can do this before it flashes, not when it trains.
+    """
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    if warm:
+        pool.submit(_warm_up)
+    return pool
 
 
 def accuracy_vs_repetitions(batch: EpochBatch, scores, layout) -> list[float] | None:
@@ -693,6 +740,7 @@ class LiveSession:
         self._discarded_before = 0
         self._n_scored_before = 0
         self._n_spell_sent_run = 0
+        self._train_pool: ProcessPoolExecutor | None = None
         display.on_onset(self._on_onset)
 
     # -- the public API -----------------------------------------------------------------------
@@ -1028,6 +1076,7 @@ class LiveSession:
                 self._end_phase()
             except Exception as err:  # noqa: BLE001
                 logger.error("LiveSession: could not finish the recording of the phase: %s", err)
+            self._end_train_pool()
             self._log({"type": "end", "t": local_clock(), "phase": self._phase, "reason": self._stop_reason})
             if self.folder is not None:
                 self.folder.close()
@@ -1066,8 +1115,11 @@ class LiveSession:
             self._stop_reason = "all phases complete"
 
     def _preload(self) -> None:
-        """Import what the phases will need (:data:`PRELOAD_MODULES`; a neural decoder's torch)."""
+        """Import what the phases will need (:data:`PRELOAD_MODULES`; a neural decoder's torch)
+        and start the training process (when the session trains)."""
         self._publish("loading libraries")
+        if self.decoder is None and self._train_pool is None:
+            self._train_pool = training_pool(warm=True)
         names = list(PRELOAD_MODULES)
         if self.decoder is None and "neural" in DECODERS[self.decoder_name].__module__:
             names.append("torch")
@@ -1078,6 +1130,11 @@ class LiveSession:
                 importlib.import_module(name)
             except ImportError:  # an optional library that is not installed: not needed then
                 logger.debug("LiveSession: %s is not installed; not preloaded.", name)
+
+    def _end_train_pool(self) -> None:
+        pool, self._train_pool = self._train_pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _deadline_check(self) -> None:
         lim = self.config.speller.max_minutes
@@ -1211,7 +1268,8 @@ class LiveSession:
         # process's threads (a GUI's event loop, the acquisition thread) keep the GIL
         dec, report, lm_done = train_in_process(
             self.decoder_name, params, batch, self.config, self.layout, lm=self.lm, lm_name=self.lm_name,
-            seed=self.seed, provenance=provenance, model_path=model_path)
+            seed=self.seed, provenance=provenance, model_path=model_path, pool=self._train_pool)
+        self._end_train_pool()
         if not lm_done:  # the LM rebuilt there was not this one: the weight is chosen here
             logger.info("LiveSession: the training process could not rebuild the LM %r; choosing its weight here.",
                         self.lm_name)
