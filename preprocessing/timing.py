@@ -136,6 +136,42 @@ def photodiode_onsets(signal, sfreq: float, *, refractory: float = 0.05) -> tupl
     return np.asarray(keep, dtype=np.int64), float(thr)
 
 
+def _match(markers: np.ndarray, t_on: np.ndarray, min_offset: float, max_offset: float):
+    """Pair onsets with markers (both sorted, seconds): offsets (ms), markers and onsets paired.
+
+    First the typical offset: the median over markers of the first onset in each marker's
+    window. Then each onset goes to the marker it is closest to once that offset is
+    allowed for (one onset per marker, the closest), so that two flashes whose light merged
+    into one rise (flashes closer than their light lasts) leave one marker unmatched, not a
+    cascade of wrong pairs.
+    """
+    if t_on.size == 0:
+        return np.zeros(0), 0, 0
+    first = np.searchsorted(t_on, markers + min_offset)
+    ok = first < t_on.size
+    d = t_on[first[ok]] - markers[ok]
+    d = d[d <= max_offset]
+    if d.size == 0:
+        return np.zeros(0), 0, 0
+    d0 = float(np.median(d))
+    best: dict[int, tuple[float, int]] = {}  # marker index -> (|residual|, onset index)
+    target = t_on - d0
+    k = np.clip(np.searchsorted(markers, target), 1, markers.size - 1) if markers.size > 1 else np.zeros(
+        t_on.size, dtype=np.int64)
+    for j, (tj, kj) in enumerate(zip(target, k, strict=True)):
+        cands = (kj - 1, kj) if markers.size > 1 else (0,)
+        m = min(cands, key=lambda i: abs(tj - markers[i]))
+        off = t_on[j] - markers[m]
+        if not min_offset <= off <= max_offset:
+            continue
+        res = abs(tj - markers[m])
+        if m not in best or res < best[m][0]:
+            best[m] = (res, j)
+    pairs = sorted((m, j) for m, (_, j) in best.items())
+    offsets = np.array([1000.0 * (t_on[j] - markers[m]) for m, j in pairs], dtype=np.float64)
+    return offsets, len(pairs), len(pairs)
+
+
 def photodiode_timing(raw, photodiode: str, *, min_offset: float = -0.05, max_offset: float = 0.15,
                       refractory: float | None = None, verbose=None) -> TimingReport:
     """Match photodiode onsets to flash markers: median offset and jitter of the display.
@@ -188,20 +224,8 @@ def photodiode_timing(raw, photodiode: str, *, min_offset: float = -0.05, max_of
                 "square, and that the square is shown (neurospell gui: Settings, Photodiode square).")
         onsets, thr = photodiode_onsets(x, sfreq, refractory=refractory)
         t_on = onsets / sfreq
-        used = np.zeros(t_on.size, bool)
-        offsets = []
-        j = 0
-        for m in markers:
-            while j < t_on.size and t_on[j] < m + min_offset:
-                j += 1
-            k = j
-            while k < t_on.size and used[k]:
-                k += 1
-            if k < t_on.size and t_on[k] <= m + max_offset:
-                used[k] = True
-                offsets.append(1000.0 * (t_on[k] - m))
-        offsets = np.asarray(offsets, dtype=np.float64)
+        offsets, matched_markers, matched_onsets = _match(markers, t_on, min_offset, max_offset)
         rep = TimingReport(photodiode, int(markers.size), int(t_on.size), int(offsets.size),
-                           int(markers.size - offsets.size), int(t_on.size - used.sum()), offsets, sfreq, thr)
+                           int(markers.size - matched_markers), int(t_on.size - matched_onsets), offsets, sfreq, thr)
         logger.info("timing check: %s", "; ".join(rep.lines()))
         return rep

@@ -68,19 +68,20 @@ def test_timing_check_recovers_the_photodiode_delay_of_a_closed_loop_run(tmp_pat
     with capsys.disabled():
         print(f"\ntiming check of the closed loop (participant photodiode {DELAY_MS:g} ms after each marker): "
               + " | ".join(rep.lines()))
-    assert rep.n_markers == n_flashes and rep.n_matched == n_flashes
-    assert rep.n_unmatched_markers == 0 and rep.n_unmatched_onsets == 0
+    # (a flash stamped late can bring two flashes closer than their light lasts: one rise for two
+    # markers, the second unmatched; every pair made is right)
+    assert rep.n_markers == n_flashes and rep.n_matched >= n_flashes - 2 and rep.n_unmatched_onsets == 0
     # the light starts on the first sample at or after marker + D: D <= offset < D + one sample
     assert DELAY_MS - 1e-6 <= rep.median_ms < DELAY_MS + sample_ms, rep.summary()
     assert rep.offsets_ms.min() >= DELAY_MS - 1e-6 and rep.offsets_ms.max() < DELAY_MS + sample_ms + 1e-6
-    assert rep.p1_p99_ms <= sample_ms and rep.sd_ms <= sample_ms
+    assert rep.p1_p99_ms <= sample_ms and rep.sd_ms <= sample_ms and rep.iqr_ms <= sample_ms
     # the command line prints the same report
     assert main(["timing-check", str(folder.root), "--photodiode", "PD", "--json", str(tmp_path / "t.json")]) == 0
     out = capsys.readouterr().out
-    assert f"median {rep.median_ms:+.2f} ms" in out and f"{n_flashes} matched" in out
+    assert f"median {rep.median_ms:+.2f} ms" in out and f"{rep.n_matched} matched" in out
 
 
-def _fif_with_photodiode(path, pd_values):
+def _fif_with_photodiode(path, pd_values, onsets=None):
     """A real FIF: 2 EEG channels and a photodiode channel, 20 flash markers 0.24 s apart."""
     sfreq = 250.0
     n = 2500
@@ -88,8 +89,8 @@ def _fif_with_photodiode(path, pd_values):
     data = np.vstack([rng.normal(0, 1e-5, (2, n)), pd_values(n, sfreq)])
     info = mne.create_info(["Cz", "Pz", "PD"], sfreq, ["eeg", "eeg", "misc"])
     raw = mne.io.RawArray(data, info, verbose="error")
-    onsets = 1.0 + 0.24 * np.arange(20)
-    raw.set_annotations(mne.Annotations(onsets, 0.0, [f"flash/{1 + i % 12}" for i in range(20)]))
+    onsets = 1.0 + 0.24 * np.arange(20) if onsets is None else np.asarray(onsets)
+    raw.set_annotations(mne.Annotations(onsets, 0.0, [f"flash/{1 + i % 12}" for i in range(onsets.size)]))
     raw.save(path, verbose="error")
     return load_recording(path)
 
@@ -110,6 +111,20 @@ def test_photodiode_timing_on_real_files_and_clear_errors(tmp_path, capsys):
     assert (rep.n_markers, rep.n_onsets, rep.n_matched) == (20, 20, 19)
     assert rep.n_unmatched_markers == 1 and rep.n_unmatched_onsets == 1
     assert rep.median_ms == pytest.approx(12.0) and rep.sd_ms == pytest.approx(0.0, abs=1e-9)
+    # a flash stamped 28 ms after the one before (a late frame): their light merges into one rise;
+    # that marker stays unmatched and every other pair is right (no cascade of wrong pairs)
+    marks = np.r_[1.0 + 0.24 * np.arange(10), 1.0 + 0.24 * 9 + 0.028, 1.0 + 0.24 * np.arange(10, 20)]
+
+    def merged(n, sfreq):
+        x = np.zeros(n)
+        for m in marks:
+            a = int(round((m + 0.012) * sfreq))
+            x[a:a + int(0.05 * sfreq)] = 2e-4
+        return x
+
+    rep = photodiode_timing(_fif_with_photodiode(tmp_path / "merged_raw.fif", merged, marks), "PD")
+    assert (rep.n_markers, rep.n_onsets, rep.n_matched, rep.n_unmatched_markers) == (21, 20, 20, 1)
+    assert rep.n_unmatched_onsets == 0 and np.allclose(rep.offsets_ms, 12.0)
     flat = _fif_with_photodiode(tmp_path / "flat_raw.fif", lambda n, sfreq: np.full(n, 3e-5))
     with pytest.raises(NeurospellError, match=r"photodiode: the channel 'PD' is flat"):
         photodiode_timing(flat, "PD")
