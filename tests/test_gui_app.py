@@ -188,17 +188,18 @@ def test_keyboard_only_workflow_with_the_simulated_participant(qtbot, fast_confi
     _shot(win, tmp_path, "05-spelling")
     # The GUI thread keeps its timers while the session trains and decodes. Training runs whole
     # in a lower-priority training process started before the session flashes (fit, LM weight,
-    # model file, ERP averages), the libraries the phases need are imported before flashing, and
-    # the GIL switch interval is short while the window is open. Measured on the shared 2-core
-    # machine at load average 6-7.6 (other jobs), 4 runs (p50, p99, max ms): training (0.0, 36.1,
-    # 153.9), (0.0, 10.2, 22.1), (-0.1, 16.3, 38.1), (0.0, 18.8, 69.4); copy spelling (-0.1, 8.7,
-    # 109.6), (-0.1, 7.2, 75.5), (-0.1, 9.3, 47.0), (0.0, 11.0, 19.7) -- before: training p99
-    # 16-31, max 188-264. What stays over one frame is the GUI thread's own painting (the scope,
+    # model file, ERP averages); the libraries the phases need are imported and the objects then
+    # alive frozen for the garbage collector before flashing; the GIL switch interval is short
+    # while the window is open. Measured on the shared 2-core machine at load average 5.4-6.2
+    # (other jobs), 3 runs (p50, p99, max ms; ticks over one frame): training (-0.0, 9.4, 39.9;
+    # 1/365), (0.1, 20.0, 24.2; 10/689), (-0.1, 9.6, 71.9; 3/430); copy spelling (-0.0, 10.9,
+    # 74.2; 5/1046), (-0.1, 11.7, 49.6; 3/946), (-0.0, 6.4, 58.1; 5/925). Before: training p99
+    # 16-31, max 188-264. What is left over one frame is the GUI thread's own painting (scope,
     # the training report's first paint: 35-50 ms here) and the OS scheduling it late on an
-    # oversubscribed CPU, not the session holding the GIL. The medians are on time; the bounds
-    # below hold under that load (one frame, the goal, is met by copy spelling's p99 in most runs).
-    assert lateness["training"][0] <= 1 and lateness["training"][1] <= 40, lateness
-    assert lateness["copy"][0] <= 1 and lateness["copy"][1] <= 25, lateness
+    # oversubscribed CPU, not the session holding the GIL.
+    frame = 1000 / 60
+    assert lateness["training"][0] <= 1 and lateness["training"][1] <= 2 * frame, lateness
+    assert lateness["copy"][0] <= 1 and lateness["copy"][1] <= frame, lateness
     # Word completions: every snapshot of the session in copy spelling carries those of its text
     # (they are published with the decision that changed the text and kept until it changes).
     copy_snaps = [(text, n) for phase, text, n in probe.completions if phase == "copy"]
