@@ -60,6 +60,7 @@ from neurospell.check import NeurospellError
 from neurospell.config import Config, SpellerConfig
 from neurospell.logs import logger
 from neurospell.session.live import LiveSession, Pause, Resume, Select, SetPhase, Start, Stop, Undo
+from neurospell.session.timing import timing_check
 
 from .grid import SpellerGrid, frames_for_duration, screen_refresh_rate
 from .panels import TextPanel, TrainingReport, spoken_symbol
@@ -79,6 +80,12 @@ SOURCE_KINDS = (
     ("lsl", "LSL stream"),
     ("recording", "Recording (replayed)"),
 )
+
+#: The interpreter's thread switch interval while a window is open (seconds; Python's default is
+#: 0.005). The session's worker runs in this process: each time the GUI thread needs the GIL
+#: back (PySide releases it around Qt calls) it waits up to one interval while the worker runs
+#: Python code, and one frame of GUI work takes many such turns.
+SWITCH_INTERVAL = 0.0005
 
 #: Phases in which the BCI has control (flashing, or training towards it).
 BCI_PHASES = ("calibration", "training", "copy", "free")
@@ -239,6 +246,8 @@ class SpellerWindow(QtWidgets.QMainWindow):
         a :class:`LiveSnapshot` phase (``"calibration"``, ``"training"``, ``"copy"``, ...).
     trained()
         A training report arrived (shown in the Training tab).
+    timingReport(str)
+        Timing-check mode: the photodiode timing report (shown in the Timing tab).
 
     Parameters
     ----------
@@ -262,6 +271,8 @@ class SpellerWindow(QtWidgets.QMainWindow):
     phaseChanged = QtCore.Signal(str)
     trained = QtCore.Signal()
     _connectDone = QtCore.Signal(object, object, bool)
+    _timingDone = QtCore.Signal(object, object)
+    timingReport = QtCore.Signal(str)
 
     def __init__(self, config: Config, connector: Connector | None = None, *, settings: GuiSettings | None = None,
                  settings_path=None, config_path=None, refresh_rate: float | None = None,
@@ -272,6 +283,8 @@ class SpellerWindow(QtWidgets.QMainWindow):
             raise NeurospellError(f"config must be a neurospell Config, got {type(config).__name__}.")
         self.config = config
         self.connector = connector
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(SWITCH_INTERVAL, self._switch_interval))
         folder = default_settings_dir()
         self.settings_path = Path(settings_path) if settings_path else folder / "gui.toml"
         self.config_path = Path(config_path) if config_path else folder / "config.toml"
@@ -294,7 +307,8 @@ class SpellerWindow(QtWidgets.QMainWindow):
         # -- left: text and grid -----------------------------------------------------------
         self.text_panel = TextPanel(self.theme)
         self.grid, self._timing_warning = grid_for_config(config.speller, refresh_rate=refresh_rate,
-                                                          photodiode=self.settings.photodiode, theme=self.theme)
+                                                          photodiode=self.settings.photodiode or self.settings.timing_check,
+                                                          theme=self.theme)
         self.grid.set_cell_font_scale(self.settings.grid_scale)
         left = QtWidgets.QWidget()
         lv = QtWidgets.QVBoxLayout(left)
@@ -314,6 +328,16 @@ class SpellerWindow(QtWidgets.QMainWindow):
         self.report = TrainingReport(self.theme)
         self.tabs.addTab(self.scope_holder, "&Signals")
         self.tabs.addTab(self.report, "&Training")
+        self.timing_label = _named(QtWidgets.QLabel(
+            "Timing-check mode (Settings) shows the photodiode square; the report appears here when the "
+            "calibration and when the session end."), "Timing report",
+            "The photodiode's offset and jitter after the flash markers (timing-check mode).")
+        self.timing_label.setWordWrap(True)
+        self.timing_label.setAlignment(QtCore.Qt.AlignmentFlag.AlignTop | QtCore.Qt.AlignmentFlag.AlignLeft)
+        self.timing_label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByKeyboard
+                                                  | QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.timing_label.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
+        self.tabs.addTab(self.timing_label, "Ti&ming")
         self.tabs.addTab(self._build_settings(), "Se&ttings")
         right = QtWidgets.QWidget()
         rv = QtWidgets.QVBoxLayout(right)
@@ -347,6 +371,9 @@ class SpellerWindow(QtWidgets.QMainWindow):
         self._scope_hz = scope_hz
         self._build_shortcuts()
         self._connectDone.connect(self._connect_done, QtCore.Qt.ConnectionType.QueuedConnection)
+        self._timingDone.connect(self._timing_done, QtCore.Qt.ConnectionType.QueuedConnection)
+        self._timing_thread: threading.Thread | None = None
+        self._timing_checked: set = set()  # (session id, what) already checked
         self._connect_thread: threading.Thread | None = None
         self._closing: list[threading.Thread] = []
         QtWidgets.QApplication.instance().installEventFilter(self)
@@ -476,6 +503,12 @@ class SpellerWindow(QtWidgets.QMainWindow):
         self.photodiode_check = _named(QtWidgets.QCheckBox("Photodiode square"), "Photodiode square",
                                        "A square in the grid's corner that is white during flashes (timing checks).")
         self.photodiode_check.setChecked(s.photodiode)
+        self.timing_check_box = _named(QtWidgets.QCheckBox("Timing-check mode"), "Timing-check mode",
+                                       "Show the photodiode square and report the photodiode's offset and jitter "
+                                       "after the flash markers when the calibration and the session end.")
+        self.timing_check_box.setChecked(s.timing_check)
+        self.pd_channel_edit = _named(QtWidgets.QLineEdit(s.photodiode_channel), "Photodiode channel",
+                                      "The recorded channel the photodiode is plugged into (timing-check mode).")
         self.soa_spin = spin("Stimulus onset asynchrony", "[speller] soa: time between flash onsets.",
                              30, 2000, 1000 * sp.soa, 5, 1, " ms")
         self.flash_spin = spin("Flash duration", "[speller] flash_duration: how long a flash stays lit.",
@@ -494,7 +527,8 @@ class SpellerWindow(QtWidgets.QMainWindow):
         for label, w in (("Theme", self.theme_box), ("Font scale", self.font_spin),
                          ("Grid symbol scale", self.grid_scale_spin), ("", self.switch_check),
                          ("Switch key", self.switch_key_edit), ("Scan interval", self.scan_spin),
-                         ("", self.speak_check), ("", self.photodiode_check), ("SOA", self.soa_spin),
+                         ("", self.speak_check), ("", self.photodiode_check), ("", self.timing_check_box),
+                         ("Photodiode channel", self.pd_channel_edit), ("SOA", self.soa_spin),
                          ("Flash duration", self.flash_spin), ("Max repetitions", self.reps_spin),
                          ("Stopping threshold", self.threshold_spin), ("", self.save_button),
                          ("Files", self.settings_label)):
@@ -507,6 +541,8 @@ class SpellerWindow(QtWidgets.QMainWindow):
         self.scan_spin.valueChanged.connect(lambda _v: self._settings_changed())
         self.speak_check.toggled.connect(lambda _v: self._settings_changed())
         self.photodiode_check.toggled.connect(lambda _v: self._settings_changed())
+        self.timing_check_box.toggled.connect(lambda _v: self._settings_changed())
+        self.pd_channel_edit.editingFinished.connect(self._settings_changed)
         self.save_button.clicked.connect(self.save_all_settings)
         return page
 
@@ -549,7 +585,9 @@ class SpellerWindow(QtWidgets.QMainWindow):
                               single_switch=self.switch_check.isChecked(),
                               scan_interval=round(self.scan_spin.value(), 2),
                               switch_key=self.switch_key_edit.text().strip() or "F8",
-                              speak_words=self.speak_check.isChecked(), photodiode=self.photodiode_check.isChecked())
+                              speak_words=self.speak_check.isChecked(), photodiode=self.photodiode_check.isChecked(),
+                              timing_check=self.timing_check_box.isChecked(),
+                              photodiode_channel=self.pd_channel_edit.text().strip())
         except NeurospellError as err:
             self.set_status(str(err))
             return
@@ -559,8 +597,8 @@ class SpellerWindow(QtWidgets.QMainWindow):
             self.grid.set_theme(self.theme)
             self.text_panel.set_text_scale(2.0)
         self.grid.set_cell_font_scale(new.grid_scale)
-        if old.photodiode != new.photodiode:
-            self.grid.photodiode = new.photodiode
+        if (old.photodiode or old.timing_check) != (new.photodiode or new.timing_check):
+            self.grid.photodiode = new.photodiode or new.timing_check
             self.grid.update()
         self.scanner.set_interval(new.scan_interval)
         if not new.single_switch:
@@ -828,9 +866,59 @@ class SpellerWindow(QtWidgets.QMainWindow):
         if self.session is None:
             return
         snap = self.session.snapshot()
+        if self.settings.timing_check:
+            self._maybe_check_timing(snap)
         if snap is self.snapshot:
             return
         self.show_snapshot(snap)
+
+    # -- timing-check mode -------------------------------------------------------------------------------
+    def _maybe_check_timing(self, snap) -> None:
+        """Timing-check mode: check the recorded runs once the calibration and once the session end."""
+        session = self.session
+        prev = self.snapshot
+        if session is None or self.connection is None or self.connection.folder is None:
+            return
+        if not session.running:
+            what = "session"
+        elif prev is not None and prev.phase == "calibration" and snap.phase not in ("calibration", "paused"):
+            what = "calibration"
+        else:
+            return
+        key = (id(session), what)
+        if key in self._timing_checked or (self._timing_thread is not None and self._timing_thread.is_alive()):
+            return
+        self._timing_checked.add(key)
+        self.check_timing(self.connection.folder, what)
+
+    def check_timing(self, folder, what: str = "session") -> None:
+        """Run the photodiode timing check on ``folder`` (a session folder or a recording) on a
+        thread; the report appears in the Timing tab (:attr:`timingReport`)."""
+        channel = self.settings.photodiode_channel
+        self.timing_label.setText(f"Checking the timing of the {what} (photodiode channel {channel!r})...")
+
+        def work():
+            try:
+                reports, err = timing_check(folder, channel), None
+            except Exception as exc:  # noqa: BLE001 - shown in the Timing tab
+                logger.info("timing check failed", exc_info=True)
+                reports, err = None, exc
+            self._timingDone.emit(reports, err)
+
+        self._timing_thread = threading.Thread(target=work, name="neurospell-gui-timing", daemon=True)
+        self._timing_thread.start()
+
+    @QtCore.Slot(object, object)
+    def _timing_done(self, reports, err) -> None:
+        if err is not None:
+            text = f"Timing check not possible: {err}"
+        else:
+            text = "\n\n".join(f"{name}:\n" + "\n".join(rep.lines()) for name, rep in reports)
+        self.timing_label.setText(text)
+        self.timing_label.setAccessibleDescription(text)
+        self.tabs.setCurrentWidget(self.timing_label)
+        self._announce("Timing check: " + text.replace("\n", " "))
+        self.timingReport.emit(text)
 
     def show_snapshot(self, snap) -> None:
         """Show a :class:`~neurospell.session.live.LiveSnapshot`."""
@@ -956,6 +1044,7 @@ class SpellerWindow(QtWidgets.QMainWindow):
         self._closing = []
         if self.speech is not None:
             self.speech.close()
+        sys.setswitchinterval(self._switch_interval)
         super().closeEvent(event)
 
     def focusable_widgets(self) -> Sequence[QtWidgets.QWidget]:

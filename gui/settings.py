@@ -56,6 +56,13 @@ class GuiSettings:
         Speak each finished word (needs a speech engine, see :mod:`neurospell.gui.speech`).
     photodiode : bool
         Show the photodiode square in the grid's corner.
+    timing_check : bool
+        Timing-check mode: the photodiode square is shown and, when a session's calibration
+        ends and when the session ends, the window reports the photodiode's offset and jitter
+        after the flash markers (:func:`neurospell.session.timing.timing_check` on the
+        session folder's recordings).
+    photodiode_channel : str
+        The recorded channel the photodiode is plugged into (timing-check mode).
     """
 
     theme: str = "auto"
@@ -66,12 +73,18 @@ class GuiSettings:
     switch_key: str = "F8"
     speak_words: bool = False
     photodiode: bool = False
+    timing_check: bool = False
+    photodiode_channel: str = "PD"
 
     def __post_init__(self):
         check_option("theme", self.theme, ("auto", "high-contrast", "light"))
         check_range("font_scale", self.font_scale, 0.5, 4.0)
         check_range("grid_scale", self.grid_scale, 0.5, 2.0)
         check_range("scan_interval", self.scan_interval, 0.3, 10.0)
+        if not isinstance(self.photodiode_channel, str) or not self.photodiode_channel.strip():
+            raise NeurospellError(
+                f"[gui] photodiode_channel must name the photodiode's channel (e.g. 'PD'), got {self.photodiode_channel!r}."
+            )
         if not isinstance(self.switch_key, str) or _key_from_name(self.switch_key) is None:
             raise NeurospellError(
                 f"[gui] switch_key {self.switch_key!r} is not a key Qt knows; use a name such as "

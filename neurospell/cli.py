@@ -27,7 +27,7 @@ from .commands import _args
 from .logs import logger, set_log_level
 
 COMMAND_MODULES = ("acquisition", "preprocessing", "decoder", "lm", "demo", "simulate", "participant", "spell",
-                   "gui")
+                   "gui", "timing")
 
 #: Library messages are written for Python users; on the command line a few API words have
 #: no meaning. (pattern, replacement) pairs applied to every message after the generic

@@ -9,7 +9,7 @@
 :mod:`~neurospell.session.replay`, :mod:`~neurospell.session.spelling`,
 :mod:`~neurospell.session.simulation`, :mod:`~neurospell.session.evaluation`,
 :mod:`~neurospell.session.calibration`, :mod:`~neurospell.session.copyspell`,
-:mod:`~neurospell.session.demo`, :mod:`~neurospell.session.train`
+:mod:`~neurospell.session.demo`, :mod:`~neurospell.session.train`, :mod:`~neurospell.session.timing`
     The entry points' wiring, all on the engine and its drivers.
 
 Layering: the session imports the core and the stages; the GUI and the command line

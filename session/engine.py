@@ -541,6 +541,11 @@ class SpellerEngine:
             self._completions = (self._text, complete_words(self.lm, self._text, self.n_completions))
         return self._completions[1]
 
+    @property
+    def completions_ready(self) -> bool:
+        """Whether the completions of the current text are computed (:meth:`completions` is then free)."""
+        return self._completions is not None and self._completions[0] == self._text and self._deferred is None
+
     def snapshot(self, *, completions: bool = True) -> EngineSnapshot:
         """An immutable copy of the state (``completions=False`` skips the word search)."""
         self.complete_decision()

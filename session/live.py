@@ -42,6 +42,8 @@ promoted to float64), and epochs are scored one at a time (batch of 1).
 
 from __future__ import annotations
 
+import gc
+import importlib
 import multiprocessing
 import os
 import queue
@@ -57,7 +59,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neurospell.check import NeurospellError, StreamError, check_option, validate_type
+from neurospell.config import config_from_dict
 from neurospell.decoder import DECODERS, make_decoder
+from neurospell.lm_fusion import available_models, make_model
 from neurospell.logs import logger, set_log_level
 from neurospell.lsl import local_clock
 from neurospell.markers import (
@@ -82,12 +86,20 @@ from .train import decoder_params
 __all__ = [
     "LiveSession", "LiveSnapshot", "LiveResult", "DecisionRecord", "Intent",
     "Start", "Pause", "Resume", "Stop", "Undo", "Select", "SetPhase", "PHASES", "ParticipantProcess",
+    "train_decoder", "train_in_process", "fit_in_process", "accuracy_vs_repetitions",
 ]
 
 #: Phases a session reports (``LiveSnapshot.phase``).
 PHASES = ("idle", "calibration", "training", "copy", "free", "paused", "stopped", "error")
 #: Seconds of signal the online filter gets before the first calibration flash.
 _WARMUP = 1.5
+#: Modules that the end of a phase (the BIDS conversion of its recording) and a fitted classical
+#: decoder (unpickled from the training process) import on first use. The worker imports them
+#: before the session starts flashing: an import holds the GIL long, and a GUI thread in this
+#: process would wait for it while the session calibrates, trains or spells.
+PRELOAD_MODULES = ("mne.io.array", "mne.annotations", "mne.source_estimate", "mne.cov", "mne.export", "pybv",
+                   "sklearn.pipeline", "sklearn.linear_model", "sklearn.discriminant_analysis",
+                   "sklearn.covariance", "pyriemann")
 #: Phases a session runs through (the rest are states).
 RUN_PHASES = ("calibration", "training", "copy", "free")
 #: Label prefix of the probe markers sent while markers do not reach the recording.
@@ -207,7 +219,8 @@ class LiveSnapshot:
     training_report : dict | None
         After training: ``heldout_auc``, ``n_epochs``, ``lm_alpha``, ``erp_target`` /
         ``erp_nontarget`` (channel x time averages, volts), ``times`` (seconds),
-        ``ch_names``, ``model_path``.
+        ``ch_names``, ``model_path``, ``accuracy_vs_repetitions``, ``train_seconds``
+        (all computed in the training process, :func:`train_in_process`).
     text : str
         Typed text.
     n_discarded : int
@@ -332,7 +345,8 @@ class _Stopped(Exception):
 
 
 def _fit_decoder(name: str, params: dict, batch: EpochBatch, preprocessing, n_threads: int | None):
-    """Fit a decoder; run in the training process (see ``LiveSession._run_training``)."""
+    """Fit a decoder; run in the training process (see :func:`fit_in_process`)."""
+    _lower_priority()
     if n_threads is not None:
         import torch  # optional heavy dependency: only when the parent had it loaded
 
@@ -353,6 +367,200 @@ def fit_in_process(name: str, params: dict, batch: EpochBatch, preprocessing):
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
         return pool.submit(_fit_decoder, name, params, batch, preprocessing, n_threads).result()
+
+
+def train_decoder(name: str, params: dict, batch: EpochBatch, config, layout, *, lm=None,
+                  lm_name: str | None = None, seed: int = 0, provenance: dict | None = None,
+                  model_path=None) -> tuple:
+    """All the work of a live session's training phase, in one call.
+
+    Fits decoder ``name`` on the labelled calibration ``batch``, chooses the LM weight on
+    its held-out scores (:func:`~neurospell.session.calibration.calibrate_model_alpha`,
+    with ``lm``), adds ``provenance`` to the model's provenance (``"live_session"``), saves
+    the model to ``model_path``, and computes the report a GUI plots: the target and
+    non-target ERP averages and the held-out accuracy vs repetitions.
+    :func:`train_in_process` runs it in a training process.
+
+    Parameters
+    ----------
+    name : str
+        Decoder registry name.
+    params : dict
+        Its constructor parameters.
+    batch : EpochBatch
+        Labelled calibration epochs (``targets`` and ``trials`` set).
+    config : Config
+        ``[preprocessing]`` (recorded with the model), ``[lm]`` and ``[speller]`` (the LM
+        weight's simulation).
+    layout : SpellerLayout
+    lm : LanguageModel | None
+        ``None``: no LM weight is chosen (``lm_alpha`` is ``None``).
+    lm_name : str | None
+    seed : int
+        Seed of the LM-weight simulation.
+    provenance : dict | None
+        Stored as ``provenance_["live_session"]`` before the model is saved.
+    model_path : path-like | None
+        Where the model is saved (``None``: not saved).
+
+    Returns
+    -------
+    decoder : BaseDecoder
+        Fitted.
+    report : dict
+        ``decoder``, ``heldout_auc``, ``n_epochs``, ``n_targets``, ``lm_alpha``,
+        ``erp_target`` / ``erp_nontarget`` (array, shape (n_channels, n_times), volts),
+        ``times`` (seconds), ``ch_names``, ``model_path``, ``accuracy_vs_repetitions``.
+    """
+    dec = make_decoder(name, **params).fit(batch, config.preprocessing)
+    alpha = calibrate_model_alpha(dec, lm, config, lm_name=lm_name, seed=seed) if lm is not None else None
+    if provenance is not None:
+        dec.provenance_["live_session"] = dict(provenance)
+    if model_path is not None:
+        dec.save(model_path)
+    y = batch.targets
+    x = batch.data
+    report = {
+        "decoder": name, "heldout_auc": float(dec.heldout_auc_), "n_epochs": int(len(batch)),
+        "n_targets": int(y.sum()), "lm_alpha": alpha,
+        "erp_target": x[y].mean(axis=0), "erp_nontarget": x[~y].mean(axis=0),
+        "times": batch.times, "ch_names": batch.ch_names,
+        "model_path": None if model_path is None else str(model_path),
+        "accuracy_vs_repetitions": accuracy_vs_repetitions(batch, getattr(dec, "heldout_scores_", ()), layout),
+    }
+    return dec, report
+
+
+#: Contexts whose next-symbol log-probabilities tell whether two LMs are the same model.
+_LM_PROBE_CONTEXTS = ("", "THE ", "HELLO WOR", "I WOULD LIKE SOME W", "CAN YOU CALL MY ")
+
+
+def _lm_fingerprint(lm) -> dict:
+    """The class of ``lm`` and its next-symbol log-probabilities after a few contexts."""
+    return {"type": f"{type(lm).__module__}.{type(lm).__qualname__}",
+            "logp": [np.asarray(lm.next_logp(c), dtype=np.float64) for c in _LM_PROBE_CONTEXTS]}
+
+
+def _same_lm(a: dict, b: dict) -> bool:
+    return a["type"] == b["type"] and all(x.shape == y.shape and np.array_equal(x, y)
+                                          for x, y in zip(a["logp"], b["logp"], strict=True))
+
+
+def _lm_recipe(lm, lm_name: str | None, lm_config):
+    """How the training process gets the LM: ``("build", name, lm_config, fingerprint)`` -- it
+    builds it with :func:`~neurospell.lm_fusion.make_model`, as every entry point builds its
+    LM, and checks that it is the same model --, else ``("object", lm)`` (pickled: a large
+    model then costs this process the time to pickle it)."""
+    if lm is None:
+        return None
+    names = (lm_name or "").split("+")
+    if lm_name and all(n.strip() in available_models() for n in names):
+        return ("build", lm_name, lm_config, _lm_fingerprint(lm))
+    return ("object", lm)
+
+
+#: Niceness added to the training process: on a busy CPU the session's process (a GUI's event
+#: loop, the acquisition thread) and the participant's get the cores first; the fit only waits.
+TRAINING_NICE = 10
+
+
+_lowered: list = []  # (in a training process: its priority was lowered)
+
+
+def _lower_priority() -> None:
+    nice = getattr(os, "nice", None)  # (POSIX)
+    if nice is not None and not _lowered:
+        _lowered.append(True)
+        try:
+            nice(TRAINING_NICE)
+        except OSError:  # pragma: no cover - not allowed here: train at the normal priority
+            pass
+
+
+def _train_job(job: dict) -> tuple:
+    """The training process's work (:func:`train_in_process`)."""
+    _lower_priority()
+    if job["n_threads"] is not None:
+        import torch  # optional heavy dependency: only when the parent had it loaded
+
+        torch.set_num_threads(job["n_threads"])
+    recipe, lm, lm_ok = job["lm"], None, True
+    if recipe is not None and recipe[0] == "build":
+        _, lm_name, lm_config, fingerprint = recipe
+        lm = make_model(lm_name, lm_config)
+        # the session's LM must be the one built here; otherwise the session chooses the weight
+        # itself with its own LM
+        lm_ok = _same_lm(_lm_fingerprint(lm), fingerprint)
+    elif recipe is not None:
+        lm = recipe[1]
+    config = config_from_dict(job["config"])  # (a Config does not pickle)
+    dec, report = train_decoder(job["name"], job["params"], job["batch"], config, config.speller.layout(),
+                                lm=lm if lm_ok else None, lm_name=job["lm_name"], seed=job["seed"],
+                                provenance=job["provenance"],
+                                model_path=job["model_path"] if lm_ok else None)
+    return dec, report, lm_ok
+
+
+def train_in_process(name: str, params: dict, batch: EpochBatch, config, layout, *, lm=None,
+                     lm_name: str | None = None, seed: int = 0,
+                     provenance: dict | None = None, model_path=None, pool=None) -> tuple:
+    """:func:`train_decoder` in a fresh ('spawn') training process.
+
+    Everything the training phase computes -- the fit, the LM-weight simulation, the model
+    file, the ERP averages, the accuracy curve -- runs there, so no thread of this process
+    (a GUI's event loop, the acquisition thread) waits for the GIL meanwhile; the results
+    come back ready. Same code, data, parameters (seeds included) and torch thread count:
+    the same model, LM weight and report as :func:`train_decoder` here, bit for bit. The
+    process runs at a lower priority (:data:`TRAINING_NICE`), so that on a busy CPU this
+    process's threads get the cores first.
+
+    The LM is rebuilt there by name (``make_model(lm_name, config.lm)``) when ``lm_name``
+    names registered models, and used when it is the same model as ``lm`` (same class, same
+    next-symbol log-probabilities after a few contexts); any other LM object is pickled to
+    the training process.
+
+    ``pool``: a training process started ahead of time (:func:`training_pool`), else one is
+    started here and ended after.
+
+    Returns
+    -------
+    decoder, report
+        As :func:`train_decoder`.
+    lm_done : bool
+        ``False`` when the LM rebuilt there was not ``lm``: the LM weight was not chosen
+        and the model not saved (the caller does both with its own LM).
+    """
+    torch = sys.modules.get("torch")
+    if layout != config.speller.layout():
+        raise NeurospellError("train_in_process: layout must be config.speller.layout() (the training process "
+                              "builds it from the config).")
+    job = {"name": name, "params": params, "batch": batch, "config": config.to_dict(),
+           "lm": _lm_recipe(lm, lm_name, config.lm), "lm_name": lm_name, "seed": seed,
+           "provenance": provenance, "model_path": None if model_path is None else str(model_path),
+           "n_threads": torch.get_num_threads() if torch is not None else None}
+    if pool is not None:
+        return pool.submit(_train_job, job).result()
+    with training_pool() as pool:
+        return pool.submit(_train_job, job).result()
+
+
+def _warm_up() -> int:
+    """Run once in a training process started ahead of time: the imports the training needs."""
+    _lower_priority()
+    return len(available_models()) + len(DECODERS)
+
+
+def training_pool(*, warm: bool = False) -> ProcessPoolExecutor:
+    """A training process (a one-worker 'spawn' pool) for :func:`train_in_process`.
+
+    Starting a process from a large one (Qt, torch loaded) holds the GIL while the process
+    is forked; ``warm=True`` starts it now and has it import the training code, so that a
+    session can do this before it flashes, not when it trains.
+    """
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    if warm:
+        pool.submit(_warm_up)
+    return pool
 
 
 def accuracy_vs_repetitions(batch: EpochBatch, scores, layout) -> list[float] | None:
@@ -574,6 +782,7 @@ class LiveSession:
         self._n_scored_before = 0
         self._n_spell_sent_run = 0
         self._init_marker_watch()
+        self._train_pool: ProcessPoolExecutor | None = None
         display.on_onset(self._on_onset)
 
     # -- the public API -----------------------------------------------------------------------
@@ -642,7 +851,11 @@ class LiveSession:
         self._last_publish = time.monotonic()
         if status is not None:
             self._status = status
-        eng = self._engine.snapshot(completions=completions) if self._engine is not None else None
+        eng = None
+        if self._engine is not None:
+            # the completions of the current text go into every snapshot once they are computed
+            # (a snapshot without them could replace the one with them before a GUI reads it)
+            eng = self._engine.snapshot(completions=completions or self._engine.completions_ready)
         paused = self._blocked()
         self._snapshot = LiveSnapshot(
             phase="paused" if paused and self._phase in RUN_PHASES else self._phase,
@@ -1047,6 +1260,7 @@ class LiveSession:
                 self._end_phase()
             except Exception as err:  # noqa: BLE001
                 logger.error("LiveSession: could not finish the recording of the phase: %s", err)
+            self._end_train_pool()
             self._log({"type": "end", "t": local_clock(), "phase": self._phase, "reason": self._stop_reason})
             if self.folder is not None:
                 self.folder.close()
@@ -1056,6 +1270,7 @@ class LiveSession:
         while not self._started:
             self._handle_intents()
             time.sleep(0.01)
+        self._preload()
         if not self.source.running:
             self._publish("starting the source")
             self.source.start()
@@ -1082,6 +1297,32 @@ class LiveSession:
                 break
         if self._stop_reason in ("not started", "phase complete"):
             self._stop_reason = "all phases complete"
+
+    def _preload(self) -> None:
+        """Import what the phases will need (:data:`PRELOAD_MODULES`; a neural decoder's torch),
+        start the training process (when the session trains), and freeze the objects allocated
+        so far (:func:`gc.freeze`): a full garbage collection of a process with Qt, torch, MNE
+        and an n-gram LM loaded walks ~350,000 objects and holds the GIL ~250 ms; frozen ones
+        are not walked again (the session's own garbage is still collected)."""
+        self._publish("loading libraries")
+        if self.decoder is None and self._train_pool is None:
+            self._train_pool = training_pool(warm=True)
+        names = list(PRELOAD_MODULES)
+        if self.decoder is None and "neural" in DECODERS[self.decoder_name].__module__:
+            names.append("torch")
+        for name in names:
+            if name in sys.modules:
+                continue
+            try:
+                importlib.import_module(name)
+            except ImportError:  # an optional library that is not installed: not needed then
+                logger.debug("LiveSession: %s is not installed; not preloaded.", name)
+        gc.freeze()
+
+    def _end_train_pool(self) -> None:
+        pool, self._train_pool = self._train_pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _deadline_check(self) -> None:
         lim = self.config.speller.max_minutes
@@ -1113,7 +1354,9 @@ class LiveSession:
         self._pump(wait)
         self._check_markers()
         self._deadline_check()
-        if self._dirty and time.monotonic() - self._last_publish > 0.1:
+        if self._dirty and self._pending_decision is None and time.monotonic() - self._last_publish > 0.1:
+            # (not with a decision pending: the spelling loop acts on it, does its LM work and
+            # publishes the snapshot with the new completions)
             self._dirty = False
             self._publish()
 
@@ -1207,34 +1450,34 @@ class LiveSession:
         params = decoder_params(self.decoder_name, self.config.decoder)
         if "progress" in type(make_decoder(self.decoder_name))._param_names():
             params["progress"] = False
-        # in a training process: this process's threads (a GUI's event loop) keep the GIL
-        dec = fit_in_process(self.decoder_name, params, batch, self.config.preprocessing)
-        self._progress = 0.8
-        self._publish(f"training: held-out AUC {dec.heldout_auc_:.3f}; choosing the LM weight")
-        alpha = calibrate_model_alpha(dec, self.lm, self.config, lm_name=self.lm_name, seed=self.seed) \
-            if self.lm is not None else None
-        dec.provenance_["live_session"] = {
+        provenance = {
             "calibration_text": self.calibration_text, "n_epochs": int(len(batch)),
             "n_characters": int(np.unique(batch.trials).size) if batch.trials is not None else None,
             "source": str(self.source),
         }
+        model_path = self.folder.model_path if self.folder is not None else self.model_path
+        # everything in a training process (fit, LM weight, model file, ERP averages): this
+        # process's threads (a GUI's event loop, the acquisition thread) keep the GIL
+        dec, report, lm_done = train_in_process(
+            self.decoder_name, params, batch, self.config, self.layout, lm=self.lm, lm_name=self.lm_name,
+            seed=self.seed, provenance=provenance, model_path=model_path, pool=self._train_pool)
+        self._end_train_pool()
+        if not lm_done:  # the LM rebuilt there was not this one: the weight is chosen here
+            logger.info("LiveSession: the training process could not rebuild the LM %r; choosing its weight here.",
+                        self.lm_name)
+            report["lm_alpha"] = calibrate_model_alpha(dec, self.lm, self.config, lm_name=self.lm_name,
+                                                       seed=self.seed)
+            if model_path is not None:
+                dec.save(model_path)
+                report["model_path"] = str(model_path)
+        alpha = report["lm_alpha"]
         path = None
         if self.folder is not None:
-            path = self.folder.save_model(dec, source="live calibration")
+            path = self.folder.save_model(dec, source="live calibration", written=True)
         elif self.model_path is not None:
-            dec.save(self.model_path)
             path = self.model_path
-        y = batch.targets
-        x = batch.data
-        self._training_report = {
-            "decoder": self.decoder_name, "heldout_auc": float(dec.heldout_auc_), "n_epochs": int(len(batch)),
-            "n_targets": int(y.sum()), "lm_alpha": alpha, "train_seconds": time.perf_counter() - t0,
-            "erp_target": x[y].mean(axis=0), "erp_nontarget": x[~y].mean(axis=0),
-            "times": batch.times, "ch_names": batch.ch_names,
-            "model_path": None if path is None else str(path),
-            "accuracy_vs_repetitions": accuracy_vs_repetitions(batch, getattr(dec, "heldout_scores_", ()),
-                                                               self.layout),
-        }
+        report["train_seconds"] = time.perf_counter() - t0
+        self._training_report = report
         self._log({"type": "training", "t": local_clock(), "decoder": self.decoder_name,
                    "heldout_auc": float(dec.heldout_auc_), "lm_alpha": alpha, "n_epochs": int(len(batch)),
                    "model_path": None if path is None else str(path)})
@@ -1348,7 +1591,7 @@ class LiveSession:
                     self._send(format_text(engine.text), via_source=False)
                     self._send(trial_to_str(self._trial), local_clock())
                     self._show(engine.next_flashes(), (mode, self._trial, None))
-                    self._publish(f"{mode}: selecting")
+                    self._publish(f"{mode}: selecting", completions=True)
                     continue
                 if self._n_scheduled() == 0 and engine.n_flashes + self._in_flight() < max_flashes:
                     self._show(engine.flash_groups.next_repetition(), (mode, self._trial, None))

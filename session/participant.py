@@ -49,7 +49,7 @@ from neurospell.types import SpellerLayout
 
 __all__ = [
     "ScheduledFlash", "ParametricGenerator", "RecordingGenerator", "RealEpochGenerator", "Intention",
-    "SimulatedParticipant", "channel_names", "intended_symbol",
+    "SimulatedParticipant", "channel_names", "intended_symbol", "PhotodiodeGenerator",
 ]
 
 #: Channel names used for ``n_channels`` channels (the first ``n``; then ``EEG<i>``).
@@ -734,6 +734,65 @@ class RealEpochGenerator(RecordingGenerator):
         return out
 
 
+class PhotodiodeGenerator:
+    """A generator's EEG plus a photodiode channel, as a photodiode taped on the screen gives it.
+
+    The photodiode channel is ``high`` (else 0) from ``delay_ms`` after each flash marker's
+    timestamp for ``duration_ms`` (the flash): sample ``i`` is high when its time
+    ``t0 + i / sfreq`` lies in ``[marker + delay, marker + delay + duration)``. With it a
+    timing check (:func:`neurospell.preprocessing.timing.photodiode_timing`) must find the
+    offset ``delay_ms`` (within one sample) and no jitter beyond one sample.
+
+    Parameters
+    ----------
+    generator : ParametricGenerator | RecordingGenerator
+    delay_ms : float
+        Delay of the light after the marker, ms (0-1000).
+    duration_ms : float
+        How long each flash stays lit, ms (> 0).
+    channel : str
+        Name of the photodiode channel (appended last; type ``"misc"``).
+    high : float
+        Its value while lit (volts; 0 while dark).
+    """
+
+    def __init__(self, generator, delay_ms: float, duration_ms: float, *, channel: str = "PD", high: float = 1e-4):
+        self.generator = generator
+        self.delay_ms = float(check_range("delay_ms", delay_ms, 0.0, 1000.0))
+        self.duration_ms = check_positive("duration_ms", duration_ms)
+        validate_type(channel, str, "channel")
+        if channel in generator.ch_names:
+            raise NeurospellError(f"channel {channel!r} is already an EEG channel of the generator; name the "
+                                  "photodiode channel otherwise.")
+        self.channel = channel
+        self.high = float(high)
+        self.sfreq = generator.sfreq
+        self.seed = generator.seed
+        self.ch_names = (*generator.ch_names, channel)
+        self.ch_types = ("eeg",) * len(generator.ch_names) + ("misc",)
+
+    def __repr__(self):
+        return f"{self.generator!r} + photodiode {self.channel!r} {self.delay_ms:g} ms after each marker"
+
+    def response_span(self) -> tuple[int, int]:
+        first, last = self.generator.response_span()
+        pd_last = int(math.ceil((self.delay_ms + self.duration_ms) / 1000.0 * self.sfreq)) + 1
+        return min(first, 0), max(last, pd_last)
+
+    def synthesize(self, start: int, n: int, flashes=()) -> np.ndarray:
+        """The generator's samples with the photodiode channel appended, shape (n_channels + 1, n)."""
+        flashes = list(flashes)
+        eeg = self.generator.synthesize(start, n, flashes)
+        pd = np.zeros((1, int(n)))
+        d, w = self.delay_ms / 1000.0 * self.sfreq, self.duration_ms / 1000.0 * self.sfreq
+        for fl in flashes:
+            lo = max(int(start), math.ceil(fl.onset + d))
+            hi = min(int(start) + int(n), math.ceil(fl.onset + d + w))
+            if hi > lo:
+                pd[0, lo - start:hi - start] = self.high
+        return np.concatenate([eeg, pd], axis=0)
+
+
 def intended_symbol(phrase: str, typed: str) -> str | None:
     """The symbol a person copying ``phrase`` wants next, given the ``typed`` text.
 
@@ -906,7 +965,7 @@ class SimulatedParticipant:
         old = None
         if threading.current_thread() is threading.main_thread():
             old = signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
-        outlet = LslEegOutlet(self.name, gen.ch_names, ("eeg",) * len(gen.ch_names), sf,
+        outlet = LslEegOutlet(self.name, gen.ch_names, getattr(gen, "ch_types", ("eeg",) * len(gen.ch_names)), sf,
                               source_id=f"neurospell-participant-{self.name}")
         resolver = pylsl.ContinuousResolver(pred=f"name='{self.marker_stream}'", forget_after=5.0)
         inlet = None

@@ -547,12 +547,20 @@ class SessionFolder:
                 "needs one.")
         return config_from_dict(data)
 
-    def save_model(self, decoder: BaseDecoder, *, source: str | None = None) -> Path:
-        """Save the trained decoder (``model.pkl``, with its provenance) and note it in session.json."""
+    def save_model(self, decoder: BaseDecoder, *, source: str | None = None, written: bool = False) -> Path:
+        """Save the trained decoder (``model.pkl``, with its provenance) and note it in session.json.
+
+        ``written=True``: ``decoder.save(folder.model_path)`` was already called (e.g. by a
+        training process); only the note is added.
+        """
         if not isinstance(decoder, BaseDecoder):
             raise NeurospellError(f"decoder must be a fitted neurospell decoder, got {type(decoder).__name__}.")
+        if written and not self.model_path.is_file():
+            raise SessionFolderError(f"save_model(written=True): {str(self.model_path)!r} does not exist; save the "
+                                     "decoder there first (decoder.save(folder.model_path)).")
         with self._lock:
-            decoder.save(self.model_path, overwrite=True)
+            if not written:
+                decoder.save(self.model_path, overwrite=True)
             prov = decoder.provenance_
             self.meta["model"] = {"file": MODEL_FILE, "decoder": decoder.name, "sha256": _sha256(self.model_path),
                                   "saved": _now(), "source": source, "lm_alpha": prov.get("lm_alpha"),

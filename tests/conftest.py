@@ -48,3 +48,19 @@ def gtec_files(shared_data) -> list[Path]:
     if not files:
         pytest.fail(f"No g.tec P300 files S*.mat under {shared_data / 'gtec_p300'}.")
     return files
+
+
+@pytest.fixture
+def restore_app_look(qapp):
+    """The Qt application (pytest-qt's ``qapp``); its palette, font, style sheet and the GUI's
+    current theme are restored after the test (a test that applies a theme changes them)."""
+    from PySide6 import QtGui  # (Qt only for the GUI tests that use this fixture)
+
+    from neurospell.gui import theme as theme_mod
+
+    palette, font, sheet = QtGui.QPalette(qapp.palette()), QtGui.QFont(qapp.font()), qapp.styleSheet()
+    yield qapp
+    qapp.setPalette(palette)
+    qapp.setFont(font)
+    qapp.setStyleSheet(sheet)
+    theme_mod._current = theme_mod.HIGH_CONTRAST

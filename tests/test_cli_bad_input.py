@@ -200,6 +200,10 @@ CASES = [
     ("spell-out-is-a-file", ["spell", "--headless", "--out", "phrases.txt"], "--out", 10),
     ("spell-amplitude-not-simulated", ["spell", "--source", "synthetic", "--headless", "--amplitude", "3"],
      "--amplitude", 10),
+    # timing-check
+    ("timing-check-missing", ["timing-check", "nofile.fif", "--photodiode", "PD"], "RECORDING_OR_SESSION_DIR", 10),
+    ("timing-check-no-channel", ["timing-check", "rec_raw.fif", "--photodiode", "PD"], "--photodiode", 30),
+    ("timing-check-empty-channel", ["timing-check", "rec_raw.fif", "--photodiode", " "], "--photodiode", 10),
     # config (checked at load, for every command)
     ("config-unknown-lm", ["--config", "unknown_lm.toml", "lm", "list"], "[lm] name", 10),
     ("config-binary", ["--config", "binary.toml", "lm", "list"], "--config", 10),

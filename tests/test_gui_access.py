@@ -4,7 +4,6 @@ import pytest
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from neurospell.check import NeurospellError
-from neurospell.gui import theme as theme_mod
 from neurospell.gui._preview import build_window
 from neurospell.gui.theme import (
     HIGH_CONTRAST,
@@ -15,16 +14,6 @@ from neurospell.gui.theme import (
     theme_for,
     theme_for_system,
 )
-
-
-@pytest.fixture
-def restore_app_look(qapp):
-    palette, font, sheet = QtGui.QPalette(qapp.palette()), QtGui.QFont(qapp.font()), qapp.styleSheet()
-    yield qapp
-    qapp.setPalette(palette)
-    qapp.setFont(font)
-    qapp.setStyleSheet(sheet)
-    theme_mod._current = HIGH_CONTRAST
 
 
 def test_every_focusable_widget_has_an_accessible_name(qtbot, restore_app_look):

@@ -22,7 +22,6 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from neurospell.check import NeurospellError
 from neurospell.commands.gui import Connector
 from neurospell.config import load_config
-from neurospell.gui import theme as theme_mod
 from neurospell.gui.app import SpellerWindow, display_available
 from neurospell.gui.panels import choice_for_candidate
 from neurospell.gui.settings import GuiSettings, load_settings
@@ -54,16 +53,6 @@ def fast_config(tmp_path):
     path = tmp_path / "fast.toml"
     path.write_text(FAST)
     return path, load_config(path)
-
-
-@pytest.fixture
-def restore_app_look(qapp):
-    palette, font, sheet = QtGui.QPalette(qapp.palette()), QtGui.QFont(qapp.font()), qapp.styleSheet()
-    yield qapp
-    qapp.setPalette(palette)
-    qapp.setFont(font)
-    qapp.setStyleSheet(sheet)
-    theme_mod._current = HIGH_CONTRAST
 
 
 def _window(qtbot, config, tmp_path, connector=None, **kw) -> SpellerWindow:
@@ -104,6 +93,7 @@ class Probe:
     def __init__(self, win):
         self.win = win
         self.late: dict[str, list] = {}
+        self.completions: list[tuple] = []  # (phase, text, number of completions) of the session's snapshots
         self.timer = QtCore.QTimer()
         self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
         self.timer.timeout.connect(self._tick)
@@ -120,6 +110,10 @@ class Probe:
         self.last = now
         phase = self.win.snapshot.phase if self.win.snapshot is not None else "none"
         self.late.setdefault(phase, []).append(late)
+        if self.win.session is not None:
+            snap = self.win.session.snapshot()
+            if snap.engine is not None and snap.phase in ("copy", "free"):
+                self.completions.append((snap.phase, snap.engine.text, len(snap.engine.completions)))
 
     def summary(self) -> dict:
         """Per phase: (p50, p99, max) lateness in ms and the count of ticks over one frame."""
@@ -192,16 +186,24 @@ def test_keyboard_only_workflow_with_the_simulated_participant(qtbot, fast_confi
     for ch in typed:  # every typed character was announced
         assert ch in win.announcements
     _shot(win, tmp_path, "05-spelling")
-    # The GUI thread keeps its timers while the session decodes: the 10 ms probe's median is on
-    # time and its p99 within two frames while spelling. (One frame, the goal, is not met on a
-    # loaded 2-core machine: the session's worker runs in this process, and C code holding the
-    # GIL -- the decoder's scoring, the recorder -- delays the GUI thread.)
-    assert lateness["copy"][0] <= 2 and lateness["copy"][1] <= 2000 / 60, lateness
-    # ... and while it trains: the decoder fit runs in a training process (it held the GIL
-    # here for 170-390 ms); what stays in this process (the LM-weight choice, saving the
-    # model) keeps the median on time and the p99 within three frames (measured on the loaded
-    # 2-core machine: p50 0.0, p99 31 ms, max 188 ms, 10 of 482 ticks over one frame).
-    assert lateness["training"][0] <= 2 and lateness["training"][1] <= 3000 / 60, lateness
+    # The GUI thread keeps its timers while the session trains and decodes. Training runs whole
+    # in a lower-priority training process started before the session flashes (fit, LM weight,
+    # model file, ERP averages); the libraries the phases need are imported and the objects then
+    # alive frozen for the garbage collector before flashing; the GIL switch interval is short
+    # while the window is open. Measured on the shared 2-core machine at load average 5.4-6.2
+    # (other jobs), 3 runs (p50, p99, max ms; ticks over one frame): training (-0.0, 9.4, 39.9;
+    # 1/365), (0.1, 20.0, 24.2; 10/689), (-0.1, 9.6, 71.9; 3/430); copy spelling (-0.0, 10.9,
+    # 74.2; 5/1046), (-0.1, 11.7, 49.6; 3/946), (-0.0, 6.4, 58.1; 5/925). Before: training p99
+    # 16-31, max 188-264. What is left over one frame is the GUI thread's own painting (scope,
+    # the training report's first paint: 35-50 ms here) and the OS scheduling it late on an
+    # oversubscribed CPU, not the session holding the GIL.
+    frame = 1000 / 60
+    assert lateness["training"][0] <= 1 and lateness["training"][1] <= 2 * frame, lateness
+    assert lateness["copy"][0] <= 1 and lateness["copy"][1] <= frame, lateness
+    # Word completions: every snapshot of the session in copy spelling carries those of its text
+    # (they are published with the decision that changed the text and kept until it changes).
+    copy_snaps = [(text, n) for phase, text, n in probe.completions if phase == "copy"]
+    assert copy_snaps and all(n > 0 for _, n in copy_snaps), copy_snaps[:20]
     # Single switch: F8 pauses the BCI; then scans rows, the row's cells, types the cell, and
     # hands control back to the BCI on its "resume" step. (The session applies a symbol chosen
     # directly once it runs again.)
@@ -367,3 +369,42 @@ def test_display_check_and_real_windows_under_xvfb(tmp_path, fast_config, monkey
         assert img.width() >= 800 and img.height() >= 500, p
         shutil.copy(p, SHOTS / f"xvfb-{p.name}")
     assert "screenshot written" in out.stdout and "typed" in out.stdout, out.stdout
+
+
+def test_timing_check_mode_reports_the_photodiode_delay(qtbot, fast_config, tmp_path, restore_app_look):
+    """Timing-check mode: the photodiode square is shown; when the calibration ends the Timing
+    tab reports the offset of the simulated participant's photodiode (lit 20 ms after each
+    marker) within one sample, and no jitter beyond one sample."""
+    import re
+
+    cfg_path, config = fast_config
+    connector = Connector(folder=tmp_path / "sessions", lm_name="uniform", decoder_name="lda", config_path=cfg_path,
+                          participant_args=("--photodiode-delay-ms", 20))
+    settings = GuiSettings(timing_check=True, photodiode_channel="PD")
+    win = _window(qtbot, config, tmp_path, connector, settings=settings, calibration_text="AB", copy_text="HI")
+    assert win.grid.photodiode and win.grid.photodiode_rect() is not None
+    assert not _unnamed(win)
+    reports = []
+    win.timingReport.connect(reports.append)
+    win.connect_source(win.connect_request())
+    qtbot.waitUntil(lambda: win.connection is not None, timeout=60_000)
+    assert win.connection.ch_names[-1] == "PD"
+    win.calibrate()
+    qtbot.waitUntil(lambda: bool(reports), timeout=120_000)
+    text = reports[0]
+    assert win.tabs.currentWidget() is win.timing_label and win.timing_label.text() == text
+    print(f"\nGUI timing-check mode (participant photodiode 20 ms after each marker): {text!r}")
+    n_flashes = 2 * config.speller.calibration_repetitions * config.speller.layout().n_groups
+    counts = re.search(r"(\d+) onsets, (\d+) flash markers; (\d+) matched, (\d+) markers without an onset, "
+                       r"(\d+) onsets without a marker", text)
+    assert "task-calibration run-1" in text and counts, text
+    n_on, n_mark, n_match, n_um, n_uo = map(int, counts.groups())
+    # (a frame shown late can bring two flashes closer than their light lasts: one rise for two
+    # markers, the second marker unmatched -- as with a real screen)
+    assert n_mark == n_flashes and n_match >= n_flashes - 2 and n_uo == 0, text
+    median = float(re.search(r"median ([+-][\d.]+) ms", text).group(1))
+    sample = float(re.search(r"one sample = ([\d.]+) ms", text).group(1))
+    iqr = float(re.search(r"IQR ([\d.]+) ms", text).group(1))
+    assert 20.0 - 0.01 <= median < 20.0 + sample + 0.01 and iqr <= sample + 0.01, text
+    _shot(win, tmp_path, "08-timing-check")
+    win.close()

@@ -280,6 +280,23 @@ def test_worker_error_is_in_the_snapshot_and_reraised_by_join():
         source.stop()
 
 
+def _labelled_batch(rng):
+    """Six calibration characters of 3 repetitions (codes 2 and 9 are the targets)."""
+    import numpy as np
+
+    from neurospell.types import EpochBatch
+
+    n_chars, n_reps, n_groups, n_times = 6, 3, 12, 52
+    n = n_chars * n_reps * n_groups
+    codes = np.tile(np.arange(1, n_groups + 1), n_chars * n_reps)
+    trials = np.repeat(np.arange(n_chars), n_reps * n_groups)
+    targets = np.isin(codes, [2, 9])
+    data = rng.normal(0, 1e-5, (n, 4, n_times)).astype(np.float32)
+    data[targets, :, 15:25] += 2e-5
+    return EpochBatch(data, codes, np.arange(n) * 0.2, 0.0, 64.0, ("C3", "Cz", "C4", "Pz"),
+                      targets=targets, trials=trials)
+
+
 def test_training_process_gives_the_same_model():
     """The decoder fitted in the training process (spawned, so that a GUI in this process
     keeps the GIL) is the model a fit in this process gives: same scores, bit for bit."""
@@ -288,18 +305,8 @@ def test_training_process_gives_the_same_model():
     from neurospell.decoder import make_decoder
     from neurospell.session.live import fit_in_process
     from neurospell.session.train import decoder_params
-    from neurospell.types import EpochBatch
 
-    rng = np.random.default_rng(0)
-    n_chars, n_reps, n_groups, n_times = 6, 3, 12, 52
-    n = n_chars * n_reps * n_groups
-    codes = np.tile(np.arange(1, n_groups + 1), n_chars * n_reps)
-    trials = np.repeat(np.arange(n_chars), n_reps * n_groups)
-    targets = np.isin(codes, [2, 9])
-    data = rng.normal(0, 1e-5, (n, 4, n_times)).astype(np.float32)
-    data[targets, :, 15:25] += 2e-5
-    batch = EpochBatch(data, codes, np.arange(n) * 0.2, 0.0, 64.0, ("C3", "Cz", "C4", "Pz"),
-                       targets=targets, trials=trials)
+    batch = _labelled_batch(np.random.default_rng(0))
     config = Config()
     name = "xdawncov-ts-lr"
     params = decoder_params(name, config.decoder)
@@ -308,6 +315,54 @@ def test_training_process_gives_the_same_model():
     assert type(there) is type(here)
     np.testing.assert_array_equal(there.decision_function(batch), here.decision_function(batch))
     assert there.heldout_auc_ == here.heldout_auc_
+
+
+def test_training_process_gives_the_same_model_weight_and_report(tmp_path):
+    """The whole training phase in the training process (fit, LM weight with an LM rebuilt
+    there by name, model file, ERP averages, accuracy vs repetitions) gives what it gives
+    here, bit for bit; an LM that is not the registry's is pickled there."""
+    import numpy as np
+
+    from neurospell.decoder import load_decoder
+    from neurospell.lm_fusion import make_model
+    from neurospell.session.live import train_decoder, train_in_process
+    from neurospell.session.train import decoder_params
+
+    batch = _labelled_batch(np.random.default_rng(1))
+    config = Config()
+    layout = config.speller.layout()
+    name = "xdawncov-ts-lr"
+    params = decoder_params(name, config.decoder)
+    lm = make_model("ngram", config.lm)
+    prov = {"calibration_text": "ABCDEF"}
+    here, rep_here = train_decoder(name, params, batch, config, layout, lm=lm, lm_name="ngram", seed=4,
+                                   provenance=prov, model_path=tmp_path / "here.pkl")
+    there, rep_there, lm_done = train_in_process(name, params, batch, config, layout, lm=lm, lm_name="ngram",
+                                                 seed=4, provenance=prov, model_path=tmp_path / "there.pkl")
+    assert lm_done and rep_there["lm_alpha"] == rep_here["lm_alpha"] is not None
+    assert there.provenance_["lm_alpha"] == here.provenance_["lm_alpha"]
+    assert there.provenance_["live_session"] == prov
+    for key in ("erp_target", "erp_nontarget", "times"):
+        np.testing.assert_array_equal(rep_there[key], rep_here[key])
+    assert rep_there["erp_target"].shape == (4, batch.data.shape[2])
+    for key in ("heldout_auc", "n_epochs", "n_targets", "accuracy_vs_repetitions", "ch_names", "decoder"):
+        assert rep_there[key] == rep_here[key], key
+    assert rep_there["model_path"] == str(tmp_path / "there.pkl")
+    saved = load_decoder(tmp_path / "there.pkl")
+    np.testing.assert_array_equal(saved.decision_function(batch), here.decision_function(batch))
+    assert saved.provenance_["lm_alpha"] == here.provenance_["lm_alpha"]
+    # an LM the registry does not build (trained here on a few lines): pickled there, same weight
+    from neurospell.lm_fusion.ngram import NgramLM
+
+    small = NgramLM(order=3).fit(["HOW ARE YOU", "I WOULD LIKE SOME WATER", "CAN YOU CALL ME"])
+    for lm_name in ("my-ngram", "ngram"):  # (named "ngram": the rebuilt one differs, the weight is left to us)
+        _, rep_mine = train_decoder(name, params, batch, config, layout, lm=small, lm_name=lm_name, seed=4)
+        _, rep_other, done = train_in_process(name, params, batch, config, layout, lm=small, lm_name=lm_name,
+                                              seed=4)
+        if lm_name == "ngram":
+            assert not done and rep_other["lm_alpha"] is None
+            continue
+        assert done and rep_other["lm_alpha"] == rep_mine["lm_alpha"] is not None
 
 
 def test_accuracy_vs_repetitions_of_the_calibration():

@@ -57,6 +57,10 @@ def register(subparsers) -> None:
     p.add_argument("--lookahead-ms", type=float, default=150.0, metavar="MS",
                    help="publication latency: samples go out this long after their timestamp, 0-5000 ms (default 150)")
     p.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds (default: when the marker stream ends)")
+    p.add_argument("--photodiode-delay-ms", type=float, default=None, metavar="MS",
+                   help="add a photodiode channel (PD, type misc) lit from MS after each flash marker for the flash's "
+                        "duration ([speller] flash_duration): a screen's light as a photodiode sees it, for "
+                        "`neurospell timing-check` (0-1000 ms)")
     p.add_argument("--ignore-labels", action="store_true",
                    help="answer labelled (target/nontarget) flashes by the phrase too, not by their label")
     p.set_defaults(func=cmd_simulate_participant)
@@ -114,6 +118,7 @@ def cmd_simulate_participant(args, config) -> int:
     configure_lsl(config.lsl)
     mode, params = _generator_params(args)
     lookahead = _num("--lookahead-ms", args.lookahead_ms, 0, 5000)
+    _num("--photodiode-delay-ms", args.photodiode_delay_ms, 0, 1000)
     duration = args.duration
     if duration is not None and not (math.isfinite(duration) and duration > 0):
         raise NeurospellError(f"--duration must be a number of seconds > 0, got {duration:g}.")
@@ -132,6 +137,10 @@ def cmd_simulate_participant(args, config) -> int:
     if mode != "parametric":
         check_fname(args.data, "--data")
     generator = open_generator(mode, data=args.data, **params)
+    if args.photodiode_delay_ms is not None:
+        from ..session.participant import PhotodiodeGenerator
+
+        generator = PhotodiodeGenerator(generator, args.photodiode_delay_ms, 1000.0 * config.speller.flash_duration)
     intention = Intention(args.phrase, layout, follow_labels=not args.ignore_labels)
     sim = SimulatedParticipant(generator, intention, name=args.name, marker_stream=args.marker_stream,
                                lookahead=lookahead / 1000.0, duration=duration)
