@@ -308,7 +308,7 @@ class SpellerWindow(QtWidgets.QMainWindow):
         self.text_panel = TextPanel(self.theme)
         self.grid, self._timing_warning = grid_for_config(config.speller, refresh_rate=refresh_rate,
                                                           photodiode=self.settings.photodiode or self.settings.timing_check,
-                                                          theme=self.theme)
+                                                          swap_stamping=self.settings.swap_stamping, theme=self.theme)
         self.grid.set_cell_font_scale(self.settings.grid_scale)
         left = QtWidgets.QWidget()
         lv = QtWidgets.QVBoxLayout(left)

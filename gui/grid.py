@@ -10,13 +10,19 @@ frames, and the onset of every flash is reported, in flash order, through the Qt
 
 Onset stamping
 --------------
-The grid is a ``QWidget``: a flash is drawn with a synchronous ``repaint()`` (paint and flush
-of the backing store) and its onset is stamped with ``pylsl.local_clock()`` right after
-``repaint()`` returns, i.e. after the frame was painted and handed to the window system.
-Widget painting has no buffer-swap signal and no vsync: on a real screen the light reaches the
-eye up to one refresh period (plus the monitor's own latency) later, and on the ``offscreen``
-platform there is no screen at all. The lab's true offset and jitter are what a photodiode
-measures (:attr:`SpellerGrid.photodiode`: a square in a corner that is white during flashes).
+A flash is drawn with a synchronous ``repaint()`` (paint and flush of the window). Where the
+platform has OpenGL (``swap_stamping=True``, the default), the grid holds a tiny
+``QOpenGLWidget`` (:class:`_SwapProbe`, 2 x 2 px in the window colour): its presence makes
+Qt compose the whole window with OpenGL, so the flush ends in ``swapBuffers`` (with vsync,
+swap interval 1, where the driver has it), after which the probe emits ``frameSwapped``; the
+onset is stamped with ``pylsl.local_clock()`` in that signal, i.e. after the buffer swap of
+the frame that shows the flash (:attr:`SpellerGrid.stamping` is ``"buffer swap"``). Where it
+has not (the ``offscreen`` platform, no OpenGL) the onset is stamped right after
+``repaint()`` returns, after the frame was painted and handed to the window system
+(``"after paint"``). Either way the light reaches the eye later by the monitor's own latency
+(and, without vsync, up to one refresh period). The lab's true offset and jitter are what a
+photodiode measures (:attr:`SpellerGrid.photodiode`: a square in a corner that is white
+during flashes; ``neurospell timing-check``).
 
 Frame clock
 -----------
@@ -37,6 +43,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 
 from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6.QtOpenGLWidgets import QOpenGLWidget
 
 from neurospell.check import NeurospellError, check_positive
 from neurospell.config import SpellerConfig
@@ -174,7 +181,7 @@ class SpellerGrid(QtWidgets.QWidget):
                  gap_frames: int = 4, refresh_rate: float | None = None, photodiode: bool = False,
                  photodiode_size: int = 60, photodiode_corner: str = "bottom-left",
                  labels: Mapping[str, str] | None = None, theme: Theme | None = None,
-                 parent: QtWidgets.QWidget | None = None):
+                 swap_stamping: bool = True, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
         if speller_layout is None:
             speller_layout = SpellerConfig().layout()
@@ -219,6 +226,11 @@ class SpellerGrid(QtWidgets.QWidget):
         self.n_flashes = 0
         #: Flashes that started one or more frames after their due frame (a stall in the gap).
         self.late_flashes = 0
+        #: Flashes whose onset was stamped at the buffer swap (the rest: after paint).
+        self.swap_stamped = 0
+        self._n_swaps = 0
+        self._swap_time = 0.0
+        self._swap_probe = _SwapProbe.create(self) if swap_stamping else None
 
         self._timer = QtCore.QTimer(self)
         self._timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
@@ -479,8 +491,13 @@ class SpellerGrid(QtWidgets.QWidget):
             return
         self._phase, self._left, self._group = "on", self.flash_frames, group
         self._lit = frozenset(self.speller_layout.flash_groups[group])
+        swaps = self._n_swaps
         self._present()
-        onset = self._local_clock()
+        if self._n_swaps > swaps:  # the flush ended in a buffer swap: its time is the onset
+            onset = self._swap_time
+            self.swap_stamped += 1
+        else:
+            onset = self._local_clock()
         if self._painted_frame != self._frame and not self._warned_hidden:
             self._warned_hidden = True
             logger.warning("SpellerGrid was hidden during flashing: onsets are stamped without a painted frame.")
@@ -490,8 +507,19 @@ class SpellerGrid(QtWidgets.QWidget):
             cb(group, onset)
 
     def _present(self) -> None:
-        # Synchronous paint and flush: the onset stamp follows the painted frame.
+        # Synchronous paint and flush (with the swap probe: composition and buffer swap); the
+        # onset stamp follows the frame.
         self.repaint()
+
+    @property
+    def stamping(self) -> str:
+        """How flash onsets are stamped here: ``"buffer swap"`` or ``"after paint"`` (see the module notes)."""
+        probe = self._swap_probe
+        return "buffer swap" if probe is not None and probe.isValid() else "after paint"
+
+    def _on_swap(self) -> None:
+        self._swap_time = self._local_clock()
+        self._n_swaps += 1
 
     # -- drawing ------------------------------------------------------------------------------
     def set_theme(self, theme: Theme) -> None:
@@ -652,3 +680,39 @@ class SpellerGrid(QtWidgets.QWidget):
     def focusOutEvent(self, event: QtGui.QFocusEvent) -> None:  # noqa: N802 (Qt override)
         super().focusOutEvent(event)
         self.update()
+
+
+class _SwapProbe(QOpenGLWidget):
+    """A 2 x 2 px OpenGL widget in the grid's corner, in the window colour.
+
+    Its only job: with an OpenGL widget in it, Qt composes the whole window with OpenGL and
+    ends each flush with ``swapBuffers``; ``frameSwapped`` then tells the grid when the frame
+    was swapped (see the module notes). Not created where the platform has no OpenGL.
+    """
+
+    @classmethod
+    def create(cls, grid: SpellerGrid) -> _SwapProbe | None:
+        app = QtGui.QGuiApplication.instance()
+        if app is None or QtGui.QGuiApplication.platformName() in _NO_GL_PLATFORMS:
+            return None
+        ctx = QtGui.QOpenGLContext()
+        if not ctx.create():
+            logger.info("SpellerGrid: no OpenGL context on %s; onsets are stamped after paint.",
+                        QtGui.QGuiApplication.platformName())
+            return None
+        probe = cls(grid)
+        probe.setFixedSize(2, 2)
+        probe.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        probe.setAttribute(QtCore.Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        probe.frameSwapped.connect(grid._on_swap)
+        return probe
+
+    def paintGL(self) -> None:  # noqa: N802 (Qt override)
+        c = self.parentWidget()._theme.qcolor("window")
+        f = self.context().functions()
+        f.glClearColor(c.redF(), c.greenF(), c.blueF(), 1.0)
+        f.glClear(0x00004000)  # GL_COLOR_BUFFER_BIT
+
+
+#: Qt platforms without OpenGL windows (no probe there).
+_NO_GL_PLATFORMS = frozenset({"offscreen", "minimal", "vnc", "linuxfb"})

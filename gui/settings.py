@@ -63,6 +63,10 @@ class GuiSettings:
         session folder's recordings).
     photodiode_channel : str
         The recorded channel the photodiode is plugged into (timing-check mode).
+    swap_stamping : bool
+        Where the platform has OpenGL, compose the window with OpenGL and stamp each flash's
+        onset at the buffer swap of its frame (vsync where the driver has it) instead of after
+        paint (:mod:`neurospell.gui.grid`); read when the window opens.
     """
 
     theme: str = "auto"
@@ -75,6 +79,7 @@ class GuiSettings:
     photodiode: bool = False
     timing_check: bool = False
     photodiode_channel: str = "PD"
+    swap_stamping: bool = True
 
     def __post_init__(self):
         check_option("theme", self.theme, ("auto", "high-contrast", "light"))
