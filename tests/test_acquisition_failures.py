@@ -54,7 +54,7 @@ def _wait_for_samples(folder: Path, n_bytes: int, proc, timeout=60.0):
 def test_stream_that_stops_before_the_end_is_reported_missing(tmp_path):
     name = f"acqend-{uuid.uuid4().hex[:8]}"
     sfreq, n_sent, duration = 500.0, 500, 10.0
-    outlet = _outlet(name, local_clock() + 4.0, sfreq=sfreq, n_channels=4, n_samples=n_sent)
+    outlet = _outlet(name, local_clock() + 4.0, sfreq=sfreq, n_channels=4, n_samples=n_sent, linger=4.0)
     out = tmp_path / "end_raw.fif"
     try:
         rec = subprocess.Popen(CLI + ["record", "--board", f"lsl:{name}", "--duration", str(duration),

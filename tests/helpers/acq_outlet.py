@@ -34,6 +34,7 @@ def main():
     p.add_argument("--chunk", type=int, default=10)
     p.add_argument("--marker-every", type=int, default=0)
     p.add_argument("--wait-consumers", type=float, default=20.0)
+    p.add_argument("--linger", type=float, default=1.0, help="seconds to stay while a consumer is connected")
     args = p.parse_args()
 
     from neurospell.acquisition import LslEegOutlet, LslMarkerOutlet
@@ -66,7 +67,12 @@ def main():
         out.push(expected(idx, n_ch), ts)
         i = stop
     print("DONE", flush=True)
-    time.sleep(1.0)  # let the inlet drain before the outlet goes away
+    # let the inlet drain before the outlet goes away: at least 1 s, longer (up to --linger s)
+    # while a consumer is still connected (a loaded machine may pull late)
+    end = time.monotonic() + args.linger
+    time.sleep(1.0)
+    while out.have_consumers() and time.monotonic() < end:
+        time.sleep(0.05)
     return 0
 
 
