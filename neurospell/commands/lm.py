@@ -4,7 +4,8 @@
 - ``lm eval --text FILE [--lm NAME]``: bits per character and top-1/top-3 next-character
   accuracy on a text file (one phrase per line, each scored from an empty context).
 - ``lm predict TEXT``: the next-symbol distribution and word completions after TEXT.
-- ``lm train``: train the character transformer (fixed seed; needs ``chitchat-dataset``).
+- ``lm train``: train (or fine-tune, ``--init``) the character transformer on Chit Chat and/or
+  text files (fixed seed; CUDA with mixed precision when present, else all CPU cores).
 - ``lm build-ngram``: build the Kneser-Ney n-gram from the corpus.
 - ``lm heldout --out FILE``: write held-out corpus phrases (for ``lm eval``).
 """
@@ -48,18 +49,30 @@ def register(subparsers) -> None:
                    help="how many symbols and words to show (1-100)")
     q.set_defaults(func=_predict, check=_args.check_lm_predict)
 
-    q = sub.add_parser("train", help="train the character transformer on the Chit Chat corpus")
+    q = sub.add_parser("train", help="train the character transformer (Chit Chat and/or text files)")
     q.add_argument("--out", default=None, metavar="DIR",
                    help="output folder (default: the package's lm_fusion/data)")
+    q.add_argument("--text", action="append", metavar="FILE[:WEIGHT]", default=None,
+                   help="training text, one message per line, with an optional mixing weight (repeatable; "
+                        "'chitchat' = the Chit Chat corpus; default: chitchat)")
+    q.add_argument("--valid", action="append", metavar="FILE", default=None,
+                   help="validation text (repeatable; 'chitchat' = its validation split); needed with --text FILE")
+    q.add_argument("--init", metavar="FILE", default=None,
+                   help="start from these weights (same vocabulary and shape): fine-tuning")
     q.add_argument("--minutes", type=_args.number(float, min=0, strict_min=True), default=50.0,
                    help="wall-clock cap (default 50)")
     q.add_argument("--steps", type=_args.number(int, min=1), default=100000, help="step cap")
     q.add_argument("--seed", type=_args.number(int, min=0), default=0)
-    q.add_argument("--threads", type=_args.number(int, min=1, max=1024), default=1, help="torch threads (default 1)")
-    q.add_argument("--layers", type=_args.number(int, min=1, max=64), default=4)
-    q.add_argument("--d-model", type=_args.number(int, min=1), default=192)
-    q.add_argument("--heads", type=_args.number(int, min=1), default=6)
-    q.add_argument("--lr", type=_args.number(float, min=0, strict_min=True, max=10), default=2e-3)
+    q.add_argument("--device", default=None, metavar="DEV",
+                   help="cpu, cuda or cuda:N (default: cuda with mixed precision when available, else cpu)")
+    q.add_argument("--threads", type=_args.number(int, min=1, max=1024), default=None,
+                   help="torch threads on CPU (default: all cores)")
+    q.add_argument("--layers", type=_args.number(int, min=1, max=64), default=None,
+                   help="default 4 (with --init: the file's)")
+    q.add_argument("--d-model", type=_args.number(int, min=1), default=None, help="default 192 (with --init: the file's)")
+    q.add_argument("--heads", type=_args.number(int, min=1), default=None, help="default 6 (with --init: the file's)")
+    q.add_argument("--lr", type=_args.number(float, min=0, strict_min=True, max=10), default=None,
+                   help="peak learning rate (default 2e-3; 5e-4 with --init)")
     q.add_argument("--no-resume", action="store_true", help="ignore a checkpoint in --out")
     q.set_defaults(func=_train, check=_args.check_lm_train)
 
@@ -176,11 +189,15 @@ def _train(args, config) -> int:
 
     set_log_level("INFO")
     out = Path(args.out) if args.out else Path(__file__).resolve().parents[2] / "lm_fusion" / "data"
-    report = train_char_transformer(out, max_minutes=args.minutes, steps=args.steps, seed=args.seed,
-                                    threads=args.threads, resume=not args.no_resume,
-                                    n_layer=args.layers, d_model=args.d_model, n_head=args.heads,
-                                    lr=args.lr)
-    print(f"trained {report['steps']} steps in {report['train_seconds']:.0f} s; "
+    shape = dict(n_layer=args.layers, d_model=args.d_model, n_head=args.heads)
+    if args.init is None:
+        shape = {k: v if v is not None else d for (k, v), d in zip(shape.items(), (4, 192, 6), strict=True)}
+    lr = args.lr if args.lr is not None else (5e-4 if args.init else 2e-3)
+    report = train_char_transformer(out, sources=args.sources, valid=args.valid, init=args.init,
+                                    max_minutes=args.minutes, steps=args.steps, seed=args.seed,
+                                    threads=args.threads, device=args.device, resume=not args.no_resume,
+                                    lr=lr, **shape)
+    print(f"trained {report['steps']} steps in {report['train_seconds']:.0f} s on {report['device']}; "
           f"validation {report['valid_bits_per_char_windows']:.4f} bits/char; files in {out}")
     return 0
 
