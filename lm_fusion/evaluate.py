@@ -1,4 +1,5 @@
-"""Bits per character and next-character accuracy of a language model on text."""
+"""Bits per character, next-character accuracy and word-completion keystroke savings of a
+language model on text."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import numpy as np
 from neurospell.check import NeurospellError, check_fname
 
 from .base import _alphabet_index, _map_to_alphabet, context_key
+from .candidates import complete_words
 
-__all__ = ["evaluate_lm", "read_lines"]
+__all__ = ["evaluate_lm", "keystroke_savings", "read_lines"]
 
 
 def read_lines(fname, alphabet: Sequence[str]) -> tuple[list[str], int]:
@@ -92,3 +94,69 @@ def evaluate_lm(lm, lines: Iterable[str], alphabet: Sequence[str]) -> dict:
         raise NeurospellError("evaluate_lm: no characters to score.")
     return {"bits_per_char": nll / n / math.log(2), "top1": top1 / n, "top3": top3 / n,
             "n_chars": n, "n_lines": n_lines, "ms_per_char": 1e3 * (time.perf_counter() - t0) / n}
+
+
+def keystroke_savings(lm, lines: Iterable[str], k: int = 3) -> dict:
+    """Keystroke savings of word completion (each line typed from an empty context).
+
+    The simulated user types each line character by character. A *word* is a maximal run of
+    letters and digits; spaces and punctuation are typed as they are and not counted. Before
+    each character of a word (including before its first one), the model offers its ``k``
+    most probable completions of the current word
+    (:func:`~neurospell.lm_fusion.candidates.complete_words` after the text typed so far);
+    as soon as the intended word is among them, the user picks it with one keystroke. A word
+    of ``L`` characters first offered after ``j`` of them were typed thus costs
+    ``min(L, j + 1)`` keystrokes (an offer only after the last character saves nothing).
+
+    ``keystroke_savings = 1 - (keystrokes with completion) / (word characters)``, summed over
+    all words of all lines: 0 when nothing is ever offered in time, ``1 - 1/L`` for a word
+    offered before its first character.
+
+    Parameters
+    ----------
+    lm : LanguageModel
+    lines : iterable of str
+        Phrases (upper case, on the model's vocabulary; other characters end words).
+    k : int
+        Number of completions offered at each keystroke (>= 1).
+
+    Returns
+    -------
+    dict
+        ``keystroke_savings``, ``ks_words`` (words), ``ks_chars`` (word characters),
+        ``ks_keystrokes`` (keystrokes with completion), ``ks_offered`` (fraction of words
+        picked before their last character), ``ks_k``.
+    """
+    if int(k) < 1:
+        raise NeurospellError(f"keystroke_savings: k must be >= 1 (completions offered), got {k!r}.")
+    k = int(k)
+    chars = keys = words = offered = 0
+    for line in lines:
+        for start, word in _words(line):
+            n = len(word)
+            cost = n
+            for j in range(n):
+                cands = complete_words(lm, line[:start + j], k)
+                if any(c.text == word for c in cands):
+                    cost = min(n, j + 1)
+                    break
+            chars += n
+            keys += cost
+            words += 1
+            offered += int(cost < n)
+    if chars == 0:
+        raise NeurospellError("keystroke_savings: the lines hold no word (letters or digits).")
+    return {"keystroke_savings": 1.0 - keys / chars, "ks_words": words, "ks_chars": chars,
+            "ks_keystrokes": keys, "ks_offered": offered / words, "ks_k": k}
+
+
+def _words(line: str):
+    """(start index, word) of the maximal runs of letters and digits of ``line``."""
+    start = None
+    for i, c in enumerate(line + " "):
+        if c.isalnum():
+            if start is None:
+                start = i
+        elif start is not None:
+            yield start, line[start:i]
+            start = None

@@ -61,6 +61,7 @@ def _prepare(folder: Path, other_model: Path) -> None:
     (folder / "afolder").mkdir()
     (folder / "empty.nsraw").mkdir()
     (folder / "notamodel.pt").write_text("this is not a model\n")
+    (folder / "fake.npz").write_bytes(b"PK\x03\x04 not really a zip archive")
     (folder / "bad_playback.csv").write_text("time,Fz,Cz\n0.0,1.0,2.0\n")
     (folder / "unknown_lm.toml").write_text('[lm]\nname = "gpt9"\n')
     (folder / "binary.toml").write_bytes(b"\x7fELF\x02\x01\x01\x00\xd0\xff\xfe\x00")
@@ -160,6 +161,33 @@ CASES = [
     ("lm-train-heads", ["lm", "train", "--d-model", "100", "--heads", "3", "--out", "lmdir"], "--d-model", 10),
     ("lm-build-ngram-order", ["lm", "build-ngram", "--order", "0"], "--order", 10),
     ("lm-heldout-out-folder", ["lm", "heldout", "--out", "afolder"], "--out", 10),
+    ("lm-eval-no-text", ["lm", "eval", "--lm", "uniform"], "--text", 10),
+    ("lm-eval-set-without-name", ["lm", "eval", "--set", "phrases.txt", "--lm", "uniform"], "--set", 10),
+    ("lm-eval-set-empty-name", ["lm", "eval", "--set", "=phrases.txt", "--lm", "uniform"], "--set", 10),
+    ("lm-eval-set-missing-file", ["lm", "eval", "--set", "a=nofile.txt", "--lm", "uniform"], "--set", 10),
+    ("lm-eval-set-binary", ["lm", "eval", "--set", "a=binary.txt", "--lm", "uniform"], "--set", 10),
+    ("lm-eval-set-twice", ["lm", "eval", "--set", "phrases=phrases.txt", "--text", "phrases.txt",
+                           "--lm", "uniform"], "--set", 10),
+    ("lm-eval-lm-file-missing", ["lm", "eval", "--text", "phrases.txt", "--lm", "nosuch.npz"], "--lm", 10),
+    ("lm-eval-lm-file-not-a-model", ["lm", "eval", "--text", "phrases.txt", "--lm", "notamodel.pt"], "--lm", 30),
+    ("lm-eval-lm-file-not-an-ngram", ["lm", "eval", "--text", "phrases.txt", "--lm", "fake.npz"], "--lm", 20),
+    ("lm-eval-lm-file-with-lm-path", ["lm", "eval", "--text", "phrases.txt", "--lm", "fake.npz",
+                                      "--lm-path", "afolder"], "--lm-path", 10),
+    ("lm-eval-ks-lines-negative", ["lm", "eval", "--text", "phrases.txt", "--lm", "uniform", "--ks-lines", "-1"],
+     "--ks-lines", 10),
+    ("lm-eval-completions-zero", ["lm", "eval", "--text", "phrases.txt", "--lm", "uniform", "--completions", "0"],
+     "--completions", 10),
+    ("lm-build-ngram-order-17", ["lm", "build-ngram", "--order", "17", "--out", "n.npz"], "--order", 10),
+    ("lm-build-ngram-text-binary", ["lm", "build-ngram", "--text", "binary.txt", "--out", "n.npz"], "--text", 10),
+    ("lm-build-ngram-min-count-zero", ["lm", "build-ngram", "--min-count", "0", "--out", "n.npz"],
+     "--min-count", 10),
+    ("lm-corpus-sources-missing", ["lm", "corpus", "--out", "c", "--sources", "nodir"], "--sources", 10),
+    ("lm-corpus-sources-file", ["lm", "corpus", "--out", "c", "--sources", "phrases.txt"], "--sources", 10),
+    ("lm-corpus-out-file", ["lm", "corpus", "--out", "phrases.txt", "--sources", "afolder"], "--out", 10),
+    ("lm-corpus-source-unknown", ["lm", "corpus", "--out", "c", "--sources", "afolder", "--source", "reddit"],
+     "--source", 10),
+    ("lm-corpus-sources-empty", ["lm", "corpus", "--out", "c", "--sources", "afolder", "--source", "wordnet"],
+     "wordnet", 20),
     # demo
     ("demo-lm-unknown", ["demo", "--lm", "gpt9"], "--lm", 10),
     ("demo-lm-hf-no-path", ["demo", "--lm", "hf"], "--lm", 30),

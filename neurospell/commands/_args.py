@@ -341,6 +341,36 @@ def lm_name(text):
 lm_name.__name__ = "language model"
 
 
+#: Model files `lm eval --lm` accepts, and the registered model that reads each.
+LM_FILE_SUFFIXES = {".npz": "ngram", ".pt": "transformer"}
+
+
+def lm_name_or_file(text):
+    """An argparse ``type=``: a language-model name (see :func:`lm_name`) or a model file
+    (``.npz`` n-gram of ``lm build-ngram``, ``.pt`` transformer weights of ``lm train``)."""
+    suffix = Path(text).suffix
+    if suffix in LM_FILE_SUFFIXES:
+        return input_file(f"{LM_FILE_SUFFIXES[suffix]} model file")(text)
+    if lm_name_problem(text) is None:
+        return text
+    raise _type_error(f"{lm_name_problem(text)}; or a model file (FILE.npz n-gram, FILE.pt transformer). "
+                      f"Got {text!r}.")
+
+
+lm_name_or_file.__name__ = "language model"
+
+
+def named_text_file(text):
+    """An argparse ``type=``: ``NAME=FILE``, a set name and a UTF-8 text file."""
+    name, sep, fname = str(text).partition("=")
+    if not sep or not name.strip() or not fname:
+        raise _type_error(f"expected NAME=FILE (e.g. requests=test_requests.txt), got {text!r}.")
+    return name.strip(), text_file(fname)
+
+
+named_text_file.__name__ = "NAME=FILE"
+
+
 def check_decoder_name(option: str, name: str, hint: str = "") -> None:
     """A registered decoder name. Loads torch (the registry): call it after the cheap checks."""
     from neurospell.decoder import list_decoders
@@ -661,8 +691,15 @@ def check_demo(args, config) -> None:
 
 
 def check_lm_eval(args, config) -> None:
+    if not args.text and not args.sets:
+        raise UsageError("--text", "no held-out text given: pass --text FILE or --set NAME=FILE (repeatable).")
+    names = [Path(f).stem for f in args.text] + [n for n, _ in args.sets]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise UsageError("--set", f"the set name(s) {', '.join(map(repr, dup))} are given twice (a --text "
+                                  "set is named after its file). Name each set once, e.g. --set NAME=FILE.")
     for name in args.lm or [config.lm.name]:
-        check_lm_choice("--lm", name, args.lm_path, config, args)
+        check_lm_choice("--lm", LM_FILE_SUFFIXES.get(Path(name).suffix, name), args.lm_path, config, args)
     if args.json:
         check_output_file("--json", args.json, overwrite=None, suffixes=(".json",))
 
@@ -725,6 +762,18 @@ def check_lm_train(args, config) -> None:
 def check_lm_build_ngram(args, config) -> None:
     if args.out is not None:
         check_output_file("--out", args.out, overwrite=None, suffixes=(".npz",))
+
+
+def check_lm_corpus(args, config) -> None:
+    from neurospell.lm_fusion.corpus import SOURCES
+
+    for name in args.only or []:
+        if name not in SOURCES:
+            raise UsageError("--source", f"unknown corpus source {name!r}. Allowed: {', '.join(SOURCES)}.")
+    check_output_folder("--out", args.out)
+    from neurospell.lm_fusion.corpus import check_sources
+
+    check_sources(args.only or list(SOURCES), args.sources)
 
 
 def check_lm_heldout(args, config) -> None:
