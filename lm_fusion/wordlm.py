@@ -125,8 +125,11 @@ class WordLM(LanguageModel):
         total = len(ids)
         uni = np.bincount(ids, minlength=n_words + 1).astype(np.float64)
         self.words_ = np.array(vocab, dtype=f"U{max(self.max_word_len, 1)}")
-        self.unigram_ = uni[:n_words] / total
-        self.oov_p_ = float(uni[unk] / total)
+        # out-of-vocabulary mass: the pruned words, and at least the Good-Turing estimate of
+        # the unseen ones (the share of words seen once)
+        n1 = sum(1 for c in counts.values() if c == 1)
+        self.oov_p_ = float(max(uni[unk], n1) / total)
+        self.unigram_ = uni[:n_words] / max(uni[:n_words].sum(), 1.0) * (1.0 - self.oov_p_)
         self.hist_keys_, self.hist_total_, self.ng_hist_, self.ng_word_, self.ng_count_ = [], [], [], [], []
         hist = np.zeros(len(ids), dtype=np.int64)
         for k in range(2, self.order + 1):
