@@ -96,6 +96,8 @@ def main(argv=None) -> int:
     ap.add_argument("--component", action="append", required=True, help="NAME or LABEL=KIND:PATH (repeatable)")
     ap.add_argument("--max-lines", type=int, default=600, help="evenly spaced lines per file")
     ap.add_argument("--subsets", action="store_true", help="also every subset of two or more components")
+    ap.add_argument("--cache", default=None, metavar="DIR",
+                    help="keep each component's distributions here (.npy, keyed by label, file and line count)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
 
@@ -121,16 +123,26 @@ def main(argv=None) -> int:
         return out
 
     valid, test = load(args.valid), load(args.test)
-    comps = [build(s) for s in args.component]
-    names = [n for n, _ in comps]
+    names = [s.partition("=")[0] for s in args.component]
     cache = {}
-    for name, lm in comps:
+    for spec, name in zip(args.component, names, strict=True):
+        lm = None
         for f, (lines, targets) in {**valid, **test}.items():
             t = time.perf_counter()
-            cache[name, f] = component_logps(lm, lines)
+            fn = None
+            if args.cache:
+                os.makedirs(args.cache, exist_ok=True)
+                fn = os.path.join(args.cache, f"{name}__{os.path.basename(f)}__{len(lines)}.npy")
+            if fn and os.path.exists(fn):
+                cache[name, f] = np.load(fn)
+            else:
+                lm = lm or build(spec)[1]
+                cache[name, f] = component_logps(lm, lines)
+                if fn:
+                    np.save(fn, cache[name, f])
             print(f"{name:14s} {os.path.basename(f):28s} {bpc(cache[name, f], targets, aidx):.4f} bits/char "
                   f"({len(targets)} chars, {time.perf_counter() - t:.0f} s)", flush=True)
-        lm.reset()
+        del lm
 
     def sets_of(files, chosen):
         return [([cache[n, f] for n in chosen], files[f][1]) for f in files]

@@ -102,3 +102,18 @@ def test_ngram_slice_is_exact():
     assert sum(map(len, small.keys_)) < sum(map(len, full.keys_))
     np.testing.assert_array_equal(small.score(lines), full.score(lines))
     np.testing.assert_array_equal(small.discounts_, full.discounts_)
+
+
+def test_cli_build_word(tmp_path, capsys):
+    from neurospell.cli import main
+
+    text = tmp_path / "train.txt"
+    text.write_text("\n".join(TEXT) + "\n")
+    out = tmp_path / "word.npz"
+    assert main(["lm", "build-word", "--text", str(text), "--order", "2", "--out", str(out)]) == 0
+    assert "word 2-gram" in capsys.readouterr().out
+    lm = WordLM.load(out)
+    assert lm.order == 2 and "DOOR" in lm.words_.tolist()
+    assert main(["lm", "build-word", "--text", str(text), "--out", str(tmp_path / "word.txt")]) == 2
+    assert "--out" in capsys.readouterr().err
+    assert main(["lm", "build-word", "--text", str(tmp_path / "missing.txt"), "--out", str(out)]) == 2

@@ -764,6 +764,10 @@ def check_lm_build_ngram(args, config) -> None:
         check_output_file("--out", args.out, overwrite=None, suffixes=(".npz",))
 
 
+def check_lm_build_word(args, config) -> None:
+    check_output_file("--out", args.out, overwrite=None, suffixes=(".npz",))
+
+
 def check_lm_corpus(args, config) -> None:
     from neurospell.lm_fusion.corpus import SOURCES
 

@@ -8,6 +8,7 @@
 - ``lm train``: train (or fine-tune, ``--init``) the character transformer on Chit Chat and/or
   text files (fixed seed; CUDA with mixed precision when present, else all CPU cores).
 - ``lm build-ngram``: build the Kneser-Ney n-gram from the corpus.
+- ``lm build-word --text FILE --out FILE``: build the word n-gram model from text.
 - ``lm heldout --out FILE``: write held-out corpus phrases (for ``lm eval``).
 - ``lm corpus --out DIR --sources DIR``: build the training text and the held-out test sets
   from packaged corpora downloaded beforehand (``make lm-sources``).
@@ -99,6 +100,15 @@ def register(subparsers) -> None:
                    help="drop n-grams of order >= 3 seen fewer times (default 1: keep all)")
     q.add_argument("--out", default=None, metavar="FILE", help="default: lm_fusion/data/ngram<order>.npz")
     q.set_defaults(func=_build_ngram, check=_args.check_lm_build_ngram)
+
+    q = sub.add_parser("build-word", help="build the word n-gram model (a component of the default) from text")
+    q.add_argument("--text", metavar="FILE", type=_args.text_file, required=True,
+                   help="training text, one message per line (e.g. train.txt of `lm corpus`)")
+    q.add_argument("--order", type=_args.number(int, min=1, max=4), default=3, help="word n-gram order (default 3)")
+    q.add_argument("--min-count", type=_args.number(int, min=1), default=1,
+                   help="words seen fewer times are out of vocabulary (default 1)")
+    q.add_argument("--out", required=True, metavar="FILE", help="the model file (.npz)")
+    q.set_defaults(func=_build_word, check=_args.check_lm_build_word)
 
     q = sub.add_parser("heldout", help="write held-out corpus phrases on the grid alphabet")
     q.add_argument("--out", required=True, metavar="FILE")
@@ -282,6 +292,20 @@ def _build_ngram(args, config) -> int:
     print(f"{args.order}-gram on {lm.n_chars_} characters: {sum(len(k) for k in lm.keys_)} n-grams, "
           f"{lm.n_bytes() / 1e6:.0f} MB in memory, fitted in {fit_s:.1f} s, saved in "
           f"{time.perf_counter() - t0 - fit_s:.1f} s -> {out}")
+    return 0
+
+
+def _build_word(args, config) -> int:
+    from neurospell.lm_fusion.wordlm import WordLM
+
+    t0 = time.perf_counter()
+    with open(args.text, encoding="utf-8", errors="replace") as fid:
+        lines = fid.read().splitlines()
+    with _runtime.heartbeat(f"counting the word {args.order}-grams of {args.text}"):
+        lm = WordLM(order=args.order, min_count=args.min_count).fit(lines)
+    lm.save(args.out)
+    print(f"word {args.order}-gram: {len(lm.words_)} words, {lm.n_words_seen_} words of text, "
+          f"{time.perf_counter() - t0:.1f} s -> {args.out}")
     return 0
 
 
