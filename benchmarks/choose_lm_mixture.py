@@ -29,13 +29,13 @@ import numpy as np  # noqa: E402
 
 
 def build(spec: str):
-    """``NAME`` (registered model) or ``LABEL=KIND:PATH`` with KIND in ngram, word, transformer."""
+    """``NAME`` / ``LABEL=NAME`` (registered model) or ``LABEL=KIND:PATH`` (KIND: ngram, word, transformer)."""
     from neurospell.lm_fusion import NgramLM, TransformerLM, make_model
     from neurospell.lm_fusion.wordlm import WordLM
 
     label, _, rest = spec.partition("=")
-    if not rest:
-        return label, make_model(label)
+    if not rest or ":" not in rest:
+        return label, make_model(rest or label)
     kind, _, path = rest.partition(":")
     loader = {"ngram": NgramLM.load, "word": WordLM.load, "transformer": TransformerLM}[kind]
     return label, loader(path)

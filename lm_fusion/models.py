@@ -15,6 +15,7 @@ from neurospell.check import NeurospellError, check_fname
 from neurospell.logs import logger
 
 from .base import LanguageModel, register_model
+from .cache import CacheLM
 from .ngram import NgramLM, default_ngram_path
 from .text import CHAR_TO_ID, TOKENS, VOCAB
 from .wordlm import WordLM
@@ -292,8 +293,8 @@ def _everyday_spec() -> dict:
         return json.load(fid)
 
 
-@register_model("everyday", "shipped default: transformer + n-gram + word trigram on everyday English, "
-                            "log-linear (weights chosen on validation text; lm_fusion/data/everyday.json)")
+@register_model("everyday", "shipped default: transformer + n-gram + word trigram on everyday English, with a "
+                            "session cache (chosen on validation text; lm_fusion/data/everyday.json)")
 def _make_everyday(config=None, **kw):
     spec = _everyday_spec()
     files = spec["files"]
@@ -301,7 +302,12 @@ def _make_everyday(config=None, **kw):
              "ngram": lambda f: NgramLM.load(DATA_DIR / f),
              "word": lambda f: WordLM.load(DATA_DIR / f)}
     models = [parts[name](files[name]["file"]) for name in spec["components"]]
-    return MixtureLM(models, weights=spec["weights"], mode=spec["mode"], **kw)
+    mix = MixtureLM(models, weights=spec["weights"], mode=spec["mode"], **kw)
+    cache = spec.get("cache")
+    if not cache:
+        return mix
+    # the session cache: what was typed earlier in the context (and remember()ed messages)
+    return CacheLM(mix, order=cache["order"], beta=cache["beta"], min_order=cache["min_order"])
 
 
 # -- Hugging Face causal LMs -------------------------------------------------------------------

@@ -61,6 +61,9 @@ class WordLM(LanguageModel):
         At most this many words (the most frequent).
     max_word_len : int
         Longer words are out of vocabulary.
+    kneser_ney : bool
+        Lower orders (the unigram included) from continuation counts (how many different words
+        precede), as in interpolated Kneser-Ney; else from plain counts.
     unknown_p : float
         See :class:`~neurospell.lm_fusion.base.LanguageModel`.
 
@@ -87,12 +90,13 @@ class WordLM(LanguageModel):
     name = "word"
 
     def __init__(self, order: int = 3, discount: float = 0.75, min_count: int = 1, min_ngram: int = 1,
-                 max_vocab: int = 200_000, max_word_len: int = 20, unknown_p: float = 1e-3):
+                 max_vocab: int = 200_000, max_word_len: int = 20, kneser_ney: bool = True,
+                 unknown_p: float = 1e-3):
         super().__init__(unknown_p)
         if not isinstance(order, int) or not 1 <= order <= 4:
             raise NeurospellError(f"order must be an integer in [1, 4], got {order!r}.")
         self.order, self.discount, self.min_count, self.min_ngram = order, discount, min_count, min_ngram
-        self.max_vocab, self.max_word_len = max_vocab, max_word_len
+        self.max_vocab, self.max_word_len, self.kneser_ney = max_vocab, max_word_len, bool(kneser_ney)
         self._cache: dict[str, np.ndarray] = {}
 
     # -- fitting -----------------------------------------------------------------------------
@@ -132,6 +136,7 @@ class WordLM(LanguageModel):
         self.unigram_ = uni[:n_words] / max(uni[:n_words].sum(), 1.0) * (1.0 - self.oov_p_)
         self.hist_keys_, self.hist_total_, self.ng_hist_, self.ng_word_, self.ng_count_ = [], [], [], [], []
         hist = np.zeros(len(ids), dtype=np.int64)
+        raw = []  # per order >= 2: histories, their counts, n-grams (history index, word, count)
         for k in range(2, self.order + 1):
             # history of order k: the k - 1 previous words, <s> before the message start
             back = k - 1
@@ -139,10 +144,29 @@ class WordLM(LanguageModel):
             hist = hist * base + prev
             hkeys, hinv, htot = np.unique(hist, return_inverse=True, return_counts=True)
             keys, kc = np.unique(hinv.astype(np.int64) * base + ids, return_counts=True)
-            kh, kw = keys // base, keys % base
+            raw.append([hkeys, keys // base, keys % base, kc, htot.astype(np.float64)])
+        if self.kneser_ney and raw:
+            # lower orders count the distinct words before an n-gram (its continuations), except
+            # after the start-of-message padding, which has no word before it
+            cont = np.bincount(raw[0][2], minlength=n_words + 1)[:n_words].astype(np.float64)
+            self.unigram_ = cont / max(cont.sum(), 1.0) * (1.0 - self.oov_p_)
+            for k in range(2, self.order):
+                hk1, kh1, kw1 = raw[k - 1][:3]
+                ck, cc = np.unique((hk1[kh1] // base) * base + kw1, return_counts=True)
+                ch, cw = ck // base, ck % base
+                hkeys, kh, kw, kc, _ = raw[k - 2]
+                padded = hkeys[kh] % base == bos
+                other = ch % base != bos
+                nh = np.r_[kh[padded], np.searchsorted(hkeys, ch[other])]
+                nw = np.r_[kw[padded], cw[other]]
+                nc = np.r_[kc[padded], cc[other]]
+                order = np.lexsort((nw, nh))
+                nh, nw, nc = nh[order], nw[order], nc[order]
+                raw[k - 2] = [hkeys, nh, nw, nc, np.bincount(nh, weights=nc, minlength=len(hkeys))]
+        for hkeys, kh, kw, kc, htot in raw:
             keep = (kc >= self.min_ngram) & (kw < n_words)
             self.hist_keys_.append(hkeys)
-            self.hist_total_.append(htot.astype(np.float64))
+            self.hist_total_.append(htot)
             self.ng_hist_.append(kh[keep].astype(np.int32))
             self.ng_word_.append(kw[keep].astype(np.int32))
             self.ng_count_.append(kc[keep].astype(np.int64))
@@ -268,7 +292,7 @@ class WordLM(LanguageModel):
             "ascii"), dtype=np.uint8), unigram=self.unigram_.astype(np.float32), oov_p=np.array(self.oov_p_),
             sep_p=self.sep_p_, after_punct_p=self.after_punct_p_, char_p=self.char_p_,
             params=np.array([self.order, self.discount, self.min_count, self.min_ngram, self.max_vocab,
-                             self.max_word_len, self.n_words_seen_], dtype=np.float64))
+                             self.max_word_len, self.n_words_seen_, self.kneser_ney], dtype=np.float64))
         for k in range(len(self.hist_keys_)):
             arrays[f"hkeys{k}"] = np.diff(self.hist_keys_[k], prepend=0)
             arrays[f"htotal{k}"] = np.minimum(self.hist_total_[k], 2**32 - 1).astype(np.uint32)
@@ -287,8 +311,8 @@ class WordLM(LanguageModel):
         with np.load(fname) as z:
             if str(z["tokens"]) != "".join(TOKENS):
                 raise NeurospellError(f"{fname}: word model made for another vocabulary; rebuild it.")
-            order, disc, mc, mn, mv, mwl, seen = z["params"].tolist()
-            self = cls(int(order), disc, int(mc), int(mn), int(mv), int(mwl), unknown_p=unknown_p)
+            order, disc, mc, mn, mv, mwl, seen, kn = (z["params"].tolist() + [0.0])[:8]
+            self = cls(int(order), disc, int(mc), int(mn), int(mv), int(mwl), bool(kn), unknown_p=unknown_p)
             words = z["words"].tobytes().decode("ascii")
             self.words_ = np.array(words.split("\n") if words else [], dtype=f"U{max(int(mwl), 1)}")
             self.unigram_ = z["unigram"].astype(np.float64)

@@ -19,14 +19,14 @@ def base():
 
 
 def test_without_history_the_cache_is_the_base(base):
-    c = CacheLM(base, order=4, beta=5.0)
+    c = CacheLM(base, order=4, beta=5.0, min_order=1)
     # a context whose recent characters never occurred before: exactly the wrapped model
     np.testing.assert_array_equal(c.next_logp(""), base.next_logp(""))
     np.testing.assert_array_equal(c.next_logp("Q"), base.next_logp("Q"))
 
 
 def test_cache_formula_and_session_memory(base):
-    c = CacheLM(base, order=1, beta=4.0)
+    c = CacheLM(base, order=1, beta=4.0, min_order=1)
     c.remember("xylophone zebra")
     c.remember("xylophone")
     # order 1 after an empty context: the history is the start-of-message mark, followed by
@@ -66,5 +66,7 @@ def test_cache_errors(base):
         CacheLM("ngram")
     with pytest.raises(NeurospellError, match="order must be a positive integer"):
         CacheLM(base, order=0)
+    with pytest.raises(NeurospellError, match="min_order must be an integer in"):
+        CacheLM(base, order=3, min_order=4)
     with pytest.raises(NeurospellError, match="beta must be positive"):
         CacheLM(base, beta=0)
