@@ -77,8 +77,9 @@ class WordLM(LanguageModel):
     oov_p_ : float
     hist_keys_, hist_total_ : list of arrays
         Per order >= 2: the histories (packed word ids, sorted) and their counts.
-    ng_hist_, ng_word_, ng_count_ : list of arrays
-        Per order >= 2: kept n-grams (history index, word id, count), sorted.
+    ng_word_, ng_count_ : list of arrays
+        Per order >= 2: kept n-grams (word id, count), sorted by (history, word); the
+        n-grams of history ``h`` are ``_offsets[k][h]:_offsets[k][h + 1]``.
     sep_p_ : array, shape (len(VOCAB),)
         What follows the end of a word (space, punctuation).
     after_punct_p_ : array, shape (len(VOCAB),)
@@ -166,10 +167,10 @@ class WordLM(LanguageModel):
         for hkeys, kh, kw, kc, htot in raw:
             keep = (kc >= self.min_ngram) & (kw < n_words)
             self.hist_keys_.append(hkeys)
-            self.hist_total_.append(htot)
+            self.hist_total_.append(np.asarray(htot, dtype=np.float64))
             self.ng_hist_.append(kh[keep].astype(np.int32))
             self.ng_word_.append(kw[keep].astype(np.int32))
-            self.ng_count_.append(kc[keep].astype(np.int64))
+            self.ng_count_.append(np.minimum(kc[keep], 2**32 - 1).astype(np.uint32))
         # separators after a word end, characters after punctuation, characters of words
         sep, after_p, chars = np.zeros(_V), np.zeros(_V), np.zeros(_V)
         for m in msgs:
@@ -195,11 +196,13 @@ class WordLM(LanguageModel):
         self._cum_uni = np.r_[0.0, np.cumsum(self.unigram_)]
         self._cum, self._lam, self._offsets = [], [], []
         for htot, nh, nc in zip(self.hist_total_, self.ng_hist_, self.ng_count_, strict=True):
-            disc = np.maximum(nc - self.discount, 0.0) / htot[nh]
+            disc = np.maximum(nc.astype(np.float64) - self.discount, 0.0) / htot[nh]
             self._cum.append(np.r_[0.0, np.cumsum(disc)])
             # interpolation weight of the order below after each history
             self._lam.append(1.0 - np.bincount(nh, weights=disc, minlength=len(htot)))
-            self._offsets.append(np.searchsorted(nh, np.arange(len(htot) + 1)))
+            self._offsets.append(np.searchsorted(nh, np.arange(len(htot) + 1)).astype(np.int32))
+        # the n-grams' history indices are implied by the offsets: free them (memory)
+        self.ng_hist_ = None
         self._log_char = np.log(self.char_p_)
         self._index = {w: i for i, w in enumerate(self.words_.tolist())}
         self._cache = {}
@@ -296,7 +299,8 @@ class WordLM(LanguageModel):
         for k in range(len(self.hist_keys_)):
             arrays[f"hkeys{k}"] = np.diff(self.hist_keys_[k], prepend=0)
             arrays[f"htotal{k}"] = np.minimum(self.hist_total_[k], 2**32 - 1).astype(np.uint32)
-            arrays[f"nhist{k}"] = np.diff(self.ng_hist_[k], prepend=0).astype(np.int32)
+            nhist = np.repeat(np.arange(len(self._offsets[k]) - 1), np.diff(self._offsets[k]))
+            arrays[f"nhist{k}"] = np.diff(nhist, prepend=0).astype(np.int32)
             arrays[f"nword{k}"] = np.diff(self.ng_word_[k].astype(np.int64), prepend=0).astype(np.int32)
             arrays[f"ncount{k}"] = np.minimum(self.ng_count_[k], 2**32 - 1).astype(np.uint32)
         if fname.suffix != ".npz":
@@ -321,7 +325,7 @@ class WordLM(LanguageModel):
             self.hist_total_ = [z[f"htotal{k}"].astype(np.float64) for k in range(self.order - 1)]
             self.ng_hist_ = [np.cumsum(z[f"nhist{k}"].astype(np.int64)).astype(np.int32) for k in range(self.order - 1)]
             self.ng_word_ = [np.cumsum(z[f"nword{k}"].astype(np.int64)).astype(np.int32) for k in range(self.order - 1)]
-            self.ng_count_ = [z[f"ncount{k}"].astype(np.int64) for k in range(self.order - 1)]
+            self.ng_count_ = [z[f"ncount{k}"] for k in range(self.order - 1)]
             self.sep_p_, self.after_punct_p_, self.char_p_ = z["sep_p"], z["after_punct_p"], z["char_p"]
             self.n_words_seen_ = int(seen)
         self._prepare()
