@@ -11,9 +11,9 @@ from neurospell.cli import main
 def test_lm_list(capsys):
     assert main(["lm", "list"]) == 0
     out = capsys.readouterr().out
-    for name in ("uniform", "ngram", "transformer", "mixture", "hf", "smollm2"):
+    for name in ("uniform", "ngram", "transformer", "mixture", "word", "everyday", "hf", "smollm2"):
         assert name in out
-    assert "* mixture" in out  # the configured default is marked
+    assert "* everyday" in out  # the configured default is marked
 
 
 def test_lm_eval_on_a_text_file(tmp_path, capsys):
