@@ -46,4 +46,4 @@ def test_lm_errors(tmp_path, capsys):
     assert main(["lm", "eval", "--text", str(empty), "--lm", "gpt9"]) == 2
     assert main(["lm", "predict", "hi", "--lm", "gpt9"]) == 2
     err = capsys.readouterr().err
-    assert "argument --lm: unknown language model 'gpt9'. Allowed: hf, mixture" in err
+    assert "argument --lm: unknown language model 'gpt9'. Allowed: everyday, hf, mixture" in err

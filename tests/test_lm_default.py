@@ -82,8 +82,10 @@ def test_default_beats_the_12gram_on_heldout_samples(sample, default_lm):
     """
     alphabet = tuple(Config().speller.symbols)
     lines, _ = read_lines(ROOT / "tests" / "data" / f"lm_heldout_{sample}.txt", alphabet)
+    lines = lines[::2]  # 100 lines a sample (the transformer makes scoring ~1 ms a character)
     ngram12 = NgramLM.load(ROOT / "tests" / "data" / "lm_heldout_ngram12.npz")
     assert ngram12.order == 12
     base = evaluate_lm(ngram12, lines, alphabet)["bits_per_char"]
     ours = evaluate_lm(default_lm, lines, alphabet)["bits_per_char"]
-    assert ours < base - 0.02, (sample, ours, base)
+    print(f"{sample}: default {ours:.4f} bits/char, 12-gram {base:.4f}")
+    assert ours < base - 0.05, (sample, ours, base)
