@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bisect
 import importlib.util
+import json
 import math
 from collections import OrderedDict
 from pathlib import Path
@@ -284,8 +285,6 @@ def _make_word(config=None, path=None, **kw):
 
 
 def _everyday_spec() -> dict:
-    import json
-
     if not EVERYDAY_SPEC.exists():
         raise NeurospellError(f"The default language model's description {str(EVERYDAY_SPEC)!r} is missing "
                               "(a broken installation: reinstall neurospell).")

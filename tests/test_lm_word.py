@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from neurospell.check import NeurospellError
+from neurospell.cli import main
 from neurospell.lm_fusion import NgramLM, complete_words
 from neurospell.lm_fusion.ngram_slice import restrict_ngram
 from neurospell.lm_fusion.text import VOCAB
@@ -105,8 +106,6 @@ def test_ngram_slice_is_exact():
 
 
 def test_cli_build_word(tmp_path, capsys):
-    from neurospell.cli import main
-
     text = tmp_path / "train.txt"
     text.write_text("\n".join(TEXT) + "\n")
     out = tmp_path / "word.npz"
