@@ -69,6 +69,7 @@ class Source:
         Whether a model trained on it may be shipped (training sources only).
     roles : tuple of str
         Splits written: ``"train"``, ``"valid"``, ``"test"``.
+    description : str
     """
 
     name: str
