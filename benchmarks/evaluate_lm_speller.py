@@ -9,7 +9,7 @@ decoder's scores of real epochs of characters 4-5. Test phrases come from the co
 *test* split (the LM never trained on them).
 
     python benchmarks/evaluate_lm_speller.py [--phrases 12] [--decoder xdawncov-ts-lr]
-        [--lms mixture] [--json OUT] [--png OUT]
+        [--lms mixture,everyday] [--text test_requests.txt] [--json OUT] [--png OUT]
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import numpy as np  # noqa: E402
 from neurospell.check import shared_data_dir  # noqa: E402
 from neurospell.cli import main as cli  # noqa: E402
 from neurospell.config import Config  # noqa: E402
+from neurospell.lm_fusion import read_lines  # noqa: E402
 from neurospell.lm_fusion.text import heldout_lines  # noqa: E402
 
 
@@ -35,6 +36,9 @@ def main(argv=None) -> int:
     ap.add_argument("--max-len", type=int, default=30, help="longest phrase (characters)")
     ap.add_argument("--decoder", default="xdawncov-ts-lr")
     ap.add_argument("--lms", default="mixture", help="comma-separated language models, each vs no LM")
+    ap.add_argument("--text", default=None, metavar="FILE",
+                    help="take the phrases from this held-out file (one a line, e.g. test_requests.txt of "
+                         "`neurospell lm corpus`) instead of the Chit Chat test split")
     ap.add_argument("--subjects", default="S1,S2,S3")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default=None, help="JSON figures (one file per LM: NAME inserted)")
@@ -45,7 +49,10 @@ def main(argv=None) -> int:
         print("shared data not found (../shared/data or $NEUROSPELL_SHARED_DATA)", file=sys.stderr)
         return 2
     symbols = Config().speller.symbols
-    lines = [t for t in heldout_lines("test", alphabet=tuple(symbols)) if 8 <= len(t) <= args.max_len]
+    if args.text:
+        lines = [t for t in read_lines(args.text, tuple(symbols))[0] if 8 <= len(t) <= args.max_len]
+    else:
+        lines = [t for t in heldout_lines("test", alphabet=tuple(symbols)) if 8 <= len(t) <= args.max_len]
     rng = np.random.default_rng(args.seed)
     phrases = [lines[i] for i in rng.choice(len(lines), args.phrases, replace=False)]
     recs = [str(data / "gtec_p300" / f"{s}.mat") for s in args.subjects.split(",")]

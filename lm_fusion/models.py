@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bisect
 import importlib.util
+import json
 import math
 from collections import OrderedDict
 from pathlib import Path
@@ -15,8 +16,10 @@ from neurospell.check import NeurospellError, check_fname
 from neurospell.logs import logger
 
 from .base import LanguageModel, register_model
+from .cache import CacheLM
 from .ngram import NgramLM, default_ngram_path
 from .text import CHAR_TO_ID, TOKENS, VOCAB
+from .wordlm import WordLM
 
 _V = len(VOCAB)
 DATA_DIR = Path(__file__).parent / "data"
@@ -262,10 +265,48 @@ class MixtureLM(LanguageModel):
             m.reset()
 
 
-@register_model("mixture", "shipped default: 50/50 log-linear mixture of the transformer and the 7-gram")
+@register_model("mixture", "previous default (Chit Chat only): 50/50 log-linear mixture of the transformer and the 7-gram")
 def _make_mixture(config=None, weights=(0.5, 0.5), mode="loglinear", **kw):
     # weights and mode chosen on the validation split (docs/lm_results.md), not on test text
     return MixtureLM([_make_transformer(config), _make_ngram()], weights=weights, mode=mode, **kw)
+
+
+# -- word model and the everyday mixture (issue 13) ---------------------------------------------
+#: The shipped default: its components, weights and files (with SHA-256) are in this report.
+EVERYDAY_SPEC = DATA_DIR / "everyday.json"
+
+
+@register_model("word", "word trigram (shipped, built on the everyday training text) as a character model")
+def _make_word(config=None, path=None, **kw):
+    path = Path(path) if path else DATA_DIR / _everyday_spec()["files"]["word"]["file"]
+    if not path.exists():
+        raise NeurospellError(f"The word model file {str(path)!r} is missing. Build it with `neurospell lm build-word`.")
+    return WordLM.load(path, **kw)
+
+
+def _everyday_spec() -> dict:
+    if not EVERYDAY_SPEC.exists():
+        raise NeurospellError(f"The default language model's description {str(EVERYDAY_SPEC)!r} is missing "
+                              "(a broken installation: reinstall neurospell).")
+    with open(EVERYDAY_SPEC, encoding="utf-8") as fid:
+        return json.load(fid)
+
+
+@register_model("everyday", "shipped default: transformer + n-gram + word trigram on everyday English, with a "
+                            "session cache (chosen on validation text; lm_fusion/data/everyday.json)")
+def _make_everyday(config=None, **kw):
+    spec = _everyday_spec()
+    files = spec["files"]
+    parts = {"transformer": lambda f: TransformerLM(DATA_DIR / f),
+             "ngram": lambda f: NgramLM.load(DATA_DIR / f),
+             "word": lambda f: WordLM.load(DATA_DIR / f)}
+    models = [parts[name](files[name]["file"]) for name in spec["components"]]
+    mix = MixtureLM(models, weights=spec["weights"], mode=spec["mode"], **kw)
+    cache = spec.get("cache")
+    if not cache:
+        return mix
+    # the session cache: what was typed earlier in the context (and remember()ed messages)
+    return CacheLM(mix, order=cache["order"], beta=cache["beta"], min_order=cache["min_order"])
 
 
 # -- Hugging Face causal LMs -------------------------------------------------------------------

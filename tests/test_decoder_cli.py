@@ -56,7 +56,7 @@ def test_train_and_evaluate_commands(gtec_files, tmp_path, capsys, caplog):
     assert dec.provenance_["preprocessing"]["l_freq"] == 0.5
     # the LM weight chosen on the calibration scores is stored with the model
     assert "Language-model weight alpha = " in out
-    assert dec.provenance_["lm_alpha"]["lm"] == "mixture" and dec.provenance_["lm_alpha"]["alpha"] >= 0
+    assert dec.provenance_["lm_alpha"]["lm"] == "everyday" and dec.provenance_["lm_alpha"]["alpha"] >= 0
     plot = tmp_path / "acc.png"
     assert dec.provenance_["training"]["files"][0]["name"] == "S1.mat"
     rc = main(["evaluate", str(model), str(gtec_files[0]), "--plot", str(plot),

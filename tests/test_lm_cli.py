@@ -11,9 +11,9 @@ from neurospell.cli import main
 def test_lm_list(capsys):
     assert main(["lm", "list"]) == 0
     out = capsys.readouterr().out
-    for name in ("uniform", "ngram", "transformer", "mixture", "hf", "smollm2"):
+    for name in ("uniform", "ngram", "transformer", "mixture", "word", "everyday", "hf", "smollm2"):
         assert name in out
-    assert "* mixture" in out  # the configured default is marked
+    assert "* everyday" in out  # the configured default is marked
 
 
 def test_lm_eval_on_a_text_file(tmp_path, capsys):
@@ -46,4 +46,4 @@ def test_lm_errors(tmp_path, capsys):
     assert main(["lm", "eval", "--text", str(empty), "--lm", "gpt9"]) == 2
     assert main(["lm", "predict", "hi", "--lm", "gpt9"]) == 2
     err = capsys.readouterr().err
-    assert "argument --lm: unknown language model 'gpt9'. Allowed: hf, mixture" in err
+    assert "argument --lm: unknown language model 'gpt9'. Allowed: everyday, hf, mixture" in err

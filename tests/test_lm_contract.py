@@ -47,6 +47,8 @@ CASES = {
     "ngram": (lambda r: make_model("ngram"), True),
     "transformer": (lambda r: make_model("transformer"), True),
     "mixture": (lambda r: make_model("mixture"), True),
+    "word": (lambda r: make_model("word"), True),
+    "everyday": (lambda r: make_model("everyday"), True),
     "hf": (lambda r: make_model("hf", LanguageModelConfig(name="hf", path=str(r.getfixturevalue("tiny_gpt2_dir")))), False),
     # SmolLM2-135M: ~10-70 s to de-quantise the GGUF on a busy 2-core machine, ~0.5 s a query.
     "smollm2": (lambda r: make_model("smollm2"), True),

@@ -24,6 +24,7 @@ import errno
 import importlib.util
 import math
 import os
+import re
 from pathlib import Path
 
 from ..check import NeurospellError
@@ -716,15 +717,55 @@ def check_lm_predict(args, config) -> None:
 
 
 def check_lm_train(args, config) -> None:
-    if args.d_model % args.heads:
-        raise UsageError("--d-model", f"must be a multiple of --heads ({args.heads}), got {args.d_model}.")
+    d_model, heads = args.d_model or 192, args.heads or 6
+    if (args.d_model or args.heads) and d_model % heads:
+        raise UsageError("--d-model", f"must be a multiple of --heads ({heads}), got {d_model}.")
     if args.out is not None:
         check_output_folder("--out", args.out)
+    args.sources = None
+    if args.text:
+        args.sources = []
+        for item in args.text:
+            name, sep, weight = item.rpartition(":") if ":" in item else (item, "", "")
+            w = 1.0
+            if sep:
+                try:
+                    w = float(weight)
+                except ValueError:
+                    name, w = item, 1.0  # a ':' inside the path, no weight
+            if not (w > 0 and math.isfinite(w)):
+                raise UsageError("--text", f"the mixing weight after ':' must be a positive number, got {item!r}.")
+            if name != "chitchat":
+                try:
+                    name = text_file(name)
+                except argparse.ArgumentTypeError as err:
+                    raise UsageError("--text", str(err)) from None
+            args.sources.append((name, w))
+        if args.valid is None and any(n != "chitchat" for n, _ in args.sources):
+            raise UsageError("--valid", "training on text files needs validation text: add --valid FILE "
+                                        "(one message per line; 'chitchat' = its validation split).")
+    for v in args.valid or ():
+        if v != "chitchat":
+            try:
+                text_file(v)
+            except argparse.ArgumentTypeError as err:
+                raise UsageError("--valid", str(err)) from None
+    if args.init is not None:
+        try:
+            input_file("weights file")(args.init)
+        except argparse.ArgumentTypeError as err:
+            raise UsageError("--init", str(err)) from None
+    if args.device is not None and not re.fullmatch(r"cpu|cuda(:\d+)?", args.device):
+        raise UsageError("--device", f"must be cpu, cuda or cuda:N, got {args.device!r}.")
 
 
 def check_lm_build_ngram(args, config) -> None:
     if args.out is not None:
         check_output_file("--out", args.out, overwrite=None, suffixes=(".npz",))
+
+
+def check_lm_build_word(args, config) -> None:
+    check_output_file("--out", args.out, overwrite=None, suffixes=(".npz",))
 
 
 def check_lm_corpus(args, config) -> None:

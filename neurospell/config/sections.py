@@ -147,10 +147,12 @@ class DecoderConfig:
 class LanguageModelConfig:
     """The language-model prior and its fusion with the EEG evidence."""
 
-    #: A registered model (``neurospell lm list``): ``"mixture"`` (the shipped default, a log-linear mix of the
-    #: character transformer and the Kneser-Ney 7-gram, 50/50), ``"transformer"``, ``"ngram"``,
+    #: A registered model (``neurospell lm list``): ``"everyday"`` (the shipped default: character
+    #: transformer + character 7-gram + word trigram trained on everyday English, mixed with weights
+    #: chosen on validation text, with a session cache; ``lm_fusion/data/everyday.json``),
+    #: ``"mixture"`` (the previous default, Chit Chat only), ``"transformer"``, ``"ngram"``, ``"word"``,
     #: ``"uniform"``, ``"hf"``, ``"smollm2"``; or names joined by ``"+"`` for a linear mixture.
-    name: str = "mixture"
+    name: str = "everyday"
     #: Local folder of a Hugging Face causal LM (for ``name = "hf"``), or ``""``.
     path: str = ""
     #: Exponent of the LM prior in the fusion (``0`` disables the LM). ``None`` (unset, the
