@@ -13,23 +13,16 @@ training text and the validation figures.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
 import sys
 from pathlib import Path
 
+from neurospell.fileio import file_sha256
+
 DATA = Path(__file__).resolve().parents[1] / "lm_fusion" / "data"
 NAMES = {"transformer": "char_transformer_everyday.pt", "ngram": "ngram_everyday.npz", "word": "word_everyday.npz"}
-
-
-def sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fid:
-        for block in iter(lambda: fid.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def main(argv=None) -> int:
@@ -60,13 +53,13 @@ def main(argv=None) -> int:
         dst = DATA / NAMES[kind]
         if Path(files[kind]).resolve() != dst.resolve():
             shutil.copyfile(files[kind], dst)
-        report["files"][kind] = {"file": dst.name, "bytes": os.path.getsize(dst), "sha256": sha256(dst),
+        report["files"][kind] = {"file": dst.name, "bytes": os.path.getsize(dst), "sha256": file_sha256(dst),
                                  "built_by": built.get(kind, "")}
     report["total_bytes"] = sum(f["bytes"] for f in report["files"].values())
     if args.train_manifest:
         report["training_text"] = json.load(open(args.train_manifest))
     if args.train_text:
-        report["training_text_sha256"] = sha256(args.train_text)
+        report["training_text_sha256"] = file_sha256(args.train_text)
     if args.extra:
         report.update(json.load(open(args.extra)))
     with open(DATA / "everyday.json", "w") as fid:

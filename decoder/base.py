@@ -20,7 +20,6 @@ returns ``self``, learned state ends in ``_``. After ``fit`` a decoder also hold
 from __future__ import annotations
 
 import datetime
-import hashlib
 import inspect
 import math
 import pickle
@@ -32,7 +31,7 @@ import numpy as np
 from neurospell import __version__
 from neurospell.check import NeurospellError, ProvenanceError, check_fname, validate_type
 from neurospell.config import section_to_dict
-from neurospell.fileio import atomic_write
+from neurospell.fileio import atomic_write, file_sha256
 from neurospell.logs import logger, use_log_level
 from neurospell.types import EpochBatch
 
@@ -75,16 +74,6 @@ def group_folds(groups, n_folds: int) -> list[np.ndarray]:
     uniq = list(dict.fromkeys(groups.tolist()))
     n_folds = max(1, min(int(n_folds), len(uniq)))
     return [np.isin(groups, uniq[k::n_folds]) for k in range(n_folds)]
-
-
-def file_sha256(fname, chunk: int = 1 << 20) -> str:
-    """The sha256 hex digest of a file's content (a recording's header file for multi-file
-    formats)."""
-    h = hashlib.sha256()
-    with open(fname, "rb") as fid:
-        for block in iter(lambda: fid.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def training_overlap(decoder: BaseDecoder, paths) -> list[Path]:

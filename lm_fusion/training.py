@@ -19,7 +19,6 @@ character per validation source) and ``checkpoint.pt``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -30,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from neurospell.check import NeurospellError, check_fname
-from neurospell.fileio import atomic_path, atomic_write
+from neurospell.fileio import atomic_path, atomic_write, file_sha256
 from neurospell.logs import logger
 
 from .text import CHAR_TO_ID, PUNCTUATION, TOKENS, load_chitchat, normalise
@@ -106,14 +105,6 @@ def token_stream(messages, rng=None, punct_drop: float = 0.5) -> np.ndarray:
         bos_space = (kept[1:] == CHAR_TO_ID[" "]) & (kept[:-1] == _BOS)
         stream = kept[np.r_[True, ~(double | bos_space)]]
     return stream
-
-
-def _sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fid:
-        for block in iter(lambda: fid.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _windows(stream: np.ndarray, starts: np.ndarray, seq_len: int):
@@ -301,7 +292,7 @@ def train_char_transformer(out_dir, *, sources=None, valid=None, max_minutes: fl
         streams.append((stream, starts))
         data_info.append({"source": src, "weight": round(w, 6), "tokens": int(len(stream)),
                           "messages": int((stream == _BOS).sum()),
-                          "sha256": None if src == CHITCHAT else _sha256(src)})
+                          "sha256": None if src == CHITCHAT else file_sha256(src)})
     valid_streams = {v: token_stream(read_messages(v, "valid"), np.random.default_rng([seed + 1, k]), punct_drop)
                      for k, v in enumerate(valid)}
     logger.info("training sources %s; validation %s (%.1f s)",
@@ -423,14 +414,14 @@ def train_char_transformer(out_dir, *, sources=None, valid=None, max_minutes: fl
         "seed": seed,
         "data": {
             "sources": data_info,
-            "valid": [{"source": v, "tokens": int(len(s)), "sha256": None if v == CHITCHAT else _sha256(v)}
+            "valid": [{"source": v, "tokens": int(len(s)), "sha256": None if v == CHITCHAT else file_sha256(v)}
                       for v, s in valid_streams.items()],
             "chitchat": "Chit Chat Challenge dataset (BYU PCC lab), PyPI chitchat-dataset 0.9.0, MIT licence; "
                         "split by conversation, sha256(seed:id): 90% train / 5% valid / 5% test (seed 0)",
             "normalisation": f"upper case, apostrophes dropped, vocab A-Z 0-9 space .,?!; punctuation removed "
                              f"from {punct_drop:.0%} of messages; each message starts at BOS",
         },
-        "init": None if init is None else {"path": str(init), "sha256": _sha256(init)},
+        "init": None if init is None else {"path": str(init), "sha256": file_sha256(init)},
         "resumed_from_step": resumed_from,
         "paused": paused,
         "steps": step,

@@ -15,6 +15,7 @@ afterwards.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from collections.abc import Iterator
@@ -125,3 +126,12 @@ def atomic_write(fname, mode: str = "w", *, encoding: str | None = None):
         with open(fd, mode, encoding=encoding) as fid:
             yield fid
             fid.flush()
+
+
+def file_sha256(fname, chunk: int = 1 << 20) -> str:
+    """The SHA-256 hex digest of a file's content, read in ``chunk``-byte blocks."""
+    h = hashlib.sha256()
+    with open(fname, "rb") as fid:
+        for block in iter(lambda: fid.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -51,7 +51,6 @@ Decision log records (``type`` field; ``t`` on the LSL clock; written with
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import os
 import re
@@ -69,6 +68,7 @@ from neurospell import __version__
 from neurospell.check import NeurospellError
 from neurospell.config import Config, config_from_dict, write_config
 from neurospell.decoder import BaseDecoder, load_decoder
+from neurospell.fileio import file_sha256
 from neurospell.lm_fusion import make_model
 from neurospell.lm_fusion.ngram import default_ngram_path
 from neurospell.logs import logger, use_log_level
@@ -127,14 +127,6 @@ def _write_json(path: Path, data) -> None:
     os.replace(tmp, path)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def lm_identity(name: str, lm=None, config=None) -> dict:
     """The identity of a language model: its name and the SHA-256 of the files it was built from.
 
@@ -170,10 +162,10 @@ def lm_identity(name: str, lm=None, config=None) -> dict:
     files = {}
     for p in paths:
         if p.is_file():
-            files[str(p)] = _sha256(p)
+            files[str(p)] = file_sha256(p)
         elif p.is_dir():
             for f in sorted(q for q in p.rglob("*") if q.is_file()):
-                files[str(f)] = _sha256(f)
+                files[str(f)] = file_sha256(f)
     return {"name": name, "path": "" if config is None else str(getattr(config, "path", "")), "files": files}
 
 
@@ -562,7 +554,7 @@ class SessionFolder:
             if not written:
                 decoder.save(self.model_path, overwrite=True)
             prov = decoder.provenance_
-            self.meta["model"] = {"file": MODEL_FILE, "decoder": decoder.name, "sha256": _sha256(self.model_path),
+            self.meta["model"] = {"file": MODEL_FILE, "decoder": decoder.name, "sha256": file_sha256(self.model_path),
                                   "saved": _now(), "source": source, "lm_alpha": prov.get("lm_alpha"),
                                   "heldout_auc": prov.get("heldout_auc"), "created": prov.get("created")}
             self._save_meta()
@@ -575,7 +567,7 @@ class SessionFolder:
                 f"{str(self.root)!r} holds no trained model ({DERIVATIVES / MODEL_FILE}); the session stopped "
                 "before training ended. Replay it with another model: --decoder MODEL.")
         rec = self.meta.get("model") or {}
-        if rec.get("sha256") and _sha256(self.model_path) != rec["sha256"]:
+        if rec.get("sha256") and file_sha256(self.model_path) != rec["sha256"]:
             raise SessionFolderError(
                 f"{str(self.model_path)!r} is not the model the session saved (its SHA-256 differs); it was "
                 "changed after the session. Restore it, or replay with --decoder MODEL.")
@@ -964,7 +956,7 @@ def _check_lm_files(ident: dict) -> None:
             raise SessionFolderError(
                 f"the session's language model {ident['name']!r} was built from {path!r}, which is missing "
                 "here; replay with --lm NAME (the decisions may then differ).")
-        if _sha256(p) != digest:
+        if file_sha256(p) != digest:
             raise SessionFolderError(
                 f"the language-model file {path!r} differs from the session's (SHA-256 changed since the "
                 f"session); replay with --lm {ident['name']} knowingly, or restore that file.")

@@ -16,6 +16,7 @@ import time
 import uuid
 
 import pytest
+from test_live import _wait as _wait_live
 
 from neurospell.acquisition import LslMarkerOutlet, LslSource
 from neurospell.config import Config
@@ -65,14 +66,7 @@ class Relay:
 
 
 def _wait(predicate, session, timeout=DEADLINE, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if not session.running:
-            break
-        if time.monotonic() > deadline:
-            session.submit(Stop())
-            pytest.fail(f"timed out after {timeout} s waiting for {what}; last snapshot {session.snapshot()}")
-        time.sleep(0.02)
+    _wait_live(predicate, session, timeout=timeout, what=what)
 
 
 def test_marker_consumer_killed_and_restarted_mid_phrase(tmp_path):

@@ -4,7 +4,6 @@ character 12-gram trained on the same text on the held-out samples shipped in te
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from neurospell.config import Config
+from neurospell.fileio import file_sha256
 from neurospell.lm_fusion import NgramLM, evaluate_lm, make_model, read_lines
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,8 +24,6 @@ def _report():
     return json.loads((DATA / "everyday.json").read_text())
 
 
-def _sha256(path):
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def test_default_is_everyday():
@@ -42,7 +40,7 @@ def test_default_files_match_report_and_docs():
     for kind, f in rep["files"].items():
         path = DATA / f["file"]
         assert path.stat().st_size == f["bytes"], kind
-        assert _sha256(path) == f["sha256"], f"{path.name} is not the file the report describes"
+        assert file_sha256(path) == f["sha256"], f"{path.name} is not the file the report describes"
         assert f["sha256"] in docs, f"docs/lm_results.md does not give the SHA-256 of {path.name}"
         total += f["bytes"]
     assert total <= 30e6  # the whole default stays small
