@@ -171,7 +171,7 @@ def _eval(args, config) -> int:
             lines = lines[: args.max_lines]
         n_chars = sum(map(len, lines))
         print(f"set {set_name}: {fname}: {len(lines)} lines, {n_chars} characters on the grid alphabet"
-              + (f" ({dropped} characters outside it removed)" if dropped else ""))
+              + (f" ({dropped} characters outside it removed)" if dropped else ""), flush=True)
         if dropped:
             print(f"warning: {_outside_alphabet(fname, alphabet)}", file=sys.stderr)
         data.append((set_name, fname, lines))
