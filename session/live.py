@@ -895,7 +895,9 @@ class LiveSession:
         writer.close()
         task, self._task = self._task, None
         self._publish(f"writing the {task} run to the session folder")
-        path = self.folder.finish_phase(task)
+        # in the training process (started by _preload when there is a folder): reading the
+        # rawlog and writing BIDS is seconds of Python that would hold this process's GIL
+        path = self.folder.finish_phase(task, executor=self._train_pool)
         logger.info("LiveSession: %s run written to %s", task, path)
 
     # -- markers -------------------------------------------------------------------------------
@@ -1305,19 +1307,27 @@ class LiveSession:
         and an n-gram LM loaded walks ~350,000 objects and holds the GIL ~250 ms; frozen ones
         are not walked again (the session's own garbage is still collected)."""
         self._publish("loading libraries")
-        if self.decoder is None and self._train_pool is None:
+        if (self.decoder is None or self.folder is not None) and self._train_pool is None:
             self._train_pool = training_pool(warm=True)
         names = list(PRELOAD_MODULES)
         if self.decoder is None and "neural" in DECODERS[self.decoder_name].__module__:
             names.append("torch")
-        for name in names:
-            if name in sys.modules:
-                continue
-            try:
-                importlib.import_module(name)
-            except ImportError:  # an optional library that is not installed: not needed then
-                logger.debug("LiveSession: %s is not installed; not preloaded.", name)
-        gc.freeze()
+        # no collection while importing (the imports allocate enough to start a full one,
+        # ~150 ms with the GIL held); what they leave is frozen, not collected
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            for name in names:
+                if name in sys.modules:
+                    continue
+                try:
+                    importlib.import_module(name)
+                except ImportError:  # an optional library that is not installed: not needed then
+                    logger.debug("LiveSession: %s is not installed; not preloaded.", name)
+        finally:
+            gc.freeze()
+            if enabled:
+                gc.enable()
 
     def _end_train_pool(self) -> None:
         pool, self._train_pool = self._train_pool, None
@@ -1461,7 +1471,8 @@ class LiveSession:
         dec, report, lm_done = train_in_process(
             self.decoder_name, params, batch, self.config, self.layout, lm=self.lm, lm_name=self.lm_name,
             seed=self.seed, provenance=provenance, model_path=model_path, pool=self._train_pool)
-        self._end_train_pool()
+        if self.folder is None:  # else it converts the spelling runs to BIDS (_end_phase)
+            self._end_train_pool()
         if not lm_done:  # the LM rebuilt there was not this one: the weight is chosen here
             logger.info("LiveSession: the training process could not rebuild the LM %r; choosing its weight here.",
                         self.lm_name)

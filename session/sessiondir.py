@@ -58,6 +58,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
+from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,6 +113,48 @@ def _check_label(name: str, value) -> str:
         raise SessionFolderError(
             f"{name} must be a BIDS label (letters and digits only, e.g. '01'), got {value!r}.")
     return value
+
+
+
+def convert_rawlog_to_bids(root: str, rawlog: str, subject: str, session: str | None, task: str, run: int,
+                           line_freq: float | None) -> dict:
+    """Convert one run's rawlog (``rawlog``: relative to the session folder ``root``) to BIDS-EEG.
+
+    The work of :meth:`SessionFolder.finish_phase`, as a function of file names only, so that
+    it can run in another process. Returns what the folder's metadata records: ``bids`` (the
+    ``.vhdr`` path relative to ``root``), ``n_samples``, ``n_markers_outside_data`` (markers
+    after the last sample: left out of events.tsv, kept in the rawlog) and ``truncated``.
+    """
+    root_p = Path(root)
+    path = root_p / rawlog
+    if not is_rawlog(path):
+        raise SessionFolderError(
+            f"task-{task} run-{run}: {str(path)!r} holds no recording (no header.json): the "
+            "phase wrote no data.")
+    log = read_rawlog(path)
+    if log.timestamps.size == 0:
+        raise SessionFolderError(
+            f"task-{task} run-{run}: the recording {str(path)!r} holds no samples; nothing to "
+            "convert.")
+    raw = rawlog_to_raw(log)
+    # markers after the last sample (the stream ended or a crash cut it) have no data: BIDS
+    # events must lie inside the recording; they stay in the rawlog and the decision log
+    ann = raw.annotations
+    on = ann.onset - (raw.first_time if ann.orig_time is not None else 0.0)
+    outside = np.flatnonzero((on < 0) | (on >= raw.n_times / raw.info["sfreq"]))
+    if outside.size:
+        raw.annotations.delete(outside)
+    if line_freq:
+        raw.info["line_freq"] = float(line_freq)
+    bp = mne_bids.BIDSPath(subject=subject, session=session, task=task, run=run, datatype="eeg", suffix="eeg",
+                           extension=".vhdr", root=root_p)
+    with warnings.catch_warnings():
+        # the conversion to BrainVision and the unknown line frequency are expected
+        warnings.simplefilter("ignore")
+        mne_bids.write_raw_bids(raw, bp, format="BrainVision", allow_preload=True, overwrite=True,
+                                verbose=False)
+    return {"bids": str(bp.fpath.relative_to(root_p)), "n_samples": int(log.timestamps.size),
+            "n_markers_outside_data": int(outside.size), "truncated": bool(log.header["truncated"])}
 
 
 def _now() -> str:
@@ -426,9 +469,19 @@ class SessionFolder:
         return RawLogWriter(self.rawlog_path(task), ch_names, ch_types, sfreq, source=source,
                             start_lsl=start_lsl, flush_interval=flush_interval)
 
-    def finish_phase(self, task: str, *, verbose=None) -> Path:
+    def finish_phase(self, task: str, *, executor=None, verbose=None) -> Path:
         """Convert the rawlog of the run of ``task`` being recorded to BIDS-EEG (BrainVision,
         events.tsv, channels.tsv, sidecars); the rawlog is kept in ``sourcedata/``.
+
+        Parameters
+        ----------
+        task : str
+        executor : concurrent.futures.Executor | None
+            Where the conversion runs (reading the rawlog, MNE, mne-bids: pure Python work
+            that holds the GIL for seconds). A live session passes its training process, so
+            that the threads of its own process (a GUI's event loop, the acquisition) keep
+            running; ``None``: here. When the executor is broken (its process died) the
+            conversion runs here: the recording is never left unconverted for that.
 
         Returns
         -------
@@ -442,47 +495,33 @@ class SessionFolder:
                     f"finish_phase: no run of task {task!r} is being recorded in {str(self.root)!r} "
                     f"(recorded: {_run_names(self.meta['runs']) or 'none'}); "
                     "call rawlog_path(task) when the phase starts.")
-            return self._convert(r)
+            return self._convert(r, executor=executor)
 
-    def _convert(self, r: dict) -> Path:
-        path = self.root / r["rawlog"]
-        if not is_rawlog(path):
-            raise SessionFolderError(
-                f"task-{r['task']} run-{r['run']}: {str(path)!r} holds no recording (no header.json): the "
-                "phase wrote no data.")
-        log = read_rawlog(path)
-        if log.timestamps.size == 0:
-            raise SessionFolderError(
-                f"task-{r['task']} run-{r['run']}: the recording {str(path)!r} holds no samples; nothing to "
-                "convert.")
-        raw = rawlog_to_raw(log)
-        # markers after the last sample (the stream ended or a crash cut it) have no data: BIDS
-        # events must lie inside the recording; they stay in the rawlog and the decision log
-        ann = raw.annotations
-        on = ann.onset - (raw.first_time if ann.orig_time is not None else 0.0)
-        outside = np.flatnonzero((on < 0) | (on >= raw.n_times / raw.info["sfreq"]))
-        if outside.size:
-            raw.annotations.delete(outside)
-            logger.info("task-%s run-%d: %d marker(s) after the last sample left out of events.tsv",
-                        r["task"], r["run"], outside.size)
+    def _convert(self, r: dict, *, executor=None) -> Path:
         cfg = self.read_config() if self.meta.get("config") else None
-        if cfg is not None and cfg.preprocessing.notch:
-            raw.info["line_freq"] = float(cfg.preprocessing.notch)
-        bp = self.bids_path(r["task"], r["run"])
-        with warnings.catch_warnings():
-            # the conversion to BrainVision and the unknown line frequency are expected
-            warnings.simplefilter("ignore")
-            mne_bids.write_raw_bids(raw, bp, format="BrainVision", allow_preload=True, overwrite=True,
-                                    verbose=False)
+        line_freq = float(cfg.preprocessing.notch) if cfg is not None and cfg.preprocessing.notch else None
+        args = (str(self.root), r["rawlog"], self.subject, self.session, r["task"], r["run"], line_freq)
+        done = None
+        if executor is not None:
+            try:
+                done = executor.submit(convert_rawlog_to_bids, *args).result()
+            except BrokenExecutor as err:
+                logger.warning("session %s: the conversion process is gone (%s); converting task-%s run-%d here.",
+                               self.root, err, r["task"], r["run"])
+        if done is None:
+            done = convert_rawlog_to_bids(*args)
+        if done["n_markers_outside_data"]:
+            logger.info("task-%s run-%d: %d marker(s) after the last sample left out of events.tsv",
+                        r["task"], r["run"], done["n_markers_outside_data"])
         r["status"] = "finished"
-        r["bids"] = str(bp.fpath.relative_to(self.root))
+        r["bids"] = done["bids"]
         r["finished"] = _now()
-        r["n_samples"] = int(log.timestamps.size)
-        r["n_markers_outside_data"] = int(outside.size)
-        r["truncated"] = bool(log.header["truncated"])
+        r["n_samples"] = done["n_samples"]
+        r["n_markers_outside_data"] = done["n_markers_outside_data"]
+        r["truncated"] = done["truncated"]
         self._save_meta()
         logger.info("session %s: task-%s run-%d converted to BIDS (%s)", self.root, r["task"], r["run"], r["bids"])
-        return bp.fpath
+        return self.root / r["bids"]
 
     def recover(self, *, verbose=None) -> list[Path]:
         """Convert every unfinished run (a crash) to BIDS. Runs that recorded no sample are

@@ -87,41 +87,75 @@ def _unnamed(win) -> list[str]:
     return [f"{type(w).__name__} {w.objectName()!r}" for w in win.focusable_widgets() if not w.accessibleName().strip()]
 
 
+def _runnable_wait_ns() -> int | None:
+    """Nanoseconds the calling thread has spent runnable but waiting for a CPU (Linux
+    schedstat: the OS, not this process, kept it from running); ``None`` where not available."""
+    try:
+        with open("/proc/thread-self/schedstat") as f:
+            return int(f.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 class Probe:
-    """A 10 ms timer on the GUI thread recording how late each tick came, per phase."""
+    """A 10 ms timer on the GUI thread recording how late each tick came, per phase.
+
+    For each tick it also reads how long the GUI thread waited, runnable, for a CPU over the
+    interval (the OS scheduler on a busy machine): ``blocked`` = lateness minus that wait is
+    the time the thread could have run but did not (its own work, or waiting for the GIL).
+    """
 
     def __init__(self, win):
         self.win = win
         self.late: dict[str, list] = {}
+        self.blocked: dict[str, list] = {}
         self.completions: list[tuple] = []  # (phase, text, number of completions) of the session's snapshots
         self.timer = QtCore.QTimer()
         self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
         self.timer.timeout.connect(self._tick)
-        self.last = None
+        self.last = self.wait0 = None
         self.cpu0 = self.wall0 = None
+        self._paused = False
 
     def start(self):
-        self.last = time.perf_counter()
+        self._reset()
         self.timer.start(10)
 
+    def _reset(self):
+        self.last, self.wait0 = time.perf_counter(), _runnable_wait_ns()
+
+    def pause(self):
+        """Stop recording (the test's own work on the GUI thread: screenshots)."""
+        self._paused = True
+
+    def resume(self):
+        self._paused = False
+        self._reset()
+
     def _tick(self):
-        now = time.perf_counter()
+        now, wait = time.perf_counter(), _runnable_wait_ns()
         late = now - self.last - 0.010
-        self.last = now
+        waited = 0.0 if wait is None or self.wait0 is None else (wait - self.wait0) / 1e9
+        self.last, self.wait0 = now, wait
+        if self._paused:
+            return
         phase = self.win.snapshot.phase if self.win.snapshot is not None else "none"
         self.late.setdefault(phase, []).append(late)
+        self.blocked.setdefault(phase, []).append(late - waited)
         if self.win.session is not None:
             snap = self.win.session.snapshot()
             if snap.engine is not None and snap.phase in ("copy", "free"):
                 self.completions.append((snap.phase, snap.engine.text, len(snap.engine.completions)))
 
     def summary(self) -> dict:
-        """Per phase: (p50, p99, max) lateness in ms and the count of ticks over one frame."""
+        """Per phase: (p50, p99, max) lateness in ms, the count of ticks over one frame, the
+        count of ticks, and the largest lateness not explained by waiting for a CPU (ms)."""
         out = {}
         for phase, v in self.late.items():
             v = 1000 * np.asarray(v)
+            b = 1000 * np.asarray(self.blocked[phase])
             out[phase] = (round(float(np.median(v)), 1), round(float(np.percentile(v, 99)), 1),
-                          round(float(v.max()), 1), int((v > 1000 / 60).sum()), v.size)
+                          round(float(v.max()), 1), int((v > 1000 / 60).sum()), v.size, round(float(b.max()), 1))
         return out
 
     def cpu_start(self):
@@ -164,14 +198,18 @@ def test_keyboard_only_workflow_with_the_simulated_participant(qtbot, fast_confi
     qtbot.waitUntil(lambda: win.snapshot is not None and win.snapshot.phase == "calibration"
                     and win.grid.cued_symbol is not None, timeout=30_000)
     qtbot.waitUntil(lambda: win.grid.n_flashes > 5, timeout=10_000)
+    probe.pause()  # (the screenshot is the test's own work on the GUI thread)
     _shot(win, tmp_path, "03-calibration")
+    probe.resume()
     # 3. train: the report arrives in the Training tab
     qtbot.waitUntil(lambda: win.snapshot.training_report is not None, timeout=90_000)
     qtbot.wait(300)
     rep = win.snapshot.training_report
     assert "held-out AUC" in win.report.summary.text() and rep["heldout_auc"] > 0.6, win.report.summary.text()
     assert win.tabs.currentWidget() is win.report and win.progress.value() == 100
+    probe.pause()  # (the screenshot is the test's own work on the GUI thread)
     _shot(win, tmp_path, "04-trained")
+    probe.resume()
     # 4. copy spelling "HI" (decisions by the BCI)
     probe.cpu_start()
     qtbot.waitUntil(lambda: win.snapshot.n_decisions >= 2, timeout=60_000)
@@ -179,7 +217,8 @@ def test_keyboard_only_workflow_with_the_simulated_participant(qtbot, fast_confi
     print(f"\nGUI thread CPU {100 * gui_share:.1f} % of one core, whole process {100 * process_share:.1f} % "
           f"while spelling; grid: {win.grid.n_flashes} flashes, {win.grid.dropped_frames} dropped frames")
     lateness = probe.summary()
-    print("10 ms probe lateness per phase, ms (p50, p99, max, ticks over one frame, ticks):", lateness)
+    print("10 ms probe lateness per phase, ms (p50, p99, max, ticks over one frame, ticks, max not waiting for a CPU):",
+          lateness)
     copy = [d for d in win.session.result().decisions if d.phase == "copy"]
     typed = "".join(d.symbol for d in copy)
     assert typed == "HI", [(d.symbol, round(d.posterior, 2), d.n_flashes) for d in copy]
