@@ -945,12 +945,13 @@ class SpellerWindow(QtWidgets.QMainWindow):
             self.progress.setValue(100)
             self.progress.setFormat("trained")
         if snap.training_report is not None and (prev is None or prev.training_report is not snap.training_report):
-            self.report.set_report(snap.training_report)
-            self.tabs.setCurrentWidget(self.report)
-            self._announce("Training finished. " + self.report.summary.text())
-            self.trained.emit()
-        if snap.n_decisions and (prev is None or not prev.n_decisions) and self.tabs.currentWidget() is self.report:
-            self.tabs.setCurrentWidget(self.scope_holder)  # spelling: back to the signals
+            # In steps, each in its own turn of the event loop (the report's data; then the tab,
+            # whose first paint lays out and draws two plots): the GUI thread's timers (the
+            # grid's flashes) run between them. The flashing goes on meanwhile: spelling starts
+            # right after training.
+            QtCore.QTimer.singleShot(0, lambda rep=snap.training_report: self._show_report(rep))
+        if snap.n_decisions and (prev is None or not prev.n_decisions):
+            QtCore.QTimer.singleShot(0, self._back_to_signals)  # spelling: back to the signals
         if self.scope is not None and self.scope.stream_lost != (not snap.source_ok):
             self.scope.set_stream_lost(not snap.source_ok, snap.source_problem or "")
         status = snap.status
@@ -965,6 +966,22 @@ class SpellerWindow(QtWidgets.QMainWindow):
                 self.grid.cue(None)
         if snap.phase != "idle" or self._phase in ("connected", "disconnected"):  # (idle: not started yet)
             self._set_phase(snap.phase)
+
+    def _show_report(self, report) -> None:
+        self.report.set_report(report)
+        self._announce("Training finished. " + self.report.summary.text())
+
+        def show_tab():
+            if self.report.report is report:
+                if self.snapshot is None or not self.snapshot.n_decisions:  # (else spelling shows the signals)
+                    self.tabs.setCurrentWidget(self.report)
+                self.trained.emit()
+
+        QtCore.QTimer.singleShot(0, show_tab)
+
+    def _back_to_signals(self) -> None:
+        if self.tabs.currentWidget() is self.report:
+            self.tabs.setCurrentWidget(self.scope_holder)
 
     def _new_decisions(self, prev, snap) -> list:
         """The session's decision records made since the previous snapshot shown."""

@@ -226,20 +226,24 @@ def test_keyboard_only_workflow_with_the_simulated_participant(qtbot, fast_confi
     for ch in typed:  # every typed character was announced
         assert ch in win.announcements
     _shot(win, tmp_path, "05-spelling")
-    # The GUI thread keeps its timers while the session trains and decodes. Training runs whole
-    # in a lower-priority training process started before the session flashes (fit, LM weight,
-    # model file, ERP averages); the libraries the phases need are imported and the objects then
-    # alive frozen for the garbage collector before flashing; the GIL switch interval is short
-    # while the window is open. Measured on the shared 2-core machine at load average 5.4-6.2
-    # (other jobs), 3 runs (p50, p99, max ms; ticks over one frame): training (-0.0, 9.4, 39.9;
-    # 1/365), (0.1, 20.0, 24.2; 10/689), (-0.1, 9.6, 71.9; 3/430); copy spelling (-0.0, 10.9,
-    # 74.2; 5/1046), (-0.1, 11.7, 49.6; 3/946), (-0.0, 6.4, 58.1; 5/925). Before: training p99
-    # 16-31, max 188-264. What is left over one frame is the GUI thread's own painting (scope,
-    # the training report's first paint: 35-50 ms here) and the OS scheduling it late on an
-    # oversubscribed CPU, not the session holding the GIL.
+    # The GUI thread keeps its timers while the session trains and decodes: never more than
+    # one frame late, but for time the OS kept it waiting for a CPU (a shared machine's other
+    # jobs; read from the thread's schedstat); with that time, within two frames at the 99th
+    # percentile.
+    # What makes this hold: training runs whole in a lower-priority training process started
+    # before the session flashes (fit, LM weight, model file, ERP averages), which also
+    # converts each phase's recording to BIDS; the libraries the phases need are imported
+    # before flashing, with no garbage collection meanwhile, and what is then alive is frozen
+    # for the collector; the GIL switch interval is short while the window is open; the
+    # training report is shown in steps (data, then the tab). Measured on the shared 2-core
+    # machine, unloaded, 6 runs (p50, p99, max; max not waiting for a CPU; ms): training
+    # -0.1 / 2.2-5.9 / 7.8-16.4; 5.1-11.7, copy -0.1 / 1.6-3.5 / 7.7-11.1; 7.4-10.2. With two
+    # busy processes beside it (load 4-5): raw max 21-41, not waiting for a CPU 8.6-18.8.
     frame = 1000 / 60
-    assert lateness["training"][0] <= 1 and lateness["training"][1] <= 2 * frame, lateness
-    assert lateness["copy"][0] <= 1 and lateness["copy"][1] <= frame, lateness
+    for phase in ("training", "copy"):
+        p50, p99, _, _, _, blocked = lateness[phase]
+        assert p50 <= 1 and p99 <= 2 * frame and blocked <= frame, (phase, lateness)
+    assert lateness["calibration"][0] <= 1 and lateness["calibration"][1] <= 2 * frame, lateness
     # Word completions: every snapshot of the session in copy spelling carries those of its text
     # (they are published with the decision that changed the text and kept until it changes).
     copy_snaps = [(text, n) for phase, text, n in probe.completions if phase == "copy"]
