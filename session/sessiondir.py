@@ -27,7 +27,8 @@ microvolts and sample positions, not the exact values and timestamps the online 
 **Crash safety.** During a phase the live session writes the raw data to
 :meth:`SessionFolder.rawlog_path` (fsynced every 0.5 s) and the decision log line by line
 (flushed each line, fsynced at most every 0.5 s), so a ``kill -9`` loses at most the last
-second. :meth:`SessionFolder.finish_phase` converts a phase's rawlog to BIDS.
+second. :meth:`SessionFolder.finish_phase` converts a phase's rawlog to BIDS (a live session
+has its training process do it: :func:`convert_rawlog_to_bids` works from file names alone).
 :meth:`SessionFolder.open` never writes: it reports unfinished phases (a crash) in
 :meth:`SessionFolder.unfinished` and a log warning; :meth:`SessionFolder.recover` converts
 them (``open(root, recover=True)`` does both). A replay reads the rawlogs, finished or not.

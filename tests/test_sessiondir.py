@@ -374,3 +374,56 @@ def test_a_run_that_wrote_nothing_is_marked_empty_on_recovery(tmp_path):
     h = SessionFolder.open(f.root)
     assert [r["status"] for r in h.runs()] == ["empty"] and not h.unfinished()
     assert h.rawlog_path("calibration") != path and h.current_run("calibration") == 2  # the next run
+
+
+def _unfinish(root: Path, task: str = "spelling") -> dict:
+    """Mark the first run of ``task`` as still recording (as when a phase ends) and return it."""
+    meta_path = root / "derivatives" / "neurospell" / "session.json"
+    meta = json.loads(meta_path.read_text())
+    run = next(r for r in meta["runs"] if r["task"] == task)
+    run["status"] = "recording"
+    meta_path.write_text(json.dumps(meta))
+    return run
+
+
+def test_a_phase_is_converted_in_another_process_the_same(session, tmp_path, caplog):
+    """finish_phase(executor=...): the live session converts each phase's recording to BIDS in
+    its training process (no GIL held in the GUI's process); the files are the same as when
+    converted here, and a dead process falls back to converting here."""
+    from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    folder = session[0]
+    ref = SessionFolder.open(folder.root).runs("spelling")[0]
+    bids_files = sorted(p.relative_to(folder.root) for p in (folder.root / Path(ref["bids"]).parent).iterdir()
+                        if "task-spelling_run-1" in p.name)
+    assert {p.suffix for p in bids_files} >= {".vhdr", ".eeg", ".vmrk", ".tsv", ".json"}
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
+    try:
+        for name, executor in (("here", None), ("process", pool)):
+            root = tmp_path / name
+            shutil.copytree(folder.root, root)
+            for p in bids_files:
+                (root / p).unlink()
+            _unfinish(root)
+            f = SessionFolder.open(root)
+            path = f.finish_phase("spelling", executor=executor)
+            run = SessionFolder.open(root).runs("spelling")[0]
+            assert path == root / ref["bids"] and run["status"] == "finished"
+            for key in ("bids", "n_samples", "n_markers_outside_data", "truncated"):
+                assert run[key] == ref[key], key
+            for p in bids_files:  # byte for byte what the in-thread conversion wrote
+                assert (root / p).read_bytes() == (folder.root / p).read_bytes(), p
+        # the process died: the conversion runs here, with a warning; nothing is lost
+        with pytest.raises(BrokenExecutor):
+            pool.submit(os._exit, 1).result(timeout=60)
+        root = tmp_path / "broken"
+        shutil.copytree(tmp_path / "process", root)
+        (root / ref["bids"]).unlink()
+        _unfinish(root)
+        caplog.set_level("WARNING", logger="neurospell")
+        path = SessionFolder.open(root).finish_phase("spelling", executor=pool)
+        assert path.is_file() and path.read_bytes() == (folder.root / ref["bids"]).read_bytes()
+        assert any("conversion process is gone" in r.getMessage() for r in caplog.records)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
