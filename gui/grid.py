@@ -11,7 +11,8 @@ frames, and the onset of every flash is reported, in flash order, through the Qt
 Onset stamping
 --------------
 A flash is drawn with a synchronous ``repaint()`` (paint and flush of the window). Where the
-platform has OpenGL (``swap_stamping=True``, the default), the grid holds a tiny
+platform has hardware OpenGL (``swap_stamping="auto"``, the default; ``"on"`` also with a
+software renderer), the grid holds a tiny
 ``QOpenGLWidget`` (:class:`_SwapProbe`, 2 x 2 px in the window colour): its presence makes
 Qt compose the whole window with OpenGL, so the flush ends in ``swapBuffers`` (with vsync,
 swap interval 1, where the driver has it), after which the probe emits ``frameSwapped``; the
@@ -19,7 +20,11 @@ onset is stamped with ``pylsl.local_clock()`` in that signal, i.e. after the buf
 the frame that shows the flash (:attr:`SpellerGrid.stamping` is ``"buffer swap"``). Where it
 has not (the ``offscreen`` platform, no OpenGL) the onset is stamped right after
 ``repaint()`` returns, after the frame was painted and handed to the window system
-(``"after paint"``). Either way the light reaches the eye later by the monitor's own latency
+(``"after paint"``). A software OpenGL renderer (Mesa's llvmpipe under Xvfb or in a virtual
+machine, SwiftShader, Windows' GDI Generic) has no vsync, so a swap tells no more than the end of
+paint, and composing every frame with it costs the GUI thread several milliseconds (under Xvfb:
+most flashes a frame late, the process's CPU share doubled): ``"auto"`` stamps after paint there
+(:attr:`SpellerGrid.gl_renderer` names the renderer found). Either way the light reaches the eye later by the monitor's own latency
 (and, without vsync, up to one refresh period). The lab's true offset and jitter are what a
 photodiode measures (:attr:`SpellerGrid.photodiode`: a square in a corner that is white
 during flashes; ``neurospell timing-check``).
@@ -37,6 +42,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 import threading
 import time
 from collections import deque
@@ -181,7 +187,7 @@ class SpellerGrid(QtWidgets.QWidget):
                  gap_frames: int = 4, refresh_rate: float | None = None, photodiode: bool = False,
                  photodiode_size: int = 60, photodiode_corner: str = "bottom-left",
                  labels: Mapping[str, str] | None = None, theme: Theme | None = None,
-                 swap_stamping: bool = True, parent: QtWidgets.QWidget | None = None):
+                 swap_stamping: str | bool = "auto", parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
         if speller_layout is None:
             speller_layout = SpellerConfig().layout()
@@ -230,7 +236,10 @@ class SpellerGrid(QtWidgets.QWidget):
         self.swap_stamped = 0
         self._n_swaps = 0
         self._swap_time = 0.0
-        self._swap_probe = _SwapProbe.create(self) if swap_stamping else None
+        mode = swap_stamping_mode(swap_stamping)
+        #: The OpenGL renderer the swap probe would use (``None``: not looked up, or no OpenGL).
+        self.gl_renderer: str | None = None
+        self._swap_probe = _SwapProbe.create(self, mode) if mode != "off" else None
 
         self._timer = QtCore.QTimer(self)
         self._timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
@@ -691,7 +700,7 @@ class _SwapProbe(QOpenGLWidget):
     """
 
     @classmethod
-    def create(cls, grid: SpellerGrid) -> _SwapProbe | None:
+    def create(cls, grid: SpellerGrid, mode: str = "auto") -> _SwapProbe | None:
         app = QtGui.QGuiApplication.instance()
         if app is None or QtGui.QGuiApplication.platformName() in _NO_GL_PLATFORMS:
             return None
@@ -699,6 +708,12 @@ class _SwapProbe(QOpenGLWidget):
         if not ctx.create():
             logger.info("SpellerGrid: no OpenGL context on %s; onsets are stamped after paint.",
                         QtGui.QGuiApplication.platformName())
+            return None
+        grid.gl_renderer = _renderer(ctx)
+        if mode == "auto" and grid.gl_renderer is not None and _SOFTWARE_GL.search(grid.gl_renderer):
+            logger.info("SpellerGrid: the OpenGL renderer is software (%s): no vsync, and composing each frame "
+                        "with it costs more than it tells; onsets are stamped after paint ([gui] swap_stamping = "
+                        "\"on\" uses it anyway).", grid.gl_renderer)
             return None
         probe = cls(grid)
         probe.setFixedSize(2, 2)
@@ -716,3 +731,37 @@ class _SwapProbe(QOpenGLWidget):
 
 #: Qt platforms without OpenGL windows (no probe there).
 _NO_GL_PLATFORMS = frozenset({"offscreen", "minimal", "vnc", "linuxfb"})
+#: ``swap_stamping`` values: "auto" (hardware OpenGL only), "on" (any OpenGL), "off".
+SWAP_STAMPING = ("auto", "on", "off")
+#: Software OpenGL renderers (GL_RENDERER strings): Mesa llvmpipe / softpipe / swrast,
+#: SwiftShader, Windows' GDI Generic and Basic Render Driver.
+_SOFTWARE_GL = re.compile(r"llvmpipe|softpipe|swrast|software|swiftshader|gdi generic|basic render", re.IGNORECASE)
+
+
+def swap_stamping_mode(value) -> str:
+    """``swap_stamping`` as one of :data:`SWAP_STAMPING` (``True`` is ``"auto"``, ``False`` ``"off"``)."""
+    if value is True:
+        return "auto"
+    if value is False:
+        return "off"
+    if value not in SWAP_STAMPING:
+        raise NeurospellError(f"swap_stamping must be one of {', '.join(map(repr, SWAP_STAMPING))} (or true/false), "
+                              f"got {value!r}.")
+    return value
+
+
+def _renderer(ctx: QtGui.QOpenGLContext) -> str | None:
+    """GL_RENDERER of a created context (made current on a throw-away offscreen surface)."""
+    surface = QtGui.QOffscreenSurface()
+    surface.setFormat(ctx.format())
+    surface.create()
+    try:
+        if not ctx.makeCurrent(surface):
+            return None
+        try:
+            name = ctx.functions().glGetString(0x1F01)  # GL_RENDERER
+        finally:
+            ctx.doneCurrent()
+        return str(name) if name else None
+    finally:
+        surface.destroy()

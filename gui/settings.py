@@ -25,6 +25,8 @@ from PySide6 import QtCore, QtGui
 from neurospell.check import NeurospellError, check_option, check_range
 from neurospell.config import Config, write_config
 
+from .grid import SWAP_STAMPING
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -63,10 +65,12 @@ class GuiSettings:
         session folder's recordings).
     photodiode_channel : str
         The recorded channel the photodiode is plugged into (timing-check mode).
-    swap_stamping : bool
-        Where the platform has OpenGL, compose the window with OpenGL and stamp each flash's
-        onset at the buffer swap of its frame (vsync where the driver has it) instead of after
-        paint (:mod:`neurospell.gui.grid`); read when the window opens.
+    swap_stamping : str
+        ``"auto"``: where the platform has hardware OpenGL, compose the window with OpenGL and
+        stamp each flash's onset at the buffer swap of its frame (vsync where the driver has
+        it) instead of after paint (:mod:`neurospell.gui.grid`); ``"on"``: also with a software
+        renderer (no vsync; costly); ``"off"``: after paint. ``true``/``false`` read as
+        ``"auto"``/``"off"``. Read when the window opens.
     """
 
     theme: str = "auto"
@@ -79,13 +83,16 @@ class GuiSettings:
     photodiode: bool = False
     timing_check: bool = False
     photodiode_channel: str = "PD"
-    swap_stamping: bool = True
+    swap_stamping: str = "auto"
 
     def __post_init__(self):
         check_option("theme", self.theme, ("auto", "high-contrast", "light"))
         check_range("font_scale", self.font_scale, 0.5, 4.0)
         check_range("grid_scale", self.grid_scale, 0.5, 2.0)
         check_range("scan_interval", self.scan_interval, 0.3, 10.0)
+        if isinstance(self.swap_stamping, bool):
+            object.__setattr__(self, "swap_stamping", "auto" if self.swap_stamping else "off")
+        check_option("swap_stamping", self.swap_stamping, SWAP_STAMPING)
         if not isinstance(self.photodiode_channel, str) or not self.photodiode_channel.strip():
             raise NeurospellError(
                 f"[gui] photodiode_channel must name the photodiode's channel (e.g. 'PD'), got {self.photodiode_channel!r}."

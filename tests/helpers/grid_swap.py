@@ -25,7 +25,7 @@ class Grid(SpellerGrid):
 
 def main():
     app = QtWidgets.QApplication(sys.argv[:1])
-    grid = Grid(flash_frames=3, gap_frames=3, refresh_rate=60.0, swap_stamping=sys.argv[1] == "swap")
+    grid = Grid(flash_frames=3, gap_frames=3, refresh_rate=60.0, swap_stamping=sys.argv[1])
     grid.resize(600, 600)
     grid.show()
     onsets = []
@@ -36,6 +36,7 @@ def main():
     QtCore.QTimer.singleShot(30000, app.quit)
     app.exec()
     print(json.dumps(dict(platform=app.platformName(), stamping=grid.stamping, swap_stamped=grid.swap_stamped,
+                          gl_renderer=grid.gl_renderer,
                           n_flashes=grid.n_flashes, groups=groups, onsets=onsets, before=grid.before,
                           period=grid.frame_period)), flush=True)
 
