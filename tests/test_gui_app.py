@@ -337,9 +337,10 @@ def test_window_shows_snapshots(qtbot, tmp_path, restore_app_look):
               "erp_nontarget": np.zeros((2, times.size)), "times": times, "ch_names": ["Cz", "Pz"],
               "accuracy_vs_repetitions": [0.5, 0.75, 1.0], "lm_alpha": 0.5}
     win.show_snapshot(LiveSnapshot("copy", "trained", engine=eng, training_report=report, text=eng.text))
+    # shown in steps, each in its own turn of the event loop (data, then the tab)
+    qtbot.waitUntil(lambda: win.tabs.currentWidget() is win.report, timeout=5000)
     summary = win.report.summary.text()
     assert "held-out AUC 0.910" in summary and "ERP (Pz)" in summary and "1: 50%" in summary, summary
-    assert win.tabs.currentWidget() is win.report
     _shot(win, tmp_path, "snapshot-report")
     # A word finished: spoken (when an engine exists) and announced.
     win.show_snapshot(LiveSnapshot("copy", "ok", engine=_engine_snapshot("HELLO WORLD "), text="HELLO WORLD "))
