@@ -53,7 +53,9 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout  # (not the builtin before 3.11)
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -371,7 +373,7 @@ def fit_in_process(name: str, params: dict, batch: EpochBatch, preprocessing):
 
 def train_decoder(name: str, params: dict, batch: EpochBatch, config, layout, *, lm=None,
                   lm_name: str | None = None, seed: int = 0, provenance: dict | None = None,
-                  model_path=None) -> tuple:
+                  model_path=None, progress: Callable[[float, str], None] | None = None) -> tuple:
     """All the work of a live session's training phase, in one call.
 
     Fits decoder ``name`` on the labelled calibration ``batch``, chooses the LM weight on
@@ -402,6 +404,10 @@ def train_decoder(name: str, params: dict, batch: EpochBatch, config, layout, *,
         Stored as ``provenance_["live_session"]`` before the model is saved.
     model_path : path-like | None
         Where the model is saved (``None``: not saved).
+    progress : callable | None
+        Called as ``progress(fraction, stage)`` when each stage starts (fraction of the
+        whole, 0 to 1; stage: what it does, e.g. ``"choosing the LM weight"``) and with
+        ``(1.0, "done")`` at the end.
 
     Returns
     -------
@@ -412,12 +418,19 @@ def train_decoder(name: str, params: dict, batch: EpochBatch, config, layout, *,
         ``erp_target`` / ``erp_nontarget`` (array, shape (n_channels, n_times), volts),
         ``times`` (seconds), ``ch_names``, ``model_path``, ``accuracy_vs_repetitions``.
     """
+    step = progress if progress is not None else (lambda fraction, stage: None)
+    step(TRAINING_STAGES["fit"], f"fitting {name} on {len(batch)} epochs")
     dec = make_decoder(name, **params).fit(batch, config.preprocessing)
-    alpha = calibrate_model_alpha(dec, lm, config, lm_name=lm_name, seed=seed) if lm is not None else None
+    alpha = None
+    if lm is not None:
+        step(TRAINING_STAGES["lm_weight"], "choosing the LM weight")
+        alpha = calibrate_model_alpha(dec, lm, config, lm_name=lm_name, seed=seed)
     if provenance is not None:
         dec.provenance_["live_session"] = dict(provenance)
     if model_path is not None:
+        step(TRAINING_STAGES["save"], "saving the model")
         dec.save(model_path)
+    step(TRAINING_STAGES["report"], "ERP averages and accuracy by repetitions")
     y = batch.targets
     x = batch.data
     report = {
@@ -428,6 +441,7 @@ def train_decoder(name: str, params: dict, batch: EpochBatch, config, layout, *,
         "model_path": None if model_path is None else str(model_path),
         "accuracy_vs_repetitions": accuracy_vs_repetitions(batch, getattr(dec, "heldout_scores_", ()), layout),
     }
+    step(1.0, "done")
     return dec, report
 
 
@@ -462,6 +476,47 @@ def _lm_recipe(lm, lm_name: str | None, lm_config):
 #: Niceness added to the training process: on a busy CPU the session's process (a GUI's event
 #: loop, the acquisition thread) and the participant's get the cores first; the fit only waits.
 TRAINING_NICE = 10
+#: Where the training phase's progress stands when each stage starts (0 to 1): the fit takes
+#: most of the time (all of it for a network), then the LM-weight simulation.
+TRAINING_STAGES = {"lm": 0.0, "fit": 0.02, "lm_weight": 0.6, "save": 0.9, "report": 0.95}
+_progress_queue: list = []  # (in a training process: the queue its jobs report progress on)
+
+
+def _init_training_process(queue) -> None:
+    _progress_queue[:] = [queue]
+    _lower_priority()
+
+
+class TrainingPool(ProcessPoolExecutor):
+    """A training process: a one-worker 'spawn' pool at a lower priority
+    (:data:`TRAINING_NICE`) whose jobs report their progress on :attr:`progress_queue`
+    (``(fraction, stage)`` tuples; :func:`train_in_process` reads them)."""
+
+    def __init__(self):
+        ctx = multiprocessing.get_context("spawn")
+        self.progress_queue = ctx.Queue()
+        super().__init__(max_workers=1, mp_context=ctx, initializer=_init_training_process,
+                         initargs=(self.progress_queue,))
+
+    def drain(self, progress: Callable[[float, str], None] | None = None) -> None:
+        """Hand the progress reports queued so far to ``progress`` (``None``: drop them)."""
+        while True:
+            try:
+                item = self.progress_queue.get_nowait()
+            except (queue.Empty, OSError, ValueError):  # (ValueError, OSError: the queue is closed)
+                return
+            if progress is not None:
+                progress(*item)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        super().shutdown(wait=wait, cancel_futures=cancel_futures)
+        if wait:
+            self.progress_queue.close()
+
+
+def _report_progress(fraction: float, stage: str) -> None:
+    if _progress_queue:
+        _progress_queue[0].put((float(fraction), str(stage)))
 
 
 _lowered: list = []  # (in a training process: its priority was lowered)
@@ -486,6 +541,7 @@ def _train_job(job: dict) -> tuple:
         torch.set_num_threads(job["n_threads"])
     recipe, lm, lm_ok = job["lm"], None, True
     if recipe is not None and recipe[0] == "build":
+        _report_progress(TRAINING_STAGES["lm"], f"loading the language model {recipe[1]}")
         _, lm_name, lm_config, fingerprint = recipe
         lm = make_model(lm_name, lm_config)
         # the session's LM must be the one built here; otherwise the session chooses the weight
@@ -497,13 +553,14 @@ def _train_job(job: dict) -> tuple:
     dec, report = train_decoder(job["name"], job["params"], job["batch"], config, config.speller.layout(),
                                 lm=lm if lm_ok else None, lm_name=job["lm_name"], seed=job["seed"],
                                 provenance=job["provenance"],
-                                model_path=job["model_path"] if lm_ok else None)
+                                model_path=job["model_path"] if lm_ok else None, progress=_report_progress)
     return dec, report, lm_ok
 
 
 def train_in_process(name: str, params: dict, batch: EpochBatch, config, layout, *, lm=None,
                      lm_name: str | None = None, seed: int = 0,
-                     provenance: dict | None = None, model_path=None, pool=None) -> tuple:
+                     provenance: dict | None = None, model_path=None, pool=None,
+                     progress: Callable[[float, str], None] | None = None) -> tuple:
     """:func:`train_decoder` in a fresh ('spawn') training process.
 
     Everything the training phase computes -- the fit, the LM-weight simulation, the model
@@ -520,7 +577,9 @@ def train_in_process(name: str, params: dict, batch: EpochBatch, config, layout,
     the training process.
 
     ``pool``: a training process started ahead of time (:func:`training_pool`), else one is
-    started here and ended after.
+    started here and ended after. ``progress``: called here (in the calling thread) as
+    ``progress(fraction, stage)`` as the training process reports its stages (see
+    :func:`train_decoder`).
 
     Returns
     -------
@@ -539,9 +598,23 @@ def train_in_process(name: str, params: dict, batch: EpochBatch, config, layout,
            "provenance": provenance, "model_path": None if model_path is None else str(model_path),
            "n_threads": torch.get_num_threads() if torch is not None else None}
     if pool is not None:
-        return pool.submit(_train_job, job).result()
+        return _run_reporting(pool, job, progress)
     with training_pool() as pool:
-        return pool.submit(_train_job, job).result()
+        return _run_reporting(pool, job, progress)
+
+
+def _run_reporting(pool, job: dict, progress) -> tuple:
+    drain = getattr(pool, "drain", lambda progress=None: None)  # (another executor: no reports)
+    drain()  # (reports left by an earlier job)
+    future = pool.submit(_train_job, job)
+    while True:
+        try:
+            result = future.result(timeout=0.1)
+        except FutureTimeout:
+            drain(progress)
+            continue
+        drain(progress)
+        return result
 
 
 def _warm_up() -> int:
@@ -550,14 +623,14 @@ def _warm_up() -> int:
     return len(available_models()) + len(DECODERS)
 
 
-def training_pool(*, warm: bool = False) -> ProcessPoolExecutor:
+def training_pool(*, warm: bool = False) -> TrainingPool:
     """A training process (a one-worker 'spawn' pool) for :func:`train_in_process`.
 
     Starting a process from a large one (Qt, torch loaded) holds the GIL while the process
     is forked; ``warm=True`` starts it now and has it import the training code, so that a
     session can do this before it flashes, not when it trains.
     """
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    pool = TrainingPool()
     if warm:
         pool.submit(_warm_up)
     return pool
@@ -782,7 +855,7 @@ class LiveSession:
         self._n_scored_before = 0
         self._n_spell_sent_run = 0
         self._init_marker_watch()
-        self._train_pool: ProcessPoolExecutor | None = None
+        self._train_pool: TrainingPool | None = None
         display.on_onset(self._on_onset)
 
     # -- the public API -----------------------------------------------------------------------
@@ -1448,6 +1521,11 @@ class LiveSession:
         self._publish(f"calibration done: {n} epochs")
 
     # -- training ------------------------------------------------------------------------------
+    def _training_progress(self, fraction: float, stage: str) -> None:
+        if stage != "done":
+            self._progress = min(max(float(fraction), 0.0), 1.0)
+            self._publish(f"training {self.decoder_name}: {stage}")
+
     def _run_training(self) -> None:
         batch = self._calibration_batch
         if batch is None or len(batch) == 0 or batch.targets is None or not batch.targets.any():
@@ -1470,7 +1548,8 @@ class LiveSession:
         # process's threads (a GUI's event loop, the acquisition thread) keep the GIL
         dec, report, lm_done = train_in_process(
             self.decoder_name, params, batch, self.config, self.layout, lm=self.lm, lm_name=self.lm_name,
-            seed=self.seed, provenance=provenance, model_path=model_path, pool=self._train_pool)
+            seed=self.seed, provenance=provenance, model_path=model_path, pool=self._train_pool,
+            progress=self._training_progress)
         if self.folder is None:  # else it converts the spelling runs to BIDS (_end_phase)
             self._end_train_pool()
         if not lm_done:  # the LM rebuilt there was not this one: the weight is chosen here

@@ -335,10 +335,20 @@ def test_training_process_gives_the_same_model_weight_and_report(tmp_path):
     params = decoder_params(name, config.decoder)
     lm = make_model("ngram", config.lm)
     prov = {"calibration_text": "ABCDEF"}
+    steps_here, steps_there = [], []
     here, rep_here = train_decoder(name, params, batch, config, layout, lm=lm, lm_name="ngram", seed=4,
-                                   provenance=prov, model_path=tmp_path / "here.pkl")
+                                   provenance=prov, model_path=tmp_path / "here.pkl",
+                                   progress=lambda f, s: steps_here.append((f, s)))
     there, rep_there, lm_done = train_in_process(name, params, batch, config, layout, lm=lm, lm_name="ngram",
-                                                 seed=4, provenance=prov, model_path=tmp_path / "there.pkl")
+                                                 seed=4, provenance=prov, model_path=tmp_path / "there.pkl",
+                                                 progress=lambda f, s: steps_there.append((f, s)))
+    # the training process reports its stages as it goes (a GUI's progress bar): the same
+    # stages as here, after loading the LM, in order, ending at 1
+    assert [s for _, s in steps_here] == [f"fitting {name} on {len(batch)} epochs", "choosing the LM weight",
+                                          "saving the model", "ERP averages and accuracy by repetitions", "done"]
+    assert steps_there == [(0.0, "loading the language model ngram"), *steps_here]
+    fractions = [f for f, _ in steps_there]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(set(fractions)) == len(fractions)
     assert lm_done and rep_there["lm_alpha"] == rep_here["lm_alpha"] is not None
     assert there.provenance_["lm_alpha"] == here.provenance_["lm_alpha"]
     assert there.provenance_["live_session"] == prov
