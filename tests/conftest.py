@@ -9,6 +9,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+import signal  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -17,6 +18,13 @@ from neurospell.lsl import configure_lsl  # noqa: E402
 
 # Before any LSL call in this process (and, through $LSLAPICFG, in its subprocesses).
 configure_lsl()
+
+# A shell without job control starts background jobs with SIGINT ignored, and an ignored
+# signal stays ignored in every process started from them: Python then installs no Ctrl-C
+# handler and the tests of Ctrl-C would see nothing. Handled here, and default in the
+# processes the tests start (a handled signal is reset to the default on exec).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 try:  # one torch thread in tests and CI
     import torch

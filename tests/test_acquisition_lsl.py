@@ -171,7 +171,9 @@ def test_int_marker_stream_and_insert_marker_through_outlet():
             chunks, events = [], []
             assert _collect(rd, lambda c, e: len(e) >= 1, 10.0, chunks, events)
     assert events[0].label == "trial:4:B" and events[0].code == 200
-    assert before <= events[0].timestamp <= local_clock()
+    # (stamped when sent; the inlet's clock correction between two streams of one host is
+    # estimated, off by microseconds)
+    assert before - 1e-3 <= events[0].timestamp <= local_clock() + 1e-3
 
 
 def test_int16_stream_in_microvolts_is_scaled_to_volts():
