@@ -230,10 +230,11 @@ class Scope(QtWidgets.QWidget):
         self._pens = {"ok": self._pen_ok, "noisy": pg.mkPen(th.warn, width=1),
                       "flat": pg.mkPen(th.bad, width=1), "railed": pg.mkPen(th.bad, width=1),
                       "lost": pg.mkPen(th.grid_line, width=1)}
-        self.curves: list[pg.PlotDataItem] = []
+        # PlotCurveItem, not PlotDataItem: a trace needs no symbols, downsampling or bounds
+        # bookkeeping, and each redraw then costs less Python on the GUI thread.
+        self.curves: list[pg.PlotCurveItem] = []
         for _ in self.ch_names:
-            c = pg.PlotDataItem(self._x, self._disp[0], pen=self._pen_ok)
-            c.setSkipFiniteCheck(True)
+            c = pg.PlotCurveItem(self._x, self._disp[0], pen=self._pen_ok, skipFiniteCheck=True)
             plot.addItem(c)
             self.curves.append(c)
 
@@ -485,5 +486,5 @@ class Scope(QtWidgets.QWidget):
             if self.clip:
                 np.clip(row, -self.clip, self.clip, out=row)
             row += self._offsets[i]
-            self.curves[i].setData(self._x, row)
+            self.curves[i].setData(self._x, row, skipFiniteCheck=True)
         self.n_redraws += 1
