@@ -84,8 +84,9 @@ SOURCE_KINDS = (
 #: The interpreter's thread switch interval while a window is open (seconds; Python's default is
 #: 0.005). The session's worker runs in this process: each time the GUI thread needs the GIL
 #: back (PySide releases it around Qt calls) it waits up to one interval while the worker runs
-#: Python code, and one frame of GUI work takes many such turns.
-SWITCH_INTERVAL = 0.0005
+#: Python code, and one frame of GUI work takes many such turns (0.1 ms: the worker still runs
+#: its Python in 0.1 ms slices; switching costs it a few microseconds each).
+SWITCH_INTERVAL = 0.0001
 
 #: Phases in which the BCI has control (flashing, or training towards it).
 BCI_PHASES = ("calibration", "training", "copy", "free")
