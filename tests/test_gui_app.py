@@ -235,11 +235,13 @@ def test_keyboard_only_workflow_with_the_simulated_participant(qtbot, fast_confi
     # before the session flashes (fit, LM weight, model file, ERP averages), which also
     # converts each phase's recording to BIDS; the libraries the phases need are imported
     # before flashing, with no garbage collection meanwhile, and what is then alive is frozen
-    # for the collector; the GIL switch interval is short while the window is open; the
-    # training report is shown in steps (data, then the tab). Measured on the shared 2-core
-    # machine, unloaded, 6 runs (p50, p99, max; max not waiting for a CPU; ms): training
-    # -0.1 / 2.2-5.9 / 7.8-16.4; 5.1-11.7, copy -0.1 / 1.6-3.5 / 7.7-11.1; 7.4-10.2. With two
-    # busy processes beside it (load 4-5): raw max 21-41, not waiting for a CPU 8.6-18.8.
+    # for the collector; the GIL switch interval is 0.1 ms while the window is open; the
+    # training report is shown in steps (data, then the tab); the scope's traces are bare
+    # PlotCurveItems. Measured on the shared 2-core machine, unloaded, 6 runs (p50 / p99 / max;
+    # max not waiting for a CPU; ms): training 0.0 / 4.5-6.0 / 9.5-12.9; 5.5-8.5, copy -0.1 /
+    # 1.0-2.6 / 9.9-13.5; 8.8-12.2. Before: training max 16-264 (a full garbage collection,
+    # lazy imports, the BIDS conversion in this process), copy max 50-80. With two busy
+    # processes beside it (load 4-5): raw max 21-41, not waiting for a CPU 8.6-18.8.
     frame = 1000 / 60
     for phase in ("training", "copy"):
         p50, p99, _, _, _, blocked = lateness[phase]
