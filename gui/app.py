@@ -88,6 +88,26 @@ SOURCE_KINDS = (
 #: its Python in 0.1 ms slices; switching costs it a few microseconds each).
 SWITCH_INTERVAL = 0.0001
 
+#: Milliseconds between the steps of a view change made while the grid may flash (the training
+#: report's data, then its tab): a frame, so that the GUI thread's timers run between them.
+_STEP_MS = 17
+
+
+class _OnFirstPaint(QtCore.QObject):
+    """Calls ``callback`` (queued) after the first paint of ``widget``, then stops watching."""
+
+    def __init__(self, widget: QtWidgets.QWidget, callback):
+        super().__init__(widget)
+        self._callback = callback
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj: QtCore.QObject, event: QtCore.QEvent) -> bool:  # noqa: N802 (Qt override)
+        if event.type() == QtCore.QEvent.Type.Paint:
+            obj.removeEventFilter(self)
+            QtCore.QTimer.singleShot(0, self._callback)
+        return False
+
+
 #: Phases in which the BCI has control (flashing, or training towards it).
 BCI_PHASES = ("calibration", "training", "copy", "free")
 
@@ -329,6 +349,11 @@ class SpellerWindow(QtWidgets.QMainWindow):
         self.report = TrainingReport(self.theme)
         self.tabs.addTab(self.scope_holder, "&Signals")
         self.tabs.addTab(self.report, "&Training")
+        # The Training tab's first show is its costly one (pyqtgraph lays out and sizes its two
+        # plots): it is shown first, when the window opens, and the Signals tab once it has
+        # painted -- not for the first time when a report arrives while the grid flashes.
+        self.tabs.setCurrentWidget(self.report)
+        self._report_shown = _OnFirstPaint(self.report, self._report_painted)
         self.timing_label = _named(QtWidgets.QLabel(
             "Timing-check mode (Settings) shows the photodiode square; the report appears here when the "
             "calibration and when the session end."), "Timing report",
@@ -377,7 +402,8 @@ class SpellerWindow(QtWidgets.QMainWindow):
         self._timing_checked: set = set()  # (session id, what) already checked
         self._connect_thread: threading.Thread | None = None
         self._closing: list[threading.Thread] = []
-        QtWidgets.QApplication.instance().installEventFilter(self)
+        self._watching_switch = False
+        self._watch_switch_key(self.settings.single_switch)
         speech_problem = self._apply_speech(self.settings.speak_words)
         self.resize(1500, 900)
         self._update_controls()
@@ -581,14 +607,16 @@ class SpellerWindow(QtWidgets.QMainWindow):
     # -- settings ----------------------------------------------------------------------------------
     def _settings_changed(self) -> None:
         try:
-            new = GuiSettings(theme=self.theme_box.currentData(), font_scale=round(self.font_spin.value(), 2),
-                              grid_scale=round(self.grid_scale_spin.value(), 2),
-                              single_switch=self.switch_check.isChecked(),
-                              scan_interval=round(self.scan_spin.value(), 2),
-                              switch_key=self.switch_key_edit.text().strip() or "F8",
-                              speak_words=self.speak_check.isChecked(), photodiode=self.photodiode_check.isChecked(),
-                              timing_check=self.timing_check_box.isChecked(),
-                              photodiode_channel=self.pd_channel_edit.text().strip())
+            # (replace: settings the tab does not show, e.g. swap_stamping, are kept)
+            new = replace(self.settings, theme=self.theme_box.currentData(),
+                          font_scale=round(self.font_spin.value(), 2),
+                          grid_scale=round(self.grid_scale_spin.value(), 2),
+                          single_switch=self.switch_check.isChecked(),
+                          scan_interval=round(self.scan_spin.value(), 2),
+                          switch_key=self.switch_key_edit.text().strip() or "F8",
+                          speak_words=self.speak_check.isChecked(), photodiode=self.photodiode_check.isChecked(),
+                          timing_check=self.timing_check_box.isChecked(),
+                          photodiode_channel=self.pd_channel_edit.text().strip())
         except NeurospellError as err:
             self.set_status(str(err))
             return
@@ -602,6 +630,7 @@ class SpellerWindow(QtWidgets.QMainWindow):
             self.grid.photodiode = new.photodiode or new.timing_check
             self.grid.update()
         self.scanner.set_interval(new.scan_interval)
+        self._watch_switch_key(new.single_switch)
         if not new.single_switch:
             self.scanner.stop()
         if old.speak_words != new.speak_words:
@@ -950,9 +979,9 @@ class SpellerWindow(QtWidgets.QMainWindow):
             # whose first paint lays out and draws two plots): the GUI thread's timers (the
             # grid's flashes) run between them. The flashing goes on meanwhile: spelling starts
             # right after training.
-            QtCore.QTimer.singleShot(0, lambda rep=snap.training_report: self._show_report(rep))
+            QtCore.QTimer.singleShot(_STEP_MS, lambda rep=snap.training_report: self._show_report(rep))
         if snap.n_decisions and (prev is None or not prev.n_decisions):
-            QtCore.QTimer.singleShot(0, self._back_to_signals)  # spelling: back to the signals
+            QtCore.QTimer.singleShot(_STEP_MS, self._back_to_signals)  # spelling: back to the signals
         if self.scope is not None and self.scope.stream_lost != (not snap.source_ok):
             self.scope.set_stream_lost(not snap.source_ok, snap.source_problem or "")
         status = snap.status
@@ -978,7 +1007,11 @@ class SpellerWindow(QtWidgets.QMainWindow):
                     self.tabs.setCurrentWidget(self.report)
                 self.trained.emit()
 
-        QtCore.QTimer.singleShot(0, show_tab)
+        QtCore.QTimer.singleShot(_STEP_MS, show_tab)
+
+    def _report_painted(self) -> None:
+        if self.tabs.currentWidget() is self.report and self.report.report is None:
+            self.tabs.setCurrentWidget(self.scope_holder)
 
     def _back_to_signals(self) -> None:
         if self.tabs.currentWidget() is self.report:
@@ -1043,6 +1076,15 @@ class SpellerWindow(QtWidgets.QMainWindow):
             return
         self.scanner.press()
 
+    def _watch_switch_key(self, on: bool) -> None:
+        """Read every key press of the application (the single switch works wherever the focus
+        is) only in single-switch mode: an application-wide event filter is Python code run,
+        with the GIL, for every event of the GUI thread."""
+        if on != self._watching_switch:
+            app = QtWidgets.QApplication.instance()
+            (app.installEventFilter if on else app.removeEventFilter)(self)
+            self._watching_switch = on
+
     def eventFilter(self, obj: QtCore.QObject, event: QtCore.QEvent) -> bool:  # noqa: N802 (Qt override)
         if (self.settings.single_switch and event.type() == QtCore.QEvent.Type.KeyPress
                 and not event.isAutoRepeat() and event.key() == self.settings.switch_qt_key
@@ -1053,7 +1095,7 @@ class SpellerWindow(QtWidgets.QMainWindow):
 
     # -- closing ---------------------------------------------------------------------------------------
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 (Qt override)
-        QtWidgets.QApplication.instance().removeEventFilter(self)
+        self._watch_switch_key(False)
         self._poll_timer.stop()
         self.scanner.stop()
         self.disconnect_source()
