@@ -71,9 +71,12 @@ def test_timing_check_recovers_the_photodiode_delay_of_a_closed_loop_run(tmp_pat
     # (a flash stamped late can bring two flashes closer than their light lasts: one rise for two
     # markers, the second unmatched; every pair made is right)
     assert rep.n_markers == n_flashes and rep.n_matched >= n_flashes - 2 and rep.n_unmatched_onsets == 0
-    # the light starts on the first sample at or after marker + D: D <= offset < D + one sample
-    assert DELAY_MS - 1e-6 <= rep.median_ms < DELAY_MS + sample_ms, rep.summary()
-    assert rep.offsets_ms.min() >= DELAY_MS - 1e-6 and rep.offsets_ms.max() < DELAY_MS + sample_ms + 1e-6
+    # the light starts on the first sample at or after marker + D: D <= offset < D + one sample,
+    # give or take the LSL clock correction between the EEG and the marker stream (estimated:
+    # off by microseconds to tens of microseconds on one host; 18 us seen)
+    tol = 0.1
+    assert DELAY_MS - tol <= rep.median_ms < DELAY_MS + sample_ms + tol, rep.summary()
+    assert rep.offsets_ms.min() >= DELAY_MS - tol and rep.offsets_ms.max() < DELAY_MS + sample_ms + tol
     assert rep.p1_p99_ms <= sample_ms and rep.sd_ms <= sample_ms and rep.iqr_ms <= sample_ms
     # the command line prints the same report
     assert main(["timing-check", str(folder.root), "--photodiode", "PD", "--json", str(tmp_path / "t.json")]) == 0
