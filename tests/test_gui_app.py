@@ -222,13 +222,13 @@ def test_keyboard_only_workflow_with_the_simulated_participant(qtbot, fast_confi
     lateness = probe.summary()
     print("10 ms probe lateness per phase, ms (p50, p99, max, ticks over one frame, ticks, max not waiting for a CPU):",
           lateness)
+    _shot(win, tmp_path, "05-spelling")
     qtbot.waitUntil(lambda: win.snapshot.phase == "free", timeout=30_000)  # the copy phrase is done
     copy = [d for d in win.session.result().decisions if d.phase == "copy"]
     assert copy[-1].text == "HI", [(d.symbol, d.intended, round(d.posterior, 2), d.n_flashes) for d in copy]
     assert win.announcements.count("Phase: copy") == 1
     for d in copy:  # every typed character was announced
         assert spoken_symbol(d.symbol) in win.announcements
-    _shot(win, tmp_path, "05-spelling")
     # The GUI thread keeps its timers while the session trains and decodes: one frame at the
     # 99th percentile; at worst a frame and a half, but for time the OS kept it waiting for a
     # CPU (a shared machine's other jobs; read from the thread's schedstat). In most runs here

@@ -230,6 +230,11 @@ def test_real_mode_process_streams_exactly_the_pure_synthesis(gtec_files):
             inlet.open_stream(5.0)
             assert inlet.info().channel_count() == 8 and inlet.info().nominal_srate() == 250.0
             onsets, codes = _schedule(2, pylsl.local_clock() + 0.6, seed=3)
+            # each onset a quarter of a sample after a sample: 1 ms from where the generator
+            # rounds (whole and half samples), so that the marker inlet's clock-sync offset
+            # (microseconds) can never move a flash to another sample (one run had an onset
+            # within microseconds of one: that flash's response was played a sample off)
+            onsets = t0 + (np.floor((onsets - t0) * SFREQ) + 0.25) / SFREQ
             for t, c in zip(onsets, codes, strict=True):
                 mk.push(flash_to_str(int(c)), timestamp=float(t))
             chunks, stamps = [], []
