@@ -353,7 +353,7 @@ class SpellerWindow(QtWidgets.QMainWindow):
         # plots): it is shown first, when the window opens, and the Signals tab once it has
         # painted -- not for the first time when a report arrives while the grid flashes.
         self.tabs.setCurrentWidget(self.report)
-        self._report_shown = _OnFirstPaint(self.report, self._report_painted)
+        _OnFirstPaint(self.report, self._report_painted)  # (a child of the report: kept alive by it)
         self.timing_label = _named(QtWidgets.QLabel(
             "Timing-check mode (Settings) shows the photodiode square; the report appears here when the "
             "calibration and when the session end."), "Timing report",
@@ -1010,8 +1010,8 @@ class SpellerWindow(QtWidgets.QMainWindow):
         QtCore.QTimer.singleShot(_STEP_MS, show_tab)
 
     def _report_painted(self) -> None:
-        if self.tabs.currentWidget() is self.report and self.report.report is None:
-            self.tabs.setCurrentWidget(self.scope_holder)
+        if self.report.report is None:  # (a report that came meanwhile stays shown)
+            self._back_to_signals()
 
     def _back_to_signals(self) -> None:
         if self.tabs.currentWidget() is self.report:
