@@ -77,10 +77,13 @@ class LslEegOutlet(_OutletBase):
         LSL channel format.
     stype : str
         Stream type (default ``"EEG"``).
+    meta : dict | None
+        Extra text fields written to the stream's ``desc/neurospell`` (e.g. a simulated
+        participant's ``marker_stream``).
     """
 
     def __init__(self, name, ch_names, ch_types, sfreq, *, source_id=None, chunk_size=0,
-                 dtype="float32", stype="EEG"):
+                 dtype="float32", stype="EEG", meta=None):
         validate_type(name, str, "name")
         if not name:
             raise NeurospellError("name must be a non-empty stream name.")
@@ -107,6 +110,10 @@ class LslEegOutlet(_OutletBase):
             c.append_child_value("type", kind)
             c.append_child_value("unit", "volts" if kind in ("eeg", "eog", "ecg", "emg") else "none")
         info.desc().append_child_value("manufacturer", "neurospell")
+        if meta:
+            node = info.desc().append_child("neurospell")
+            for key, value in meta.items():
+                node.append_child_value(str(key), str(value))
         self._outlet = pylsl.StreamOutlet(info, int(chunk_size), 360)
 
     def __repr__(self):

@@ -47,6 +47,8 @@ from neurospell.preprocessing import load_recording
 from neurospell.preprocessing.offline import flash_table
 from neurospell.types import SpellerLayout
 
+from .markerlink import MarkerStreamFinder
+
 __all__ = [
     "ScheduledFlash", "ParametricGenerator", "RecordingGenerator", "RealEpochGenerator", "Intention",
     "SimulatedParticipant", "channel_names", "intended_symbol", "PhotodiodeGenerator",
@@ -895,8 +897,11 @@ class SimulatedParticipant:
     intention : Intention
     name : str
         Name of the EEG stream published.
-    marker_stream : str
-        Name of the marker stream read (waited for; when it disappears, the loop ends).
+    marker_stream : str | None
+        Name of the marker stream read (waited for; when it disappears, the loop ends);
+        ``None`` (default): the newest ``neurospell-markers*`` stream
+        (:class:`~neurospell.session.markerlink.MarkerStreamFinder`, which also says when none
+        appears or it sends nothing).
     lookahead : float
         Publication latency in seconds (>= 0).
     duration : float | None
@@ -904,10 +909,10 @@ class SimulatedParticipant:
     """
 
     def __init__(self, generator, intention: Intention, *, name="neurospell-participant",
-                 marker_stream="neurospell-markers", lookahead=0.15, duration=None):
+                 marker_stream=None, lookahead=0.15, duration=None):
         validate_type(intention, Intention, "intention")
         validate_type(name, str, "name")
-        validate_type(marker_stream, str, "marker_stream")
+        validate_type(marker_stream, (str, None), "marker_stream")
         self.generator = generator
         self.intention = intention
         self.name = name
@@ -919,6 +924,9 @@ class SimulatedParticipant:
         self.n_targets = 0
         self.n_late = 0
         self.n_samples = 0
+        self.n_markers = 0
+        #: The marker stream read (its name, once found).
+        self.marker_stream_found: str | None = None
         #: LSL time of sample 0 (set when :meth:`run` starts streaming).
         self.t0: float | None = None
         self._stop = threading.Event()
@@ -944,7 +952,7 @@ class SimulatedParticipant:
                            (pushed / gen.sfreq + t0 + self.lookahead - ts) * 1000.0,
                            min(pushed, math.ceil(fl.onset + last)) - math.ceil(fl.onset + first))
 
-    def run(self, *, ready=None, connected=None) -> dict:
+    def run(self, *, ready=None, connected=None, warn=None) -> dict:
         """Stream until the marker stream ends, ``duration`` passes or :meth:`stop` is called.
 
         Parameters
@@ -952,7 +960,11 @@ class SimulatedParticipant:
         ready : callable | None
             Called with no argument once the EEG stream is published.
         connected : callable | None
-            Called with no argument once the marker stream is found and opened.
+            Called with no argument once the marker stream is found and opened
+            (:attr:`marker_stream_found` names it).
+        warn : callable | None
+            Called with a message when no marker stream appears within seconds, when several
+            match, or when the one opened sends nothing (default: the log's warnings).
 
         Returns
         -------
@@ -966,8 +978,9 @@ class SimulatedParticipant:
         if threading.current_thread() is threading.main_thread():
             old = signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
         outlet = LslEegOutlet(self.name, gen.ch_names, getattr(gen, "ch_types", ("eeg",) * len(gen.ch_names)), sf,
-                              source_id=f"neurospell-participant-{self.name}")
-        resolver = pylsl.ContinuousResolver(pred=f"name='{self.marker_stream}'", forget_after=5.0)
+                              source_id=f"neurospell-participant-{self.name}",
+                              meta={"marker_stream": self.marker_stream or "*"})
+        finder = MarkerStreamFinder(self.marker_stream, warn=warn)
         inlet = None
         found = False
         tick = 1.0 / 32.0
@@ -981,16 +994,24 @@ class SimulatedParticipant:
                 if self.duration is not None and now - t0 >= self.duration:
                     break
                 if inlet is None:
-                    res = resolver.results()
-                    if res:
-                        inlet = pylsl.StreamInlet(res[0], max_buflen=30, recover=False,
+                    info = finder.poll(now)
+                    if info is not None:
+                        inlet = pylsl.StreamInlet(info, max_buflen=30, recover=False,
                                                   processing_flags=pylsl.proc_clocksync)
-                        inlet.open_stream(5.0)
+                        try:
+                            inlet.open_stream(5.0)
+                        except Exception:  # noqa: BLE001 - a stream that just ended: look again
+                            finder.failed(info)
+                            inlet = None
+                            continue
+                        finder.opened(now)
                         found = True
-                        resolver = None
-                        logger.info("participant: reading markers from %r", self.marker_stream)
+                        self.marker_stream_found = info.name()
+                        logger.info("participant: reading markers from %r", info.name())
                         if connected is not None:
                             connected()
+                else:
+                    finder.check_silent(now, self.n_markers, self.marker_stream_found)
                 # samples due: timestamps up to now - lookahead
                 due = int(math.floor((now - self.lookahead - t0) * sf)) + 1
                 if due > pushed:
@@ -1008,10 +1029,11 @@ class SimulatedParticipant:
                 try:
                     value, ts = inlet.pull_sample(timeout=wait)
                     while value is not None:
+                        self.n_markers += 1
                         self._handle(value[0], ts, t0, pushed)
                         value, ts = inlet.pull_sample(timeout=0.0)
                 except pylsl.util.LostError:
-                    logger.info("participant: the marker stream %r ended; stopping.", self.marker_stream)
+                    logger.info("participant: the marker stream %r ended; stopping.", self.marker_stream_found)
                     break
         finally:
             if old is not None:

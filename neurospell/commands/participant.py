@@ -36,8 +36,9 @@ def register(subparsers) -> None:
                    help="--mode real: the recording's first N characters answer calibration flashes, the others "
                         "spelling flashes; --mode average: only the others are used (default 3)")
     p.add_argument("--name", default="neurospell-participant", help="name of the EEG stream published (default: %(default)s)")
-    p.add_argument("--marker-stream", default="neurospell-markers", metavar="NAME",
-                   help="name of the session's marker stream to read (default: %(default)s)")
+    p.add_argument("--marker-stream", default=None, metavar="NAME",
+                   help="name of the session's marker stream to read (default: the newest stream named "
+                        "neurospell-markers*, the prefix every session's marker stream has)")
     p.add_argument("--n-channels", type=int, default=None, metavar="N", help="channels, 1-256 (default 8; parametric only)")
     p.add_argument("--sfreq", type=float, default=None, metavar="HZ", help="sampling rate, 32-10000 Hz (default 250; parametric only)")
     p.add_argument("--amplitude", type=float, default=None, metavar="UV",
@@ -124,7 +125,7 @@ def cmd_simulate_participant(args, config) -> int:
         raise NeurospellError(f"--duration must be a number of seconds > 0, got {duration:g}.")
     if not args.name or "'" in args.name:
         raise NeurospellError(f"--name must be a non-empty stream name without quotes, got {args.name!r}.")
-    if not args.marker_stream or "'" in args.marker_stream:
+    if args.marker_stream is not None and (not args.marker_stream or "'" in args.marker_stream):
         raise NeurospellError(f"--marker-stream must be a non-empty stream name without quotes, got {args.marker_stream!r}.")
     layout = config.speller.layout()
     missing = sorted({c for c in args.phrase if c not in layout.symbols})
@@ -145,18 +146,23 @@ def cmd_simulate_participant(args, config) -> int:
     sim = SimulatedParticipant(generator, intention, name=args.name, marker_stream=args.marker_stream,
                                lookahead=lookahead / 1000.0, duration=duration)
 
+    wanted = repr(args.marker_stream) if args.marker_stream else "named neurospell-markers*"
+
     def ready():
         print(f"simulate-participant: streaming {args.name!r} ({len(generator.ch_names)} ch @ "
               f"{generator.sfreq:g} Hz, {generator!r}), phrase {args.phrase!r}, sample 0 at t0={sim.t0!r}; "
-              f"waiting for the marker stream {args.marker_stream!r}", flush=True)
+              f"waiting for the marker stream {wanted}", flush=True)
 
     def connected():
-        print(f"simulate-participant: reading markers from {args.marker_stream!r}", flush=True)
+        print(f"simulate-participant: reading markers from {sim.marker_stream_found!r}", flush=True)
 
-    summary = sim.run(ready=ready, connected=connected)
+    def warn(message):
+        print(f"simulate-participant: WARNING: {message}", flush=True)
+
+    summary = sim.run(ready=ready, connected=connected, warn=warn)
     print(f"simulate-participant: {summary['n_flashes']} flashes answered ({summary['n_targets']} targets, "
           f"{summary['n_late']} late markers), {summary['n_samples']} samples, typed {summary['typed']!r}",
           flush=True)
     if not summary["marker_stream_found"]:
-        print(f"simulate-participant: the marker stream {args.marker_stream!r} never appeared.", file=sys.stderr)
+        print(f"simulate-participant: the marker stream {wanted} never appeared.", file=sys.stderr)
     return 0

@@ -242,7 +242,13 @@ def _spell(args, config) -> int:
         elif kind == "lsl":
             source = LslSource(rest, config.acquisition.lsl_eeg_type, marker_name=f"neurospell-markers-{tag}",
                                timeout=config.acquisition.resolve_timeout)
-            print(f"spell: markers go out on the LSL stream 'neurospell-markers-{tag}'", flush=True)
+            print(f"spell: markers go out on the LSL stream 'neurospell-markers-{tag}' (a `neurospell "
+                  "simulate-participant` started without --marker-stream follows it)", flush=True)
+            from neurospell.session.markerlink import marker_link_problem
+
+            problem = marker_link_problem(rest, outlet.name)
+            if problem:
+                print(f"spell: WARNING: {problem}", flush=True)
         else:
             source = open_source("synthetic", config.acquisition)
         source.start()

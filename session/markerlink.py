@@ -1,0 +1,140 @@
+"""How a simulated participant and a session find each other's streams over LSL, and what
+each says when they do not.
+
+A session publishes its flash markers on an LSL stream named ``neurospell-markers-<tag>``
+(:data:`MARKER_PREFIX` plus a per-session tag, so two sessions on one machine never mix).
+A participant (``neurospell simulate-participant``) given no marker stream name follows the
+session's by this prefix (:class:`MarkerStreamFinder`): the only one visible, or the newest
+of several (it says which and names the others). It says so within seconds when no marker
+stream of that name appears (naming the marker streams it sees), and when the one it reads
+sends nothing. Its EEG stream names the marker stream it follows
+(``desc/neurospell/marker_stream``), so a session reading that EEG can tell at once that its
+flashes will get no response from it (:func:`marker_link_problem`).
+"""
+
+from __future__ import annotations
+
+from neurospell.logs import logger
+from neurospell.lsl import get_pylsl
+
+__all__ = ["MARKER_PREFIX", "MarkerStreamFinder", "followed_marker_stream", "marker_link_problem"]
+
+#: Name prefix of every session's marker stream.
+MARKER_PREFIX = "neurospell-markers"
+#: Seconds before a participant says that no marker stream has appeared.
+NOT_FOUND_AFTER = 5.0
+#: Seconds without any marker (once connected) before a participant says so.
+SILENT_AFTER = 10.0
+
+
+def _names(infos) -> list[str]:
+    return sorted({i.name() for i in infos})
+
+
+class MarkerStreamFinder:
+    """Find the session's marker stream: by exact name, or the newest ``neurospell-markers*``.
+
+    Parameters
+    ----------
+    name : str | None
+        The marker stream's exact name; ``None``: any whose name starts with
+        :data:`MARKER_PREFIX`.
+    warn : callable
+        Called with a message when something needs the user's attention (default: the log).
+    not_found_after, silent_after : float
+        Seconds before saying that no stream was found / that the stream sends nothing.
+    """
+
+    def __init__(self, name: str | None = None, *, warn=None, not_found_after: float = NOT_FOUND_AFTER,
+                 silent_after: float = SILENT_AFTER):
+        pylsl = get_pylsl()
+        self.name = name
+        self._warn = warn or logger.warning
+        self.not_found_after = float(not_found_after)
+        self.silent_after = float(silent_after)
+        pred = f"name='{name}'" if name else f"starts-with(name,'{MARKER_PREFIX}')"
+        self._resolver = pylsl.ContinuousResolver(pred=pred, forget_after=5.0)
+        self._any = pylsl.ContinuousResolver(pred="type='Markers'", forget_after=5.0)
+        self._t_start = pylsl.local_clock()
+        self._warned_missing = False
+        self._warned_silent = False
+        self._t_connected: float | None = None
+        self._failed: set[str] = set()
+
+    @property
+    def wanted(self) -> str:
+        """What is looked for, in words."""
+        return repr(self.name) if self.name else f"named {MARKER_PREFIX}*"
+
+    def poll(self, now: float):
+        """A stream to open (a ``pylsl.StreamInfo``) or ``None``; warns once after
+        ``not_found_after`` seconds without one. Call :meth:`opened` once it is open, or
+        :meth:`failed` when it could not be opened (a stream that just ended)."""
+        found = [i for i in self._resolver.results() if i.uid() not in self._failed]
+        if found:
+            found = sorted(found, key=lambda i: i.created_at())
+            chosen = found[-1]
+            others = sorted({i.name() for i in found[:-1]} - {chosen.name()})
+            if others:
+                self._warn(f"several marker streams {self.wanted} are visible: {_names(found)}; following the newest, "
+                           f"{chosen.name()!r}. Pass --marker-stream NAME to follow another.")
+            return chosen
+        if not self._warned_missing and now - self._t_start >= self.not_found_after:
+            self._warned_missing = True
+            visible = _names(self._any.results())
+            self._warn(f"no marker stream {self.wanted} found after {self.not_found_after:g} s; marker streams "
+                       f"visible: {visible or 'none'}. Start the session (`neurospell spell --source lsl:EEG_NAME` "
+                       "prints its marker stream's name) or pass --marker-stream NAME; still waiting.")
+        return None
+
+    def opened(self, now: float) -> None:
+        """The stream :meth:`poll` gave is open: stop searching."""
+        self._t_connected = now
+        self._resolver = self._any = None
+
+    def failed(self, info) -> None:
+        """The stream :meth:`poll` gave could not be opened: look for another."""
+        self._failed.add(info.uid())
+
+    def check_silent(self, now: float, n_markers: int, stream: str) -> None:
+        """Warn once when the stream opened ``silent_after`` seconds ago has sent no marker."""
+        if (self._t_connected is not None and not self._warned_silent and n_markers == 0
+                and now - self._t_connected >= self.silent_after):
+            self._warned_silent = True
+            self._warn(f"no marker received from {stream!r} in {self.silent_after:g} s: the session has not flashed "
+                       "yet, or this is not the session's marker stream (pass --marker-stream NAME).")
+
+
+def followed_marker_stream(eeg_name: str, timeout: float = 2.0) -> str | None:
+    """The marker stream that the participant publishing EEG stream ``eeg_name`` follows
+    (``"*"``: it finds one by the :data:`MARKER_PREFIX` prefix); ``None`` when the stream
+    does not say (not a simulated participant, or not found)."""
+    pylsl = get_pylsl()
+    infos = pylsl.resolve_byprop("name", eeg_name, 1, timeout)
+    if not infos:
+        return None
+    inlet = pylsl.StreamInlet(infos[0])
+    try:
+        node = inlet.info(timeout).desc().child("neurospell").child("marker_stream")
+        value = node.child_value() if not node.empty() else ""
+    except Exception:  # noqa: BLE001 - a stream without the field, or gone: nothing to say
+        value = ""
+    finally:
+        inlet.close_stream()
+    return value or None
+
+
+def marker_link_problem(eeg_name: str, marker_name: str, timeout: float = 2.0) -> str | None:
+    """Why the participant behind EEG stream ``eeg_name`` will not answer markers sent on
+    ``marker_name``, or ``None`` when nothing says so."""
+    followed = followed_marker_stream(eeg_name, timeout)
+    if followed is None or followed == marker_name:
+        return None
+    if followed == "*":
+        if marker_name.startswith(MARKER_PREFIX):
+            return None
+        return (f"the participant behind {eeg_name!r} follows marker streams named {MARKER_PREFIX}*, but this session's "
+                f"is {marker_name!r}: its flashes get no response.")
+    return (f"the participant behind {eeg_name!r} reads the marker stream {followed!r}, not this session's "
+            f"{marker_name!r}: its flashes get no response. Restart it with --marker-stream {marker_name} (or "
+            "without --marker-stream: it then follows the newest neurospell-markers* stream).")
