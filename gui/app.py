@@ -989,6 +989,8 @@ class SpellerWindow(QtWidgets.QMainWindow):
             status = f"Stream lost: {snap.source_problem}. The session paused; it resumes when samples flow again."
         elif snap.phase == "error":
             status = f"Error: {snap.error}"
+        elif (snap.training_report or {}).get("auc_warning"):
+            status = f"{status}  |  Calibration near chance: see the Training tab (what it means, what to try)."
         self.set_status(status)
         if prev is None or prev.phase != snap.phase:
             self._announce(f"Phase: {snap.phase}")

@@ -227,6 +227,9 @@ class TrainingReport(QtWidgets.QWidget):
         auc = _get(report, "heldout_auc", "auc")
         if auc is not None:
             parts.append(f"held-out AUC {float(auc):.3f}")
+        warning = _get(report, "auc_warning")
+        if warning:
+            parts.insert(0, f"Warning: {warning}")
         alpha = _get(report, "lm_alpha")
         if alpha is not None:
             parts.append(f"LM weight {float(alpha):.2f}")

@@ -81,6 +81,7 @@ from .calibration import calibrate_model_alpha
 from .drivers import GapIndexer, StreamDriver
 from .engine import Completion, EngineSnapshot, RowColumnFlashes, SelectionDecided, SpellerEngine
 from .participant import intended_symbol
+from .quality import calibration_warning
 from .sessiondir import CALIBRATION, SPELLING, make_driver, make_engine
 from .spelling import itr_bits
 from .train import decoder_params
@@ -222,7 +223,9 @@ class LiveSnapshot:
         After training: ``heldout_auc``, ``n_epochs``, ``lm_alpha``, ``erp_target`` /
         ``erp_nontarget`` (channel x time averages, volts), ``times`` (seconds),
         ``ch_names``, ``model_path``, ``accuracy_vs_repetitions``, ``train_seconds``
-        (all computed in the training process, :func:`train_in_process`).
+        (all computed in the training process, :func:`train_in_process`); ``auc_warning``:
+        what a near-chance AUC means and what to try, or ``None``
+        (:func:`~neurospell.session.quality.calibration_warning`).
     text : str
         Typed text.
     n_discarded : int
@@ -1567,13 +1570,18 @@ class LiveSession:
         elif self.model_path is not None:
             path = self.model_path
         report["train_seconds"] = time.perf_counter() - t0
+        y = np.asarray(batch.targets, bool)
+        report["auc_warning"] = calibration_warning(float(dec.heldout_auc_), int(y.sum()), int((~y).sum()))
+        if report["auc_warning"]:
+            logger.warning("LiveSession: %s", report["auc_warning"])
         self._training_report = report
         self._log({"type": "training", "t": local_clock(), "decoder": self.decoder_name,
                    "heldout_auc": float(dec.heldout_auc_), "lm_alpha": alpha, "n_epochs": int(len(batch)),
                    "model_path": None if path is None else str(path)})
         self.decoder = dec
         self._progress = 1.0
-        self._publish(f"trained {self.decoder_name}: held-out AUC {dec.heldout_auc_:.3f}")
+        self._publish(f"trained {self.decoder_name}: held-out AUC {dec.heldout_auc_:.3f}"
+                      + (" -- near chance, see the warning" if report["auc_warning"] else ""))
 
     # -- spelling ------------------------------------------------------------------------------
     def _make_driver(self) -> None:

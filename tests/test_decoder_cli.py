@@ -67,6 +67,8 @@ def test_train_and_evaluate_commands(gtec_files, tmp_path, capsys, caplog):
     assert "AUC: 0.9" in out and "repetitions  accuracy" in out
     # the reliability table: decided symbols' mean posterior vs their accuracy, per bin
     assert "posterior bin  decisions  mean posterior  accuracy" in out and "ECE" in out
+    ece = float(out.split("; ECE ")[1].split(")")[0])
+    assert ("the posteriors cannot be trusted" in out) == (ece > 0.1), out
     rows = [ln.split() for ln in out.splitlines() if ln.startswith("  0.") and "-" in ln.split()[0]]
     assert rows and sum(int(r[1]) for r in rows) == 50
     for r in rows:
@@ -82,6 +84,8 @@ def test_train_and_evaluate_commands(gtec_files, tmp_path, capsys, caplog):
                "--max-repetitions", "2", "--n-selections", "20"])
     res = capsys.readouterr()
     assert rc == 0 and "IN-SAMPLE" not in res.out
+    # a model of S1 on S2: confident posteriors (~0.97) that are often wrong, said so
+    assert "the posteriors cannot be trusted" in res.out and "another participant" in res.out, res.out
     assert not any("in-sample" in r.getMessage() for r in caplog.records)
     assert plot.stat().st_size > 1000 and plot.read_bytes()[:4] == b"\x89PNG"
     # a model refuses a pipeline with another band, with a message saying what differs

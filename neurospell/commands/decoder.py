@@ -137,6 +137,12 @@ def _evaluate(args, config) -> int:
                                  rel["mean_posterior"], rel["accuracy"], strict=True):
         if n:
             print(f"  {lo:.1f}-{hi:.1f}    {n:9d}  {mp:14.3f}  {ac:8.3f}")
+    from neurospell.session.quality import calibration_error_warning
+
+    untrusted = calibration_error_warning(rel["ece"])
+    if untrusted:
+        print(f"WARNING: {untrusted} Here the decisions' mean posterior is {np.mean(rel['posterior']):.2f}, their "
+              f"accuracy {np.mean(rel['correct']):.2f}.")
     _plot_accuracy(plot, {dec.provenance_["decoder"]: acc}, title=f"AUC {a:.3f}", reliability=rel)
     print(f"Wrote {plot}")
     sys.stdout.flush()

@@ -279,9 +279,14 @@ def _spell(args, config) -> int:
         session.submit(Start())
         interrupted = False
         last = None
+        warned = False
         try:
             while session.running:
                 snap = session.snapshot()
+                warning = (snap.training_report or {}).get("auc_warning")
+                if warning and not warned:  # before spelling starts on it
+                    warned = True
+                    print(f"spell: WARNING: {warning}", flush=True)
                 line = (snap.phase, snap.status)
                 if line != last and not snap.status.startswith(("copy:", "free:")):
                     print(f"- [{snap.phase}] {snap.status}", flush=True)
@@ -298,6 +303,7 @@ def _spell(args, config) -> int:
             if result.training_report:
                 summary["heldout_auc"] = result.training_report["heldout_auc"]
                 summary["lm_alpha"] = result.training_report["lm_alpha"]
+                summary["auc_warning"] = result.training_report.get("auc_warning")
             with open(args.summary_json, "w", encoding="utf-8") as fid:
                 json.dump(summary, fid, indent=2)
         return 130 if interrupted else 0
@@ -319,6 +325,8 @@ def _print_summary(result, n_symbols: int, folder) -> None:
         alpha = tr.get("lm_alpha")
         print(f"calibration     {tr['n_epochs']} epochs, {tr['decoder']} held-out AUC {tr['heldout_auc']:.3f}"
               + ("" if alpha is None else f", LM weight {alpha:g}"))
+        if tr.get("auc_warning"):
+            print(f"WARNING         {tr['auc_warning']}")
     acc = s["accuracy"]
     print(f"selections      {s['n_selections']}" + ("" if acc is None else f", accuracy {acc:.0%}"))
     print(f"chars/min       {s['chars_per_min']:.2f}")

@@ -1,0 +1,59 @@
+"""When a calibration or a model's posteriors cannot be trusted, and what to say about it.
+
+One home for two rules:
+
+- :func:`calibration_warning`: a live calibration whose held-out AUC is below
+  :data:`WEAK_AUC` spells near chance. The real recordings in ``../shared/data/gtec_p300``
+  give 0.87-0.98 on a calibration of the same size (``benchmarks/participant_auc.py
+  --real``), the weakest published P300 spellers about 0.75; at 0.61 a live session copy-spelled
+  "HELLO WORLD" at 64 % with 77 flashes per character, at 0.57 "SEE YOU" at 14 %. The
+  AUC's 95 % interval (Hanley & McNeil) is given too: when it includes 0.5 the EEG shows no
+  response to the flashes at all.
+- :func:`calibration_error_warning`: posteriors whose expected calibration error exceeds
+  :data:`MAX_ECE` claim confidences they do not have (e.g. a model of one participant
+  applied to another), so the dynamic stopping rule stops on them wrongly.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["MAX_ECE", "WEAK_AUC", "auc_interval", "calibration_error_warning", "calibration_warning"]
+
+#: Held-out calibration AUC below which a session warns before spelling.
+WEAK_AUC = 0.65
+#: Expected calibration error above which posteriors are said not to be trustworthy.
+MAX_ECE = 0.1
+
+
+def auc_interval(auc: float, n_targets: int, n_nontargets: int) -> tuple[float, float]:
+    """95 % interval of an AUC (Hanley & McNeil 1982 standard error)."""
+    a = min(max(float(auc), 1e-6), 1 - 1e-6)
+    n1, n0 = max(int(n_targets), 1), max(int(n_nontargets), 1)
+    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
+    se = math.sqrt((a * (1 - a) + (n1 - 1) * (q1 - a * a) + (n0 - 1) * (q2 - a * a)) / (n1 * n0))
+    return max(0.0, a - 1.96 * se), min(1.0, a + 1.96 * se)
+
+
+def calibration_warning(auc: float, n_targets: int, n_nontargets: int) -> str | None:
+    """What a held-out calibration AUC below :data:`WEAK_AUC` means and what to try; ``None``
+    for a usable calibration."""
+    if auc is None or not math.isfinite(auc) or auc >= WEAK_AUC:
+        return None
+    lo, hi = auc_interval(auc, n_targets, n_nontargets)
+    what = ("the EEG shows no response to the flashes (its 95 % interval includes chance, 0.5)" if lo <= 0.5
+            else "the responses to the flashes are barely distinguishable")
+    return (f"calibration AUC {auc:.3f} (95 % interval {lo:.2f}-{hi:.2f}) is near chance (below {WEAK_AUC:g}; real "
+            f"participants give 0.77-0.98): {what}, so spelling would be slow and mostly wrong. Check that the "
+            "electrodes have contact and the EEG stream is the participant's, that the session's marker stream "
+            "reaches the recording (a simulated participant must read it), then calibrate again, with more "
+            "repetitions (--calibration-repetitions) or a longer calibration text.")
+
+
+def calibration_error_warning(ece: float) -> str | None:
+    """What an expected calibration error above :data:`MAX_ECE` means; ``None`` below."""
+    if ece is None or not math.isfinite(ece) or ece <= MAX_ECE:
+        return None
+    return (f"ECE {ece:.3f} > {MAX_ECE:g}: the posteriors cannot be trusted (their confidence is not the accuracy "
+            "they reach), and dynamic stopping stops on them wrongly. Usually the model was trained on another "
+            "participant or session, or on too little data: calibrate on this participant.")
