@@ -5,7 +5,8 @@ A session publishes its flash markers on an LSL stream named ``neurospell-marker
 (:data:`MARKER_PREFIX` plus a per-session tag, so two sessions on one machine never mix).
 A participant (``neurospell simulate-participant``) given no marker stream name follows the
 session's by this prefix (:class:`MarkerStreamFinder`): the only one visible, or the newest
-of several (it says which and names the others). It says so within seconds when no marker
+of several (it says which and names the others), and switches to a session's stream that
+appears later (a participant started before its session while an older one still runs). It says so within seconds when no marker
 stream of that name appears (naming the marker streams it sees), and when the one it reads
 sends nothing. Its EEG stream names the marker stream it follows
 (``desc/neurospell/marker_stream``), so a session reading that EEG can tell at once that its
@@ -60,6 +61,7 @@ class MarkerStreamFinder:
         self._warned_silent = False
         self._t_connected: float | None = None
         self._failed: set[str] = set()
+        self._current = None
 
     @property
     def wanted(self) -> str:
@@ -81,23 +83,44 @@ class MarkerStreamFinder:
             return chosen
         if not self._warned_missing and now - self._t_start >= self.not_found_after:
             self._warned_missing = True
-            visible = _names(self._any.results())
+            visible = _names(self._any.results()) if self._any is not None else []
             self._warn(f"no marker stream {self.wanted} found after {self.not_found_after:g} s; marker streams "
                        f"visible: {visible or 'none'}. Start the session (`neurospell spell --source lsl:EEG_NAME` "
                        "prints its marker stream's name) or pass --marker-stream NAME; still waiting.")
         return None
 
-    def opened(self, now: float) -> None:
-        """The stream :meth:`poll` gave is open: stop searching."""
+    def opened(self, now: float, info) -> None:
+        """The stream :meth:`poll` gave is open: stop searching (by prefix: keep watching
+        for a newer session's stream, :meth:`newer`)."""
         self._t_connected = now
-        self._resolver = self._any = None
+        self._current = info
+        self._any = None
+        if self.name:
+            self._resolver = None
+
+    def newer(self):
+        """By prefix: a marker stream created after the one open (a session started since,
+        e.g. the participant was started first and an older session was still running), or
+        ``None``."""
+        if self._resolver is None or self._current is None:
+            return None
+        cur = self._current
+        found = [i for i in self._resolver.results()
+                 if i.uid() not in self._failed and i.uid() != cur.uid() and i.created_at() > cur.created_at()]
+        if not found:
+            return None
+        chosen = max(found, key=lambda i: i.created_at())
+        self._warn(f"a newer marker stream appeared: switching from {cur.name()!r} to {chosen.name()!r} (pass "
+                   "--marker-stream NAME to stay with one).")
+        return chosen
 
     def failed(self, info) -> None:
         """The stream :meth:`poll` gave could not be opened: look for another."""
         self._failed.add(info.uid())
 
     def check_silent(self, now: float, n_markers: int, stream: str) -> None:
-        """Warn once when the stream opened ``silent_after`` seconds ago has sent no marker."""
+        """Warn once when the stream opened ``silent_after`` seconds ago has sent no marker
+        (``n_markers``: markers received from it)."""
         if (self._t_connected is not None and not self._warned_silent and n_markers == 0
                 and now - self._t_connected >= self.silent_after):
             self._warned_silent = True

@@ -992,6 +992,7 @@ class SimulatedParticipant:
         finder = MarkerStreamFinder(self.marker_stream, warn=warn)
         inlet = None
         found = False
+        next_look = n_at_open = 0
         tick = 1.0 / 32.0
         t0 = self.t0 = pylsl.local_clock()
         pushed = 0
@@ -1013,14 +1014,21 @@ class SimulatedParticipant:
                             finder.failed(info)
                             inlet = None
                             continue
-                        finder.opened(now)
+                        finder.opened(now, info)
+                        n_at_open = self.n_markers
                         found = True
                         self.marker_stream_found = info.name()
                         logger.info("participant: reading markers from %r", info.name())
                         if connected is not None:
                             connected()
                 else:
-                    finder.check_silent(now, self.n_markers, self.marker_stream_found)
+                    finder.check_silent(now, self.n_markers - n_at_open, self.marker_stream_found)
+                    if now >= next_look:  # by prefix: a session started since wins
+                        next_look = now + 0.5
+                        if finder.newer() is not None:
+                            inlet.close_stream()
+                            inlet = None
+                            continue
                 # samples due: timestamps up to now - lookahead
                 due = int(math.floor((now - self.lookahead - t0) * sf)) + 1
                 if due > pushed:

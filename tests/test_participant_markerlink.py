@@ -28,6 +28,12 @@ def test_participant_without_marker_stream_follows_the_sessions_and_says_when_it
             # connected, but the session sends nothing: said within seconds
             line = p.wait_for("WARNING: no marker received", timeout=30)
             assert mk.name in line
+            # a session started later (the participant was started first while an older one ran) wins
+            with LslMarkerOutlet(f"{MARKER_PREFIX}-{uid}-later") as later:
+                assert "switching from" in p.wait_for("WARNING: a newer marker stream appeared", timeout=30)
+                assert f"reading markers from {later.name!r}" in p.wait_for(f"reading markers from {later.name!r}",
+                                                                            timeout=30)
+                assert later.wait_for_consumers(10)
         finally:
             p.kill()
 
