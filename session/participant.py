@@ -1028,6 +1028,7 @@ class SimulatedParticipant:
                         if finder.newer() is not None:
                             inlet.close_stream()
                             inlet = None
+                            self.intention.typed = ""  # a new session: nothing typed yet
                             continue
                 # samples due: timestamps up to now - lookahead
                 due = int(math.floor((now - self.lookahead - t0) * sf)) + 1
