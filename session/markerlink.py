@@ -6,7 +6,10 @@ A session publishes its flash markers on an LSL stream named ``neurospell-marker
 A participant (``neurospell simulate-participant``) given no marker stream name follows the
 session's by this prefix (:class:`MarkerStreamFinder`): the only one visible, or the newest
 of several (it says which and names the others), and switches to a session's stream that
-appears later (a participant started before its session while an older one still runs). It says so within seconds when no marker
+appears later (a participant started before its session while an older one still runs).
+A session that reads a given EEG stream says so in its marker stream's source id
+(:func:`session_source_id`): the participant publishing that EEG follows it whatever other
+sessions run on the machine. It says so within seconds when no marker
 stream of that name appears (naming the marker streams it sees), and when the one it reads
 sends nothing. Its EEG stream names the marker stream it follows
 (``desc/neurospell/marker_stream``), so a session reading that EEG can tell at once that its
@@ -18,7 +21,8 @@ from __future__ import annotations
 from neurospell.logs import logger
 from neurospell.lsl import get_pylsl
 
-__all__ = ["MARKER_PREFIX", "MarkerStreamFinder", "followed_marker_stream", "marker_link_problem"]
+__all__ = ["MARKER_PREFIX", "MarkerStreamFinder", "addressed_to", "followed_marker_stream", "marker_link_problem",
+           "session_source_id"]
 
 #: Name prefix of every session's marker stream.
 MARKER_PREFIX = "neurospell-markers"
@@ -26,6 +30,21 @@ MARKER_PREFIX = "neurospell-markers"
 NOT_FOUND_AFTER = 5.0
 #: Seconds without any marker (once connected) before a participant says so.
 SILENT_AFTER = 10.0
+#: Seconds without any marker from the stream followed before a newer session's stream (one
+#: that does not say which EEG it reads) takes its place.
+SWITCH_IDLE = 3.0
+
+
+def session_source_id(marker_name: str, eeg_name: str) -> str:
+    """The LSL source id of a session's marker stream that says which EEG stream the session
+    reads (so the participant publishing that EEG follows this session, whatever else runs)."""
+    return f"{marker_name}|eeg={eeg_name}"
+
+
+def addressed_to(info, eeg_name: str | None) -> bool:
+    """Whether the marker stream ``info`` (a ``pylsl.StreamInfo``) is a session's that reads
+    the EEG stream ``eeg_name`` (:func:`session_source_id`)."""
+    return eeg_name is not None and info.source_id().endswith(f"|eeg={eeg_name}")
 
 
 def _names(infos) -> list[str]:
@@ -39,17 +58,20 @@ class MarkerStreamFinder:
     ----------
     name : str | None
         The marker stream's exact name; ``None``: any whose name starts with
-        :data:`MARKER_PREFIX`.
+        :data:`MARKER_PREFIX`, preferring the sessions that read ``eeg_name``.
+    eeg_name : str | None
+        The name of the EEG stream the participant publishes.
     warn : callable
         Called with a message when something needs the user's attention (default: the log).
     not_found_after, silent_after : float
         Seconds before saying that no stream was found / that the stream sends nothing.
     """
 
-    def __init__(self, name: str | None = None, *, warn=None, not_found_after: float = NOT_FOUND_AFTER,
-                 silent_after: float = SILENT_AFTER):
+    def __init__(self, name: str | None = None, *, eeg_name: str | None = None, warn=None,
+                 not_found_after: float = NOT_FOUND_AFTER, silent_after: float = SILENT_AFTER):
         pylsl = get_pylsl()
         self.name = name
+        self.eeg_name = eeg_name
         self._warn = warn or logger.warning
         self.not_found_after = float(not_found_after)
         self.silent_after = float(silent_after)
@@ -74,7 +96,8 @@ class MarkerStreamFinder:
         :meth:`failed` when it could not be opened (a stream that just ended)."""
         found = [i for i in self._resolver.results() if i.uid() not in self._failed]
         if found:
-            found = sorted(found, key=lambda i: i.created_at())
+            mine = [i for i in found if addressed_to(i, self.eeg_name)]
+            found = sorted(mine or found, key=lambda i: i.created_at())
             chosen = found[-1]
             others = sorted({i.name() for i in found[:-1]} - {chosen.name()})
             if others:
@@ -98,15 +121,18 @@ class MarkerStreamFinder:
         if self.name:
             self._resolver = None
 
-    def newer(self):
-        """By prefix: a marker stream created after the one open (a session started since,
-        e.g. the participant was started first and an older session was still running), or
-        ``None``."""
-        if self._resolver is None or self._current is None:
+    def newer(self, idle: float):
+        """By prefix: a stream to switch to, or ``None``. A session that reads this
+        participant's EEG (:func:`addressed_to`) wins over any other; otherwise a stream created
+        after the one open (a session started since) once the one open has sent nothing for
+        :data:`SWITCH_IDLE` seconds (``idle``: seconds since its last marker)."""
+        if self._resolver is None or self._current is None or addressed_to(self._current, self.eeg_name):
             return None
         cur = self._current
-        found = [i for i in self._resolver.results()
-                 if i.uid() not in self._failed and i.uid() != cur.uid() and i.created_at() > cur.created_at()]
+        others = [i for i in self._resolver.results() if i.uid() not in self._failed and i.uid() != cur.uid()]
+        found = [i for i in others if addressed_to(i, self.eeg_name)]
+        if not found and idle >= SWITCH_IDLE:
+            found = [i for i in others if i.created_at() > cur.created_at()]
         if not found:
             return None
         chosen = max(found, key=lambda i: i.created_at())

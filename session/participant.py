@@ -989,10 +989,10 @@ class SimulatedParticipant:
         outlet = LslEegOutlet(self.name, gen.ch_names, getattr(gen, "ch_types", ("eeg",) * len(gen.ch_names)), sf,
                               source_id=f"neurospell-participant-{self.name}",
                               meta={"marker_stream": self.marker_stream or "*"})
-        finder = MarkerStreamFinder(self.marker_stream, warn=warn)
+        finder = MarkerStreamFinder(self.marker_stream, eeg_name=self.name, warn=warn)
         inlet = None
         found = False
-        next_look = n_at_open = 0
+        next_look = n_at_open = n_seen = t_marker = 0
         tick = 1.0 / 32.0
         t0 = self.t0 = pylsl.local_clock()
         pushed = 0
@@ -1015,7 +1015,7 @@ class SimulatedParticipant:
                             inlet = None
                             continue
                         finder.opened(now, info)
-                        n_at_open = self.n_markers
+                        n_at_open, t_marker = self.n_markers, now
                         found = True
                         self.marker_stream_found = info.name()
                         logger.info("participant: reading markers from %r", info.name())
@@ -1025,7 +1025,9 @@ class SimulatedParticipant:
                     finder.check_silent(now, self.n_markers - n_at_open, self.marker_stream_found)
                     if now >= next_look:  # by prefix: a session started since wins
                         next_look = now + 0.5
-                        if finder.newer() is not None:
+                        if self.n_markers > n_seen:
+                            n_seen, t_marker = self.n_markers, now
+                        if finder.newer(now - t_marker) is not None:
                             inlet.close_stream()
                             inlet = None
                             self.intention.typed = ""  # a new session: nothing typed yet

@@ -6,7 +6,12 @@ import uuid
 from helpers.participant_proc import ParticipantProcess
 
 from neurospell.acquisition import LslMarkerOutlet
-from neurospell.session.markerlink import MARKER_PREFIX, followed_marker_stream, marker_link_problem
+from neurospell.session.markerlink import (
+    MARKER_PREFIX,
+    followed_marker_stream,
+    marker_link_problem,
+    session_source_id,
+)
 
 
 def _uid() -> str:
@@ -56,3 +61,16 @@ def test_participant_waiting_for_a_missing_marker_stream_names_the_ones_it_sees(
 
 def test_a_stream_that_is_not_a_simulated_participant_says_nothing():
     assert followed_marker_stream(f"nothing-{_uid()}", timeout=0.5) is None
+
+
+def test_participant_follows_the_session_that_reads_its_eeg_over_a_newer_one():
+    uid = _uid()
+    mine = f"{MARKER_PREFIX}-{uid}-mine"
+    with LslMarkerOutlet(mine, source_id=session_source_id(mine, f"pa-{uid}")) as mk, \
+            LslMarkerOutlet(f"{MARKER_PREFIX}-{uid}-newer"):
+        p = ParticipantProcess("--name", f"pa-{uid}", "--phrase", "A", "--duration", 40)
+        try:
+            assert f"reading markers from {mine!r}" in p.wait_for("reading markers from", timeout=30)
+            assert mk.wait_for_consumers(10)
+        finally:
+            p.kill()

@@ -215,7 +215,11 @@ def _spell(args, config) -> int:
     participant = None
     try:
         if kind in ("simulated", "lsl", "replay"):
-            outlet = LslMarkerOutlet(f"neurospell-markers-{tag}")
+            from neurospell.session.markerlink import session_source_id
+
+            # (the source id names the EEG read: the participant publishing it follows this session)
+            outlet = LslMarkerOutlet(f"neurospell-markers-{tag}", source_id=None if kind != "lsl" else
+                                     session_source_id(f"neurospell-markers-{tag}", rest))
             cleanup.append(outlet.close)
         if kind == "simulated":
             extra = ["--seed", args.seed]
