@@ -144,6 +144,22 @@ class MarkerStreamFinder:
         """The stream :meth:`poll` gave could not be opened: look for another."""
         self._failed.add(info.uid())
 
+    def keep_looking(self) -> bool:
+        """The stream open ended: ``True`` (and searching again) when it was found by prefix
+        and does not say it reads this participant's EEG (another session's, which ended);
+        ``False`` (the participant stops) for the stream named or this participant's session."""
+        cur = self._current
+        if self.name or cur is None or addressed_to(cur, self.eeg_name):
+            return False
+        pylsl = get_pylsl()
+        self._warn(f"the marker stream {cur.name()!r} ended; looking for another {self.wanted}.")
+        self._failed.add(cur.uid())
+        self._current = self._t_connected = None
+        self._warned_missing = self._warned_silent = False
+        self._t_start = pylsl.local_clock()
+        self._any = pylsl.ContinuousResolver(pred="type='Markers'", forget_after=5.0)
+        return True
+
     def check_silent(self, now: float, n_markers: int, stream: str) -> None:
         """Warn once when the stream opened ``silent_after`` seconds ago has sent no marker
         (``n_markers``: markers received from it)."""

@@ -1053,6 +1053,10 @@ class SimulatedParticipant:
                         self._handle(value[0], ts, t0, pushed)
                         value, ts = inlet.pull_sample(timeout=0.0)
                 except pylsl.util.LostError:
+                    if finder.keep_looking():  # found by prefix, not this participant's session
+                        inlet = None
+                        self.intention.typed = ""
+                        continue
                     logger.info("participant: the marker stream %r ended; stopping.", self.marker_stream_found)
                     break
         finally:

@@ -1,6 +1,8 @@
 """A participant process and a session find each other's streams over real LSL (loopback), and
 each says within seconds when they do not (neurospell.session.markerlink)."""
 
+import subprocess
+import sys
 import uuid
 
 from helpers.participant_proc import ParticipantProcess
@@ -18,27 +20,90 @@ def _uid() -> str:
     return uuid.uuid4().hex[:8]
 
 
-def test_participant_without_marker_stream_follows_the_sessions_and_says_when_it_is_silent():
+_PUBLISHER = """
+import sys
+from neurospell.config import load_config
+from neurospell.lsl import configure_lsl
+configure_lsl(load_config(sys.argv[1]).lsl)
+from neurospell.acquisition import LslMarkerOutlet
+outlets = {}
+print("ready", flush=True)
+for line in sys.stdin:
+    cmd, name, *rest = line.split()
+    if cmd == "open":
+        outlets[name] = LslMarkerOutlet(name, source_id=rest[0] if rest else None)
+    else:
+        outlets.pop(name).close()
+    print("done", cmd, name, flush=True)
+"""
+
+
+class _Publisher:
+    """Marker streams published by another process in an LSL session of their own (``[lsl]
+    session_id``), with the participant: no other session on this machine is seen."""
+
+    def __init__(self, config):
+        self.proc = subprocess.Popen([sys.executable, "-c", _PUBLISHER, str(config)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout.readline().strip() == "ready"
+
+    def do(self, *words):
+        self.proc.stdin.write(" ".join(words) + "\n")
+        self.proc.stdin.flush()
+        assert self.proc.stdout.readline().split()[:2] == ["done", words[0]]
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(20)
+
+
+def test_participant_without_marker_stream_follows_the_sessions_and_says_when_it_is_silent(tmp_path):
     uid = _uid()
-    with LslMarkerOutlet(f"{MARKER_PREFIX}-{uid}") as mk:
-        p = ParticipantProcess("--name", f"pp-{uid}", "--phrase", "A", "--duration", 40)
+    config = tmp_path / "lsl.toml"
+    config.write_text(f'[lsl]\nsession_id = "markerlink-{uid}"\n')
+    pub = _Publisher(config)
+    first, later = f"{MARKER_PREFIX}-{uid}", f"{MARKER_PREFIX}-{uid}-later"
+    p = None
+    try:
+        pub.do("open", first)
+        p = ParticipantProcess("--name", f"pp-{uid}", "--phrase", "A", "--duration", 60, config=config)
+        assert f"reading markers from {first!r}" in p.wait_for("reading markers from", timeout=30)
+        # connected, but the session sends nothing: said within seconds
+        assert first in p.wait_for("WARNING: no marker received", timeout=30)
+        # a session started later (the participant was started first while an older one ran) wins
+        pub.do("open", later)
+        assert "switching from" in p.wait_for("WARNING: a newer marker stream appeared", timeout=30)
+        p.wait_for(f"reading markers from {later!r}", timeout=30)
+        # another session's stream ended: the participant looks for another instead of stopping
+        pub.do("close", later)
+        assert "looking for another" in p.wait_for(f"WARNING: the marker stream {later!r} ended", timeout=30)
+        assert p.proc.poll() is None
+        # a session that reads this participant's EEG wins over any other, and its end ends the participant
+        mine = f"{MARKER_PREFIX}-{uid}-mine"
+        pub.do("open", mine, session_source_id(mine, f"pp-{uid}"))
+        p.wait_for(f"reading markers from {mine!r}", timeout=30)
+        pub.do("close", mine)
+        assert p.wait_exit(30) == 0
+    finally:
+        if p is not None:
+            p.kill()
+        pub.close()
+
+
+def test_the_eeg_stream_says_which_marker_stream_the_participant_follows():
+    uid = _uid()
+    mine = f"{MARKER_PREFIX}-{uid}-mine"
+    with LslMarkerOutlet(mine, source_id=session_source_id(mine, f"pa-{uid}")) as mk, \
+            LslMarkerOutlet(f"{MARKER_PREFIX}-{uid}-newer"):
+        p = ParticipantProcess("--name", f"pa-{uid}", "--phrase", "A", "--duration", 40)
         try:
-            assert f"reading markers from {mk.name!r}" in p.wait_for("reading markers from", timeout=30)
+            # the session that reads this participant's EEG, not the newer one
+            assert f"reading markers from {mine!r}" in p.wait_for("reading markers from", timeout=30)
             assert mk.wait_for_consumers(10)
-            # the EEG stream says which marker streams it follows: the session's name matches
-            assert followed_marker_stream(f"pp-{uid}") == "*"
-            assert marker_link_problem(f"pp-{uid}", mk.name) is None
-            problem = marker_link_problem(f"pp-{uid}", f"other-{uid}")
+            assert followed_marker_stream(f"pa-{uid}") == "*"
+            assert marker_link_problem(f"pa-{uid}", mk.name) is None
+            problem = marker_link_problem(f"pa-{uid}", f"other-{uid}")
             assert problem is not None and "no response" in problem
-            # connected, but the session sends nothing: said within seconds
-            line = p.wait_for("WARNING: no marker received", timeout=30)
-            assert mk.name in line
-            # a session started later (the participant was started first while an older one ran) wins
-            with LslMarkerOutlet(f"{MARKER_PREFIX}-{uid}-later") as later:
-                assert "switching from" in p.wait_for("WARNING: a newer marker stream appeared", timeout=30)
-                assert f"reading markers from {later.name!r}" in p.wait_for(f"reading markers from {later.name!r}",
-                                                                            timeout=30)
-                assert later.wait_for_consumers(10)
         finally:
             p.kill()
 
@@ -61,16 +126,3 @@ def test_participant_waiting_for_a_missing_marker_stream_names_the_ones_it_sees(
 
 def test_a_stream_that_is_not_a_simulated_participant_says_nothing():
     assert followed_marker_stream(f"nothing-{_uid()}", timeout=0.5) is None
-
-
-def test_participant_follows_the_session_that_reads_its_eeg_over_a_newer_one():
-    uid = _uid()
-    mine = f"{MARKER_PREFIX}-{uid}-mine"
-    with LslMarkerOutlet(mine, source_id=session_source_id(mine, f"pa-{uid}")) as mk, \
-            LslMarkerOutlet(f"{MARKER_PREFIX}-{uid}-newer"):
-        p = ParticipantProcess("--name", f"pa-{uid}", "--phrase", "A", "--duration", 40)
-        try:
-            assert f"reading markers from {mine!r}" in p.wait_for("reading markers from", timeout=30)
-            assert mk.wait_for_consumers(10)
-        finally:
-            p.kill()
