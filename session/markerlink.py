@@ -136,7 +136,9 @@ class MarkerStreamFinder:
         if not found:
             return None
         chosen = max(found, key=lambda i: i.created_at())
-        self._warn(f"a newer marker stream appeared: switching from {cur.name()!r} to {chosen.name()!r} (pass "
+        why = (f"the session reading {self.eeg_name!r}" if addressed_to(chosen, self.eeg_name)
+               else "a newer marker stream")
+        self._warn(f"{why} appeared: switching from {cur.name()!r} to {chosen.name()!r} (pass "
                    "--marker-stream NAME to stay with one).")
         return chosen
 
