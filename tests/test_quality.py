@@ -66,3 +66,18 @@ def test_window_shows_a_near_chance_calibration(qtbot, tmp_path, restore_app_loo
     qtbot.waitUntil(lambda: win.report.report is good, timeout=5000)
     assert "Warning" not in win.report.summary.text()
     win.close()
+
+
+def test_spell_summary_says_a_near_chance_calibration(capsys):
+    from neurospell.commands.spell import _print_summary
+    from neurospell.session.live import LiveResult
+
+    def summary(auc):
+        report = {"n_epochs": 780, "decoder": "xdawncov-ts-lr", "heldout_auc": auc, "lm_alpha": 1.0,
+                  "auc_warning": calibration_warning(auc, N_T, N_NT)}
+        _print_summary(LiveResult("", "SEE YOU", (), "stopped", 1.0, 0, 0, 0, training_report=report), 36, None)
+        return capsys.readouterr().out
+
+    out = summary(0.55)
+    assert "held-out AUC 0.550" in out and "WARNING         calibration AUC 0.550" in out and "near chance" in out
+    assert "WARNING" not in summary(0.9)
