@@ -4,8 +4,8 @@ One home for two rules:
 
 - :func:`calibration_warning`: a live calibration whose held-out AUC is below
   :data:`WEAK_AUC` spells near chance. The real recordings in ``../shared/data/gtec_p300``
-  give 0.87-0.98 on a calibration of the same size (``benchmarks/participant_auc.py
-  --real``), the weakest published P300 spellers about 0.75; at 0.61 a live session copy-spelled
+  give 0.85-0.95 on a calibration of the default size (780 flashes; ``benchmarks/participant_auc.py
+  --real``); at 0.61 a live session copy-spelled
   "HELLO WORLD" at 64 % with 77 flashes per character, at 0.57 "SEE YOU" at 14 %. The
   AUC's 95 % interval (Hanley & McNeil) is given too: when it includes 0.5 the EEG shows no
   response to the flashes at all.
@@ -44,7 +44,7 @@ def calibration_warning(auc: float, n_targets: int, n_nontargets: int) -> str | 
     what = ("the EEG shows no response to the flashes (its 95 % interval includes chance, 0.5)" if lo <= 0.5
             else "the responses to the flashes are barely distinguishable")
     return (f"calibration AUC {auc:.3f} (95 % interval {lo:.2f}-{hi:.2f}) is near chance (below {WEAK_AUC:g}; real "
-            f"participants give 0.77-0.98): {what}, so spelling would be slow and mostly wrong. Check that the "
+            f"participants give 0.85-0.95 on a calibration of 780 flashes): {what}, so spelling would be slow and mostly wrong. Check that the "
             "electrodes have contact and the EEG stream is the participant's, that the session's marker stream "
             "reaches the recording (a simulated participant must read it), then calibrate again, with more "
             "repetitions (--calibration-repetitions) or a longer calibration text.")
