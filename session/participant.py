@@ -186,7 +186,7 @@ class _Generator:
 #: repetitions) and decoder, held-out AUC 0.89 (0.88-0.90 over 5 seeds), the middle of the real
 #: g.tec participants' 0.85-0.95 on a calibration of that size (``benchmarks/participant_auc.py``).
 DEFAULT_AMPLITUDE = 18.0
-#: A weak participant's amplitude (AUC 0.68 under the same calibration; 5 µV: 0.54, near chance).
+#: A weak participant's amplitude (AUC 0.68 under the same calibration; 5 µV, the earlier default: 0.57, near chance).
 WEAK_AMPLITUDE = 8.0
 
 
