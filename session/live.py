@@ -63,6 +63,7 @@ import numpy as np
 from neurospell.check import NeurospellError, StreamError, check_option, validate_type
 from neurospell.config import config_from_dict
 from neurospell.decoder import DECODERS, make_decoder
+from neurospell.lifecycle import child_env, exit_with_parent
 from neurospell.lm_fusion import available_models, make_model
 from neurospell.logs import logger, set_log_level
 from neurospell.lsl import local_clock
@@ -130,7 +131,10 @@ class Resume:
 
 @dataclass(frozen=True)
 class Stop:
-    """End the session (the open selection is dropped)."""
+    """End the session (the open selection is dropped); ``reason`` becomes the stop reason
+    (default ``"stopped by the user"``)."""
+
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -367,7 +371,8 @@ def fit_in_process(name: str, params: dict, batch: EpochBatch, preprocessing):
     torch = sys.modules.get("torch")
     n_threads = torch.get_num_threads() if torch is not None else None
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=exit_with_parent,
+                             initargs=(os.getpid(),)) as pool:  # (it ends if this process is killed)
         return pool.submit(_fit_decoder, name, params, batch, preprocessing, n_threads).result()
 
 
@@ -482,8 +487,10 @@ TRAINING_STAGES = {"lm": 0.0, "fit": 0.02, "lm_weight": 0.6, "save": 0.9, "repor
 _progress_queue: list = []  # (in a training process: the queue its jobs report progress on)
 
 
-def _init_training_process(queue) -> None:
+def _init_training_process(queue, parent_pid: int | None = None) -> None:
     _progress_queue[:] = [queue]
+    if parent_pid is not None:  # the training process ends with the session's, even after a SIGKILL
+        exit_with_parent(parent_pid)
     _lower_priority()
 
 
@@ -496,7 +503,7 @@ class TrainingPool(ProcessPoolExecutor):
         ctx = multiprocessing.get_context("spawn")
         self.progress_queue = ctx.Queue()
         super().__init__(max_workers=1, mp_context=ctx, initializer=_init_training_process,
-                         initargs=(self.progress_queue,))
+                         initargs=(self.progress_queue, os.getpid()))
 
     def drain(self, progress: Callable[[float, str], None] | None = None) -> None:
         """Hand the progress reports queued so far to ``progress`` (``None``: drop them)."""
@@ -967,6 +974,9 @@ class LiveSession:
         writer, self._writer = self._writer, None
         writer.close()
         task, self._task = self._task, None
+        if writer.n_samples == 0:  # stopped before the run's first sample: nothing to convert
+            self.folder.recover()  # (the run is marked "empty", not left "recording")
+            return
         self._publish(f"writing the {task} run to the session folder")
         # in the training process (started by _preload when there is a folder): reading the
         # rawlog and writing BIDS is seconds of Python that would hold this process's GIL
@@ -1266,7 +1276,7 @@ class LiveSession:
             logger.info("LiveSession: intent %r", intent)
             self._log({"type": "intent", "t": local_clock(), "intent": type(intent).__name__})
             if isinstance(intent, Stop):
-                raise _Stopped("stopped by the user")
+                raise _Stopped(intent.reason or "stopped by the user")
             if isinstance(intent, Start):
                 self._started = True
             elif isinstance(intent, Pause):
@@ -1751,10 +1761,18 @@ class ParticipantProcess:
         ``--config`` for the participant (the same grid as the session's).
     timeout : float
         Seconds to wait for it to start.
+    on_exit : callable ``(message) -> None`` | None
+        Called (from a reader thread) when the process exits by itself (not by :meth:`close`
+        or :meth:`kill`), with :attr:`exit_message`. Settable later (``proc.on_exit = ...``).
+
+    Notes
+    -----
+    The process ends with this one, even when this one is killed (``SIGKILL``): it watches
+    its parent (:func:`neurospell.lifecycle.exit_with_parent`).
     """
 
     def __init__(self, phrase: str, marker_stream: str, *, name: str | None = None, args=(), config_path=None,
-                 timeout: float = 60.0, python: str | None = None):
+                 timeout: float = 60.0, python: str | None = None, on_exit=None):
         self.name = name or f"neurospell-participant-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.marker_stream = marker_stream
         cmd = [python or sys.executable, "-m", "neurospell"]
@@ -1765,7 +1783,14 @@ class ParticipantProcess:
         self.lines: list[str] = []
         self._ready = threading.Event()
         self._connected = threading.Event()
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.on_exit = on_exit
+        #: Why the process ended by itself (``None`` while it runs or after :meth:`close`).
+        self.exit_message: str | None = None
+        self._closing = False
+        # its own process group: a Ctrl-C in the terminal reaches the session, which stops it
+        # (close), not the participant first; and it ends with this process (child_env)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     env=child_env(), start_new_session=True)
         self._reader = threading.Thread(target=self._read, name="neurospell-participant-out", daemon=True)
         self._reader.start()
         deadline = time.monotonic() + timeout
@@ -1787,6 +1812,18 @@ class ParticipantProcess:
                 self._ready.set()
             elif line.startswith("simulate-participant: reading markers"):
                 self._connected.set()
+        code = self.proc.wait()
+        if not self._closing:
+            last = " | ".join(ln for ln in self.lines[-3:] if ln.strip())
+            self.exit_message = (f"the simulated participant process (pid {self.proc.pid}) exited with code {code}"
+                                 + (f" ({last})" if last else ""))
+            logger.warning("ParticipantProcess: %s", self.exit_message)
+            if self.on_exit is not None:
+                self.on_exit(self.exit_message)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
 
     def wait_connected(self, timeout: float = 30.0) -> bool:
         """Wait until the participant reads the marker stream; ``False`` after ``timeout`` seconds."""
@@ -1799,12 +1836,14 @@ class ParticipantProcess:
 
     def kill(self) -> None:
         """Kill the process at once (``SIGKILL``): its stream vanishes as after a crash."""
+        self._closing = True
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(10)
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop the process (``SIGTERM``, then ``SIGKILL`` after ``timeout``)."""
+        self._closing = True
         if self.proc.poll() is None:
             self.proc.terminate()
             try:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import sys
 import threading
 import time
 import uuid
 
+from ..check import NeurospellError
+from ..lifecycle import EXIT_CTRL_C, EXIT_SIGTERM, Terminated, sigterm_as_interrupt
 from . import _args
 
 #: Calibration text when neither --calibrate nor --model is given.
@@ -37,7 +40,9 @@ def register(subparsers) -> None:
             "synthetic board: no P300, chance accuracy), 'lsl:NAME' (an LSL EEG stream; the session's "
             "marker stream must reach the recording side) or 'replay:FILE' (a recording played over "
             "LSL: chance accuracy). Stop conditions: [speller] max_selections, max_minutes, "
-            "max_consecutive_errors, or Ctrl-C."
+            "max_consecutive_errors, Ctrl-C (exit status 130) or SIGTERM (the same clean stop: the phase "
+            "is written, the summary printed; exit status 143). When the simulated participant process "
+            "exits by itself the session says so and stops (exit status 2)."
         ),
     )
     p.add_argument("--source", default=None, help=f"{_SOURCES} (default: simulated)")
@@ -193,6 +198,11 @@ def _session_config(args, config):
 
 # -- the command ----------------------------------------------------------------------------------
 def _spell(args, config) -> int:
+    with sigterm_as_interrupt():  # SIGTERM stops like Ctrl-C (exit status 143)
+        return _run_spell(args, config)
+
+
+def _run_spell(args, config) -> int:
     from neurospell.acquisition import LslMarkerOutlet, LslSource, open_source
     from neurospell.decoder import load_decoder
     from neurospell.lm_fusion import make_model
@@ -269,22 +279,38 @@ def _spell(args, config) -> int:
         print(f"spell: {source} -> {config.decoder.name if decoder is None else decoder.name}, LM {lm_name}; "
               f"{'calibration on ' + repr(calibration) + ', ' if calibration else ''}"
               f"{'copy ' + repr(args.copy) if args.copy else 'free spelling'}", flush=True)
+        died: list = []  # why the simulated participant process ended by itself
+        if participant is not None:
+            def on_participant_exit(message):
+                died.append(message)
+                session.submit(Stop(message))  # the session started it: stop, not pause for ever
+
+            participant.on_exit = on_participant_exit
+            if participant.exit_message is not None and not died:
+                on_participant_exit(participant.exit_message)
         session.start()
         session.submit(Start())
-        interrupted = False
+        interrupted = 0
         last = None
+        told = False
         try:
             while session.running:
+                if died and not told:
+                    print(f"spell: {died[0]}; stopping the session.", flush=True)
+                    told = True
                 snap = session.snapshot()
                 line = (snap.phase, snap.status)
                 if line != last and not snap.status.startswith(("copy:", "free:")):
                     print(f"- [{snap.phase}] {snap.status}", flush=True)
                 last = line
                 time.sleep(0.05)
-        except KeyboardInterrupt:
-            interrupted = True
-            print("\nspell: stopping (Ctrl-C) ...", flush=True)
-            session.submit(Stop())
+        except KeyboardInterrupt as stop:
+            term = isinstance(stop, Terminated)
+            if term:  # finish the phase and the summary even if another SIGTERM comes
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            interrupted = EXIT_SIGTERM if term else EXIT_CTRL_C
+            print(f"\nspell: stopping ({'SIGTERM' if term else 'Ctrl-C'}) ...", flush=True)
+            session.submit(Stop("terminated (SIGTERM)" if term else None))
         result = session.join(60.0)
         _print_summary(result, len(config.speller.symbols), folder)
         if args.summary_json:
@@ -294,7 +320,10 @@ def _spell(args, config) -> int:
                 summary["lm_alpha"] = result.training_report["lm_alpha"]
             with open(args.summary_json, "w", encoding="utf-8") as fid:
                 json.dump(summary, fid, indent=2)
-        return 130 if interrupted else 0
+        if died and not interrupted:
+            raise NeurospellError(f"{died[0]}: the session stopped (the summary above is up to then). Run the "
+                                  "session again; --verbose debug logs the participant's own output.")
+        return interrupted
     finally:
         for fn in reversed(cleanup):
             try:
