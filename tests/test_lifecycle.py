@@ -236,3 +236,74 @@ def test_exit_with_parent_ends_an_orphan():
         if _alive(child):
             os.kill(child, signal.SIGKILL)
     assert not exit_with_parent(1)  # pid 1 is nobody's starter here: no watch
+
+
+GUI_FAST = """
+[speller]
+soa = 0.1
+flash_duration = 0.05
+inter_trial = 0.4
+calibration_repetitions = 3
+min_repetitions = 2
+max_repetitions = 4
+stop_threshold = 0.99
+[decoder]
+name = "xdawncov-ts-lr"
+"""
+
+
+def _gui_cmd(tmp_path, *extra):
+    cfg = tmp_path / "fast.toml"
+    cfg.write_text(GUI_FAST)
+    env = {k: v for k, v in os.environ.items() if k != PARENT_ENV}
+    env.update(QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path))  # (the default session root is under $HOME)
+    cmd = [sys.executable, "-m", "neurospell", "--config", str(cfg), "gui", "--demo", "--phrase", "HI",
+           "--calibration-text", "AB", "--lm", "uniform", "--settings", str(tmp_path / "gui.toml"), *extra]
+    return cmd, env
+
+
+def test_gui_demo_ends_after_its_phrase_and_says_where_the_folder_is(tmp_path):
+    """``gui --demo --exit-when-done``: the session ends after the copy phrase (no free
+    spelling), the result and the session folder (the default root, said at the start) are
+    printed, and the command exits 0."""
+    cmd, env = _gui_cmd(tmp_path, "--exit-when-done")
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    text = out.stdout + out.stderr[-3000:]
+    assert out.returncode == 0, text
+    root = tmp_path / "neurospell-sessions"
+    assert f"session folders go to {root} (the default" in out.stdout, text
+    line = next((ln for ln in out.stdout.splitlines() if "Demo finished (all phases complete)" in ln), None)
+    assert line is not None and "(target 'HI')" in line and "selections" in line, text
+    folders = list(root.glob("session-*"))
+    assert len(folders) == 1 and line.endswith(f"Session folder: {folders[0]}"), (folders, text)
+    log = [json.loads(ln) for ln in (folders[0] / "derivatives" / "neurospell" / "decisions.jsonl").read_text()
+           .splitlines()]
+    phases = [r["name"] for r in log if r["type"] == "phase"]
+    assert phases == ["calibration", "copy"], phases  # no free spelling after the phrase
+    decisions = [r for r in log if r["type"] == "decision"]
+    assert decisions and all(r.get("phase") == "copy" for r in decisions), decisions[:3]
+    assert all(r["status"] == "finished" for r in _runs(folders[0]))
+    assert "typed" in out.stdout and "(stopped)" in out.stdout, text
+
+
+def test_gui_sigterm_closes_the_window_and_its_processes(tmp_path, spell):
+    """SIGTERM to ``neurospell gui``: the window closes as with its close button (the session
+    and the participant process stop), exit status 143."""
+    cmd, env = _gui_cmd(tmp_path)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        def participant():
+            kids = _descendants(proc.pid)
+            if proc.poll() is not None:
+                raise AssertionError(f"gui exited ({proc.returncode}): {proc.communicate()}")
+            return {p for p in kids if "simulate-participant" in _cmdline(p)}
+        kids = _wait(participant, 90.0, "the participant process")
+        spell.pids |= kids
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == EXIT_SIGTERM, stdout + stderr[-3000:]
+    assert "closed by SIGTERM" in stderr, stderr[-3000:]
+    _wait(lambda: not any(_alive(p) for p in kids), 15.0, "the participant process to end")
