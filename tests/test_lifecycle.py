@@ -307,3 +307,29 @@ def test_gui_sigterm_closes_the_window_and_its_processes(tmp_path, spell):
     assert proc.returncode == EXIT_SIGTERM, stdout + stderr[-3000:]
     assert "closed by SIGTERM" in stderr, stderr[-3000:]
     _wait(lambda: not any(_alive(p) for p in kids), 15.0, "the participant process to end")
+
+
+def test_gui_says_when_its_participant_process_dies(tmp_path, spell):
+    """The participant process the window started dies during calibration: the window stops
+    the session and says which process exited with which code (printed with --exit-when-done)."""
+    cmd, env = _gui_cmd(tmp_path, "--exit-when-done")
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        def participant():
+            if proc.poll() is not None:
+                raise AssertionError(f"gui exited ({proc.returncode}): {proc.communicate()}")
+            return next((p for p in _descendants(proc.pid) if "simulate-participant" in _cmdline(p)), None)
+        pid = _wait(participant, 90.0, "the participant process")
+        spell.pids.add(pid)
+
+        def calibrating():
+            found = list((tmp_path / "neurospell-sessions").glob("session-*/derivatives/neurospell/session.json"))
+            return found and json.loads(found[0].read_text())["runs"]
+        _wait(calibrating, 90.0, "the calibration run")
+        os.kill(pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    msg = f"the simulated participant process (pid {pid}) exited with code -9"
+    assert f"Demo finished ({msg}" in stdout, stdout + stderr[-3000:]
