@@ -157,14 +157,15 @@ def _runs(folder: Path) -> list[dict]:
     return json.loads((folder / "derivatives" / "neurospell" / "session.json").read_text())["runs"]
 
 
-def test_sigterm_stops_like_ctrl_c_and_leaves_no_process(spell):
-    """SIGTERM while the session trains: the same clean stop as Ctrl-C -- summary printed,
-    every run finished (written to BIDS), exit status 143 -- and no process left behind,
-    no semaphore leaked."""
+@pytest.mark.parametrize("when", ["[training]", "selected"])
+def test_sigterm_stops_like_ctrl_c_and_leaves_no_process(spell, when):
+    """SIGTERM while the session trains or copy-spells: the same clean stop as Ctrl-C --
+    summary printed, every run finished (written to BIDS), exit status 143 -- and no process
+    left behind, no semaphore leaked."""
     sp = spell("--copy", "HELLO WORLD")
     sp.wait_line("[calibration]")
     kids = _session_children(sp, spell)
-    sp.wait_line("[training]")
+    sp.wait_line(when)
     sp.proc.send_signal(signal.SIGTERM)
     rc = sp.finish()
     out = sp.text()
@@ -174,6 +175,8 @@ def test_sigterm_stops_like_ctrl_c_and_leaves_no_process(spell):
     assert f"session folder  {sp.out_dir}" in out, out
     runs = _runs(sp.out_dir)  # (a run stopped before its first sample is "empty": nothing recorded)
     assert runs[0]["status"] == "finished" and all(r["status"] in ("finished", "empty") for r in runs), (runs, out)
+    if when == "selected":
+        assert [r["status"] for r in runs] == ["finished", "finished"], runs
     assert not any("leaked" in ln or "ERROR" in ln for ln in sp.err), out
     _wait(lambda: not any(_alive(p) for p in kids), 15.0, f"the session's processes {kids} to end")
 
