@@ -294,6 +294,7 @@ class SpellerWindow(QtWidgets.QMainWindow):
     _connectDone = QtCore.Signal(object, object, bool)
     _timingDone = QtCore.Signal(object, object)
     timingReport = QtCore.Signal(str)
+    _speechProblem = QtCore.Signal(str)  # from the speech thread: no sound output
 
     def __init__(self, config: Config, connector: Connector | None = None, *, settings: GuiSettings | None = None,
                  settings_path=None, config_path=None, refresh_rate: float | None = None,
@@ -398,6 +399,7 @@ class SpellerWindow(QtWidgets.QMainWindow):
         self._build_shortcuts()
         self._connectDone.connect(self._connect_done, QtCore.Qt.ConnectionType.QueuedConnection)
         self._timingDone.connect(self._timing_done, QtCore.Qt.ConnectionType.QueuedConnection)
+        self._speechProblem.connect(self.set_status, QtCore.Qt.ConnectionType.QueuedConnection)
         self._timing_thread: threading.Thread | None = None
         self._timing_checked: set = set()  # (session id, what) already checked
         self._connect_thread: threading.Thread | None = None
@@ -639,7 +641,7 @@ class SpellerWindow(QtWidgets.QMainWindow):
     def _apply_speech(self, on: bool) -> str | None:
         """Open or close the speech engine; the problem (no engine found) is returned and shown."""
         if on and self.speech is None:
-            self.speech = open_speech()
+            self.speech = open_speech(on_problem=self._speechProblem.emit)
             if not self.speech.available:
                 self.set_status(self.speech.problem)
                 return self.speech.problem
