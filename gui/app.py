@@ -399,7 +399,7 @@ class SpellerWindow(QtWidgets.QMainWindow):
         self._build_shortcuts()
         self._connectDone.connect(self._connect_done, QtCore.Qt.ConnectionType.QueuedConnection)
         self._timingDone.connect(self._timing_done, QtCore.Qt.ConnectionType.QueuedConnection)
-        self._speechProblem.connect(self.set_status, QtCore.Qt.ConnectionType.QueuedConnection)
+        self._speechProblem.connect(self._show_speech_problem, QtCore.Qt.ConnectionType.QueuedConnection)
         self._timing_thread: threading.Thread | None = None
         self._timing_checked: set = set()  # (session id, what) already checked
         self._connect_thread: threading.Thread | None = None
@@ -649,6 +649,11 @@ class SpellerWindow(QtWidgets.QMainWindow):
             self.speech.close()
             self.speech = None
         return None
+
+    def _show_speech_problem(self, problem: str) -> None:
+        """After what the status line says (the speech thread found no sound output)."""
+        if problem not in self.status.text():
+            self.set_status(f"{self.status.text()} {problem}".strip())
 
     def edited_config(self) -> Config:
         """The config with the timing and stopping rule of the Settings tab."""

@@ -20,7 +20,7 @@ import threading
 
 import numpy as np
 
-__all__ = ["SoundOutputError", "play", "sound_backend"]
+__all__ = ["SoundOutputError", "check_output", "play", "sound_backend"]
 
 _SND_PCM_STREAM_PLAYBACK = 0
 _SND_PCM_FORMAT_S16_LE = 2
@@ -73,20 +73,37 @@ def _libasound():
         return _alsa["lib"]
 
 
-def _play_alsa(samples: np.ndarray, rate: int, device: str) -> None:
+def _alsa_device(device: str | None) -> str:
+    return device or os.environ.get("NEUROSPELL_ALSA_DEVICE", "default")
+
+
+def _open_alsa(device: str):
     lib = _libasound()
     pcm = ctypes.c_void_p()
+    code = lib.snd_pcm_open(ctypes.byref(pcm), device.encode(), _SND_PCM_STREAM_PLAYBACK, 0)
+    if code < 0:
+        raise SoundOutputError(f"ALSA could not open the sound device {device!r} "
+                               f"({lib.snd_strerror(code).decode(errors='replace')}); "
+                               "$NEUROSPELL_ALSA_DEVICE can name another ALSA device")
+    return lib, pcm
+
+
+def check_output(device: str | None = None) -> None:
+    """Raise :class:`SoundOutputError` when :func:`play` cannot play here (ALSA: the device is
+    opened and closed; elsewhere nothing is checked)."""
+    if sound_backend() == "alsa":
+        lib, pcm = _open_alsa(_alsa_device(device))
+        lib.snd_pcm_close(pcm)
+
+
+def _play_alsa(samples: np.ndarray, rate: int, device: str) -> None:
+    lib, pcm = _open_alsa(device)
 
     def check(code: int, doing: str) -> None:
         if code < 0:
             raise SoundOutputError(f"ALSA could not {doing} on device {device!r}: "
                                    f"{lib.snd_strerror(code).decode(errors='replace')}")
 
-    code = lib.snd_pcm_open(ctypes.byref(pcm), device.encode(), _SND_PCM_STREAM_PLAYBACK, 0)
-    if code < 0:
-        raise SoundOutputError(f"ALSA could not open the sound device {device!r}: "
-                               f"{lib.snd_strerror(code).decode(errors='replace')} (no sound card here? "
-                               "$NEUROSPELL_ALSA_DEVICE names another ALSA device)")
     try:
         check(lib.snd_pcm_set_params(pcm, _SND_PCM_FORMAT_S16_LE, _SND_PCM_ACCESS_RW_INTERLEAVED, 1, int(rate), 1,
                                      _LATENCY_US), f"play mono 16-bit sound at {rate} Hz")
@@ -141,6 +158,6 @@ def play(samples: np.ndarray, rate: int, device: str | None = None) -> None:
         return
     how = sound_backend()
     if how == "alsa":
-        _play_alsa(samples, rate, device or os.environ.get("NEUROSPELL_ALSA_DEVICE", "default"))
+        _play_alsa(samples, rate, _alsa_device(device))
     else:
         _play_file(samples, rate, how)

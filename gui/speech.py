@@ -118,7 +118,6 @@ class Speech:
         """Load the bundled voice on the speech thread (``backend`` is its factory)."""
         try:
             self._backend = self._backend()
-            return True
         except Exception as err:  # noqa: BLE001 - NeurospellError, or a broken install
             self.problem = f"{NO_ENGINE_MESSAGE} ({err})"
             logger.warning("%s", self.problem)
@@ -128,6 +127,13 @@ class Speech:
                 if isinstance(item, threading.Event):
                     item.set()
             return False
+        from .sound_out import SoundOutputError, check_output
+
+        try:  # said when speech is switched on, not at the first word
+            check_output()
+        except SoundOutputError as err:
+            self._no_output(err)
+        return True
 
     def _speak_bundled(self, text: str) -> None:
         from .sound_out import SoundOutputError, play
@@ -138,15 +144,18 @@ class Speech:
         try:
             play(samples, self._backend.sample_rate)
         except SoundOutputError as err:
-            if self._output_ok is not False:  # said once, not for every word
-                self.problem = f"Speech: no sound output here, words are not heard ({err})."
-                logger.warning("%s", self.problem)
-                self._report(self.problem)
-            self._output_ok = False
+            self._no_output(err)
             return
         if self._output_ok is False:
             self.problem = None
         self._output_ok = True
+
+    def _no_output(self, err: Exception) -> None:
+        if self._output_ok is not False:  # said once, not for every word
+            self.problem = f"Speech: no sound output here, words are not heard: {err}."
+            logger.warning("%s", self.problem)
+            self._report(self.problem)
+        self._output_ok = False
 
     def close(self) -> None:
         """Stop the speech thread (pyttsx3, bundled voice)."""

@@ -96,6 +96,8 @@ def test_no_sound_device_is_said_once_and_words_are_still_synthesised(monkeypatc
     problems = []
     speech = open_speech("espeak-ng", on_problem=problems.append)
     try:
+        assert speech.wait_until_spoken(20.0)  # said when speech is switched on, before any word
+        assert len(problems) == 1 and "no sound output" in problems[0], problems
         for word in ("HELLO", "WORLD", "AGAIN"):
             speech.say(word)
         assert speech.wait_until_spoken(20.0)
