@@ -46,8 +46,8 @@ def espeak_paths() -> tuple[Path, Path]:
         import espeakng_loader
     except ImportError as err:
         raise NeurospellError(
-            "The bundled voice needs the espeakng-loader package (a dependency of neurospell): "
-            f"{err}. Reinstall with `make install` or `pip install espeakng-loader`.") from err
+            f"the bundled voice's package espeakng-loader is not installed ({err}); it is a dependency "
+            "of neurospell: reinstall with `make install`, or `pip install espeakng-loader`.") from err
     lib = Path(espeakng_loader.get_library_path())
     data = Path(espeakng_loader.__file__).parent
     if not lib.exists() or not (data / "espeak-ng-data").is_dir():

@@ -26,11 +26,8 @@ from neurospell.logs import logger
 
 __all__ = ["Speech", "open_speech", "NO_ENGINE_MESSAGE"]
 
-#: What the window says when no speech engine was found.
-NO_ENGINE_MESSAGE = (
-    "No speech engine found: the bundled voice (package espeakng-loader, installed by `make install`) "
-    "did not load; install it, or PySide6-Addons (QtTextToSpeech) or pyttsx3, to hear each finished word."
-)
+#: What the window says when no speech engine was found (followed by why the bundled voice failed).
+NO_ENGINE_MESSAGE = "No speech engine found (PySide6-Addons' QtTextToSpeech or pyttsx3 would also do):"
 
 _THREADED = ("pyttsx3", "espeak-ng")
 
@@ -119,7 +116,7 @@ class Speech:
         try:
             self._backend = self._backend()
         except Exception as err:  # noqa: BLE001 - NeurospellError, or a broken install
-            self.problem = f"{NO_ENGINE_MESSAGE} ({err})"
+            self.problem = f"{NO_ENGINE_MESSAGE} {err}"
             logger.warning("%s", self.problem)
             self.engine = "none"
             self._report(self.problem)
@@ -178,7 +175,7 @@ def open_speech(prefer: str = "auto", on_problem: Callable[[str], None] | None =
     Returns
     -------
     speech : Speech
-        ``engine == "none"`` and :data:`NO_ENGINE_MESSAGE` as ``problem`` when none works.
+        ``engine == "none"`` and :data:`NO_ENGINE_MESSAGE` with the reason as ``problem`` when none works.
     """
     if prefer not in ("auto", "espeak-ng", "none"):
         from neurospell.check import NeurospellError
@@ -207,5 +204,5 @@ def open_speech(prefer: str = "auto", on_problem: Callable[[str], None] | None =
         espeak_paths()
     except Exception as err:  # noqa: BLE001 - NeurospellError, or a broken install
         logger.warning("The bundled voice is not installed: %s", err)
-        return Speech("none", problem=f"{NO_ENGINE_MESSAGE} ({err})")
+        return Speech("none", problem=f"{NO_ENGINE_MESSAGE} {err}")
     return Speech("espeak-ng", EspeakVoice, on_problem=on_problem)
