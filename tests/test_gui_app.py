@@ -360,7 +360,7 @@ def test_window_shows_snapshots(qtbot, tmp_path, restore_app_look, monkeypatch):
     samples, rate = win.speech.last_audio  # synthesised on the speech thread, not the GUI's
     assert win.speech.synth_thread == "neurospell-speech" and 0.2 < samples.size / rate < 1.5
     assert np.sqrt(np.mean(samples.astype(float) ** 2)) > 500
-    QtWidgets.QApplication.processEvents()  # a "no sound output" status (no ALSA here) is shown before the next
+    QtWidgets.QApplication.processEvents()  # a "no sound output" status (no libasound) is shown before the next
     win.show_snapshot(LiveSnapshot("paused", "paused", source_ok=False, source_problem="no samples for 1.2 s",
                                    text="HELLO WORLD "))
     assert win.status.text().startswith("Stream lost: no samples for 1.2 s")
