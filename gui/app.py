@@ -306,6 +306,7 @@ class SpellerWindow(QtWidgets.QMainWindow):
     _timingDone = QtCore.Signal(object, object)
     timingReport = QtCore.Signal(str)
     sessionFinished = QtCore.Signal(str)
+    _speechProblem = QtCore.Signal(str)  # from the speech thread: no sound output
 
     def __init__(self, config: Config, connector: Connector | None = None, *, settings: GuiSettings | None = None,
                  settings_path=None, config_path=None, refresh_rate: float | None = None,
@@ -414,6 +415,7 @@ class SpellerWindow(QtWidgets.QMainWindow):
         self._build_shortcuts()
         self._connectDone.connect(self._connect_done, QtCore.Qt.ConnectionType.QueuedConnection)
         self._timingDone.connect(self._timing_done, QtCore.Qt.ConnectionType.QueuedConnection)
+        self._speechProblem.connect(self._show_speech_problem, QtCore.Qt.ConnectionType.QueuedConnection)
         self._timing_thread: threading.Thread | None = None
         self._timing_checked: set = set()  # (session id, what) already checked
         self._connect_thread: threading.Thread | None = None
@@ -655,7 +657,7 @@ class SpellerWindow(QtWidgets.QMainWindow):
     def _apply_speech(self, on: bool) -> str | None:
         """Open or close the speech engine; the problem (no engine found) is returned and shown."""
         if on and self.speech is None:
-            self.speech = open_speech()
+            self.speech = open_speech(on_problem=self._speechProblem.emit)
             if not self.speech.available:
                 self.set_status(self.speech.problem)
                 return self.speech.problem
@@ -663,6 +665,11 @@ class SpellerWindow(QtWidgets.QMainWindow):
             self.speech.close()
             self.speech = None
         return None
+
+    def _show_speech_problem(self, problem: str) -> None:
+        """After what the status line says (the speech thread found no sound output)."""
+        if problem not in self.status.text():
+            self.set_status(f"{self.status.text()} {problem}".strip())
 
     def edited_config(self) -> Config:
         """The config with the timing and stopping rule of the Settings tab."""
