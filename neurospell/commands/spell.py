@@ -311,7 +311,7 @@ def _run_spell(args, config) -> int:
             interrupted = EXIT_SIGTERM if term else EXIT_CTRL_C
             print(f"\nspell: stopping ({'SIGTERM' if term else 'Ctrl-C'}) ...", flush=True)
             session.submit(Stop("terminated (SIGTERM)" if term else None))
-        result = session.join(60.0)
+        result = _join(session)
         _print_summary(result, len(config.speller.symbols), folder)
         if args.summary_json:
             summary = result.summary()
@@ -330,6 +330,19 @@ def _run_spell(args, config) -> int:
                 fn()
             except Exception:  # noqa: BLE001 - best effort at the end
                 pass
+
+
+def _join(session, timeout: float = 60.0):
+    """The session's result once it ended; a stop asked for during training takes effect when
+    the training process is done (a neural decoder: minutes), so it is waited for, saying so."""
+    while True:
+        try:
+            return session.join(timeout)
+        except TimeoutError:
+            if session.snapshot().phase != "training":
+                raise
+            print("spell: the training process is still working; the session stops once it is done "
+                  "(a neural decoder may take minutes).", flush=True)
 
 
 def _print_summary(result, n_symbols: int, folder) -> None:
