@@ -972,11 +972,13 @@ class LiveSession:
             self._task = None
             return
         writer, self._writer = self._writer, None
-        writer.close()
-        task, self._task = self._task, None
         if writer.n_samples == 0:  # stopped before the run's first sample: nothing to convert
+            writer.close()
+            self._task = None
             self.folder.recover()  # (the run is marked "empty", not left "recording")
             return
+        writer.close()
+        task, self._task = self._task, None
         self._publish(f"writing the {task} run to the session folder")
         # in the training process (started by _preload when there is a folder): reading the
         # rawlog and writing BIDS is seconds of Python that would hold this process's GIL
