@@ -21,6 +21,8 @@ DEMO = {"source": "simulated", "calibrate": "SPELL IT", "copy": "HELLO WORLD", "
         "soa": 0.125, "inter_trial": 0.4, "calibration_repetitions": 5, "max_repetitions": 6, "amplitude": 15.0,
         "max_minutes": 5.0}
 _SOURCES = "synthetic, lsl:NAME, replay:FILE or simulated"
+#: Exit status when the disk of the session folder filled up (the session stopped cleanly).
+EXIT_DISK_FULL = 4
 
 
 def register(subparsers) -> None:
@@ -37,7 +39,9 @@ def register(subparsers) -> None:
             "synthetic board: no P300, chance accuracy), 'lsl:NAME' (an LSL EEG stream; the session's "
             "marker stream must reach the recording side) or 'replay:FILE' (a recording played over "
             "LSL: chance accuracy). Stop conditions: [speller] max_selections, max_minutes, "
-            "max_consecutive_errors, or Ctrl-C."
+            "max_consecutive_errors, or Ctrl-C. Exit status: 0 done, 130 Ctrl-C, 2 error, "
+            f"{EXIT_DISK_FULL} the disk of --out filled up: the session stopped, one line says what was kept "
+            "and the `neurospell recover` command to run once there is room, then the summary."
         ),
     )
     p.add_argument("--source", default=None, help=f"{_SOURCES} (default: simulated)")
@@ -253,6 +257,7 @@ def _spell(args, config) -> int:
         folder = None
         if args.out is not None:
             folder = SessionFolder.create(args.out, config=config, overwrite=args.overwrite)
+            folder.set_source(_source_record(kind, rest, args, source))
         display = _make_display(args, config)
         if hasattr(display, "close"):
             cleanup.append(display.close)
@@ -286,6 +291,10 @@ def _spell(args, config) -> int:
             print("\nspell: stopping (Ctrl-C) ...", flush=True)
             session.submit(Stop())
         result = session.join(60.0)
+        if session.disk_full is not None:
+            from neurospell.session.diskfull import kept_line
+
+            print(f"spell: stopped: {kept_line(folder, session.disk_full)}", file=sys.stderr, flush=True)
         _print_summary(result, len(config.speller.symbols), folder)
         if args.summary_json:
             summary = result.summary()
@@ -294,6 +303,8 @@ def _spell(args, config) -> int:
                 summary["lm_alpha"] = result.training_report["lm_alpha"]
             with open(args.summary_json, "w", encoding="utf-8") as fid:
                 json.dump(summary, fid, indent=2)
+        if session.disk_full is not None:
+            return EXIT_DISK_FULL
         return 130 if interrupted else 0
     finally:
         for fn in reversed(cleanup):
@@ -301,6 +312,19 @@ def _spell(args, config) -> int:
                 fn()
             except Exception:  # noqa: BLE001 - best effort at the end
                 pass
+
+
+def _source_record(kind: str, rest, args, source) -> dict:
+    """What the session's EEG is, for the session folder's BIDS metadata (``SessionFolder.set_source``)."""
+    if kind == "simulated":
+        if args.participant_data is not None:
+            how = f"real epochs of {args.participant_data}"
+        else:
+            how = "parametric P300 model" + ("" if args.amplitude is None else f", amplitude {args.amplitude:g} µV")
+        return {"kind": "simulated", "participant": how, "stream": source.name, "seed": args.seed}
+    if kind == "replay":
+        return {"kind": "replay", "file": os.path.abspath(rest)}
+    return source.describe()
 
 
 def _print_summary(result, n_symbols: int, folder) -> None:
