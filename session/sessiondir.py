@@ -514,7 +514,7 @@ class SessionFolder:
                     "call rawlog_path(task) when the phase starts.")
             return self._convert(r, executor=executor)
 
-    def _convert(self, r: dict, *, executor=None) -> Path:
+    def _convert(self, r: dict, *, executor=None, recovered: bool = False) -> Path:
         cfg = self.read_config() if self.meta.get("config") else None
         line_freq = float(cfg.preprocessing.notch) if cfg is not None and cfg.preprocessing.notch else None
         args = (str(self.root), r["rawlog"], self.subject, self.session, r["task"], r["run"], line_freq,
@@ -537,6 +537,8 @@ class SessionFolder:
         r["n_samples"] = done["n_samples"]
         r["n_markers_outside_data"] = done["n_markers_outside_data"]
         r["truncated"] = done["truncated"]
+        if recovered:  # the session stopped during the phase: its open selection was never decided
+            r["recovered"] = True
         self._save_meta()
         logger.info("session %s: task-%s run-%d converted to BIDS (%s)", self.root, r["task"], r["run"], r["bids"])
         return self.root / r["bids"]
@@ -563,7 +565,7 @@ class SessionFolder:
                         logger.warning("session %s: task-%s run-%d recorded no sample; marked empty.",
                                        self.root, r["task"], r["run"])
                         continue
-                    out.append(self._convert(r))
+                    out.append(self._convert(r, recovered=True))
             except OSError as err:
                 if not is_no_room(err):
                     raise
@@ -1109,7 +1111,7 @@ def _replay_run(folder, r, rec, config, dec, lm_obj, lm_name, chunk_seconds, on_
     phase = rec["phase"] or {}
     rr = RunReplay(r["task"], r["run"], phase.get("name"), None, live=list(rec["decision"]),
                    live_flashes=[(f["t"], f["group"], f["score"]) for f in rec["flash"]],
-                   truncated=bool(h["truncated"]) or r["status"] == "recording")
+                   truncated=bool(h["truncated"]) or r["status"] == "recording" or bool(r.get("recovered")))
     if log.timestamps.size:
         rr.duration_s = float(log.timestamps[-1] - log.timestamps[0]) + 1.0 / float(h["sfreq"])
     engine = make_engine(config, dec, lm_obj, lm_name)
