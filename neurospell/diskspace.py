@@ -57,7 +57,18 @@ def no_room_why(err: BaseException | None) -> str:
         if isinstance(err, OSError) and err.errno == errno.EDQUOT:
             return "the disk quota is used up"
         err = err.__cause__ or err.__context__
+    if _fsize_limited():  # a short write (NumPy's) under a file-size limit
+        return "the file-size limit was reached (`ulimit -f`)"
     return "the disk is full"
+
+
+def _fsize_limited() -> bool:
+    try:
+        import resource
+
+        return resource.getrlimit(resource.RLIMIT_FSIZE)[0] != resource.RLIM_INFINITY
+    except (ImportError, OSError, ValueError):  # pragma: no cover - not on POSIX
+        return False
 
 
 def free_bytes(path) -> int | None:

@@ -143,7 +143,10 @@ def convert_rawlog_to_bids(root: str, rawlog: str, subject: str, session: str | 
         raise SessionFolderError(
             f"task-{task} run-{run}: the recording {str(path)!r} holds no samples; nothing to "
             "convert.")
-    raw = rawlog_to_raw(log)
+    with warnings.catch_warnings():
+        # markers after the last sample (a run cut short) are counted and left out below
+        warnings.filterwarnings("ignore", message="Omitted .* annotation")
+        raw = rawlog_to_raw(log)
     # markers after the last sample (the stream ended or a crash cut it) have no data: BIDS
     # events must lie inside the recording; they stay in the rawlog and the decision log
     ann = raw.annotations
@@ -151,13 +154,15 @@ def convert_rawlog_to_bids(root: str, rawlog: str, subject: str, session: str | 
     outside = np.flatnonzero((on < 0) | (on >= raw.n_times / raw.info["sfreq"]))
     if outside.size:
         raw.annotations.delete(outside)
+    # (with those MNE left out already: annotations after the data's end)
+    n_outside = len(log.markers) + len(log.header["gaps"]) - len(raw.annotations)
     if line_freq:
         raw.info["line_freq"] = float(line_freq)
     # staged and renamed into place when complete (a full disk leaves nothing half-written)
     bp = write_run_atomic(raw, root_p, subject, session, task, run,
                           source=source if source else log.header.get("source"))
     return {"bids": str(bp.fpath.relative_to(root_p)), "n_samples": int(log.timestamps.size),
-            "n_markers_outside_data": int(outside.size), "truncated": bool(log.header["truncated"])}
+            "n_markers_outside_data": int(n_outside), "truncated": bool(log.header["truncated"])}
 
 
 def _now() -> str:
