@@ -70,8 +70,8 @@ import numpy as np
 from neurospell import __version__
 from neurospell.check import NeurospellError
 from neurospell.config import Config, config_from_dict, write_config
-from neurospell.diskspace import DiskFullError, free_bytes, is_no_room, mb
 from neurospell.decoder import BaseDecoder, load_decoder
+from neurospell.diskspace import DiskFullError, free_bytes, is_no_room, mb
 from neurospell.fileio import file_sha256
 from neurospell.lm_fusion import make_model
 from neurospell.lm_fusion.ngram import default_ngram_path
