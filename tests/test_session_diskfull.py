@@ -202,6 +202,13 @@ def test_a_session_folder_can_be_moved_and_says_what_its_data_are(tmp_path):
     assert res.returncode == 0, res.stderr
     n = sum(r["type"] == "decision" and r.get("task") == "spelling" for r in log)
     assert f"{n}/{n} decisions reproduced" in res.stdout
+    # recorded with another copy of neurospell (its LM file elsewhere, the same bytes): still replays
+    meta_path = moved / "derivatives/neurospell/session.json"
+    meta = json.loads(meta_path.read_text())
+    meta["lm"]["files"] = {"/another/checkout/lm_fusion/data/" + Path(k).name: v for k, v in meta["lm"]["files"].items()}
+    meta_path.write_text(json.dumps(meta))
+    rep = replay_session(SessionFolder.open(moved))
+    assert rep.reproduced and rep.n_decisions == n, rep.first_difference
     folder = SessionFolder.open(moved)
     assert folder.resolve(training["model_path"]) == moved / "derivatives/neurospell/model.pkl"
     # a folder recorded before stored absolute paths: they still resolve once it was moved
