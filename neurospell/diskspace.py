@@ -51,13 +51,19 @@ def is_no_room(err: BaseException | None) -> bool:
 
 def no_room_why(err: BaseException | None) -> str:
     """A few words for a no-room error: ``"the disk is full"`` or ``"the file-size limit was reached"``."""
-    while err is not None:
+    short = False
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
         if isinstance(err, OSError) and err.errno == errno.EFBIG:
             return "the file-size limit was reached (`ulimit -f`)"
         if isinstance(err, OSError) and err.errno == errno.EDQUOT:
             return "the disk quota is used up"
+        if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+            return "the disk is full"
+        short = short or (isinstance(err, OSError) and err.errno is None)
         err = err.__cause__ or err.__context__
-    if _fsize_limited():  # a short write (NumPy's) under a file-size limit
+    if short and _fsize_limited():  # NumPy's short write (no errno) under a file-size limit
         return "the file-size limit was reached (`ulimit -f`)"
     return "the disk is full"
 

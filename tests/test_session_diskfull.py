@@ -227,3 +227,23 @@ def test_the_sidecars_name_each_kind_of_source():
     assert "'MyAmp' (type EEG)" in lsl["ManufacturersModelName"] and "Brain Products" not in lsl["Manufacturer"]
     rep = source_sidecar({"kind": "replay", "file": "/data/S1.mat"})
     assert "replay of the recording /data/S1.mat" in rep["ManufacturersModelName"]
+
+
+def test_no_room_errors_are_recognised_with_their_cause():
+    import errno
+
+    from neurospell.diskspace import is_no_room, no_room_why
+
+    short = OSError("99152 requested and 43008 written")  # NumPy's tofile on a full disk: no errno
+    assert is_no_room(short) and no_room_why(short) == "the disk is full"
+    assert no_room_why(OSError(errno.EFBIG, "File too large")).startswith("the file-size limit")
+    assert no_room_why(OSError(errno.ENOSPC, "No space left on device")) == "the disk is full"
+    try:
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError as err:
+            raise RuntimeError("the conversion failed") from err
+    except RuntimeError as wrapped:
+        assert is_no_room(wrapped)
+    assert not is_no_room(OSError(errno.EACCES, "Permission denied"))
+    assert not is_no_room(ValueError("5 requested and 3 written"))
