@@ -81,7 +81,7 @@ def kept_line(folder, err) -> str:
     """What ``neurospell spell`` prints when the session stopped for lack of room (one line)."""
     runs = folder.runs()
     done = [r for r in runs if r["status"] == "finished"]
-    cut = [r for r in runs if r["status"] == "recording"]
+    cut = [r for r in runs if r["status"] == "recording" and is_rawlog(folder.root / r["rawlog"])]
     parts = []
     if done:
         parts.append(f"{_names(done)} complete (BIDS and raw)")

@@ -292,9 +292,12 @@ def _spell(args, config) -> int:
             session.submit(Stop())
         result = session.join(60.0)
         if session.disk_full is not None:
+            from neurospell.diskspace import no_room_why
             from neurospell.session.diskfull import kept_line
 
-            print(f"spell: stopped: {kept_line(folder, session.disk_full)}", file=sys.stderr, flush=True)
+            line = (kept_line(folder, session.disk_full) if folder is not None
+                    else f"{no_room_why(session.disk_full)} ({session.disk_full}).")
+            print(f"spell: stopped: {line}", file=sys.stderr, flush=True)
         _print_summary(result, len(config.speller.symbols), folder)
         if args.summary_json:
             summary = result.summary()
