@@ -67,13 +67,21 @@ def check_room_to_recover(folder) -> None:
             f"`{recover_command(folder.root)}` again (nothing was changed).")
 
 
+def _where(folder, err) -> tuple[str, str]:
+    """``(what is full, what to do)`` for a no-room error."""
+    why = no_room_why(err)
+    if "file-size" in why:  # a per-process limit, not the disk
+        return why, "raise the file-size limit (`ulimit -f`)"
+    return f"{why} at {_mount_of(folder.root)} ({mb(free_bytes(folder.root))} free)", "free some space there"
+
+
 def recover_failed_line(folder, err) -> str:
     """The one line when ``recover`` itself ran out of room (the estimate was short)."""
     left = folder.unfinished()
     need = bytes_to_convert(folder, left)
-    return (f"recover stopped: {no_room_why(err)} at {_mount_of(folder.root)} ({mb(free_bytes(folder.root))} free); "
-            f"it needs about {mb(need)} to convert {_names(left) or 'the unfinished runs'}. Nothing half-written was "
-            f"kept and the crash copies in sourcedata/ are intact; free some space and run "
+    what, fix = _where(folder, err)
+    return (f"recover stopped: {what}; it needs about {mb(need)} to convert {_names(left) or 'the unfinished runs'}. "
+            f"Nothing half-written was kept and the crash copies in sourcedata/ are intact; {fix} and run "
             f"`{recover_command(folder.root)}` again.")
 
 
@@ -91,13 +99,14 @@ def kept_line(folder, err) -> str:
     if done and any(r["task"] == "calibration" for r in done):
         parts.append("the trained model" if model else "no trained model (training did not finish)")
     kept = "; ".join(parts) if parts else "nothing was recorded yet"
-    line = f"{no_room_why(err)} at {_mount_of(folder.root)} ({mb(free_bytes(folder.root))} free). Kept in " \
-           f"{str(folder.root)!r}: {kept}."
+    what, fix = _where(folder, err)
+    line = f"{what}. Kept in {str(folder.root)!r}: {kept}."
     if cut:
-        line += (f" Free at least {mb(bytes_to_convert(folder, cut))} there, then run "
-                 f"`{recover_command(folder.root)}`.")
+        room = f"about {mb(bytes_to_convert(folder, cut))}"
+        line += (f" Free {room} there" if fix.startswith("free") else f" {fix[0].upper()}{fix[1:]} ({room} to write)")
+        line += f", then run `{recover_command(folder.root)}`."
     else:
-        line += " Free some space before the next session (the decision log may lack its last lines)."
+        line += f" {fix[0].upper()}{fix[1:]} before the next session (the decision log may lack its last lines)."
     return line
 
 
