@@ -64,6 +64,7 @@ from neurospell.check import NeurospellError, StreamError, check_option, validat
 from neurospell.config import config_from_dict
 from neurospell.decoder import DECODERS, make_decoder
 from neurospell.lifecycle import child_env, exit_with_parent
+from neurospell.diskspace import is_no_room, no_room_why
 from neurospell.lm_fusion import available_models, make_model
 from neurospell.logs import logger, set_log_level
 from neurospell.lsl import local_clock
@@ -819,6 +820,9 @@ class LiveSession:
         self._cancel = getattr(display, "cancel_flashes", None)
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        #: The write that failed for lack of room (a full disk), when that stopped the session:
+        #: no traceback, the phase's rawlog is kept unconverted (``neurospell recover``).
+        self.disk_full: BaseException | None = None
         self._phase = "idle"
         self._status = "waiting for start"
         self._paused_by_user = False
@@ -972,6 +976,13 @@ class LiveSession:
             self._task = None
             return
         writer, self._writer = self._writer, None
+        if self.disk_full is not None:  # no room to convert: the run stays "recording" for recover
+            try:
+                writer.close()
+            except OSError:
+                pass  # what is on disk stays readable
+            self._task = None
+            return
         if writer.n_samples == 0:  # stopped before the run's first sample: nothing to convert
             writer.close()
             self._task = None
@@ -1333,11 +1344,14 @@ class LiveSession:
             self._phase = "stopped"
             self._publish(f"stopped: {self._stop_reason}")
         except BaseException as err:  # noqa: BLE001 - surfaced in the snapshot, re-raised by join()
-            logger.error("LiveSession: the worker failed: %s", err, exc_info=True)
-            self._error = err
-            self._phase = "error"
-            self._stop_reason = f"error: {err}"
-            self._publish(f"error: {err}")
+            if is_no_room(err):  # a full disk: a clean stop; the caller says what was kept
+                self._stopped_for_room(err)
+            else:
+                logger.error("LiveSession: the worker failed: %s", err, exc_info=True)
+                self._error = err
+                self._phase = "error"
+                self._stop_reason = f"error: {err}"
+                self._publish(f"error: {err}")
         finally:
             try:
                 self._cancel_flashes()
@@ -1346,11 +1360,27 @@ class LiveSession:
             try:
                 self._end_phase()
             except Exception as err:  # noqa: BLE001
-                logger.error("LiveSession: could not finish the recording of the phase: %s", err)
+                if is_no_room(err):
+                    self.disk_full = self.disk_full or err
+                    logger.info("LiveSession: no room to convert the phase to BIDS: %s", err)
+                else:
+                    logger.error("LiveSession: could not finish the recording of the phase: %s", err)
             self._end_train_pool()
-            self._log({"type": "end", "t": local_clock(), "phase": self._phase, "reason": self._stop_reason})
-            if self.folder is not None:
-                self.folder.close()
+            try:
+                self._log({"type": "end", "t": local_clock(), "phase": self._phase, "reason": self._stop_reason})
+                if self.folder is not None:
+                    self.folder.close()
+            except OSError as err:
+                if not is_no_room(err):
+                    raise
+                self.disk_full = self.disk_full or err
+
+    def _stopped_for_room(self, err: BaseException) -> None:
+        logger.info("LiveSession: stopped, a write failed for lack of room: %s", err)
+        self.disk_full = err
+        self._phase = "stopped"
+        self._stop_reason = no_room_why(err)
+        self._publish(f"stopped: {self._stop_reason}")
 
     def _main(self) -> None:
         self._publish("waiting for start")
@@ -1582,10 +1612,14 @@ class LiveSession:
         self._training_report = report
         self._log({"type": "training", "t": local_clock(), "decoder": self.decoder_name,
                    "heldout_auc": float(dec.heldout_auc_), "lm_alpha": alpha, "n_epochs": int(len(batch)),
-                   "model_path": None if path is None else str(path)})
+                   "model_path": None if path is None else self._stored_path(path)})
         self.decoder = dec
         self._progress = 1.0
         self._publish(f"trained {self.decoder_name}: held-out AUC {dec.heldout_auc_:.3f}")
+
+    def _stored_path(self, path) -> str:
+        """A path as the decision log stores it: relative to the session folder inside it."""
+        return str(path) if self.folder is None else self.folder.relative(path)
 
     # -- spelling ------------------------------------------------------------------------------
     def _make_driver(self) -> None:

@@ -204,6 +204,11 @@ class Connector:
             self.root.mkdir(parents=True, exist_ok=True)
             folder = SessionFolder.create(self.root / f"session-{time.strftime('%Y%m%d-%H%M%S')}-{tag}",
                                           config=config)
+            folder.set_source(  # what the data are, for the BIDS sidecars
+                {"kind": "simulated", "stream": participant.name, "participant": "options: " + (" ".join(
+                    map(str, self.participant_args)) or "the defaults")} if participant is not None
+                else {"kind": "replay", "file": str(request.recording)} if request.kind == "recording"
+                else source.describe())
             return _Connection(source, marker_outlet=outlet, folder=folder, lm=lm, lm_name=lm_name,
                                decoder_name=self.decoder_name, description=description, participant=participant,
                                cleanup=cleanup)

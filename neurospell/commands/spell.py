@@ -24,6 +24,8 @@ DEMO = {"source": "simulated", "calibrate": "SPELL IT", "copy": "HELLO WORLD", "
         "soa": 0.125, "inter_trial": 0.4, "calibration_repetitions": 5, "max_repetitions": 6, "amplitude": 15.0,
         "max_minutes": 5.0}
 _SOURCES = "synthetic, lsl:NAME, replay:FILE or simulated"
+#: Exit status when the disk of the session folder filled up (the session stopped cleanly).
+EXIT_DISK_FULL = 4
 
 
 def register(subparsers) -> None:
@@ -42,7 +44,9 @@ def register(subparsers) -> None:
             "LSL: chance accuracy). Stop conditions: [speller] max_selections, max_minutes, "
             "max_consecutive_errors, Ctrl-C (exit status 130) or SIGTERM (the same clean stop: the phase "
             "is written, the summary printed; exit status 143). When the simulated participant process "
-            "exits by itself the session says so and stops (exit status 2)."
+            "exits by itself the session says so and stops (exit status 2). "
+            f"Exit status {EXIT_DISK_FULL}: the disk of --out filled up: the session stopped, one line says what was kept "
+            "and the `neurospell recover` command to run once there is room, then the summary."
         ),
     )
     p.add_argument("--source", default=None, help=f"{_SOURCES} (default: simulated)")
@@ -263,6 +267,7 @@ def _run_spell(args, config) -> int:
         folder = None
         if args.out is not None:
             folder = SessionFolder.create(args.out, config=config, overwrite=args.overwrite)
+            folder.set_source(_source_record(kind, rest, args, source))
         display = _make_display(args, config)
         if hasattr(display, "close"):
             cleanup.append(display.close)
@@ -312,6 +317,13 @@ def _run_spell(args, config) -> int:
             print(f"\nspell: stopping ({'SIGTERM' if term else 'Ctrl-C'}) ...", flush=True)
             session.submit(Stop("terminated (SIGTERM)" if term else None))
         result = _join(session)
+        if session.disk_full is not None:
+            from neurospell.diskspace import no_room_why
+            from neurospell.session.diskfull import kept_line
+
+            line = (kept_line(folder, session.disk_full) if folder is not None
+                    else f"{no_room_why(session.disk_full)} ({session.disk_full}).")
+            print(f"spell: stopped: {line}", file=sys.stderr, flush=True)
         _print_summary(result, len(config.speller.symbols), folder)
         if args.summary_json:
             summary = result.summary()
@@ -320,10 +332,14 @@ def _run_spell(args, config) -> int:
                 summary["lm_alpha"] = result.training_report["lm_alpha"]
             with open(args.summary_json, "w", encoding="utf-8") as fid:
                 json.dump(summary, fid, indent=2)
-        if died and not interrupted:
+        if interrupted:
+            return interrupted
+        if session.disk_full is not None:
+            return EXIT_DISK_FULL
+        if died:
             raise NeurospellError(f"{died[0]}: the session stopped (the summary above is up to then). Run the "
                                   "session again; --verbose debug logs the participant's own output.")
-        return interrupted
+        return 0
     finally:
         for fn in reversed(cleanup):
             try:
@@ -343,6 +359,19 @@ def _join(session, timeout: float = 60.0):
                 raise
             print("spell: the training process is still working; the session stops once it is done "
                   "(a neural decoder may take minutes).", flush=True)
+
+
+def _source_record(kind: str, rest, args, source) -> dict:
+    """What the session's EEG is, for the session folder's BIDS metadata (``SessionFolder.set_source``)."""
+    if kind == "simulated":
+        if args.participant_data is not None:
+            how = f"real epochs of {args.participant_data}"
+        else:
+            how = "parametric P300 model" + ("" if args.amplitude is None else f", amplitude {args.amplitude:g} µV")
+        return {"kind": "simulated", "participant": how, "stream": source.name, "seed": args.seed}
+    if kind == "replay":
+        return {"kind": "replay", "file": os.path.abspath(rest)}
+    return source.describe()
 
 
 def _print_summary(result, n_symbols: int, folder) -> None:
