@@ -63,8 +63,8 @@ import numpy as np
 from neurospell.check import NeurospellError, StreamError, check_option, validate_type
 from neurospell.config import config_from_dict
 from neurospell.decoder import DECODERS, make_decoder
-from neurospell.lifecycle import child_env, exit_with_parent
 from neurospell.diskspace import is_no_room, no_room_why
+from neurospell.lifecycle import child_env, exit_with_parent
 from neurospell.lm_fusion import available_models, make_model
 from neurospell.logs import logger, set_log_level
 from neurospell.lsl import local_clock
