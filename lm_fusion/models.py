@@ -58,6 +58,15 @@ class TransformerLM(LanguageModel):
 
     A context that extends a cached one costs one network step per new character.
 
+    Every context is computed the same way, one token per network step from the BOS
+    (:meth:`CharTransformerNet.step`, each row on its own), whatever was cached before and
+    whatever contexts a :meth:`prefetch` computes with it: a context's distribution is the
+    same bit for bit whatever the call order, the cache's state or the batch. (A full pass
+    over a context, or a batch whose matrix products mix rows, splits the arithmetic
+    differently and changes the last bits; a live session and its replay, which query the
+    model in different orders, would then disagree.) :meth:`score` is a batched full pass
+    (a different path, equal to ~1e-12).
+
     Parameters
     ----------
     path : path-like | None
@@ -126,14 +135,16 @@ class TransformerLM(LanguageModel):
                 break
         if hit_len == len(context):
             return past, logp
-        if hit_len < 0:
-            ids = [0] + [CHAR_TO_ID[c] for c in context]
-            past = None
+        if hit_len < 0:  # from the start of the text: the BOS token first
+            ids, past = [0] + [CHAR_TO_ID[c] for c in context], self.net.empty_cache()
         else:
             ids = [CHAR_TO_ID[c] for c in context[hit_len:]]
+        # one token per network step, as every context is computed (see the class docstring)
         with torch.inference_mode():
-            logits, past = self.net(torch.tensor([ids]), past)
-            lp = torch.log_softmax(logits[0, -1, 1:], dim=-1).numpy()
+            for token in ids:
+                logits, presents = self.net.step([token], [past])
+                past = presents[0]
+            lp = torch.log_softmax(logits[0, 1:], dim=-1).numpy()
         self._store(context, past, lp)
         return past, lp
 
