@@ -124,55 +124,57 @@ class TransformerLM(LanguageModel):
             self._cache.popitem(last=False)
 
     def _run(self, context: str):
-        torch = self._torch
         context = self._window(context)
-        hit_len, past, logp = -1, None, None
-        for i in range(len(context), -1, -1):
-            entry = self._cache.get(context[:i])
-            if entry is not None:
-                hit_len, past, logp = i, entry[0], entry[1]
-                self._cache.move_to_end(context[:i])
-                break
-        if hit_len == len(context):
-            return past, logp
-        if hit_len < 0:  # from the start of the text: the BOS token first
-            ids, past = [0] + [CHAR_TO_ID[c] for c in context], self.net.empty_cache()
+        entry = self._cache.get(context)
+        if entry is None:
+            self._compute([context])
+            entry = self._cache[context]
         else:
-            ids = [CHAR_TO_ID[c] for c in context[hit_len:]]
-        # one token per network step, as every context is computed (see the class docstring)
+            self._cache.move_to_end(context)
+        return entry
+
+    def _compute(self, contexts: list[str]) -> None:
+        """Compute and cache windowed contexts that are not cached, together.
+
+        Each context continues the key/value cache of its longest cached prefix (the BOS
+        first when there is none), one token per network step; the contexts advance in
+        lockstep, one batched step (:meth:`CharTransformerNet.step`, each row on its own)
+        per token, so every context's result is the one it gets alone.
+        """
+        torch = self._torch
+        rows = []  # [context, past, tokens to feed]
+        for context in contexts:
+            for i in range(len(context), -1, -1):
+                entry = self._cache.get(context[:i])
+                if entry is not None:
+                    self._cache.move_to_end(context[:i])
+                    rows.append([context, entry[0], [CHAR_TO_ID[c] for c in context[i:]]])
+                    break
+            else:  # from the start of the text: the BOS token first
+                rows.append([context, self.net.empty_cache(), [0] + [CHAR_TO_ID[c] for c in context]])
         with torch.inference_mode():
-            for token in ids:
-                logits, presents = self.net.step([token], [past])
-                past = presents[0]
-            lp = torch.log_softmax(logits[0, 1:], dim=-1).numpy()
-        self._store(context, past, lp)
-        return past, lp
+            for k in range(max(len(r[2]) for r in rows)):
+                active = [r for r in rows if k < len(r[2])]
+                logits, presents = self.net.step([r[2][k] for r in active], [r[1] for r in active])
+                last = [j for j, r in enumerate(active) if k == len(r[2]) - 1]
+                if last:
+                    lps = torch.log_softmax(logits[last, 1:], dim=-1).numpy()
+                for r, present in zip(active, presents, strict=True):
+                    r[1] = present
+                for j, lp in zip(last, lps if last else (), strict=True):
+                    self._store(active[j][0], active[j][1], lp)
 
     def _prefetch(self, contexts: list[str]) -> None:
-        # contexts one character past a cached one (the candidate beam's texts, the next
-        # prior) take one batched network step together; the others go one by one
-        rows: dict[str, tuple] = {}
-        for context in contexts:
-            context = self._window(context)
-            if context in rows:
-                continue
+        # the contexts not cached take one batched network step per token together (the
+        # candidate beam's texts and the next prior: one step, one character past cached ones)
+        todo = []
+        for context in dict.fromkeys(self._window(c) for c in contexts):
             if context in self._cache:
                 self._cache.move_to_end(context)
-                continue
-            parent = self._cache.get(context[:-1]) if context else None
-            if parent is None:
-                self._run(context)
             else:
-                self._cache.move_to_end(context[:-1])
-                rows[context] = parent[0]
-        if len(rows) == 1:
-            self._run(next(iter(rows)))
-        elif rows:
-            with self._torch.inference_mode():
-                logits, presents = self.net.step([CHAR_TO_ID[c[-1]] for c in rows], list(rows.values()))
-                lps = self._torch.log_softmax(logits[:, 1:], dim=-1).numpy()
-            for context, present, lp in zip(rows, presents, lps, strict=True):
-                self._store(context, present, lp)
+                todo.append(context)
+        if todo:
+            self._compute(todo)
 
     def _next_logp(self, context: str) -> np.ndarray:
         return self._run(context)[1]
