@@ -156,13 +156,10 @@ class TransformerLM(LanguageModel):
             for k in range(max(len(r[2]) for r in rows)):
                 active = [r for r in rows if k < len(r[2])]
                 logits, presents = self.net.step([r[2][k] for r in active], [r[1] for r in active])
-                last = [j for j, r in enumerate(active) if k == len(r[2]) - 1]
-                if last:
-                    lps = torch.log_softmax(logits[last, 1:], dim=-1).numpy()
-                for r, present in zip(active, presents, strict=True):
+                for j, (r, present) in enumerate(zip(active, presents, strict=True)):
                     r[1] = present
-                for j, lp in zip(last, lps if last else (), strict=True):
-                    self._store(active[j][0], active[j][1], lp)
+                    if k == len(r[2]) - 1:  # the context's last token: its distribution
+                        self._store(r[0], present, torch.log_softmax(logits[j, 1:], dim=-1).numpy())
 
     def _prefetch(self, contexts: list[str]) -> None:
         # the contexts not cached take one batched network step per token together (the
