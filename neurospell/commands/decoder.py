@@ -41,7 +41,8 @@ def register(subparsers) -> None:
     e.add_argument("recordings", nargs="+", metavar="RECORDING", type=_args.recording_file, help="held-out labelled recordings")
     e.add_argument("--plot", default=None, metavar="PNG",
                    help="accuracy-vs-repetitions plot (default: MODEL with suffix .accuracy.png)")
-    e.add_argument("--max-repetitions", type=_args.number(int, min=1), default=15)
+    e.add_argument("--max-repetitions", type=_args.number(int, min=1), default=None,
+                   help="repetitions of the simulated curve (default 15); at most what the recordings hold per character")
     e.add_argument("--n-selections", type=_args.number(int, min=1), default=500, help="simulated selections")
     e.add_argument("--seed", type=_args.number(int, min=0), default=0)
     e.set_defaults(func=_evaluate, check=_args.check_evaluate)
@@ -93,9 +94,10 @@ def _evaluate(args, config) -> int:
     from neurospell.check import NeurospellError, check_fname
     from neurospell.decoder import load_decoder, training_overlap
     from neurospell.logs import logger
-    from neurospell.session.evaluation import accuracy_curve, auc, load_epochs, reliability
+    from neurospell.session.evaluation import accuracy_curve, auc, load_epochs, recorded_repetitions, reliability
 
-    if args.max_repetitions < 1 or args.n_selections < 1:
+    max_rep = 15 if args.max_repetitions is None else args.max_repetitions
+    if max_rep < 1 or args.n_selections < 1:
         raise NeurospellError(
             f"--max-repetitions and --n-selections must be >= 1, got {args.max_repetitions} "
             f"and {args.n_selections}."
@@ -112,12 +114,19 @@ def _evaluate(args, config) -> int:
     batch = load_epochs(args.recordings, config.preprocessing)
     if batch.targets is None or batch.targets.all() or not batch.targets.any():
         raise NeurospellError("evaluate needs recordings with both target and non-target flashes.")
+    have = recorded_repetitions(batch)
+    if args.max_repetitions is not None and have is not None and args.max_repetitions > have:
+        raise NeurospellError(
+            f"--max-repetitions: the recordings hold at most {have} repetitions per character (target flashes "
+            f"of a character / 2 per row/column repetition), got {args.max_repetitions}; a longer curve would "
+            f"extrapolate from flashes never recorded. Pass --max-repetitions {have} or fewer.")
     dec.check_compatible(batch)
     scores = dec.decision_function(batch)
     y = np.asarray(batch.targets, bool)
     a = auc(y, scores)
-    acc = accuracy_curve(scores, y, dec.score_model_, max_repetitions=args.max_repetitions,
-                         n_selections=args.n_selections, seed=args.seed)
+    with _runtime.heartbeat(f"simulating {args.n_selections} selections x {max_rep} repetitions"):
+        acc = accuracy_curve(scores, y, dec.score_model_, max_repetitions=max_rep,
+                             n_selections=args.n_selections, seed=args.seed)
     print(f"Model: {args.model} ({dec.provenance_['decoder']}); {len(batch)} epochs, "
           f"{int(y.sum())} targets")
     print(f"AUC: {a:.3f}" + (" (IN-SAMPLE: recordings used for training, see the warning)"
@@ -127,8 +136,9 @@ def _evaluate(args, config) -> int:
     print("repetitions  accuracy")
     for r, v in enumerate(acc, 1):
         print(f"{r:11d}  {v:8.3f}")
-    rel = reliability(scores, y, dec.score_model_, config, n_selections=args.n_selections,
-                      seed=args.seed)
+    with _runtime.heartbeat(f"simulating {args.n_selections} selections with dynamic stopping"):
+        rel = reliability(scores, y, dec.score_model_, config, n_selections=args.n_selections,
+                          seed=args.seed)
     print(f"Reliability of the decided symbols' posteriors (dynamic stopping at "
           f"{config.speller.stop_threshold:g}, no LM, {args.n_selections} selections; "
           f"ECE {rel['ece']:.3f}):")
