@@ -35,12 +35,12 @@ def register(subparsers) -> None:
         "evaluate",
         help="AUC and simulated accuracy vs repetitions of a saved decoder on recordings",
         description="Score held-out recordings with a saved decoder: ROC AUC and the character "
-        "accuracy of a simulated 6x6 row/column speller after 1..N repetitions (table and PNG).",
+        "accuracy of a simulated 6x6 row/column speller after 1..N repetitions (tables; a PNG with --plot).",
     )
     e.add_argument("model", metavar="MODEL", type=_args.model_file, help="a model written by `neurospell train`")
     e.add_argument("recordings", nargs="+", metavar="RECORDING", type=_args.recording_file, help="held-out labelled recordings")
     e.add_argument("--plot", default=None, metavar="PNG",
-                   help="accuracy-vs-repetitions plot (default: MODEL with suffix .accuracy.png)")
+                   help="also save the accuracy-vs-repetitions plot and the reliability diagram to this PNG")
     e.add_argument("--max-repetitions", type=_args.number(int, min=1), default=None,
                    help="repetitions of the simulated curve (default 15); at most what the recordings hold per character")
     e.add_argument("--n-selections", type=_args.number(int, min=1), default=500, help="simulated selections")
@@ -102,8 +102,9 @@ def _evaluate(args, config) -> int:
             f"--max-repetitions and --n-selections must be >= 1, got {args.max_repetitions} "
             f"and {args.n_selections}."
         )
-    plot = Path(args.plot) if args.plot else Path(str(args.model) + ".accuracy.png")
-    check_fname(plot, "--plot", must_exist=False)
+    plot = Path(args.plot) if args.plot else None
+    if plot is not None:
+        check_fname(plot, "--plot", must_exist=False)
     dec = load_decoder(args.model, preprocess=config.preprocessing)
     seen = training_overlap(dec, args.recordings)
     if seen:
@@ -147,8 +148,9 @@ def _evaluate(args, config) -> int:
                                  rel["mean_posterior"], rel["accuracy"], strict=True):
         if n:
             print(f"  {lo:.1f}-{hi:.1f}    {n:9d}  {mp:14.3f}  {ac:8.3f}")
-    _plot_accuracy(plot, {dec.provenance_["decoder"]: acc}, title=f"AUC {a:.3f}", reliability=rel)
-    print(f"Wrote {plot}")
+    if plot is not None:
+        _plot_accuracy(plot, {dec.provenance_["decoder"]: acc}, title=f"AUC {a:.3f}", reliability=rel)
+        print(f"Wrote {plot}")
     sys.stdout.flush()
     return 0
 
