@@ -217,13 +217,6 @@ class NeuralDecoder(BaseDecoder):
         logger.info("%s: training on %s (process %d of %d), %d epochs x %d channels x %d samples "
                     "at %.1f Hz", self.name, device, rank, world, *Xp.shape, self.model_sfreq_)
         self.history_ = []
-        n_chars = len(set(np.asarray(groups).tolist()))
-        if self.n_folds > n_chars:  # checked before any training: a fold needs a character
-            raise NeurospellError(
-                f"{self.name}: n_folds={self.n_folds} is more than the {n_chars} characters "
-                f"of the calibration data; each fold holds out at least one character, so at most "
-                f"{n_chars} folds (leave one character out). Pass n_folds={n_chars} or fewer."
-            )
         init = None
         if extra is not None:
             Xe, _ = self._prepare(extra.data)

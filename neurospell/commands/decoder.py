@@ -63,6 +63,11 @@ def _train(args, config) -> int:
             "The recordings carry no target labels (flash/<code>/target markers); training "
             "needs calibration recordings."
         )
+    n_chars = len(set(batch.trials.tolist())) if batch.trials is not None else None
+    if args.n_folds is not None and n_chars is not None and args.n_folds > n_chars:
+        raise NeurospellError(
+            f"--n-folds: the recordings hold {n_chars} characters, and each fold holds out at least one, so at "
+            f"most {n_chars} folds (leave one character out); got {args.n_folds}. Pass --n-folds {n_chars} or fewer.")
     params = decoder_params(name, config.decoder, args)
     dec = make_decoder(name, **params)
     print(f"Training {name} on {len(batch)} epochs ({int(batch.targets.sum())} targets, "
