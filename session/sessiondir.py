@@ -80,6 +80,7 @@ from neurospell.types import MarkerEvent, SampleChunk
 
 from .drivers import GapIndexer, StreamDriver
 from .engine import Completion, SelectionDecided, SpellerEngine, apply_symbol, model_alpha
+from .sessioncheck import session_damage
 
 __all__ = [
     "SessionFolder", "SessionFolderError", "is_session_folder", "make_engine", "make_driver",
@@ -952,6 +953,9 @@ def replay_session(folder, decoder=None, lm=None, *, chunk_seconds: float = 0.1,
         if not runs:
             raise SessionFolderError(
                 f"{str(folder.root)!r} holds no spelling run (task-{SPELLING}); nothing to replay.")
+        damage = session_damage(folder, runs)
+        if damage:
+            raise SessionFolderError(damage)
         config = folder.read_config()
         same = decoder is None and lm is None
         if decoder is None:
