@@ -31,7 +31,7 @@ def session_damage(folder, runs) -> str | None:
     message : str | None
         The damage, with what to do next.
     """
-    found = []
+    found, hints = [], []
     log = Path(folder.log_path)
     rel_log = log.relative_to(folder.root) if log.is_relative_to(folder.root) else log
     crashed = any(r["status"] == "recording" for r in folder.runs())
@@ -45,6 +45,9 @@ def session_damage(folder, runs) -> str | None:
             except (json.JSONDecodeError, UnicodeDecodeError):
                 found.append(f"the decision log {str(rel_log)!r} ends in a cut line (line {len(lines)}) although "
                              "every phase finished, so the live decisions after it are missing")
+    if found and runs:
+        hints.append(f"`neurospell replay {str(folder.root / runs[0]['rawlog'])!r} --decoder "
+                     f"{str(Path(folder.model_path))!r}` decodes a run without the comparison")
     for r in runs:
         if r["status"] != "finished" or "n_samples" not in r:
             continue
@@ -60,11 +63,11 @@ def session_damage(folder, runs) -> str | None:
             found.append(f"{str(Path(r['rawlog']) / SAMPLES)!r} holds {n} samples"
                          + (" and a cut last record" if size % record else "")
                          + f", but {int(r['n_samples'])} when task-{r['task']} run-{r['run']} finished")
+            if r.get("bids"):
+                hints.append(f"the BIDS copy written when that phase finished ({r['bids']!r}) holds all "
+                             f"{int(r['n_samples'])} samples")
     if not found:
         return None
-    bids = [r["bids"] for r in runs if r.get("bids")]
     return (f"the session folder {str(folder.root)!r} was changed after its session ended: " + "; ".join(found)
-            + ". A replay cannot be compared with the live session. Restore the files from a backup"
-            + (f"; the BIDS copies written when each phase finished (e.g. {bids[0]!r}) hold the recordings, and "
-               f"`neurospell replay FILE --decoder {str(Path(folder.model_path))!r}` decodes one without the "
-               "comparison." if bids else "."))
+            + ". A replay cannot be compared with the live session: restore the files from a backup"
+            + "".join(f"; {h}" for h in hints) + ".")
