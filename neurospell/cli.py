@@ -134,10 +134,10 @@ def _main(argv) -> int:
         return 2
     from .config import load_config
 
-    def fail(err, status=2):
+    def fail(err, status=2, parser=command_parser):
         if debug:
             logger.exception("neurospell %s failed", args.command)
-        print(f"{command_parser.prog}: error: {cli_message(err, command_parser)}", file=sys.stderr)
+        print(f"{command_parser.prog}: error: {cli_message(err, parser)}", file=sys.stderr)
         return status
 
     try:
@@ -145,7 +145,8 @@ def _main(argv) -> int:
             config = load_config(args.config)
         except (NeurospellError, OSError) as err:
             where = "--config" if args.config else "$NEUROSPELL_CONFIG"
-            raise NeurospellError(f"{where}: {cli_message(err)}") from err
+            # a config key is no flag: not translated to the command's options
+            return fail(NeurospellError(f"{where}: {cli_message(err)}"), parser=None)
         _args.check_config(config, args)
         config = _args.with_lm_path(config, getattr(args, "lm_path", None))  # --lm-path overrides [lm] path
         check = getattr(args, "check", None)
