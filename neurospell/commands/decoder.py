@@ -20,7 +20,8 @@ def register(subparsers) -> None:
     p.add_argument("recordings", nargs="+", metavar="RECORDING", type=_args.recording_file,
                    help="calibration recordings (any supported format, or .npz epoch files)")
     p.add_argument("--decoder", default=None,
-                   help="registry name (default: [decoder] name of the config); see --list")
+                   help="registry name (default: [decoder] name of the config): eegnet, eeginception, xdawnts-net, "
+                   "lda, xdawn-lda or xdawncov-ts-lr")
     p.add_argument("--out", required=True, metavar="MODEL", help="output model file (e.g. model.pt)")
     p.add_argument("--max-epochs", type=_args.number(int, min=1), default=None, help="neural: max training epochs")
     p.add_argument("--n-folds", type=_args.number(int, min=1), default=None, help="neural: outer character folds, one network each (the ensemble is deployed; "
