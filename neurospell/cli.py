@@ -20,11 +20,12 @@ import importlib
 import logging
 import re
 import sys
+import warnings
 
 from . import __version__
 from .check import NeurospellError, StreamError
 from .commands import _args
-from .logs import logger, set_log_level
+from .logs import log_warning_line, logger, set_log_level
 
 COMMAND_MODULES = ("acquisition", "preprocessing", "decoder", "lm", "demo", "simulate", "participant", "spell",
                    "gui", "timing")
@@ -112,11 +113,15 @@ def cli_message(err: BaseException, command_parser: argparse.ArgumentParser | No
 
 def main(argv=None) -> int:
     """Run the command line; return the exit status (0 ok, 2 bad input, 130 Ctrl-C, 1 internal error)."""
+    shown = warnings.showwarning
+    warnings.showwarning = log_warning_line  # a library's warning: one log line, no source path
     try:
         return _main(argv)
     except KeyboardInterrupt:
         print("\nneurospell: interrupted (Ctrl-C).", file=sys.stderr)
         return 130
+    finally:
+        warnings.showwarning = shown
 
 
 def _main(argv) -> int:
