@@ -100,7 +100,13 @@ def _evaluate(args, config) -> int:
     from neurospell.check import NeurospellError, check_fname
     from neurospell.decoder import load_decoder, training_overlap
     from neurospell.logs import logger
-    from neurospell.session.evaluation import accuracy_curve, auc, load_epochs, recorded_repetitions, reliability
+    from neurospell.session.evaluation import (
+        accuracy_curve,
+        auc,
+        load_epochs,
+        recorded_repetitions,
+        reliability,
+    )
 
     max_rep = 15 if args.max_repetitions is None else args.max_repetitions
     if max_rep < 1 or args.n_selections < 1:
