@@ -19,6 +19,7 @@ from neurospell.check import (
     check_positive,
     validate_type,
 )
+from neurospell.diskspace import is_no_room, no_room_why
 from neurospell.logs import logger, warnings_to_log
 from neurospell.rawlog import SUFFIX, RawLogWriter, rawlog_to_fif
 
@@ -33,7 +34,6 @@ _EXPORT_WARNINGS = (
 
 _EXPORT_EXT = {"brainvision": ".vhdr", "edf": ".edf"}
 #: Write errors that mean "no room left" (full disk, quota, file size limit).
-_NO_ROOM = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 def _probe_writable(folder: Path) -> None:
@@ -187,16 +187,15 @@ class Recorder:
 
     @staticmethod
     def _why(err: OSError) -> str:
-        if err.errno in _NO_ROOM:
-            kind = {errno.EFBIG: "the file-size limit was reached"}.get(err.errno, "the disk is full")
-            return f"{kind} ({err.strerror or err})"
+        if is_no_room(err):  # (also NumPy's short write, which has no errno)
+            return f"{no_room_why(err)} ({err.strerror or err})"
         return f"a write failed ({err.strerror or err})"
 
     @staticmethod
     def _fix(err: OSError) -> str:
         if err.errno == errno.EFBIG:
             return "raise the file-size limit (`ulimit -f`)"
-        return "free some space" if err.errno in _NO_ROOM else "fix the cause"
+        return "free some space" if is_no_room(err) else "fix the cause"
 
     def _run(self) -> None:
         self._first = self._reader._cursor

@@ -8,8 +8,10 @@ and return an exit code. Only the command line prints.
 Order of a run, so that bad input fails before any work: parse (argparse ``type=``
 checks, :mod:`neurospell.commands._args`), load and check the config, the command's
 pre-flight ``check(args, config)``, then the handler. This module is the one place that
-turns an error into a message (exit status 2; 130 on Ctrl-C; 1 for an internal error), with
-a traceback only at ``--verbose debug``.
+turns an error into a message (exit status 2; 130 on Ctrl-C; 143 on SIGTERM where a command
+handles it like Ctrl-C, :mod:`neurospell.lifecycle`; 1 for an internal error), with a traceback
+only at ``--verbose debug``. A command started by another neurospell process with
+``$NEUROSPELL_PARENT_PID`` set ends when that process ends (:func:`~neurospell.lifecycle.watch_parent_from_env`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import warnings
 from . import __version__
 from .check import NeurospellError, StreamError
 from .commands import _args
+from .lifecycle import EXIT_SIGTERM, Terminated, watch_parent_from_env
 from .logs import log_warning_line, logger, set_log_level
 
 COMMAND_MODULES = ("acquisition", "preprocessing", "decoder", "lm", "demo", "simulate", "participant", "spell",
@@ -112,11 +115,15 @@ def cli_message(err: BaseException, command_parser: argparse.ArgumentParser | No
 
 
 def main(argv=None) -> int:
-    """Run the command line; return the exit status (0 ok, 2 bad input, 130 Ctrl-C, 1 internal error)."""
+    """Run the command line; return the exit status (0 ok, 2 bad input, 130 Ctrl-C, 143 SIGTERM, 1 internal error)."""
+    watch_parent_from_env()
     shown = warnings.showwarning
     warnings.showwarning = log_warning_line  # a library's warning: one log line, no source path
     try:
         return _main(argv)
+    except Terminated:
+        print("\nneurospell: terminated (SIGTERM).", file=sys.stderr)
+        return EXIT_SIGTERM
     except KeyboardInterrupt:
         print("\nneurospell: interrupted (Ctrl-C).", file=sys.stderr)
         return 130
