@@ -84,6 +84,7 @@ from .bids_write import remove_staging, source_sidecar, write_run_atomic
 from .diskfull import check_room_to_recover, recover_failed_line
 from .drivers import GapIndexer, StreamDriver
 from .engine import Completion, SelectionDecided, SpellerEngine, apply_symbol, model_alpha
+from .sessioncheck import session_damage
 
 __all__ = [
     "SessionFolder", "SessionFolderError", "is_session_folder", "make_engine", "make_driver",
@@ -1060,6 +1061,9 @@ def replay_session(folder, decoder=None, lm=None, *, chunk_seconds: float = 0.1,
         if not runs:
             raise SessionFolderError(
                 f"{str(folder.root)!r} holds no spelling run (task-{SPELLING}); nothing to replay.")
+        damage = session_damage(folder, runs)
+        if damage:
+            raise SessionFolderError(damage)
         config = folder.read_config()
         same = decoder is None and lm is None
         if decoder is None:

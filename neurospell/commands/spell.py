@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import os
@@ -151,7 +152,10 @@ def _check_spell(args, config) -> None:
     _apply_demo(args)
     kind, rest = _parse_source(args.source)
     if kind == "replay":
-        _args.recording_file(rest)
+        try:
+            _args.recording_file(rest)
+        except argparse.ArgumentTypeError as err:
+            raise _args.UsageError("--source", str(err)) from None
     if not args.headless and not args.demo:
         raise _args.UsageError("--headless", "the live session runs headless for now: add --headless (the GUI "
                                              "window is `neurospell gui`).")
