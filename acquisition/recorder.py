@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import importlib.util
+import logging
 import os
 import shutil
 import threading
@@ -18,14 +19,21 @@ from neurospell.check import (
     check_positive,
     validate_type,
 )
-from neurospell.logs import logger
+from neurospell.diskspace import is_no_room, no_room_why
+from neurospell.logs import logger, warnings_to_log
 from neurospell.rawlog import SUFFIX, RawLogWriter, rawlog_to_fif
 
 from .base import BaseSource
 
+#: MNE's expected export warnings, said in the recording's words (see neurospell.logs.warnings_to_log).
+_EXPORT_WARNINGS = (
+    (r"([\d.]+) seconds of edge values were appended", "EDF stores whole data blocks, so its last {} s repeat the "
+     "final sample values (the FIF holds the exact recording).", logging.WARNING),
+    (r"Converting to float32", None, logging.INFO),
+)
+
 _EXPORT_EXT = {"brainvision": ".vhdr", "edf": ".edf"}
 #: Write errors that mean "no room left" (full disk, quota, file size limit).
-_NO_ROOM = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 def _probe_writable(folder: Path) -> None:
@@ -179,16 +187,15 @@ class Recorder:
 
     @staticmethod
     def _why(err: OSError) -> str:
-        if err.errno in _NO_ROOM:
-            kind = {errno.EFBIG: "the file-size limit was reached"}.get(err.errno, "the disk is full")
-            return f"{kind} ({err.strerror or err})"
+        if is_no_room(err):  # (also NumPy's short write, which has no errno)
+            return f"{no_room_why(err)} ({err.strerror or err})"
         return f"a write failed ({err.strerror or err})"
 
     @staticmethod
     def _fix(err: OSError) -> str:
         if err.errno == errno.EFBIG:
             return "raise the file-size limit (`ulimit -f`)"
-        return "free some space" if err.errno in _NO_ROOM else "fix the cause"
+        return "free some space" if is_no_room(err) else "fix the cause"
 
     def _run(self) -> None:
         self._first = self._reader._cursor
@@ -269,7 +276,8 @@ class Recorder:
                 import mne
 
                 out = self.path.with_name(self.path.name[: -len(".fif")] + _EXPORT_EXT[fmt])
-                mne.export.export_raw(out, raw, fmt=fmt, overwrite=self.overwrite, verbose=False)
+                with warnings_to_log(out.name, _EXPORT_WARNINGS):
+                    mne.export.export_raw(out, raw, fmt=fmt, overwrite=self.overwrite, verbose=False)
         except OSError as err:
             self.path.unlink(missing_ok=True)  # a cut FIF would not open; the crash copy has it all
             raise StreamError(

@@ -46,6 +46,7 @@ moving the focus); the announcements made are also kept in :attr:`SpellerWindow.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -63,6 +64,7 @@ from neurospell.session.live import LiveSession, Pause, Resume, Select, SetPhase
 from neurospell.session.timing import timing_check
 
 from .grid import SpellerGrid, frames_for_duration, screen_refresh_rate
+from .outcome import finished_message
 from .panels import TextPanel, TrainingReport, spoken_symbol
 from .scanning import RowColumnScanner
 from .scope import Scope
@@ -269,6 +271,15 @@ class SpellerWindow(QtWidgets.QMainWindow):
         A training report arrived (shown in the Training tab).
     timingReport(str)
         Timing-check mode: the photodiode timing report (shown in the Timing tab).
+    sessionFinished(str)
+        The session ended: its result and session folder in one line (also the status line).
+
+    Attributes
+    ----------
+    stop_after_copy : bool
+        Copy spelling ends the session (no free spelling after the phrase; the demo's).
+    demo : bool
+        The window runs ``neurospell gui --demo`` (the finished message says how to leave).
 
     Parameters
     ----------
@@ -294,6 +305,8 @@ class SpellerWindow(QtWidgets.QMainWindow):
     _connectDone = QtCore.Signal(object, object, bool)
     _timingDone = QtCore.Signal(object, object)
     timingReport = QtCore.Signal(str)
+    sessionFinished = QtCore.Signal(str)
+    _speechProblem = QtCore.Signal(str)  # from the speech thread: no sound output
 
     def __init__(self, config: Config, connector: Connector | None = None, *, settings: GuiSettings | None = None,
                  settings_path=None, config_path=None, refresh_rate: float | None = None,
@@ -319,6 +332,10 @@ class SpellerWindow(QtWidgets.QMainWindow):
         self.speech: Speech | None = None
         self._text = ""
         self._phase = "disconnected"
+        self.stop_after_copy = False
+        self.demo = False
+        self.closing_when_done = False
+        self._child_exit_seen = None
         self._refresh_rate = refresh_rate
         layout = config.speller.layout()
 
@@ -398,6 +415,7 @@ class SpellerWindow(QtWidgets.QMainWindow):
         self._build_shortcuts()
         self._connectDone.connect(self._connect_done, QtCore.Qt.ConnectionType.QueuedConnection)
         self._timingDone.connect(self._timing_done, QtCore.Qt.ConnectionType.QueuedConnection)
+        self._speechProblem.connect(self._show_speech_problem, QtCore.Qt.ConnectionType.QueuedConnection)
         self._timing_thread: threading.Thread | None = None
         self._timing_checked: set = set()  # (session id, what) already checked
         self._connect_thread: threading.Thread | None = None
@@ -639,7 +657,7 @@ class SpellerWindow(QtWidgets.QMainWindow):
     def _apply_speech(self, on: bool) -> str | None:
         """Open or close the speech engine; the problem (no engine found) is returned and shown."""
         if on and self.speech is None:
-            self.speech = open_speech()
+            self.speech = open_speech(on_problem=self._speechProblem.emit)
             if not self.speech.available:
                 self.set_status(self.speech.problem)
                 return self.speech.problem
@@ -647,6 +665,11 @@ class SpellerWindow(QtWidgets.QMainWindow):
             self.speech.close()
             self.speech = None
         return None
+
+    def _show_speech_problem(self, problem: str) -> None:
+        """After what the status line says (the speech thread found no sound output)."""
+        if problem not in self.status.text():
+            self.set_status(f"{self.status.text()} {problem}".strip())
 
     def edited_config(self) -> Config:
         """The config with the timing and stopping rule of the Settings tab."""
@@ -747,7 +770,8 @@ class SpellerWindow(QtWidgets.QMainWindow):
         self.scope_holder.layout().addWidget(self.scope)
         self._scope_timer.start(round(1000 / self._scope_hz))
         self._set_phase("connected")
-        self.set_status(f"Connected: {conn.description}. Step 2 of 4: press Calibrate (F5).")
+        where = "" if conn.folder is None else f"; session folder {conn.folder}"
+        self.set_status(f"Connected: {conn.description}{where}. Step 2 of 4: press Calibrate (F5).")
         if then_calibrate:
             self.calibrate()
 
@@ -822,7 +846,8 @@ class SpellerWindow(QtWidgets.QMainWindow):
         try:
             self.session = LiveSession(self.config, conn.source, self.grid, marker_outlet=conn.marker_outlet,
                                        lm=conn.lm, lm_name=conn.lm_name, calibration_text=text,
-                                       copy_text=copy if mode == "copy" else None, free=True,
+                                       copy_text=copy if mode == "copy" else None,
+                                       free=not (self.stop_after_copy and mode == "copy"),
                                        **conn.session_kwargs())
         except NeurospellError as err:
             self.set_status(f"Cannot calibrate: {err}")
@@ -893,6 +918,7 @@ class SpellerWindow(QtWidgets.QMainWindow):
     # -- snapshots -------------------------------------------------------------------------------------
     def poll(self) -> None:
         """Read the session's latest snapshot and show it (the snapshot timer's slot)."""
+        self._check_child_exit()
         if self.session is None:
             return
         snap = self.session.snapshot()
@@ -901,6 +927,20 @@ class SpellerWindow(QtWidgets.QMainWindow):
         if snap is self.snapshot:
             return
         self.show_snapshot(snap)
+
+    def _check_child_exit(self) -> None:
+        """A process the connection started (the simulated participant) exited by itself: say
+        so and stop the session (it would otherwise pause for lack of samples for ever)."""
+        why = getattr(self.connection, "child_exit", None)
+        if why is None or why == self._child_exit_seen:
+            return
+        self._child_exit_seen = why
+        logger.warning("gui: %s; stopping the session.", why)
+        if self.session is not None and self.session.running:
+            self.session.submit(Stop(why))
+        else:
+            self.set_status(f"The source is gone: {why}. Disconnect and connect again.")
+        self._announce(why)
 
     # -- timing-check mode -------------------------------------------------------------------------------
     def _maybe_check_timing(self, snap) -> None:
@@ -963,7 +1003,8 @@ class SpellerWindow(QtWidgets.QMainWindow):
             self._text_changed(self._text, text,
                                announce=not decided and (prev is None or prev.phase == snap.phase))
         self.text_panel.set_text(text)
-        self.text_panel.set_target(snap.target_text if snap.phase in ("calibration", "copy", "paused") else None)
+        if snap.phase != "stopped":  # (stopped: the copy target stays beside the typed text)
+            self.text_panel.set_target(snap.target_text if snap.phase in ("calibration", "copy", "paused") else None)
         if eng is not None and (len(eng.completions) or text != self.text_panel.shown_choices_for):
             # (the session computes completions only when the text changes: a snapshot without
             # them keeps the list shown for the same text)
@@ -996,6 +1037,13 @@ class SpellerWindow(QtWidgets.QMainWindow):
             self._announce(f"Phase: {snap.phase}")
             if snap.phase in ("stopped", "error"):
                 self.grid.cue(None)
+                if snap.phase == "stopped" and self.session is not None:
+                    folder = None if self.connection is None else self.connection.folder
+                    message = finished_message(self.session.result(), folder, demo=self.demo,
+                                               closing=self.closing_when_done)
+                    self.set_status(message)
+                    self._announce(message)
+                    self.sessionFinished.emit(message)
         if snap.phase != "idle" or self._phase in ("connected", "disconnected"):  # (idle: not started yet)
             self._set_phase(snap.phase)
 
@@ -1127,7 +1175,7 @@ class SpellerWindow(QtWidgets.QMainWindow):
 def run_app(config: Config, connector: Connector | None = None, *, demo: ConnectRequest | None = None,
             calibration_text: str | None = None, copy_text: str | None = None, quit_after: float | None = None,
             quit_after_selections: int | None = None, screenshot=None, stage_screenshots=None, settings_path=None,
-            argv: Sequence[str] | None = None) -> dict:
+            argv: Sequence[str] | None = None, exit_when_done: bool = False, on_finished=None) -> dict:
     """Show the window and run the Qt event loop until it is closed (or ``quit_after`` passes).
 
     Parameters
@@ -1135,7 +1183,8 @@ def run_app(config: Config, connector: Connector | None = None, *, demo: Connect
     config : Config
     connector : Connector | None
     demo : ConnectRequest | None
-        Connect to this source at once and press Calibrate (``neurospell gui --demo``).
+        Connect to this source at once and press Calibrate (``neurospell gui --demo``): the
+        session ends after the copy phrase (no free spelling), its result stays shown.
     calibration_text, copy_text : str | None
     quit_after : float | None
         Close the window after this many seconds.
@@ -1148,21 +1197,33 @@ def run_app(config: Config, connector: Connector | None = None, *, demo: Connect
     settings_path : path-like | None
     argv : sequence of str | None
         ``QApplication`` arguments.
+    exit_when_done : bool
+        Close the window once the session has finished (its result shown for a moment).
+    on_finished : callable ``(message) -> None`` | None
+        Called with the finished message (result and session folder) when a session ends.
 
     Returns
     -------
     result : dict
-        ``text`` (typed text), ``phase`` and ``error`` of the last snapshot (``None`` without a session).
+        ``text`` (typed text), ``phase`` and ``error`` of the last snapshot (``None`` without a session);
+        ``signal``: ``"SIGINT"`` or ``"SIGTERM"`` when one closed the window (else ``None``).
+
+    Notes
+    -----
+    Ctrl-C (SIGINT) and SIGTERM close the window as its close button does: the session
+    stops, its phase is written, the participant process and the source are closed.
     """
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(list(argv or ["neurospell"]))
     app.setApplicationName("neurospell")
     app.setApplicationDisplayName("neurospell speller")
     win = SpellerWindow(config, connector, settings_path=settings_path, calibration_text=calibration_text,
                         copy_text=copy_text)
+    win.demo = win.stop_after_copy = demo is not None
+    win.closing_when_done = exit_when_done
     win.show()
     win.activateWindow()
     win.grid.setFocus()
-    result: dict = {"text": None, "phase": None, "error": None}
+    result: dict = {"text": None, "phase": None, "error": None, "signal": None}
 
     def finish():
         snap = win.snapshot
@@ -1197,6 +1258,10 @@ def run_app(config: Config, connector: Connector | None = None, *, demo: Connect
             done["closed"] = True
             finish()
 
+    if on_finished is not None:
+        win.sessionFinished.connect(on_finished)
+    if exit_when_done:
+        win.sessionFinished.connect(lambda _message: QtCore.QTimer.singleShot(_DONE_SHOWN_MS, finish_once))
     if quit_after is not None:
         QtCore.QTimer.singleShot(round(1000 * quit_after), finish_once)
     if quit_after_selections is not None:
@@ -1207,5 +1272,37 @@ def run_app(config: Config, connector: Connector | None = None, *, demo: Connect
         watcher = QtCore.QTimer(win)
         watcher.timeout.connect(check_selections)
         watcher.start(100)
-    app.exec()
+    with _signals_close(lambda name: (result.update(signal=name), QtCore.QTimer.singleShot(0, finish_once))):
+        app.exec()
     return result
+
+
+#: Milliseconds the finished session's result stays shown before ``exit_when_done`` closes the window.
+_DONE_SHOWN_MS = 1500
+
+
+class _signals_close:
+    """Within the block (the Qt event loop), SIGINT and SIGTERM call ``close(name)`` in the GUI
+    thread: a timer lets the interpreter run its signal handlers while Qt waits for events."""
+
+    def __init__(self, close):
+        self.close = close
+        self.previous = {}
+        self.timer = None
+
+    def __enter__(self):
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self.previous[sig] = signal.signal(sig, lambda signum, frame: self.close(signal.Signals(signum).name))
+        self.timer = QtCore.QTimer()
+        self.timer.timeout.connect(lambda: None)
+        self.timer.start(200)
+        return self
+
+    def __exit__(self, *exc):
+        if self.timer is not None:
+            self.timer.stop()
+        for sig, handler in self.previous.items():
+            if handler is not None:  # (None: not installed from Python)
+                signal.signal(sig, handler)

@@ -13,6 +13,19 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def _row_linear(layer: nn.Linear, x):
+    """``layer(x)`` for x of shape (rows, 1, d_in), computed row by row (one small matrix
+    product per row, in one batched call): a row's result does not depend on how many rows
+    are computed with it. A plain linear layer multiplies all rows in one matrix product,
+    whose kernel (and summation order) depends on the number of rows, so a row's result
+    would change in the last bits with the batch size."""
+    rows = x.shape[0]
+    w = layer.weight.t().expand(rows, -1, -1)
+    if layer.bias is None:
+        return torch.bmm(x, w)
+    return torch.baddbmm(layer.bias.expand(rows, 1, -1), x, w)
+
+
 class _Block(nn.Module):
     def __init__(self, d_model: int, n_head: int, dropout: float):
         super().__init__()
@@ -45,21 +58,24 @@ class _Block(nn.Module):
             att = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self._mlp(x, att), (k, v)
 
-    def _mlp(self, x, att):
+    def _mlp(self, x, att, linear=None):
         b, t, d = x.shape
+        lin = linear or (lambda layer, y: layer(y))
         att = att.transpose(1, 2).reshape(b, t, d)
-        x = x + self.drop(self.proj(att))
-        return x + self.drop(self.fc_out(F.gelu(self.fc(self.ln2(x)))))
+        x = x + self.drop(lin(self.proj, att))
+        return x + self.drop(lin(self.fc_out, F.gelu(lin(self.fc, self.ln2(x)))))
 
     def step(self, x, pasts):
         """One new token per row, each row after its own cache (see CharTransformerNet.step).
 
-        The projections run on all rows at once; the attention runs per row over that
-        row's cache, as :meth:`forward` does for one token.
+        The projections run on all rows in one call, each row on its own
+        (:func:`_row_linear`); the attention runs per row over that row's cache, as
+        :meth:`forward` does for one token. So a row's result is the same bit for bit
+        whatever the other rows.
         """
         b, _, d = x.shape
         h = self.n_head
-        q, k, v = self.qkv(self.ln1(x)).split(d, dim=2)
+        q, k, v = _row_linear(self.qkv, self.ln1(x)).split(d, dim=2)
         q = q.view(b, 1, h, d // h).transpose(1, 2)
         k = k.view(b, 1, h, d // h).transpose(1, 2)
         v = v.view(b, 1, h, d // h).transpose(1, 2)
@@ -69,7 +85,7 @@ class _Block(nn.Module):
             v_r = torch.cat([past_v, v[r:r + 1]], dim=2)
             att.append(F.scaled_dot_product_attention(q[r:r + 1], k_r, v_r))
             presents.append((k_r, v_r))
-        return self._mlp(x, torch.cat(att, 0)), presents
+        return self._mlp(x, torch.cat(att, 0), _row_linear), presents
 
 
 class CharTransformerNet(nn.Module):
@@ -137,12 +153,21 @@ class CharTransformerNet(nn.Module):
             present.append(kv)
         return self.head(self.ln_f(x)), present
 
+    def empty_cache(self) -> list:
+        """The key/value cache of no token (for :meth:`step`: its first token is then the BOS)."""
+        p = next(self.parameters())
+        d_head = self.config["d_model"] // self.config["n_head"]
+        empty = torch.zeros(1, self.config["n_head"], 0, d_head, dtype=p.dtype, device=p.device)
+        return [(empty, empty) for _ in self.blocks]
+
     def step(self, tokens, pasts):
         """One new token for each of several contexts, in one batched pass.
 
-        Each row continues its own cache (of any length): the linear layers run on all rows
-        together, the attention per row, so every row's result is that of :meth:`forward`
-        on the row alone (up to floating-point rounding).
+        Each row continues its own cache (of any length, ``0`` included: the first token):
+        the linear layers run on all rows in one call but each row on its own, the attention
+        per row, so every row's result is the same bit for bit whatever the other rows (and
+        their number) -- a step with one row gives it too. (:meth:`forward` computes the
+        same up to floating-point rounding, in a different order.)
 
         Parameters
         ----------
@@ -171,4 +196,4 @@ class CharTransformerNet(nn.Module):
             x, presents = block.step(x, [p[i] for p in pasts])
             for r, kv in enumerate(presents):
                 per_row[r].append(kv)
-        return self.head(self.ln_f(x))[:, 0], per_row
+        return _row_linear(self.head, self.ln_f(x))[:, 0], per_row

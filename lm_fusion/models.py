@@ -58,6 +58,15 @@ class TransformerLM(LanguageModel):
 
     A context that extends a cached one costs one network step per new character.
 
+    Every context is computed the same way, one token per network step from the BOS
+    (:meth:`CharTransformerNet.step`, each row on its own), whatever was cached before and
+    whatever contexts a :meth:`prefetch` computes with it: a context's distribution is the
+    same bit for bit whatever the call order, the cache's state or the batch. (A full pass
+    over a context, or a batch whose matrix products mix rows, splits the arithmetic
+    differently and changes the last bits; a live session and its replay, which query the
+    model in different orders, would then disagree.) :meth:`score` is a batched full pass
+    (a different path, equal to ~1e-12).
+
     Parameters
     ----------
     path : path-like | None
@@ -115,53 +124,54 @@ class TransformerLM(LanguageModel):
             self._cache.popitem(last=False)
 
     def _run(self, context: str):
-        torch = self._torch
         context = self._window(context)
-        hit_len, past, logp = -1, None, None
-        for i in range(len(context), -1, -1):
-            entry = self._cache.get(context[:i])
-            if entry is not None:
-                hit_len, past, logp = i, entry[0], entry[1]
-                self._cache.move_to_end(context[:i])
-                break
-        if hit_len == len(context):
-            return past, logp
-        if hit_len < 0:
-            ids = [0] + [CHAR_TO_ID[c] for c in context]
-            past = None
+        entry = self._cache.get(context)
+        if entry is None:
+            self._compute([context])
+            entry = self._cache[context]
         else:
-            ids = [CHAR_TO_ID[c] for c in context[hit_len:]]
+            self._cache.move_to_end(context)
+        return entry
+
+    def _compute(self, contexts: list[str]) -> None:
+        """Compute and cache windowed contexts that are not cached, together.
+
+        Each context continues the key/value cache of its longest cached prefix (the BOS
+        first when there is none), one token per network step; the contexts advance in
+        lockstep, one batched step (:meth:`CharTransformerNet.step`, each row on its own)
+        per token, so every context's result is the one it gets alone.
+        """
+        torch = self._torch
+        rows = []  # [context, past, tokens to feed]
+        for context in contexts:
+            for i in range(len(context), -1, -1):
+                entry = self._cache.get(context[:i])
+                if entry is not None:
+                    self._cache.move_to_end(context[:i])
+                    rows.append([context, entry[0], [CHAR_TO_ID[c] for c in context[i:]]])
+                    break
+            else:  # from the start of the text: the BOS token first
+                rows.append([context, self.net.empty_cache(), [0] + [CHAR_TO_ID[c] for c in context]])
         with torch.inference_mode():
-            logits, past = self.net(torch.tensor([ids]), past)
-            lp = torch.log_softmax(logits[0, -1, 1:], dim=-1).numpy()
-        self._store(context, past, lp)
-        return past, lp
+            for k in range(max(len(r[2]) for r in rows)):
+                active = [r for r in rows if k < len(r[2])]
+                logits, presents = self.net.step([r[2][k] for r in active], [r[1] for r in active])
+                for j, (r, present) in enumerate(zip(active, presents, strict=True)):
+                    r[1] = present
+                    if k == len(r[2]) - 1:  # the context's last token: its distribution
+                        self._store(r[0], present, torch.log_softmax(logits[j, 1:], dim=-1).numpy())
 
     def _prefetch(self, contexts: list[str]) -> None:
-        # contexts one character past a cached one (the candidate beam's texts, the next
-        # prior) take one batched network step together; the others go one by one
-        rows: dict[str, tuple] = {}
-        for context in contexts:
-            context = self._window(context)
-            if context in rows:
-                continue
+        # the contexts not cached take one batched network step per token together (the
+        # candidate beam's texts and the next prior: one step, one character past cached ones)
+        todo = []
+        for context in dict.fromkeys(self._window(c) for c in contexts):
             if context in self._cache:
                 self._cache.move_to_end(context)
-                continue
-            parent = self._cache.get(context[:-1]) if context else None
-            if parent is None:
-                self._run(context)
             else:
-                self._cache.move_to_end(context[:-1])
-                rows[context] = parent[0]
-        if len(rows) == 1:
-            self._run(next(iter(rows)))
-        elif rows:
-            with self._torch.inference_mode():
-                logits, presents = self.net.step([CHAR_TO_ID[c[-1]] for c in rows], list(rows.values()))
-                lps = self._torch.log_softmax(logits[:, 1:], dim=-1).numpy()
-            for context, present, lp in zip(rows, presents, lps, strict=True):
-                self._store(context, present, lp)
+                todo.append(context)
+        if todo:
+            self._compute(todo)
 
     def _next_logp(self, context: str) -> np.ndarray:
         return self._run(context)[1]

@@ -120,6 +120,39 @@ def check_fname(fname, name: str = "fname", *, must_exist: bool = True, overwrit
     return path
 
 
+def check_distinct_paths(name: str, paths, *, why: str = "") -> list[Path]:
+    """Check that no file is given twice in ``paths`` (the same file under two spellings too).
+
+    Parameters
+    ----------
+    name : str
+        The parameter, for the message.
+    paths : sequence of path-like
+        Existing files or folders.
+    why : str
+        What a repeat would do, appended to the message.
+
+    Returns
+    -------
+    paths : list of Path
+    """
+    out = [Path(p) for p in paths]
+    seen: dict = {}
+    for k, p in enumerate(out):
+        try:
+            st = p.stat()
+            key = (st.st_dev, st.st_ino)
+        except OSError:  # a missing path is reported by whoever opens it
+            key = str(p.resolve())
+        if key in seen:
+            j = seen[key]
+            same = f"{str(out[j])!r} (item {j + 1}) and {str(p)!r} (item {k + 1}) are the same file"
+            raise NeurospellError(f"{name}: {same}.{_hint(why)} Give each file once (or the one you meant "
+                                  "instead of the repeat).")
+        seen[key] = k
+    return out
+
+
 def check_array(name: str, value, *, ndim: int | None = None, dtype=None, finite: bool = False) -> np.ndarray:
     """Convert to an ndarray and check its dimensionality (and finiteness)."""
     arr = np.asarray(value, dtype=dtype)

@@ -8,8 +8,10 @@ and return an exit code. Only the command line prints.
 Order of a run, so that bad input fails before any work: parse (argparse ``type=``
 checks, :mod:`neurospell.commands._args`), load and check the config, the command's
 pre-flight ``check(args, config)``, then the handler. This module is the one place that
-turns an error into a message (exit status 2; 130 on Ctrl-C; 1 for an internal error), with
-a traceback only at ``--verbose debug``.
+turns an error into a message (exit status 2; 130 on Ctrl-C; 143 on SIGTERM where a command
+handles it like Ctrl-C, :mod:`neurospell.lifecycle`; 1 for an internal error), with a traceback
+only at ``--verbose debug``. A command started by another neurospell process with
+``$NEUROSPELL_PARENT_PID`` set ends when that process ends (:func:`~neurospell.lifecycle.watch_parent_from_env`).
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ import importlib
 import logging
 import re
 import sys
+import warnings
 
 from . import __version__
 from .check import NeurospellError, StreamError
 from .commands import _args
-from .logs import logger, set_log_level
+from .lifecycle import EXIT_SIGTERM, Terminated, watch_parent_from_env
+from .logs import log_warning_line, logger, set_log_level
 
 COMMAND_MODULES = ("acquisition", "preprocessing", "decoder", "lm", "demo", "simulate", "participant", "spell",
                    "gui", "timing")
@@ -111,12 +115,20 @@ def cli_message(err: BaseException, command_parser: argparse.ArgumentParser | No
 
 
 def main(argv=None) -> int:
-    """Run the command line; return the exit status (0 ok, 2 bad input, 130 Ctrl-C, 1 internal error)."""
+    """Run the command line; return the exit status (0 ok, 2 bad input, 130 Ctrl-C, 143 SIGTERM, 1 internal error)."""
+    watch_parent_from_env()
+    shown = warnings.showwarning
+    warnings.showwarning = log_warning_line  # a library's warning: one log line, no source path
     try:
         return _main(argv)
+    except Terminated:
+        print("\nneurospell: terminated (SIGTERM).", file=sys.stderr)
+        return EXIT_SIGTERM
     except KeyboardInterrupt:
         print("\nneurospell: interrupted (Ctrl-C).", file=sys.stderr)
         return 130
+    finally:
+        warnings.showwarning = shown
 
 
 def _main(argv) -> int:
@@ -134,10 +146,10 @@ def _main(argv) -> int:
         return 2
     from .config import load_config
 
-    def fail(err, status=2):
+    def fail(err, status=2, parser=command_parser):
         if debug:
             logger.exception("neurospell %s failed", args.command)
-        print(f"{command_parser.prog}: error: {cli_message(err, command_parser)}", file=sys.stderr)
+        print(f"{command_parser.prog}: error: {cli_message(err, parser)}", file=sys.stderr)
         return status
 
     try:
@@ -145,7 +157,8 @@ def _main(argv) -> int:
             config = load_config(args.config)
         except (NeurospellError, OSError) as err:
             where = "--config" if args.config else "$NEUROSPELL_CONFIG"
-            raise NeurospellError(f"{where}: {cli_message(err)}") from err
+            # a config key is no flag: not translated to the command's options
+            return fail(NeurospellError(f"{where}: {cli_message(err)}"), parser=None)
         _args.check_config(config, args)
         config = _args.with_lm_path(config, getattr(args, "lm_path", None))  # --lm-path overrides [lm] path
         check = getattr(args, "check", None)

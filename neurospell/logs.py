@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
+import warnings
 
 logger = logging.getLogger("neurospell")
 logger.propagate = False
@@ -64,6 +66,39 @@ def use_log_level(verbose=None):
         yield
     finally:
         logger.setLevel(old)
+
+
+@contextlib.contextmanager
+def warnings_to_log(where: str, known=()):
+    """Log the warnings raised inside on the package logger, one line each, without source paths.
+
+    Parameters
+    ----------
+    where : str
+        What the step works on (a file name), the start of each line.
+    known : sequence of (str, str | None, int)
+        Expected warnings: ``(regex, text, level)``; a match is logged as ``text`` (formatted
+        with the match's groups; ``None``: the warning as is) at ``level``. Every other warning
+        is logged as a warning: nothing is hidden, only said once and without a traceback path.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        msg = str(w.message)
+        for pattern, text, level in known:
+            m = re.search(pattern, msg)
+            if m:
+                logger.log(level, "%s: %s", where, msg if text is None else text.format(*m.groups()))
+                break
+        else:
+            logger.warning("%s: %s", where, msg)
+
+
+def log_warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """A ``warnings.showwarning`` for the command line: one log line, its source only at debug level."""
+    logger.warning("%s: %s", category.__name__, message)
+    logger.debug("(the %s above was raised at %s:%s)", category.__name__, filename, lineno)
 
 
 set_log_level(None)

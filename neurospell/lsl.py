@@ -5,6 +5,13 @@ a stream is created or resolved. :func:`configure_lsl` writes that file from the
 ``[lsl]`` config section and must run before the first LSL call; :func:`get_pylsl` does it
 (with the defaults: this machine only, loopback, IPv6 off) and returns the ``pylsl`` module.
 Every part of neurospell that touches LSL goes through :func:`get_pylsl`.
+
+liblsl's own log is set to fatal errors only (``[log] level = -3``): its ``ERR|`` lines (e.g.
+"Stream transmission broke off" each time a stream ends) would reach the user's terminal with
+C++ source paths, while neurospell reports a lost or stalled stream itself
+(:class:`~neurospell.check.StreamError`) in words that say what to do. To see them, point
+``$LSLAPICFG`` to an ``lsl_api.cfg`` of your own with ``[log] level = -2`` (or up to 9) and set
+``NEUROSPELL_KEEP_LSLAPICFG=1``.
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ def lsl_config_text(cfg) -> str:
         f"KnownPeers = {{{peers}}}\n"
         f"SessionID = {cfg.session_id}\n"
         "[log]\n"
-        "level = -2\n"
+        "level = -3\n"  # fatal only: no ERR| lines on the terminal (see the module docstring)
     )
 
 

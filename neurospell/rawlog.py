@@ -200,9 +200,17 @@ def read_rawlog(path) -> RawLog:
             f"path: {str(path)!r} is not a neurospell recording folder (no {HEADER}); pass the "
             f"'{SUFFIX}' folder written by `neurospell record`."
         )
-    header = json.loads(hfile.read_text())
-    if header.get("format") != FORMAT:
-        raise NeurospellError(f"path: {str(hfile)!r} is not a {FORMAT} header.")
+    try:
+        header = json.loads(hfile.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise NeurospellError(
+            f"path: {str(hfile)!r} is damaged or not a neurospell recording header ({type(err).__name__}: "
+            f"{err}). It is written whole before the first sample, so the folder was changed afterwards or is "
+            f"no '{SUFFIX}' folder of `neurospell record`: pass an intact one (or restore {HEADER} from a backup)."
+        ) from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise NeurospellError(f"path: {str(hfile)!r} is not a {FORMAT} header; pass the '{SUFFIX}' folder "
+                              "written by `neurospell record`.")
     n_ch = int(header["n_channels"])
     dtype = _record_dtype(n_ch)
     raw_bytes = (path / SAMPLES).read_bytes() if (path / SAMPLES).exists() else b""

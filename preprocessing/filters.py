@@ -17,7 +17,8 @@ import numpy as np
 from neurospell.check import NeurospellError
 from neurospell.logs import logger
 
-__all__ = ["design_sos", "decimation_factor", "reference_matrix", "pick_channels"]
+__all__ = ["design_sos", "decimation_factor", "reference_matrix", "reference_weights", "apply_reference",
+           "pick_channels"]
 
 NOTCH_Q = 30.0
 
@@ -122,8 +123,8 @@ def pick_channels(ch_names, ch_types, picks) -> np.ndarray:
     return np.asarray([ch_names.index(n) for n in names])
 
 
-def reference_matrix(cfg, ch_names) -> np.ndarray | None:
-    """Re-referencing as a matrix ``R`` (applied as ``R @ x``), or ``None`` for no change.
+def reference_weights(cfg, ch_names) -> np.ndarray | None:
+    """The reference as channel weights ``w`` (the reference signal is ``w @ x``), or ``None``.
 
     Parameters
     ----------
@@ -136,15 +137,47 @@ def reference_matrix(cfg, ch_names) -> np.ndarray | None:
     if isinstance(ref, str) and ref == "none":
         return None
     if isinstance(ref, str) and ref == "average":
-        w = np.full(n, 1.0 / n)
-    else:
-        missing = [r for r in ref if r not in ch_names]
-        if missing:
-            raise NeurospellError(
-                f"[preprocessing] reference names channels {missing} that are not among the "
-                f"picked channels {list(ch_names)}. Use 'average', 'none' or existing names."
-            )
-        w = np.zeros(n)
-        for r in ref:
-            w[list(ch_names).index(r)] = 1.0 / len(ref)
-    return np.eye(n) - w[None, :]
+        return np.full(n, 1.0 / n)
+    missing = [r for r in ref if r not in ch_names]
+    if missing:
+        raise NeurospellError(
+            f"[preprocessing] reference names channels {missing} that are not among the "
+            f"picked channels {list(ch_names)}. Use 'average', 'none' or existing names."
+        )
+    w = np.zeros(n)
+    for r in ref:
+        w[list(ch_names).index(r)] = 1.0 / len(ref)
+    return w
+
+
+def reference_matrix(cfg, ch_names) -> np.ndarray | None:
+    """Re-referencing as a matrix ``R`` (``R @ x``), or ``None`` for no change.
+
+    Parameters
+    ----------
+    cfg : PreprocessConfig
+    ch_names : sequence of str
+        The picked (EEG) channels the reference is computed over.
+    """
+    w = reference_weights(cfg, ch_names)
+    return None if w is None else np.eye(len(ch_names)) - w[None, :]
+
+
+def apply_reference(w: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``x`` minus the reference ``w @ x``, each sample on its own.
+
+    The reference is summed channel by channel (element-wise operations, in channel order),
+    so a sample's result does not depend on the samples processed with it: a stream filtered
+    in chunks of any size gives the same values, bit for bit (a matrix product's blocking,
+    and so its last-bit rounding, depends on the number of columns).
+
+    Parameters
+    ----------
+    w : array, shape (n_channels,)
+        From :func:`reference_weights`.
+    x : array, shape (n_channels, n_samples)
+    """
+    ref = np.zeros(x.shape[1])
+    for j in np.flatnonzero(w):
+        ref += w[j] * x[j]
+    return x - ref[None, :]

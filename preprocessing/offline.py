@@ -26,7 +26,14 @@ from neurospell.logs import logger, use_log_level
 from neurospell.markers import parse_flash, parse_trial
 from neurospell.types import EpochBatch
 
-from .filters import decimation_factor, design_sos, initial_state, pick_channels, reference_matrix
+from .filters import (
+    apply_reference,
+    decimation_factor,
+    design_sos,
+    initial_state,
+    pick_channels,
+    reference_weights,
+)
 from .readers import split_trials
 
 __all__ = ["causal_filter_raw", "epochs_from_raw", "flash_table"]
@@ -82,9 +89,9 @@ def causal_filter_raw(raw, cfg, *, picks="eeg", verbose=None):
         names = [raw.ch_names[i] for i in idx]
         types = [raw.get_channel_types()[i] for i in idx]
         x = raw.get_data(picks=idx).astype(np.float64, copy=True)
-        ref = reference_matrix(cfg, names)
+        ref = reference_weights(cfg, names)
         if ref is not None:
-            x = ref @ x
+            x = apply_reference(ref, x)  # as the online filter: the same values
         sos = design_sos(cfg, sfreq)
         if sos is not None:
             x, _ = signal.sosfilt(sos, x, axis=-1, zi=initial_state(sos, x[:, 0]))

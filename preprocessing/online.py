@@ -29,7 +29,14 @@ from neurospell.logs import logger
 from neurospell.markers import TRIAL_START, parse_flash, parse_trial
 from neurospell.types import EpochBatch, MarkerEvent, SampleChunk
 
-from .filters import decimation_factor, design_sos, initial_state, pick_channels, reference_matrix
+from .filters import (
+    apply_reference,
+    decimation_factor,
+    design_sos,
+    initial_state,
+    pick_channels,
+    reference_weights,
+)
 
 __all__ = ["OnlineFilter", "OnlineEpocher"]
 
@@ -88,7 +95,7 @@ class OnlineFilter:
         self.sos_ = design_sos(cfg, self.sfreq)
         self.decim_ = decimation_factor(cfg, self.sfreq)
         self.sfreq_out_ = self.sfreq / self.decim_
-        self._ref = reference_matrix(cfg, self.ch_names_)
+        self._ref = reference_weights(cfg, self.ch_names_)
         self._all = len(self.picks_) == len(self.ch_names) and np.array_equal(self.picks_, np.arange(len(self.ch_names)))
         self.reset()
 
@@ -130,7 +137,7 @@ class OnlineFilter:
         if not self._all:
             x = x[self.picks_]
         if self._ref is not None:
-            x = self._ref @ x
+            x = apply_reference(self._ref, x)  # chunk-invariant, bit for bit
         if self.sos_ is not None:
             if self.zi_ is None:
                 self.zi_ = initial_state(self.sos_, x[:, 0])

@@ -121,9 +121,7 @@ def photodiode_onsets(signal, sfreq: float, *, refractory: float = 0.05) -> tupl
     threshold : float
     """
     x = np.asarray(signal, dtype=np.float64)
-    lo, hi = np.percentile(x, [2, 98])
-    if not np.isfinite(lo) or not np.isfinite(hi) or hi - lo <= 1e-9 * max(abs(hi), abs(lo), 1e-30):
-        lo, hi = float(np.min(x)), float(np.max(x))
+    lo, hi = _levels(x)
     thr = 0.5 * (lo + hi)
     above = x >= thr
     rises = np.flatnonzero(above[1:] & ~above[:-1]) + 1
@@ -134,6 +132,19 @@ def photodiode_onsets(signal, sfreq: float, *, refractory: float = 0.05) -> tupl
             keep.append(r)
             last = r
     return np.asarray(keep, dtype=np.int64), float(thr)
+
+
+def _levels(x: np.ndarray) -> tuple[float, float]:
+    """The low and high levels of a photodiode signal: its 2nd and 98th percentiles (else min and max)."""
+    lo, hi = np.percentile(x, [2, 98])
+    if not np.isfinite(lo) or not np.isfinite(hi) or hi - lo <= 1e-9 * max(abs(hi), abs(lo), 1e-30):
+        lo, hi = float(np.min(x)), float(np.max(x))
+    return float(lo), float(hi)
+
+
+#: A photodiode sits dark or lit; more than this fraction of samples in the middle half between
+#: its two levels (a Gaussian-like EEG channel: about 70 %) means the channel has no two levels.
+MAX_BETWEEN_LEVELS = 0.5
 
 
 def _match(markers: np.ndarray, t_on: np.ndarray, min_offset: float, max_offset: float):
@@ -222,6 +233,15 @@ def photodiode_timing(raw, photodiode: str, *, min_offset: float = -0.05, max_of
                 f"photodiode: the channel {photodiode!r} is flat (every sample {x[0]!r}): no light was "
                 "recorded. Check that the photodiode is plugged into that input and taped over the photodiode "
                 "square, and that the square is shown (neurospell gui: Settings, Photodiode square).")
+        lo, hi = _levels(x)
+        between = float(np.mean((x > lo + 0.25 * (hi - lo)) & (x < hi - 0.25 * (hi - lo))))
+        if between > MAX_BETWEEN_LEVELS:
+            kind = raw.get_channel_types(picks=[photodiode])[0]
+            raise NeurospellError(
+                f"photodiode: the channel {photodiode!r} ({kind}) has no two clear levels (dark and lit): "
+                f"{100 * between:.0f} % of its samples lie between them, where a photodiode's signal spends "
+                f"under {100 * MAX_BETWEEN_LEVELS:.0f} % of its time. It looks like EEG, not light. Give the channel "
+                f"the photodiode was recorded on (the channels are {list(raw.ch_names)}).")
         onsets, thr = photodiode_onsets(x, sfreq, refractory=refractory)
         t_on = onsets / sfreq
         offsets, matched_markers, matched_onsets = _match(markers, t_on, min_offset, max_offset)

@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from neurospell.batchio import load_batch, save_batch  # the one writer and reader of epoch files
-from neurospell.check import NeurospellError, check_fname
+from neurospell.check import NeurospellError, check_distinct_paths, check_fname
 from neurospell.config import PreprocessConfig
 from neurospell.logs import logger, use_log_level
 from neurospell.preprocessing import epochs_from_raw, load_recording
@@ -33,6 +33,7 @@ __all__ = [
     "accuracy_curve",
     "reliability",
     "ensure_trials_unique",
+    "recorded_repetitions",
 ]
 
 
@@ -59,6 +60,8 @@ def load_epochs(paths, cfg=None, *, verbose=None) -> EpochBatch:
     paths = list(paths)
     if not paths:
         raise NeurospellError("load_epochs: give at least one recording path.")
+    check_distinct_paths("recordings", paths, why="Its epochs would count twice, and the same characters "
+                         "would fall on both sides of a cross-validation split.")
     with use_log_level(verbose):
         if cfg is None:
             cfg = PreprocessConfig()
@@ -72,8 +75,36 @@ def load_epochs(paths, cfg=None, *, verbose=None) -> EpochBatch:
                 _, b = epochs_from_raw(raw, cfg)
             logger.info("%s: %d epochs, %d targets", path.name, len(b),
                         -1 if b.targets is None else int(np.sum(b.targets)))
+            if batches:
+                _check_poolable(paths[0], batches[0], path, b)
             batches.append(b)
         return ensure_trials_unique(batches)
+
+
+def _check_poolable(path0, b0: EpochBatch, path, b: EpochBatch) -> None:
+    """Name the two recordings and what differs when their epochs cannot be pooled."""
+    diffs = []
+    if b.ch_names != b0.ch_names:
+        only0 = [c for c in b0.ch_names if c not in b.ch_names]
+        only = [c for c in b.ch_names if c not in b0.ch_names]
+        diffs.append(f"channels: {len(b0.ch_names)} vs {len(b.ch_names)}"
+                     + (f" (only in {Path(path0).name}: {', '.join(only0)})" if only0 else "")
+                     + (f" (only in {Path(path).name}: {', '.join(only)})" if only else "")
+                     + ("" if only0 or only else " (same names, other order)"))
+    if b.sfreq != b0.sfreq:
+        diffs.append(f"sampling rate: {b0.sfreq:g} Hz vs {b.sfreq:g} Hz")
+    if (b.tmin, b.n_times) != (b0.tmin, b0.n_times):
+        diffs.append(f"epoch window: {b0.n_times} samples from {b0.tmin:g} s vs {b.n_times} samples from {b.tmin:g} s")
+    if diffs:
+        common = [c for c in b0.ch_names if c in b.ch_names]
+        raise NeurospellError(
+            f"recordings: the epochs of {str(path)!r} cannot be pooled with those of {str(path0)!r}; "
+            f"they differ in {'; '.join(diffs)}. Pooled recordings need the same channels, sampling rate and "
+            f"epoch window: give recordings of one montage, or make them match first with MNE ("
+            + " and ".join(([f"raw.pick({common!r})"] if b.ch_names != b0.ch_names else [])
+                           + ([f"raw.resample({b0.sfreq:g})"] if b.sfreq != b0.sfreq else []))
+            + ", then save to FIF), or train one model per montage."
+        )
 
 
 def ensure_trials_unique(batches: Sequence[EpochBatch]) -> EpochBatch:
@@ -99,6 +130,22 @@ def split_by_trials(batch: EpochBatch, train_trials) -> tuple[EpochBatch, EpochB
 def auc(targets, scores) -> float:
     """ROC AUC of scores against boolean targets."""
     return float(roc_auc_score(np.asarray(targets).astype(int), np.asarray(scores)))
+
+
+def recorded_repetitions(batch: EpochBatch, layout: SpellerLayout | None = None) -> int | None:
+    """The most repetitions of ``layout`` that one character of ``batch`` was recorded with.
+
+    A character's target flashes divided by the flashes that light up a symbol in one
+    repetition (2 on the row/column grid); ``None`` when the batch has no targets or trials.
+    """
+    if batch.targets is None or batch.trials is None or not len(batch):
+        return None
+    layout = SpellerLayout.row_column() if layout is None else layout
+    per_rep = max(1, int(layout.membership().sum(axis=0).min()))
+    trials = np.asarray(batch.trials)[np.asarray(batch.targets, bool)]
+    if not trials.size:
+        return None
+    return int(np.unique(trials, return_counts=True)[1].max()) // per_rep
 
 
 def accuracy_curve(scores, targets, score_model, *, layout: SpellerLayout | None = None,

@@ -63,6 +63,8 @@ import numpy as np
 from neurospell.check import NeurospellError, StreamError, check_option, validate_type
 from neurospell.config import config_from_dict
 from neurospell.decoder import DECODERS, make_decoder
+from neurospell.diskspace import is_no_room, no_room_why
+from neurospell.lifecycle import child_env, exit_with_parent
 from neurospell.lm_fusion import available_models, make_model
 from neurospell.logs import logger, set_log_level
 from neurospell.lsl import local_clock
@@ -131,7 +133,10 @@ class Resume:
 
 @dataclass(frozen=True)
 class Stop:
-    """End the session (the open selection is dropped)."""
+    """End the session (the open selection is dropped); ``reason`` becomes the stop reason
+    (default ``"stopped by the user"``)."""
+
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -370,7 +375,8 @@ def fit_in_process(name: str, params: dict, batch: EpochBatch, preprocessing):
     torch = sys.modules.get("torch")
     n_threads = torch.get_num_threads() if torch is not None else None
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=exit_with_parent,
+                             initargs=(os.getpid(),)) as pool:  # (it ends if this process is killed)
         return pool.submit(_fit_decoder, name, params, batch, preprocessing, n_threads).result()
 
 
@@ -485,8 +491,10 @@ TRAINING_STAGES = {"lm": 0.0, "fit": 0.02, "lm_weight": 0.6, "save": 0.9, "repor
 _progress_queue: list = []  # (in a training process: the queue its jobs report progress on)
 
 
-def _init_training_process(queue) -> None:
+def _init_training_process(queue, parent_pid: int | None = None) -> None:
     _progress_queue[:] = [queue]
+    if parent_pid is not None:  # the training process ends with the session's, even after a SIGKILL
+        exit_with_parent(parent_pid)
     _lower_priority()
 
 
@@ -499,7 +507,7 @@ class TrainingPool(ProcessPoolExecutor):
         ctx = multiprocessing.get_context("spawn")
         self.progress_queue = ctx.Queue()
         super().__init__(max_workers=1, mp_context=ctx, initializer=_init_training_process,
-                         initargs=(self.progress_queue,))
+                         initargs=(self.progress_queue, os.getpid()))
 
     def drain(self, progress: Callable[[float, str], None] | None = None) -> None:
         """Hand the progress reports queued so far to ``progress`` (``None``: drop them)."""
@@ -815,6 +823,9 @@ class LiveSession:
         self._cancel = getattr(display, "cancel_flashes", None)
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        #: The write that failed for lack of room (a full disk), when that stopped the session:
+        #: no traceback, the phase's rawlog is kept unconverted (``neurospell recover``).
+        self.disk_full: BaseException | None = None
         self._phase = "idle"
         self._status = "waiting for start"
         self._paused_by_user = False
@@ -968,6 +979,18 @@ class LiveSession:
             self._task = None
             return
         writer, self._writer = self._writer, None
+        if self.disk_full is not None:  # no room to convert: the run stays "recording" for recover
+            try:
+                writer.close()
+            except OSError:
+                pass  # what is on disk stays readable
+            self._task = None
+            return
+        if writer.n_samples == 0:  # stopped before the run's first sample: nothing to convert
+            writer.close()
+            self._task = None
+            self.folder.recover()  # (the run is marked "empty", not left "recording")
+            return
         writer.close()
         task, self._task = self._task, None
         self._publish(f"writing the {task} run to the session folder")
@@ -1269,7 +1292,7 @@ class LiveSession:
             logger.info("LiveSession: intent %r", intent)
             self._log({"type": "intent", "t": local_clock(), "intent": type(intent).__name__})
             if isinstance(intent, Stop):
-                raise _Stopped("stopped by the user")
+                raise _Stopped(intent.reason or "stopped by the user")
             if isinstance(intent, Start):
                 self._started = True
             elif isinstance(intent, Pause):
@@ -1324,11 +1347,14 @@ class LiveSession:
             self._phase = "stopped"
             self._publish(f"stopped: {self._stop_reason}")
         except BaseException as err:  # noqa: BLE001 - surfaced in the snapshot, re-raised by join()
-            logger.error("LiveSession: the worker failed: %s", err, exc_info=True)
-            self._error = err
-            self._phase = "error"
-            self._stop_reason = f"error: {err}"
-            self._publish(f"error: {err}")
+            if is_no_room(err):  # a full disk: a clean stop; the caller says what was kept
+                self._stopped_for_room(err)
+            else:
+                logger.error("LiveSession: the worker failed: %s", err, exc_info=True)
+                self._error = err
+                self._phase = "error"
+                self._stop_reason = f"error: {err}"
+                self._publish(f"error: {err}")
         finally:
             try:
                 self._cancel_flashes()
@@ -1337,11 +1363,27 @@ class LiveSession:
             try:
                 self._end_phase()
             except Exception as err:  # noqa: BLE001
-                logger.error("LiveSession: could not finish the recording of the phase: %s", err)
+                if is_no_room(err):
+                    self.disk_full = self.disk_full or err
+                    logger.info("LiveSession: no room to convert the phase to BIDS: %s", err)
+                else:
+                    logger.error("LiveSession: could not finish the recording of the phase: %s", err)
             self._end_train_pool()
-            self._log({"type": "end", "t": local_clock(), "phase": self._phase, "reason": self._stop_reason})
-            if self.folder is not None:
-                self.folder.close()
+            try:
+                self._log({"type": "end", "t": local_clock(), "phase": self._phase, "reason": self._stop_reason})
+                if self.folder is not None:
+                    self.folder.close()
+            except OSError as err:
+                if not is_no_room(err):
+                    raise
+                self.disk_full = self.disk_full or err
+
+    def _stopped_for_room(self, err: BaseException) -> None:
+        logger.info("LiveSession: stopped, a write failed for lack of room: %s", err)
+        self.disk_full = err
+        self._phase = "stopped"
+        self._stop_reason = no_room_why(err)
+        self._publish(f"stopped: {self._stop_reason}")
 
     def _main(self) -> None:
         self._publish("waiting for start")
@@ -1577,11 +1619,15 @@ class LiveSession:
         self._training_report = report
         self._log({"type": "training", "t": local_clock(), "decoder": self.decoder_name,
                    "heldout_auc": float(dec.heldout_auc_), "lm_alpha": alpha, "n_epochs": int(len(batch)),
-                   "model_path": None if path is None else str(path)})
+                   "model_path": None if path is None else self._stored_path(path)})
         self.decoder = dec
         self._progress = 1.0
         self._publish(f"trained {self.decoder_name}: held-out AUC {dec.heldout_auc_:.3f}"
                       + (" -- near chance, see the warning" if report["auc_warning"] else ""))
+
+    def _stored_path(self, path) -> str:
+        """A path as the decision log stores it: relative to the session folder inside it."""
+        return str(path) if self.folder is None else self.folder.relative(path)
 
     # -- spelling ------------------------------------------------------------------------------
     def _make_driver(self) -> None:
@@ -1759,10 +1805,18 @@ class ParticipantProcess:
         ``--config`` for the participant (the same grid as the session's).
     timeout : float
         Seconds to wait for it to start.
+    on_exit : callable ``(message) -> None`` | None
+        Called (from a reader thread) when the process exits by itself (not by :meth:`close`
+        or :meth:`kill`), with :attr:`exit_message`. Settable later (``proc.on_exit = ...``).
+
+    Notes
+    -----
+    The process ends with this one, even when this one is killed (``SIGKILL``): it watches
+    its parent (:func:`neurospell.lifecycle.exit_with_parent`).
     """
 
     def __init__(self, phrase: str, marker_stream: str, *, name: str | None = None, args=(), config_path=None,
-                 timeout: float = 60.0, python: str | None = None):
+                 timeout: float = 60.0, python: str | None = None, on_exit=None):
         self.name = name or f"neurospell-participant-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.marker_stream = marker_stream
         cmd = [python or sys.executable, "-m", "neurospell"]
@@ -1773,7 +1827,14 @@ class ParticipantProcess:
         self.lines: list[str] = []
         self._ready = threading.Event()
         self._connected = threading.Event()
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.on_exit = on_exit
+        #: Why the process ended by itself (``None`` while it runs or after :meth:`close`).
+        self.exit_message: str | None = None
+        self._closing = False
+        # its own process group: a Ctrl-C in the terminal reaches the session, which stops it
+        # (close), not the participant first; and it ends with this process (child_env)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     env=child_env(), start_new_session=True)
         self._reader = threading.Thread(target=self._read, name="neurospell-participant-out", daemon=True)
         self._reader.start()
         deadline = time.monotonic() + timeout
@@ -1795,6 +1856,18 @@ class ParticipantProcess:
                 self._ready.set()
             elif line.startswith("simulate-participant: reading markers"):
                 self._connected.set()
+        code = self.proc.wait()
+        if not self._closing:
+            last = " | ".join(ln for ln in self.lines[-3:] if ln.strip())
+            self.exit_message = (f"the simulated participant process (pid {self.proc.pid}) exited with code {code}"
+                                 + (f" ({last})" if last else ""))
+            logger.warning("ParticipantProcess: %s", self.exit_message)
+            if self.on_exit is not None:
+                self.on_exit(self.exit_message)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
 
     def wait_connected(self, timeout: float = 30.0) -> bool:
         """Wait until the participant reads the marker stream; ``False`` after ``timeout`` seconds."""
@@ -1807,12 +1880,14 @@ class ParticipantProcess:
 
     def kill(self) -> None:
         """Kill the process at once (``SIGKILL``): its stream vanishes as after a crash."""
+        self._closing = True
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(10)
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop the process (``SIGTERM``, then ``SIGKILL`` after ``timeout``)."""
+        self._closing = True
         if self.proc.poll() is None:
             self.proc.terminate()
             try:

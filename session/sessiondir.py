@@ -55,6 +55,7 @@ import datetime
 import json
 import os
 import re
+import shutil
 import threading
 import time
 import warnings
@@ -70,6 +71,7 @@ from neurospell import __version__
 from neurospell.check import NeurospellError
 from neurospell.config import Config, config_from_dict, write_config
 from neurospell.decoder import BaseDecoder, load_decoder
+from neurospell.diskspace import DiskFullError, free_bytes, is_no_room, mb
 from neurospell.fileio import file_sha256
 from neurospell.lm_fusion import make_model
 from neurospell.lm_fusion.ngram import default_ngram_path
@@ -78,8 +80,11 @@ from neurospell.markers import BACKSPACE
 from neurospell.rawlog import SUFFIX, RawLogWriter, is_rawlog, rawlog_to_raw, read_rawlog
 from neurospell.types import MarkerEvent, SampleChunk
 
+from .bids_write import remove_staging, source_sidecar, write_run_atomic
+from .diskfull import check_room_to_recover, recover_failed_line
 from .drivers import GapIndexer, StreamDriver
 from .engine import Completion, SelectionDecided, SpellerEngine, apply_symbol, model_alpha
+from .sessioncheck import session_damage
 
 __all__ = [
     "SessionFolder", "SessionFolderError", "is_session_folder", "make_engine", "make_driver",
@@ -118,13 +123,15 @@ def _check_label(name: str, value) -> str:
 
 
 def convert_rawlog_to_bids(root: str, rawlog: str, subject: str, session: str | None, task: str, run: int,
-                           line_freq: float | None) -> dict:
+                           line_freq: float | None, source: dict | None = None) -> dict:
     """Convert one run's rawlog (``rawlog``: relative to the session folder ``root``) to BIDS-EEG.
 
     The work of :meth:`SessionFolder.finish_phase`, as a function of file names only, so that
     it can run in another process. Returns what the folder's metadata records: ``bids`` (the
     ``.vhdr`` path relative to ``root``), ``n_samples``, ``n_markers_outside_data`` (markers
     after the last sample: left out of events.tsv, kept in the rawlog) and ``truncated``.
+    ``source``: what the data are (``session.json`` ``source``; default: the rawlog header's),
+    for the ``*_eeg.json`` sidecar (:func:`~neurospell.session.bids_write.source_sidecar`).
     """
     root_p = Path(root)
     path = root_p / rawlog
@@ -137,7 +144,10 @@ def convert_rawlog_to_bids(root: str, rawlog: str, subject: str, session: str | 
         raise SessionFolderError(
             f"task-{task} run-{run}: the recording {str(path)!r} holds no samples; nothing to "
             "convert.")
-    raw = rawlog_to_raw(log)
+    with warnings.catch_warnings():
+        # markers after the last sample (a run cut short) are counted and left out below
+        warnings.filterwarnings("ignore", message="Omitted .* annotation")
+        raw = rawlog_to_raw(log)
     # markers after the last sample (the stream ended or a crash cut it) have no data: BIDS
     # events must lie inside the recording; they stay in the rawlog and the decision log
     ann = raw.annotations
@@ -145,17 +155,15 @@ def convert_rawlog_to_bids(root: str, rawlog: str, subject: str, session: str | 
     outside = np.flatnonzero((on < 0) | (on >= raw.n_times / raw.info["sfreq"]))
     if outside.size:
         raw.annotations.delete(outside)
+    # (with those MNE left out already: annotations after the data's end)
+    n_outside = len(log.markers) + len(log.header["gaps"]) - len(raw.annotations)
     if line_freq:
         raw.info["line_freq"] = float(line_freq)
-    bp = mne_bids.BIDSPath(subject=subject, session=session, task=task, run=run, datatype="eeg", suffix="eeg",
-                           extension=".vhdr", root=root_p)
-    with warnings.catch_warnings():
-        # the conversion to BrainVision and the unknown line frequency are expected
-        warnings.simplefilter("ignore")
-        mne_bids.write_raw_bids(raw, bp, format="BrainVision", allow_preload=True, overwrite=True,
-                                verbose=False)
+    # staged and renamed into place when complete (a full disk leaves nothing half-written)
+    bp = write_run_atomic(raw, root_p, subject, session, task, run,
+                          source=source if source else log.header.get("source"))
     return {"bids": str(bp.fpath.relative_to(root_p)), "n_samples": int(log.timestamps.size),
-            "n_markers_outside_data": int(outside.size), "truncated": bool(log.header["truncated"])}
+            "n_markers_outside_data": int(n_outside), "truncated": bool(log.header["truncated"])}
 
 
 def _now() -> str:
@@ -164,11 +172,14 @@ def _now() -> str:
 
 def _write_json(path: Path, data) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:  # a full disk: the old file stays whole, no half-written .tmp is left
+        tmp.unlink(missing_ok=True)
 
 
 def lm_identity(name: str, lm=None, config=None) -> dict:
@@ -256,6 +267,7 @@ class SessionFolder:
         self.session = meta["session"]
         self._lock = threading.RLock()
         self._log = None
+        self._log_size = 0
         self._last_sync = 0.0
 
     def __repr__(self) -> str:
@@ -341,19 +353,29 @@ class SessionFolder:
                 raise SessionFolderError(
                     f"root: the folder {str(root.parent)!r} that would hold the session does not exist; "
                     "create it first or choose another place.")
-            (root / DERIVATIVES).mkdir(parents=True, exist_ok=True)
-            mne_bids.make_dataset_description(path=root, name=f"neurospell session sub-{subject} ses-{session}",
-                                              dataset_type="raw", overwrite=True, verbose=False)
-            mne_bids.make_dataset_description(
-                path=root / DERIVATIVES, name="neurospell decision log, model and config",
-                dataset_type="derivative", generated_by=[{"Name": "neurospell", "Version": __version__}],
-                overwrite=True, verbose=False)
-            meta = {"format": FORMAT, "version": VERSION, "subject": subject, "session": session,
-                    "created": _now(), "runs": [], "lm": None, "model": None, "config": None}
-            _write_json(root / DERIVATIVES / SESSION_JSON, meta)
-            self = cls(root, meta)
-            if config is not None:
-                self.write_config(config)
+            made = not root.exists()
+            try:
+                (root / DERIVATIVES).mkdir(parents=True, exist_ok=True)
+                mne_bids.make_dataset_description(path=root, name=f"neurospell session sub-{subject} ses-{session}",
+                                                  dataset_type="raw", overwrite=True, verbose=False)
+                mne_bids.make_dataset_description(
+                    path=root / DERIVATIVES, name="neurospell decision log, model and config",
+                    dataset_type="derivative", generated_by=[{"Name": "neurospell", "Version": __version__}],
+                    overwrite=True, verbose=False)
+                meta = {"format": FORMAT, "version": VERSION, "subject": subject, "session": session,
+                        "created": _now(), "runs": [], "lm": None, "model": None, "config": None}
+                _write_json(root / DERIVATIVES / SESSION_JSON, meta)
+                self = cls(root, meta)
+                if config is not None:
+                    self.write_config(config)
+            except OSError as err:
+                if not is_no_room(err):
+                    raise
+                if made:  # nothing recorded yet: no half-made folder is left
+                    shutil.rmtree(root, ignore_errors=True)
+                raise DiskFullError(
+                    f"root: the disk holding {str(root)!r} is full ({mb(free_bytes(root.parent))} free); nothing "
+                    "was recorded. Free some space there or choose another folder.") from err
             logger.info("session folder %s created (sub-%s ses-%s)", root, subject, session)
             return self
 
@@ -498,10 +520,11 @@ class SessionFolder:
                     "call rawlog_path(task) when the phase starts.")
             return self._convert(r, executor=executor)
 
-    def _convert(self, r: dict, *, executor=None) -> Path:
+    def _convert(self, r: dict, *, executor=None, recovered: bool = False) -> Path:
         cfg = self.read_config() if self.meta.get("config") else None
         line_freq = float(cfg.preprocessing.notch) if cfg is not None and cfg.preprocessing.notch else None
-        args = (str(self.root), r["rawlog"], self.subject, self.session, r["task"], r["run"], line_freq)
+        args = (str(self.root), r["rawlog"], self.subject, self.session, r["task"], r["run"], line_freq,
+                self.meta.get("source"))
         done = None
         if executor is not None:
             try:
@@ -520,26 +543,39 @@ class SessionFolder:
         r["n_samples"] = done["n_samples"]
         r["n_markers_outside_data"] = done["n_markers_outside_data"]
         r["truncated"] = done["truncated"]
+        if recovered:  # the session stopped during the phase: its open selection was never decided
+            r["recovered"] = True
         self._save_meta()
         logger.info("session %s: task-%s run-%d converted to BIDS (%s)", self.root, r["task"], r["run"], r["bids"])
         return self.root / r["bids"]
 
     def recover(self, *, verbose=None) -> list[Path]:
         """Convert every unfinished run (a crash) to BIDS. Runs that recorded no sample are
-        marked ``"empty"``. Returns the ``.vhdr`` files written."""
+        marked ``"empty"``. Returns the ``.vhdr`` files written.
+
+        Raises :class:`~neurospell.diskspace.DiskFullError` (nothing changed, nothing
+        half-written kept) when the disk has not the room the conversion needs.
+        """
         out = []
         with use_log_level(verbose), self._lock:
-            for r in self.meta["runs"]:
-                if r["status"] != "recording":
-                    continue
-                p = self.root / r["rawlog"]
-                if not is_rawlog(p) or read_rawlog(p).timestamps.size == 0:
-                    r["status"] = "empty"
-                    self._save_meta()
-                    logger.warning("session %s: task-%s run-%d recorded no sample; marked empty.",
-                                   self.root, r["task"], r["run"])
-                    continue
-                out.append(self._convert(r))
+            remove_staging(self.root)  # a conversion that was killed: the rawlogs hold it all
+            check_room_to_recover(self)
+            try:
+                for r in self.meta["runs"]:
+                    if r["status"] != "recording":
+                        continue
+                    p = self.root / r["rawlog"]
+                    if not is_rawlog(p) or read_rawlog(p).timestamps.size == 0:
+                        r["status"] = "empty"
+                        self._save_meta()
+                        logger.warning("session %s: task-%s run-%d recorded no sample; marked empty.",
+                                       self.root, r["task"], r["run"])
+                        continue
+                    out.append(self._convert(r, recovered=True))
+            except OSError as err:
+                if not is_no_room(err):
+                    raise
+                raise DiskFullError(recover_failed_line(self, err)) from err
         return out
 
     def read_raw(self, task: str, run: int = 1):
@@ -625,6 +661,57 @@ class SessionFolder:
     def lm_id(self) -> dict | None:
         return self.meta.get("lm")
 
+    def set_source(self, source: dict) -> dict:
+        """Record what the session's EEG comes from, for the BIDS metadata.
+
+        ``source``: ``{"kind": "simulated" | "replay" | "brainflow" | "lsl", ...}`` (see
+        :func:`~neurospell.session.bids_write.source_sidecar`). It goes to ``session.json``
+        (``source``), to the ``Manufacturer`` and ``ManufacturersModelName`` of every run's
+        ``*_eeg.json`` converted after this call, and to ``dataset_description.json``
+        (``GeneratedBy``). Without it the sidecars describe the rawlog's source (an LSL
+        stream by its name, a BrainFlow board by its id).
+        """
+        if not isinstance(source, dict) or "kind" not in source:
+            raise NeurospellError(f"set_source: source must be a dict with a 'kind' key, got {source!r}.")
+        desc = source_sidecar(source)["description"]
+        with self._lock:
+            self.meta["source"] = {**source, "description": desc}
+            self._save_meta()
+            dd = self.root / "dataset_description.json"
+            if dd.is_file():
+                data = json.loads(dd.read_text(encoding="utf-8"))
+                data["GeneratedBy"] = [{"Name": "neurospell", "Version": __version__,
+                                        "Description": f"a live neurospell session; EEG source: {desc}"}] + [
+                    g for g in data.get("GeneratedBy", []) if g.get("Name") != "neurospell"]
+                _write_json(dd, data)
+        return self.meta["source"]
+
+    # -- paths stored in the folder's files ------------------------------------------------------
+    def relative(self, path) -> str:
+        """How a path is stored in the folder's files: relative to the folder (``/``-separated)
+        when it lies inside it, so that the folder can be moved; else absolute."""
+        p = Path(path).expanduser().absolute()
+        try:
+            return p.relative_to(self.root.absolute()).as_posix()
+        except ValueError:
+            return str(p)
+
+    def resolve(self, stored) -> Path:
+        """The file a stored path names: a relative one from the folder; an absolute one (as
+        folders recorded before stored them) as is, or, when that no longer exists (the
+        folder was moved), the same ``derivatives/``, ``sourcedata/`` or ``sub-*`` path here."""
+        p = Path(stored)
+        if not p.is_absolute():
+            return self.root / p
+        if not p.exists():
+            parts = p.parts
+            for i, part in enumerate(parts):
+                if part in ("derivatives", "sourcedata") or part.startswith("sub-"):
+                    here = self.root.joinpath(*parts[i:])
+                    if here.exists():
+                        return here
+        return p
+
     # -- decision log --------------------------------------------------------------------------------
     def log(self, record: dict) -> None:
         """Append one record to the decision log (a JSON line, flushed; fsynced at most every 0.5 s).
@@ -637,12 +724,30 @@ class SessionFolder:
         with self._lock:
             if self._log is None:
                 self._log = open(self.log_path, "a", encoding="utf-8")
-            self._log.write(line)
-            self._log.flush()
-            now = time.monotonic()
-            if now - self._last_sync >= _FSYNC_INTERVAL:
-                os.fsync(self._log.fileno())
-                self._last_sync = now
+                self._log_size = self._log.tell()
+            try:
+                self._log.write(line)
+                self._log.flush()
+                now = time.monotonic()
+                if now - self._last_sync >= _FSYNC_INTERVAL:
+                    os.fsync(self._log.fileno())
+                    self._last_sync = now
+            except OSError:
+                self._drop_partial_line()
+                raise
+            self._log_size += len(line.encode("utf-8"))
+
+    def _drop_partial_line(self) -> None:
+        """A failed write (a full disk): close the log and cut it back to its last whole line."""
+        f, self._log = self._log, None
+        try:
+            f.close()
+        except OSError:
+            pass  # the same error as the write's; the bytes it could not write are dropped below
+        try:
+            os.truncate(self.log_path, self._log_size)
+        except OSError:  # pragma: no cover - a reader ignores a cut last line anyway
+            pass
 
     def _ctx(self, task, run) -> dict:
         out = {}
@@ -696,8 +801,12 @@ class SessionFolder:
         """Sync and close the decision log (logging again reopens it)."""
         with self._lock:
             if self._log is not None:
-                self._log.flush()
-                os.fsync(self._log.fileno())
+                try:
+                    self._log.flush()
+                    os.fsync(self._log.fileno())
+                except OSError:
+                    self._drop_partial_line()
+                    raise
                 self._log.close()
                 self._log = None
 
@@ -952,6 +1061,9 @@ def replay_session(folder, decoder=None, lm=None, *, chunk_seconds: float = 0.1,
         if not runs:
             raise SessionFolderError(
                 f"{str(folder.root)!r} holds no spelling run (task-{SPELLING}); nothing to replay.")
+        damage = session_damage(folder, runs)
+        if damage:
+            raise SessionFolderError(damage)
         config = folder.read_config()
         same = decoder is None and lm is None
         if decoder is None:
@@ -992,6 +1104,9 @@ def replay_session(folder, decoder=None, lm=None, *, chunk_seconds: float = 0.1,
 def _check_lm_files(ident: dict) -> None:
     for path, digest in (ident.get("files") or {}).items():
         p = Path(path)
+        shipped = default_ngram_path().parent / p.name
+        if not p.is_file() and shipped.is_file() and file_sha256(shipped) == digest:
+            continue  # recorded with another copy of neurospell: the same shipped file here
         if not p.is_file():
             raise SessionFolderError(
                 f"the session's language model {ident['name']!r} was built from {path!r}, which is missing "
@@ -1008,7 +1123,7 @@ def _replay_run(folder, r, rec, config, dec, lm_obj, lm_name, chunk_seconds, on_
     phase = rec["phase"] or {}
     rr = RunReplay(r["task"], r["run"], phase.get("name"), None, live=list(rec["decision"]),
                    live_flashes=[(f["t"], f["group"], f["score"]) for f in rec["flash"]],
-                   truncated=bool(h["truncated"]) or r["status"] == "recording")
+                   truncated=bool(h["truncated"]) or r["status"] == "recording" or bool(r.get("recovered")))
     if log.timestamps.size:
         rr.duration_s = float(log.timestamps[-1] - log.timestamps[0]) + 1.0 / float(h["sfreq"])
     engine = make_engine(config, dec, lm_obj, lm_name)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.system_deps import require_xvfb
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from neurospell.check import NeurospellError
@@ -314,8 +315,10 @@ def _engine_snapshot(text: str):
     return eng.snapshot()
 
 
-def test_window_shows_snapshots(qtbot, tmp_path, restore_app_look):
+def test_window_shows_snapshots(qtbot, tmp_path, restore_app_look, monkeypatch):
     config = load_config()
+    # the bundled voice plays into ALSA's file device (no sound card here)
+    monkeypatch.setenv("NEUROSPELL_ALSA_DEVICE", f"file:'{tmp_path / 'spoken.wav'}',wav")
     win = _window(qtbot, config, tmp_path, settings=GuiSettings(speak_words=True))
     assert not _unnamed(win)
     # Keyboard only: Tab reaches every focusable control from the grid.
@@ -329,8 +332,8 @@ def test_window_shows_snapshots(qtbot, tmp_path, restore_app_look):
     # Visible focus: a thick outline in the theme's focus colour on every kind of control.
     assert ":focus" in QtWidgets.QApplication.instance().styleSheet() and HIGH_CONTRAST.focus in \
         QtWidgets.QApplication.instance().styleSheet()
-    # No speech engine here: a clear message, never an error.
-    assert win.speech is not None and not win.speech.available and "No speech engine" in win.status.text()
+    # Speech with no system package: the bundled voice (eSpeak NG from its wheel).
+    assert win.speech is not None and win.speech.engine == "espeak-ng" and "No speech engine" not in win.status.text()
     # Snapshots: typed text, completions and candidates, cue, training report.
     eng = _engine_snapshot("HELLO WO")
     snap = LiveSnapshot("copy", "copy: selecting", engine=eng, target_text="HELLO WORLD", text=eng.text)
@@ -353,6 +356,11 @@ def test_window_shows_snapshots(qtbot, tmp_path, restore_app_look):
     # A word finished: spoken (when an engine exists) and announced.
     win.show_snapshot(LiveSnapshot("copy", "ok", engine=_engine_snapshot("HELLO WORLD "), text="HELLO WORLD "))
     assert win.announcements[-4:] == ["R", "L", "D", "space"]
+    assert win.speech.spoken == ["WORLD"] and win.speech.wait_until_spoken(20.0)
+    samples, rate = win.speech.last_audio  # synthesised on the speech thread, not the GUI's
+    assert win.speech.synth_thread == "neurospell-speech" and 0.2 < samples.size / rate < 1.5
+    assert np.sqrt(np.mean(samples.astype(float) ** 2)) > 500
+    QtWidgets.QApplication.processEvents()  # a "no sound output" status (no libasound) is shown before the next
     win.show_snapshot(LiveSnapshot("paused", "paused", source_ok=False, source_problem="no samples for 1.2 s",
                                    text="HELLO WORLD "))
     assert win.status.text().startswith("Stream lost: no samples for 1.2 s")
@@ -395,8 +403,7 @@ def test_display_check_and_real_windows_under_xvfb(tmp_path, fast_config, monkey
     """Under Xvfb: a real window; the demo's stages as screenshots (``--stage-screenshots``)."""
     env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
     assert display_available() == (False, "QT_QPA_PLATFORM=offscreen draws no window")
-    xvfb = shutil.which("xvfb-run")
-    assert xvfb, "xvfb-run is not installed (.ci/run installs xvfb)"
+    xvfb = require_xvfb()
     cmd = [xvfb, "-a", sys.executable, "-m", "neurospell"]
     out = subprocess.run(cmd + ["gui", "--check-display"], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "a window can be shown" in out.stdout, out.stdout + out.stderr

@@ -4,13 +4,13 @@ renderer is software (``"auto"`` under Xvfb) — real windows in real processes.
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.system_deps import require_xvfb
 
 HELPER = Path(__file__).parent / "helpers" / "grid_swap.py"
 
@@ -38,8 +38,7 @@ def _check_onsets(out):
 
 @pytest.mark.parametrize("mode", ["on", "auto", "off"])
 def test_onsets_at_buffer_swap_under_xvfb(mode):
-    xvfb = shutil.which("xvfb-run")
-    assert xvfb, "xvfb-run is not installed (.ci/run installs xvfb)"
+    xvfb = require_xvfb()
     out = _run([xvfb, "-a"], mode, "xcb")
     assert out["platform"] == "xcb"
     delay = _check_onsets(out)

@@ -40,6 +40,34 @@ def test_transformer_kv_cache_matches_full_recompute():
     assert abs(np.logaddexp.reduce(lm.next_logp(long))) < 1e-9
 
 
+def test_transformer_context_same_bit_for_bit_whatever_the_calls_before():
+    """A context's distribution does not depend on the cache, the call order or the batch a
+    prefetch computes it in (a live session and its replay query the model differently)."""
+    contexts = ["", "H", "HE", "HELLO WOR", "HELLO WORL", "HELLO WORLD", "HELLO WORK", "THE QUICK B", "I WOULD "]
+    alone = TransformerLM()
+    ref = {}
+    for c in contexts:  # each computed from an empty cache
+        alone.reset()
+        ref[c] = alone.next_logp(c).copy()
+    lm = TransformerLM(cache_size=6)  # small: contexts are evicted and computed again
+    lm.prefetch(["HELLO WOR", "THE QUICK "])
+    lm.prefetch(["HELLO WORL", "HELLO WORK", "HELLO WORX", "THE QUICK B", "THE QUICK C"])  # one batch of 5
+    complete_words(lm, "HELLO WOR", 5)  # batches of up to 20 contexts
+    lm.prefetch(["HELLO WORK"])  # a batch of 1
+    for c in contexts[::-1]:
+        np.testing.assert_array_equal(lm.next_logp(c), ref[c], err_msg=repr(c))
+    # each row of a batched network step is the row's step alone, bit for bit
+    import torch
+
+    with torch.inference_mode():
+        past = lm._run("HELLO WOR")[0]
+        one = lm.net.step([5], [past])[0]
+        for n in (2, 3, 9, 20):
+            many = lm.net.step([5] * n, [past] * n)[0]
+            for r in range(n):
+                assert torch.equal(many[r], one[0]), (n, r)
+
+
 def test_transformer_missing_weights(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         TransformerLM(tmp_path / "nope.pt")

@@ -601,8 +601,8 @@ def check_train(args, config) -> None:
 
 
 def check_evaluate(args, config) -> None:
-    plot = args.plot if args.plot else str(args.model) + ".accuracy.png"
-    check_output_file("--plot", plot, overwrite=None, suffixes=(".png",))
+    if args.plot:
+        check_output_file("--plot", args.plot, overwrite=None, suffixes=(".png",))
 
 
 def check_replay(args, config) -> None:
@@ -654,9 +654,8 @@ def check_inspect(args, config) -> None:
         raise NeurospellError("--plot and --no-plot contradict each other. Drop one of them.")
     if args.fmt is not None:
         check_replay_fmt(args.fmt)
-    if not args.no_plot:
-        plot = args.plot or f"{Path(args.file).name.split('.')[0]}_erp.png"
-        check_output_file("--plot", plot, overwrite=None, suffixes=(".png",))
+    if args.plot:
+        check_output_file("--plot", args.plot, overwrite=None, suffixes=(".png",))
 
 
 def check_replay_session(args, config) -> None:

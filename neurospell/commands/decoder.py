@@ -20,7 +20,8 @@ def register(subparsers) -> None:
     p.add_argument("recordings", nargs="+", metavar="RECORDING", type=_args.recording_file,
                    help="calibration recordings (any supported format, or .npz epoch files)")
     p.add_argument("--decoder", default=None,
-                   help="registry name (default: [decoder] name of the config); see --list")
+                   help="registry name (default: [decoder] name of the config): eegnet, eeginception, xdawnts-net, "
+                   "lda, xdawn-lda or xdawncov-ts-lr")
     p.add_argument("--out", required=True, metavar="MODEL", help="output model file (e.g. model.pt)")
     p.add_argument("--max-epochs", type=_args.number(int, min=1), default=None, help="neural: max training epochs")
     p.add_argument("--n-folds", type=_args.number(int, min=1), default=None, help="neural: outer character folds, one network each (the ensemble is deployed; "
@@ -35,13 +36,14 @@ def register(subparsers) -> None:
         "evaluate",
         help="AUC and simulated accuracy vs repetitions of a saved decoder on recordings",
         description="Score held-out recordings with a saved decoder: ROC AUC and the character "
-        "accuracy of a simulated 6x6 row/column speller after 1..N repetitions (table and PNG).",
+        "accuracy of a simulated 6x6 row/column speller after 1..N repetitions (tables; a PNG with --plot).",
     )
     e.add_argument("model", metavar="MODEL", type=_args.model_file, help="a model written by `neurospell train`")
     e.add_argument("recordings", nargs="+", metavar="RECORDING", type=_args.recording_file, help="held-out labelled recordings")
     e.add_argument("--plot", default=None, metavar="PNG",
-                   help="accuracy-vs-repetitions plot (default: MODEL with suffix .accuracy.png)")
-    e.add_argument("--max-repetitions", type=_args.number(int, min=1), default=15)
+                   help="also save the accuracy-vs-repetitions plot and the reliability diagram to this PNG")
+    e.add_argument("--max-repetitions", type=_args.number(int, min=1), default=None,
+                   help="repetitions of the simulated curve (default 15); at most what the recordings hold per character")
     e.add_argument("--n-selections", type=_args.number(int, min=1), default=500, help="simulated selections")
     e.add_argument("--seed", type=_args.number(int, min=0), default=0)
     e.set_defaults(func=_evaluate, check=_args.check_evaluate)
@@ -62,6 +64,11 @@ def _train(args, config) -> int:
             "The recordings carry no target labels (flash/<code>/target markers); training "
             "needs calibration recordings."
         )
+    n_chars = len(set(batch.trials.tolist())) if batch.trials is not None else None
+    if args.n_folds is not None and n_chars is not None and args.n_folds > n_chars:
+        raise NeurospellError(
+            f"--n-folds: the recordings hold {n_chars} characters, and each fold holds out at least one, so at "
+            f"most {n_chars} folds (leave one character out); got {args.n_folds}. Pass --n-folds {n_chars} or fewer.")
     params = decoder_params(name, config.decoder, args)
     dec = make_decoder(name, **params)
     print(f"Training {name} on {len(batch)} epochs ({int(batch.targets.sum())} targets, "
@@ -93,15 +100,23 @@ def _evaluate(args, config) -> int:
     from neurospell.check import NeurospellError, check_fname
     from neurospell.decoder import load_decoder, training_overlap
     from neurospell.logs import logger
-    from neurospell.session.evaluation import accuracy_curve, auc, load_epochs, reliability
+    from neurospell.session.evaluation import (
+        accuracy_curve,
+        auc,
+        load_epochs,
+        recorded_repetitions,
+        reliability,
+    )
 
-    if args.max_repetitions < 1 or args.n_selections < 1:
+    max_rep = 15 if args.max_repetitions is None else args.max_repetitions
+    if max_rep < 1 or args.n_selections < 1:
         raise NeurospellError(
             f"--max-repetitions and --n-selections must be >= 1, got {args.max_repetitions} "
             f"and {args.n_selections}."
         )
-    plot = Path(args.plot) if args.plot else Path(str(args.model) + ".accuracy.png")
-    check_fname(plot, "--plot", must_exist=False)
+    plot = Path(args.plot) if args.plot else None
+    if plot is not None:
+        check_fname(plot, "--plot", must_exist=False)
     dec = load_decoder(args.model, preprocess=config.preprocessing)
     seen = training_overlap(dec, args.recordings)
     if seen:
@@ -112,12 +127,19 @@ def _evaluate(args, config) -> int:
     batch = load_epochs(args.recordings, config.preprocessing)
     if batch.targets is None or batch.targets.all() or not batch.targets.any():
         raise NeurospellError("evaluate needs recordings with both target and non-target flashes.")
+    have = recorded_repetitions(batch)
+    if args.max_repetitions is not None and have is not None and args.max_repetitions > have:
+        raise NeurospellError(
+            f"--max-repetitions: the recordings hold at most {have} repetitions per character (target flashes "
+            f"of a character / 2 per row/column repetition), got {args.max_repetitions}; a longer curve would "
+            f"extrapolate from flashes never recorded. Pass --max-repetitions {have} or fewer.")
     dec.check_compatible(batch)
     scores = dec.decision_function(batch)
     y = np.asarray(batch.targets, bool)
     a = auc(y, scores)
-    acc = accuracy_curve(scores, y, dec.score_model_, max_repetitions=args.max_repetitions,
-                         n_selections=args.n_selections, seed=args.seed)
+    with _runtime.heartbeat(f"simulating {args.n_selections} selections x {max_rep} repetitions"):
+        acc = accuracy_curve(scores, y, dec.score_model_, max_repetitions=max_rep,
+                             n_selections=args.n_selections, seed=args.seed)
     print(f"Model: {args.model} ({dec.provenance_['decoder']}); {len(batch)} epochs, "
           f"{int(y.sum())} targets")
     print(f"AUC: {a:.3f}" + (" (IN-SAMPLE: recordings used for training, see the warning)"
@@ -127,8 +149,9 @@ def _evaluate(args, config) -> int:
     print("repetitions  accuracy")
     for r, v in enumerate(acc, 1):
         print(f"{r:11d}  {v:8.3f}")
-    rel = reliability(scores, y, dec.score_model_, config, n_selections=args.n_selections,
-                      seed=args.seed)
+    with _runtime.heartbeat(f"simulating {args.n_selections} selections with dynamic stopping"):
+        rel = reliability(scores, y, dec.score_model_, config, n_selections=args.n_selections,
+                          seed=args.seed)
     print(f"Reliability of the decided symbols' posteriors (dynamic stopping at "
           f"{config.speller.stop_threshold:g}, no LM, {args.n_selections} selections; "
           f"ECE {rel['ece']:.3f}):")
@@ -143,8 +166,9 @@ def _evaluate(args, config) -> int:
     if untrusted:
         print(f"WARNING: {untrusted} Here the decisions' mean posterior is {np.mean(rel['posterior']):.2f}, their "
               f"accuracy {np.mean(rel['correct']):.2f}.")
-    _plot_accuracy(plot, {dec.provenance_["decoder"]: acc}, title=f"AUC {a:.3f}", reliability=rel)
-    print(f"Wrote {plot}")
+    if plot is not None:
+        _plot_accuracy(plot, {dec.provenance_["decoder"]: acc}, title=f"AUC {a:.3f}", reliability=rel)
+        print(f"Wrote {plot}")
     sys.stdout.flush()
     return 0
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..check import NeurospellError
 from ..config import SpellerConfig
+from ..lifecycle import EXIT_CTRL_C, EXIT_SIGTERM
 from . import _args
 from .spell import DEFAULT_CALIBRATION, DEMO
 
@@ -45,6 +46,9 @@ def register(subparsers) -> None:
                    metavar="SECONDS", help="close the window after SECONDS (for automation and bug reports)")
     p.add_argument("--quit-after-selections", type=_args.number(int, min=1), default=None, metavar="N",
                    help="close the window once the session made N selections")
+    p.add_argument("--exit-when-done", action="store_true",
+                   help="close the window once the session has finished (--demo: after the copy phrase; the "
+                        "result is printed); without it the demo's result stays shown until the window is closed")
     p.add_argument("--screenshot", metavar="PNG", default=None,
                    help="write the window as shown when it closes to this PNG file")
     p.add_argument("--stage-screenshots", metavar="DIR", default=None,
@@ -107,6 +111,12 @@ class _Connection:
         except StreamError:
             return None
         return chunk
+
+    @property
+    def child_exit(self) -> str | None:
+        """Why the simulated participant process this connection started exited by itself
+        (``None`` while it runs, or without one)."""
+        return None if self.participant is None else self.participant.exit_message
 
     def session_kwargs(self) -> dict:
         return {"folder": self.session_folder, "decoder_name": self.decoder_name}
@@ -194,6 +204,11 @@ class Connector:
             self.root.mkdir(parents=True, exist_ok=True)
             folder = SessionFolder.create(self.root / f"session-{time.strftime('%Y%m%d-%H%M%S')}-{tag}",
                                           config=config)
+            folder.set_source(  # what the data are, for the BIDS sidecars
+                {"kind": "simulated", "stream": participant.name, "participant": "options: " + (" ".join(
+                    map(str, self.participant_args)) or "the defaults")} if participant is not None
+                else {"kind": "replay", "file": str(request.recording)} if request.kind == "recording"
+                else source.describe())
             return _Connection(source, marker_outlet=outlet, folder=folder, lm=lm, lm_name=lm_name,
                                decoder_name=self.decoder_name, description=description, participant=participant,
                                cleanup=cleanup)
@@ -252,14 +267,24 @@ def _gui(args, config) -> int:
     if args.demo:
         print(f"neurospell gui --demo: simulated participant intending {phrase!r}; calibrating on "
               f"{calibration!r}, decoder {decoder or config.decoder.name}", flush=True)
+    if args.folder is None:
+        print(f"neurospell gui: session folders go to {connector.root} (the default; --folder chooses)", flush=True)
+
+    def on_finished(message):
+        print(f"neurospell gui: {message}", flush=True)
+
     result = run_app(config, connector, demo=demo, calibration_text=calibration, copy_text=phrase, quit_after=args.quit_after, quit_after_selections=args.quit_after_selections,
                      screenshot=args.screenshot,
                      stage_screenshots=args.stage_screenshots,
-                     settings_path=args.settings, argv=sys.argv[:1])
+                     settings_path=args.settings, argv=sys.argv[:1], exit_when_done=args.exit_when_done,
+                     on_finished=on_finished)
     if args.screenshot:
         print(f"neurospell gui: screenshot written to {args.screenshot}")
     if result.get("text") is not None:
         print(f"neurospell gui: typed {result['text']!r} ({result.get('phase')})")
     if result.get("error"):
         raise NeurospellError(f"the session failed: {result['error']}")
+    if result.get("signal"):  # Ctrl-C / SIGTERM closed the window (the session stopped cleanly)
+        print(f"neurospell gui: closed by {result['signal']}.", file=sys.stderr)
+        return EXIT_SIGTERM if result["signal"] == "SIGTERM" else EXIT_CTRL_C
     return 0

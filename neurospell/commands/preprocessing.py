@@ -3,13 +3,12 @@
 ``neurospell replay FILE``           run the recording through the live preprocessing path
 ``neurospell replay SESSION_DIR``    rerun a session folder's spelling runs, compare the decisions
 ``neurospell replay FILE --as-lsl``  publish it as live LSL streams (``--speed X``)
-``neurospell inspect FILE``          channels, duration, rate, marker counts, ERP plot (PNG)
+``neurospell inspect FILE``          channels, duration, rate, marker counts, ERP plot with --plot
 """
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from . import _args
 
@@ -70,12 +69,12 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser(
         "inspect",
-        help="channels, duration, sampling rate, marker counts and an ERP plot of a recording",
+        help="channels, duration, sampling rate, marker counts (and an ERP plot with --plot) of a recording",
     )
     _add_reader_args(p)
     p.add_argument("--plot", metavar="PNG", default=None,
-                   help="where to save the ERP plot (default: FILE stem + '_erp.png' in the current folder)")
-    p.add_argument("--no-plot", action="store_true", help="summary only")
+                   help="also save the ERP plot (target vs non-target average) to this PNG")
+    p.add_argument("--no-plot", action="store_true", help="summary only (the default; kept for scripts)")
     p.set_defaults(func=_inspect, check=_args.check_inspect)
 
 
@@ -233,8 +232,7 @@ def _inspect(args, config) -> int:
     print(f"trials:     {s['n_trials']}")
     if s["other_markers"]:
         print("markers:    " + ", ".join(f"{d!r}: {n}" for d, n in list(s["other_markers"].items())[:10]))
-    if not args.no_plot:
-        out = args.plot or f"{Path(args.file).name.split('.')[0]}_erp.png"
-        path = plot_erp(raw, config.preprocessing, out)
+    if args.plot:
+        path = plot_erp(raw, config.preprocessing, args.plot)
         print(f"ERP plot:   {path}")
     return 0

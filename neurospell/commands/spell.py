@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import os
+import signal
 import sys
 import threading
 import time
 import uuid
 
+from ..check import NeurospellError
+from ..lifecycle import EXIT_CTRL_C, EXIT_SIGTERM, Terminated, sigterm_as_interrupt
 from . import _args
 
 #: Calibration text when neither --calibrate nor --model is given.
@@ -21,6 +25,8 @@ DEMO = {"source": "simulated", "calibrate": "SPELL IT", "copy": "HELLO WORLD", "
         "soa": 0.125, "inter_trial": 0.4, "calibration_repetitions": 5, "max_repetitions": 6, "amplitude": 15.0,
         "max_minutes": 5.0}
 _SOURCES = "synthetic, lsl:NAME, replay:FILE or simulated"
+#: Exit status when the disk of the session folder filled up (the session stopped cleanly).
+EXIT_DISK_FULL = 4
 
 
 def register(subparsers) -> None:
@@ -37,7 +43,11 @@ def register(subparsers) -> None:
             "synthetic board: no P300, chance accuracy), 'lsl:NAME' (an LSL EEG stream; the session's "
             "marker stream must reach the recording side) or 'replay:FILE' (a recording played over "
             "LSL: chance accuracy). Stop conditions: [speller] max_selections, max_minutes, "
-            "max_consecutive_errors, or Ctrl-C."
+            "max_consecutive_errors, Ctrl-C (exit status 130) or SIGTERM (the same clean stop: the phase "
+            "is written, the summary printed; exit status 143). When the simulated participant process "
+            "exits by itself the session says so and stops (exit status 2). "
+            f"Exit status {EXIT_DISK_FULL}: the disk of --out filled up: the session stopped, one line says what was kept "
+            "and the `neurospell recover` command to run once there is room, then the summary."
         ),
     )
     p.add_argument("--source", default=None, help=f"{_SOURCES} (default: simulated)")
@@ -143,7 +153,10 @@ def _check_spell(args, config) -> None:
     _apply_demo(args)
     kind, rest = _parse_source(args.source)
     if kind == "replay":
-        _args.recording_file(rest)
+        try:
+            _args.recording_file(rest)
+        except argparse.ArgumentTypeError as err:
+            raise _args.UsageError("--source", str(err)) from None
     if not args.headless and not args.demo:
         raise _args.UsageError("--headless", "the live session runs headless for now: add --headless (the GUI "
                                              "window is `neurospell gui`).")
@@ -194,6 +207,11 @@ def _session_config(args, config):
 
 # -- the command ----------------------------------------------------------------------------------
 def _spell(args, config) -> int:
+    with sigterm_as_interrupt():  # SIGTERM stops like Ctrl-C (exit status 143)
+        return _run_spell(args, config)
+
+
+def _run_spell(args, config) -> int:
     from neurospell.acquisition import LslMarkerOutlet, LslSource, open_source
     from neurospell.decoder import load_decoder
     from neurospell.lm_fusion import make_model
@@ -264,6 +282,7 @@ def _spell(args, config) -> int:
         folder = None
         if args.out is not None:
             folder = SessionFolder.create(args.out, config=config, overwrite=args.overwrite)
+            folder.set_source(_source_record(kind, rest, args, source))
         display = _make_display(args, config)
         if hasattr(display, "close"):
             cleanup.append(display.close)
@@ -280,13 +299,26 @@ def _spell(args, config) -> int:
         print(f"spell: {source} -> {config.decoder.name if decoder is None else decoder.name}, LM {lm_name}; "
               f"{'calibration on ' + repr(calibration) + ', ' if calibration else ''}"
               f"{'copy ' + repr(args.copy) if args.copy else 'free spelling'}", flush=True)
+        died: list = []  # why the simulated participant process ended by itself
+        if participant is not None:
+            def on_participant_exit(message):
+                died.append(message)
+                session.submit(Stop(message))  # the session started it: stop, not pause for ever
+
+            participant.on_exit = on_participant_exit
+            if participant.exit_message is not None and not died:
+                on_participant_exit(participant.exit_message)
         session.start()
         session.submit(Start())
-        interrupted = False
+        interrupted = 0
         last = None
         warned = False
+        told = False
         try:
             while session.running:
+                if died and not told:
+                    print(f"spell: {died[0]}; stopping the session.", flush=True)
+                    told = True
                 snap = session.snapshot()
                 warning = (snap.training_report or {}).get("auc_warning")
                 if warning and not warned:  # before spelling starts on it
@@ -297,11 +329,21 @@ def _spell(args, config) -> int:
                     print(f"- [{snap.phase}] {snap.status}", flush=True)
                 last = line
                 time.sleep(0.05)
-        except KeyboardInterrupt:
-            interrupted = True
-            print("\nspell: stopping (Ctrl-C) ...", flush=True)
-            session.submit(Stop())
-        result = session.join(60.0)
+        except KeyboardInterrupt as stop:
+            term = isinstance(stop, Terminated)
+            if term:  # finish the phase and the summary even if another SIGTERM comes
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            interrupted = EXIT_SIGTERM if term else EXIT_CTRL_C
+            print(f"\nspell: stopping ({'SIGTERM' if term else 'Ctrl-C'}) ...", flush=True)
+            session.submit(Stop("terminated (SIGTERM)" if term else None))
+        result = _join(session)
+        if session.disk_full is not None:
+            from neurospell.diskspace import no_room_why
+            from neurospell.session.diskfull import kept_line
+
+            line = (kept_line(folder, session.disk_full) if folder is not None
+                    else f"{no_room_why(session.disk_full)} ({session.disk_full}).")
+            print(f"spell: stopped: {line}", file=sys.stderr, flush=True)
         _print_summary(result, len(config.speller.symbols), folder)
         if args.summary_json:
             summary = result.summary()
@@ -311,13 +353,46 @@ def _spell(args, config) -> int:
                 summary["auc_warning"] = result.training_report.get("auc_warning")
             with open(args.summary_json, "w", encoding="utf-8") as fid:
                 json.dump(summary, fid, indent=2)
-        return 130 if interrupted else 0
+        if interrupted:
+            return interrupted
+        if session.disk_full is not None:
+            return EXIT_DISK_FULL
+        if died:
+            raise NeurospellError(f"{died[0]}: the session stopped (the summary above is up to then). Run the "
+                                  "session again; --verbose debug logs the participant's own output.")
+        return 0
     finally:
         for fn in reversed(cleanup):
             try:
                 fn()
             except Exception:  # noqa: BLE001 - best effort at the end
                 pass
+
+
+def _join(session, timeout: float = 60.0):
+    """The session's result once it ended; a stop asked for during training takes effect when
+    the training process is done (a neural decoder: minutes), so it is waited for, saying so."""
+    while True:
+        try:
+            return session.join(timeout)
+        except TimeoutError:
+            if session.snapshot().phase != "training":
+                raise
+            print("spell: the training process is still working; the session stops once it is done "
+                  "(a neural decoder may take minutes).", flush=True)
+
+
+def _source_record(kind: str, rest, args, source) -> dict:
+    """What the session's EEG is, for the session folder's BIDS metadata (``SessionFolder.set_source``)."""
+    if kind == "simulated":
+        if args.participant_data is not None:
+            how = f"real epochs of {args.participant_data}"
+        else:
+            how = "parametric P300 model" + ("" if args.amplitude is None else f", amplitude {args.amplitude:g} µV")
+        return {"kind": "simulated", "participant": how, "stream": source.name, "seed": args.seed}
+    if kind == "replay":
+        return {"kind": "replay", "file": os.path.abspath(rest)}
+    return source.describe()
 
 
 def _print_summary(result, n_symbols: int, folder) -> None:

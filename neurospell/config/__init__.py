@@ -73,12 +73,21 @@ class Config:
         return {name: section_to_dict(getattr(self, name)) for name in _SECTIONS}
 
 
+def _section_hint(unknown) -> str:
+    """Where a section that is not the pipeline's belongs (the GUI's own file)."""
+    if "gui" in unknown:
+        return (" The [gui] table holds the window's display preferences, which live in their own file: gui.toml "
+                "in the user's neurospell config folder (e.g. ~/.config/neurospell/gui.toml; `neurospell gui "
+                "--settings FILE` names another). Move the [gui] table there.")
+    return " Remove or rename it."
+
+
 def _merge(base: dict, extra: dict) -> dict:
     out = {k: dict(v) if isinstance(v, dict) else v for k, v in base.items()}
     for key, value in extra.items():
         if key not in _SECTIONS:
             raise NeurospellError(
-                f"Unknown config section [{key}]. Allowed sections are {sorted(_SECTIONS)}."
+                f"Unknown config section [{key}]. Allowed sections are {sorted(_SECTIONS)}.{_section_hint([key])}"
             )
         if not isinstance(value, dict):
             raise NeurospellError(f"Config section [{key}] must be a table, got {value!r}.")
@@ -133,7 +142,8 @@ def config_from_dict(data: dict) -> Config:
     """
     unknown = sorted(set(data) - set(_SECTIONS))
     if unknown:
-        raise NeurospellError(f"Unknown config section(s) {unknown}. Allowed sections are {sorted(_SECTIONS)}.")
+        raise NeurospellError(f"Unknown config section(s) {unknown}. Allowed sections are {sorted(_SECTIONS)}."
+                              f"{_section_hint(unknown)}")
     return Config(**{name: section_from_dict(cls, data.get(name), name) for name, cls in _SECTIONS.items()})
 
 
