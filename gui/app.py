@@ -1020,9 +1020,9 @@ class SpellerWindow(QtWidgets.QMainWindow):
             # whose first paint lays out and draws two plots): the GUI thread's timers (the
             # grid's flashes) run between them. The flashing goes on meanwhile: spelling starts
             # right after training.
-            QtCore.QTimer.singleShot(_STEP_MS, lambda rep=snap.training_report: self._show_report(rep))
+            QtCore.QTimer.singleShot(_STEP_MS, self, lambda rep=snap.training_report: self._show_report(rep))
         if snap.n_decisions and (prev is None or not prev.n_decisions):
-            QtCore.QTimer.singleShot(_STEP_MS, self._back_to_signals)  # spelling: back to the signals
+            QtCore.QTimer.singleShot(_STEP_MS, self, self._back_to_signals)  # spelling: back to the signals
         if self.scope is not None and self.scope.stream_lost != (not snap.source_ok):
             self.scope.set_stream_lost(not snap.source_ok, snap.source_problem or "")
         status = snap.status
@@ -1057,7 +1057,7 @@ class SpellerWindow(QtWidgets.QMainWindow):
                     self.tabs.setCurrentWidget(self.report)
                 self.trained.emit()
 
-        QtCore.QTimer.singleShot(_STEP_MS, show_tab)
+        QtCore.QTimer.singleShot(_STEP_MS, self, show_tab)  # (cancelled if the window goes first)
 
     def _report_painted(self) -> None:
         if self.report.report is None:  # (a report that came meanwhile stays shown)

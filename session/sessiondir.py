@@ -1162,9 +1162,9 @@ def _replay_run(folder, r, rec, config, dec, lm_obj, lm_name, chunk_seconds, on_
                                           "gap_tolerance", config.acquisition.gap_tolerance))):
         driver.push(chunk, markers)
     apply_selects(len(rr.replayed_flashes))
-    if r["status"] == "finished" or not rr.truncated:
+    if not r.get("recovered") and (r["status"] == "finished" or not rr.truncated):
         driver.finish()
-    else:  # cut short by a crash: the live session never decided the open selection
+    else:  # cut short by a crash (recovered or not): the live session never decided the open selection
         driver.epocher.flush()
     for ph in driver.phrases:
         if ph.kind is not None:
