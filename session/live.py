@@ -54,7 +54,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout  # (not the builtin before 3.11)
 from dataclasses import dataclass, field
 
@@ -84,6 +84,7 @@ from .participant import intended_symbol
 from .sessiondir import CALIBRATION, SPELLING, make_driver, make_engine
 from .spelling import itr_bits
 from .train import decoder_params
+from .waiting import ReadingExecutor, wait_reading
 
 __all__ = [
     "LiveSession", "LiveSnapshot", "LiveResult", "DecisionRecord", "Intent",
@@ -560,7 +561,8 @@ def _train_job(job: dict) -> tuple:
 def train_in_process(name: str, params: dict, batch: EpochBatch, config, layout, *, lm=None,
                      lm_name: str | None = None, seed: int = 0,
                      provenance: dict | None = None, model_path=None, pool=None,
-                     progress: Callable[[float, str], None] | None = None) -> tuple:
+                     progress: Callable[[float, str], None] | None = None,
+                     while_waiting: Callable[[], None] | None = None) -> tuple:
     """:func:`train_decoder` in a fresh ('spawn') training process.
 
     Everything the training phase computes -- the fit, the LM-weight simulation, the model
@@ -579,7 +581,9 @@ def train_in_process(name: str, params: dict, batch: EpochBatch, config, layout,
     ``pool``: a training process started ahead of time (:func:`training_pool`), else one is
     started here and ended after. ``progress``: called here (in the calling thread) as
     ``progress(fraction, stage)`` as the training process reports its stages (see
-    :func:`train_decoder`).
+    :func:`train_decoder`). ``while_waiting``: called over and over in the calling thread
+    until the training process is done (a live session reads its stream there); each call
+    should block briefly (tens of milliseconds). ``None``: the thread just waits.
 
     Returns
     -------
@@ -598,19 +602,21 @@ def train_in_process(name: str, params: dict, batch: EpochBatch, config, layout,
            "provenance": provenance, "model_path": None if model_path is None else str(model_path),
            "n_threads": torch.get_num_threads() if torch is not None else None}
     if pool is not None:
-        return _run_reporting(pool, job, progress)
+        return _run_reporting(pool, job, progress, while_waiting)
     with training_pool() as pool:
-        return _run_reporting(pool, job, progress)
+        return _run_reporting(pool, job, progress, while_waiting)
 
 
-def _run_reporting(pool, job: dict, progress) -> tuple:
+def _run_reporting(pool, job: dict, progress, while_waiting=None) -> tuple:
     drain = getattr(pool, "drain", lambda progress=None: None)  # (another executor: no reports)
     drain()  # (reports left by an earlier job)
     future = pool.submit(_train_job, job)
     while True:
         try:
-            result = future.result(timeout=0.1)
+            result = future.result(timeout=0.1 if while_waiting is None else 0.0)
         except FutureTimeout:
+            if while_waiting is not None:
+                while_waiting()
             drain(progress)
             continue
         drain(progress)
@@ -856,6 +862,7 @@ class LiveSession:
         self._n_spell_sent_run = 0
         self._init_marker_watch()
         self._train_pool: TrainingPool | None = None
+        self._held: list = []  # (chunk, markers) read between two runs, for the next one
         display.on_onset(self._on_onset)
 
     # -- the public API -----------------------------------------------------------------------
@@ -969,8 +976,12 @@ class LiveSession:
         task, self._task = self._task, None
         self._publish(f"writing the {task} run to the session folder")
         # in the training process (started by _preload when there is a folder): reading the
-        # rawlog and writing BIDS is seconds of Python that would hold this process's GIL
-        path = self.folder.finish_phase(task, executor=self._train_pool)
+        # rawlog and writing BIDS is seconds of Python that would hold this process's GIL;
+        # the stream is read meanwhile (for the next run) while the session still runs
+        pool = self._train_pool
+        if pool is not None and self._phase in RUN_PHASES:
+            pool = ReadingExecutor(pool, self._wait_step)
+        path = self.folder.finish_phase(task, executor=pool)
         logger.info("LiveSession: %s run written to %s", task, path)
 
     # -- markers -------------------------------------------------------------------------------
@@ -1035,9 +1046,19 @@ class LiveSession:
             self._push_t = time.perf_counter()
             self._driver.push(chunk, markers)
 
-    def _pump(self, wait: float = 0.01) -> None:
-        """Read what arrived, feed it on, send the shown flashes' markers, check the source."""
+    def _pump(self, wait: float = 0.01, *, hold: bool = False) -> None:
+        """Read what arrived, feed it on, send the shown flashes' markers, check the source.
+
+        ``hold``: between two runs (waiting for the training process, for a run's
+        conversion) what is read is kept, and goes first into the next run (its recording,
+        its gap indexer, its epocher or driver), so the stream is recorded without a hole
+        whatever the wait; otherwise what was kept is fed on first.
+        """
         self._send_onsets()
+        if not hold and self._held:
+            held, self._held = self._held, []
+            for chunk, markers in held:
+                self._take(chunk, markers)
         if self._reader is None:
             self._reconnect()
             if self._reader is None:
@@ -1054,6 +1075,25 @@ class LiveSession:
         markers = self._echo(markers)
         if chunk is not None:
             self._last_data = time.monotonic()
+        if hold:
+            if chunk is not None or markers:
+                self._held.append((chunk, markers))
+        elif chunk is not None or markers:
+            self._take(chunk, markers)
+        if chunk is not None:
+            if self._source_problem is not None:
+                self._source_back()
+        else:
+            silent = time.monotonic() - self._last_data
+            if self._source_problem is None and silent > self.config.speller.pause_after:
+                err = getattr(self.source, "error", None)
+                why = (f"the acquisition thread stopped: {err}" if err is not None else
+                       f"no samples from {self.source} for {silent:.1f} s")
+                self._source_lost(why)
+
+    def _take(self, chunk, markers) -> None:
+        """Index a chunk read (or markers alone), record it, and feed it to the epocher or driver."""
+        if chunk is not None:
             if self._feed is None:
                 self._feed = GapIndexer(chunk.sfreq, getattr(self.source, "gap_tolerance", 0.05), as_recorded=True)
             n_gaps = len(self._feed.gaps)
@@ -1069,17 +1109,18 @@ class LiveSession:
             self._consumer_push(pieces[0], markers)
             for p in pieces[1:]:
                 self._consumer_push(p, ())
-            if self._source_problem is not None:
-                self._source_back()
-        else:
-            if markers:
-                self._consumer_push(None, markers)
-            silent = time.monotonic() - self._last_data
-            if self._source_problem is None and silent > self.config.speller.pause_after:
-                err = getattr(self.source, "error", None)
-                why = (f"the acquisition thread stopped: {err}" if err is not None else
-                       f"no samples from {self.source} for {silent:.1f} s")
-                self._source_lost(why)
+        elif markers:
+            self._consumer_push(None, markers)
+
+    def _wait_step(self) -> None:
+        """One turn of a wait between two runs (:mod:`~neurospell.session.waiting`): read the
+        stream and keep what comes for the next run, check the source and the markers,
+        publish. Intents stay queued for the phase that follows."""
+        self._pump(0.02, hold=True)
+        self._check_markers()
+        if self._dirty and time.monotonic() - self._last_publish > 0.1:
+            self._dirty = False
+            self._publish()
 
     def _source_lost(self, why: str) -> None:
         if self._source_problem is None:
@@ -1549,14 +1590,16 @@ class LiveSession:
         dec, report, lm_done = train_in_process(
             self.decoder_name, params, batch, self.config, self.layout, lm=self.lm, lm_name=self.lm_name,
             seed=self.seed, provenance=provenance, model_path=model_path, pool=self._train_pool,
-            progress=self._training_progress)
+            progress=self._training_progress, while_waiting=self._wait_step)
         if self.folder is None:  # else it converts the spelling runs to BIDS (_end_phase)
             self._end_train_pool()
         if not lm_done:  # the LM rebuilt there was not this one: the weight is chosen here
             logger.info("LiveSession: the training process could not rebuild the LM %r; choosing its weight here.",
                         self.lm_name)
-            report["lm_alpha"] = calibrate_model_alpha(dec, self.lm, self.config, lm_name=self.lm_name,
-                                                       seed=self.seed)
+            with ThreadPoolExecutor(1, thread_name_prefix="neurospell-lm-weight") as ex:
+                report["lm_alpha"] = wait_reading(
+                    ex.submit(calibrate_model_alpha, dec, self.lm, self.config, lm_name=self.lm_name,
+                              seed=self.seed), self._wait_step)
             if model_path is not None:
                 dec.save(model_path)
                 report["model_path"] = str(model_path)

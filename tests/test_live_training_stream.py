@@ -1,0 +1,100 @@
+"""The stream is read, recorded and gap-checked through the training phase.
+
+A live session over real LSL on loopback with the simulated-participant process, a source
+whose ring buffer holds 2 s, and a training phase that takes longer than that (the LM
+weight is chosen with an n-gram LM in the training process). Before: the worker waited for
+the training process without reading the stream, the buffer overflowed ("a reader fell
+behind ... and lost N samples") and the recording had a hole between the calibration and
+the spelling runs. Now every sample is read while it waits, and lands in the next run.
+"""
+
+import logging
+
+import numpy as np
+import pytest
+from test_live import _config, _wait, loop_factory  # noqa: F401 - (the fixture)
+
+from neurospell.cli import main
+from neurospell.lm_fusion import make_model
+from neurospell.logs import logger
+from neurospell.rawlog import read_rawlog
+from neurospell.session.headless import HeadlessDisplay
+from neurospell.session.live import LiveSession, Start
+from neurospell.session.sessiondir import CALIBRATION, SPELLING, SessionFolder, replay_session
+
+BUFFER = 2.0
+
+
+class _Warnings(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+@pytest.fixture
+def warnings_seen():
+    h = _Warnings()
+    logger.addHandler(h)
+    yield h.lines
+    logger.removeHandler(h)
+
+
+def test_training_longer_than_the_buffer_loses_no_sample(loop_factory, tmp_path, warnings_seen, capsys):  # noqa: F811
+    cfg = _config("lda", soa=0.15, min_repetitions=2)
+    lp = loop_factory("NO", "--amplitude", 40)
+    lp.source.stop()  # read the participant with a 2 s ring buffer
+    src = type(lp.source)(lp.participant.name, marker_name=lp.markers, timeout=30.0, buffer_seconds=BUFFER)
+    lp.source = src
+    src.start()
+    assert lp.participant.wait_connected(60.0), lp.participant.lines
+    folder = SessionFolder.create(tmp_path / "sess", config=cfg)
+    display = HeadlessDisplay.from_config(cfg.speller)
+    lm = make_model("ngram", cfg.lm)
+    s = LiveSession(cfg, src, display, marker_outlet=lp.outlet, calibration_text="BCIX", copy_text="NO",
+                    folder=folder, lm=lm, lm_name="ngram", seed=1)
+    phases = []
+    s.start()
+    s.submit(Start())
+    _wait(lambda: (phases.append(s.snapshot().phase) or s.snapshot().phase in ("stopped", "error")), s,
+          what="the session to end")
+    res = s.join(10.0)
+    display.close()
+    assert "training" in phases
+    # the test means something only when the training took longer than the buffer holds
+    assert res.training_report["train_seconds"] > 1.5 * BUFFER, res.training_report["train_seconds"]
+    assert res.stop_reason == "all phases complete" and res.text == "NO", (res.text, res.stop_reason)
+
+    lost = [w for w in warnings_seen if "fell behind" in w]
+    f = SessionFolder.open(tmp_path / "sess")
+    (cal,), (spell,) = f.runs(CALIBRATION), f.runs(SPELLING)
+    a, b = read_rawlog(f.root / cal["rawlog"]), read_rawlog(f.root / spell["rawlog"])
+    sfreq = src.sfreq
+    period = 1.0 / sfreq
+    ts = np.concatenate([a.timestamps, b.timestamps])
+    n_expected = (ts[-1] - ts[0]) * sfreq + 1
+    between = b.timestamps[0] - a.timestamps[-1]
+    figures = (f"train_seconds={res.training_report['train_seconds']:.2f} lost={lost} "
+               f"samples recorded={ts.size} expected={n_expected:.0f} (sfreq {sfreq:g}); "
+               f"between the runs {between:.3f} s")
+    print(figures)
+    assert not lost, figures
+    assert res.gaps == ()
+    assert not [r for r in f.read_log() if r["type"] == "gap"]
+    assert not a.header["gaps"] and not b.header["gaps"]
+    # each run continuous, and the spelling run starts with the sample after the calibration's
+    # last one: the training phase in between lost nothing
+    steps = np.diff(ts)
+    assert steps.max() < period + 0.05, figures
+    assert between < period + 0.05, figures
+    assert abs(ts.size - n_expected) <= 0.002 * n_expected + 2, figures
+    # the training happened between the two runs (its records are in the decision log)
+    t_train = next(r["t"] for r in f.read_log() if r["type"] == "training")
+    assert a.timestamps[-1] < t_train < b.timestamps[-1]
+    # a replay of the session folder reproduces every decision
+    report = replay_session(tmp_path / "sess")
+    assert report.reproduced, "\n".join(report.lines())
+    capsys.readouterr()
+    assert main(["replay", str(tmp_path / "sess")]) == 0, capsys.readouterr()
