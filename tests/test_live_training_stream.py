@@ -105,3 +105,35 @@ def test_training_longer_than_the_buffer_loses_no_sample(loop_factory, tmp_path,
     assert main(["replay", str(tmp_path / "sess")]) == 0, capsys.readouterr()
     with capsys.disabled():
         print(figures)
+
+
+def test_reading_executor_steps_while_the_job_runs_and_passes_its_outcome():
+    """``ReadingExecutor``: code that blocks on ``submit(...).result()`` (a run's conversion)
+    gets the job's result or error, and the step (reading the stream) runs until it is done."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from neurospell.session.waiting import ReadingExecutor
+
+    go = threading.Event()
+    steps = []
+
+    def step():  # the job finishes only once the step has run 5 times
+        steps.append(go.is_set())
+        if len(steps) == 5:
+            go.set()
+        go.wait(0.01)
+
+    def job(x):
+        if not go.wait(30.0):
+            raise TimeoutError("the step never ran")
+        if x < 0:
+            raise ValueError(f"x must be >= 0, got {x}")
+        return 2 * x
+
+    with ThreadPoolExecutor(1) as pool:
+        ex = ReadingExecutor(pool, step)
+        assert ex.submit(job, 21).result() == 42
+        assert len(steps) >= 5 and steps[:5] == [False] * 5
+        with pytest.raises(ValueError, match="x must be"):
+            ex.submit(job, -1).result()
