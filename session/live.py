@@ -75,7 +75,7 @@ from neurospell.markers import (
     trial_to_str,
 )
 from neurospell.preprocessing import OnlineEpocher
-from neurospell.types import EpochBatch
+from neurospell.types import EpochBatch, SampleChunk
 
 from .calibration import calibrate_model_alpha
 from .drivers import GapIndexer, StreamDriver
@@ -1077,7 +1077,7 @@ class LiveSession:
             self._last_data = time.monotonic()
         if hold:
             if chunk is not None or markers:
-                self._held.append((chunk, markers))
+                self._hold(chunk, markers)
         elif chunk is not None or markers:
             self._take(chunk, markers)
         if chunk is not None:
@@ -1090,6 +1090,19 @@ class LiveSession:
                 why = (f"the acquisition thread stopped: {err}" if err is not None else
                        f"no samples from {self.source} for {silent:.1f} s")
                 self._source_lost(why)
+
+    def _hold(self, chunk, markers) -> None:
+        """Keep what was read between two runs, in pieces of up to a second (fewer to feed on)."""
+        last = self._held[-1] if self._held else None
+        if last is None or last[0] is None or chunk is None or last[0].data.shape[1] >= chunk.sfreq:
+            self._held.append((chunk, list(markers)))
+            return
+        prev, prev_markers = last
+        # (the driver's output does not depend on how the samples are chunked: the replay's is its own)
+        self._held[-1] = (SampleChunk._trusted(np.concatenate((prev.data, chunk.data), axis=1),
+                                               np.concatenate((prev.timestamps, chunk.timestamps)), prev.ch_names,
+                                               prev.ch_types, prev.sfreq, prev.first_index),
+                          prev_markers + list(markers))
 
     def _take(self, chunk, markers) -> None:
         """Index a chunk read (or markers alone), record it, and feed it to the epocher or driver."""
