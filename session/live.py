@@ -75,7 +75,7 @@ from neurospell.markers import (
     trial_to_str,
 )
 from neurospell.preprocessing import OnlineEpocher
-from neurospell.types import EpochBatch, SampleChunk
+from neurospell.types import EpochBatch
 
 from .calibration import calibrate_model_alpha
 from .drivers import GapIndexer, StreamDriver
@@ -84,7 +84,7 @@ from .participant import intended_symbol
 from .sessiondir import CALIBRATION, SPELLING, make_driver, make_engine
 from .spelling import itr_bits
 from .train import decoder_params
-from .waiting import ReadingExecutor, wait_reading
+from .waiting import Backlog, ReadingExecutor, wait_reading
 
 __all__ = [
     "LiveSession", "LiveSnapshot", "LiveResult", "DecisionRecord", "Intent",
@@ -862,7 +862,7 @@ class LiveSession:
         self._n_spell_sent_run = 0
         self._init_marker_watch()
         self._train_pool: TrainingPool | None = None
-        self._held: list = []  # (chunk, markers) read between two runs, for the next one
+        self._held = Backlog()  # what is read between two runs, for the next one
         display.on_onset(self._on_onset)
 
     # -- the public API -----------------------------------------------------------------------
@@ -1056,8 +1056,7 @@ class LiveSession:
         """
         self._send_onsets()
         if not hold and self._held:
-            held, self._held = self._held, []
-            for chunk, markers in held:
+            for chunk, markers in self._held.take():
                 self._take(chunk, markers)
         if self._reader is None:
             self._reconnect()
@@ -1077,7 +1076,7 @@ class LiveSession:
             self._last_data = time.monotonic()
         if hold:
             if chunk is not None or markers:
-                self._hold(chunk, markers)
+                self._held.add(chunk, markers)
         elif chunk is not None or markers:
             self._take(chunk, markers)
         if chunk is not None:
@@ -1090,19 +1089,6 @@ class LiveSession:
                 why = (f"the acquisition thread stopped: {err}" if err is not None else
                        f"no samples from {self.source} for {silent:.1f} s")
                 self._source_lost(why)
-
-    def _hold(self, chunk, markers) -> None:
-        """Keep what was read between two runs, in pieces of up to a second (fewer to feed on)."""
-        last = self._held[-1] if self._held else None
-        if last is None or last[0] is None or chunk is None or last[0].data.shape[1] >= chunk.sfreq:
-            self._held.append((chunk, list(markers)))
-            return
-        prev, prev_markers = last
-        # (the driver's output does not depend on how the samples are chunked: the replay's is its own)
-        self._held[-1] = (SampleChunk._trusted(np.concatenate((prev.data, chunk.data), axis=1),
-                                               np.concatenate((prev.timestamps, chunk.timestamps)), prev.ch_names,
-                                               prev.ch_types, prev.sfreq, prev.first_index),
-                          prev_markers + list(markers))
 
     def _take(self, chunk, markers) -> None:
         """Index a chunk read (or markers alone), record it, and feed it to the epocher or driver."""

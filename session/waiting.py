@@ -5,7 +5,8 @@ A live session's worker thread is the only reader of its source (see
 fit, the LM weight) or for a run's BIDS conversion, the source keeps filling a ring buffer
 of ``buffer_seconds``; a wait longer than that used to cost samples ("a reader fell behind
 ... and lost N samples"). Here every wait is a loop that calls the session's ``step`` (read
-what arrived, keep it for the next run, check the source) until the work is done.
+what arrived, keep it in a :class:`Backlog` for the next run, check the source) until the
+work is done.
 """
 
 from __future__ import annotations
@@ -13,7 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Future
 
-__all__ = ["ReadingExecutor", "wait_reading"]
+import numpy as np
+
+from neurospell.types import SampleChunk
+
+__all__ = ["Backlog", "ReadingExecutor", "wait_reading"]
 
 
 def wait_reading(future: Future, step: Callable[[], None]):
@@ -72,3 +77,36 @@ class ReadingExecutor:
 
     def submit(self, fn, /, *args, **kwargs) -> _ReadingFuture:
         return _ReadingFuture(self.executor.submit(fn, *args, **kwargs), self._step)
+
+
+class Backlog:
+    """What a session reads between two runs, kept in order for the next run.
+
+    Consecutive chunks are joined into pieces of up to a second of samples (a piece's
+    markers are those read with its chunks), so the next run takes a long wait's samples in
+    a few calls. How the samples are chunked changes nothing downstream: the online filter
+    and the epocher give the same output for any chunking (a replay chunks its own way).
+    """
+
+    def __init__(self):
+        self._items: list = []
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def add(self, chunk: SampleChunk | None, markers) -> None:
+        """Keep a chunk read (``None``: markers alone) and the markers read with it."""
+        last = self._items[-1] if self._items else None
+        if last is None or last[0] is None or chunk is None or last[0].data.shape[1] >= chunk.sfreq:
+            self._items.append((chunk, list(markers)))
+            return
+        prev, prev_markers = last
+        self._items[-1] = (SampleChunk._trusted(np.concatenate((prev.data, chunk.data), axis=1),
+                                                np.concatenate((prev.timestamps, chunk.timestamps)),
+                                                prev.ch_names, prev.ch_types, prev.sfreq, prev.first_index),
+                           prev_markers + list(markers))
+
+    def take(self) -> list:
+        """The ``(chunk, markers)`` kept, in order; the backlog is empty after."""
+        items, self._items = self._items, []
+        return items

@@ -137,3 +137,34 @@ def test_reading_executor_steps_while_the_job_runs_and_passes_its_outcome():
         assert len(steps) >= 5 and steps[:5] == [False] * 5
         with pytest.raises(ValueError, match="x must be"):
             ex.submit(job, -1).result()
+
+
+def test_backlog_keeps_every_sample_and_marker_in_order_in_pieces_of_a_second():
+    from neurospell.session.waiting import Backlog
+    from neurospell.types import MarkerEvent, SampleChunk
+
+    sf, rng = 100.0, np.random.default_rng(0)
+    chunks, markers, t, first = [], [], 10.0, 0
+    backlog = Backlog()
+    for i, n in enumerate(rng.integers(1, 40, 60)):  # ~20 s of chunks of 1-39 samples
+        c = SampleChunk(rng.standard_normal((2, n)), t + np.arange(n) / sf, ("Cz", "Pz"), ("eeg", "eeg"), sf,
+                        first_index=first)
+        m = [MarkerEvent(t, 5, f"text:{i}")] if i % 7 == 0 else []
+        backlog.add(c, m)
+        if i == 30:
+            backlog.add(None, [MarkerEvent(t, 6, "alone")])
+        chunks.append(c)
+        markers += m + ([MarkerEvent(t, 6, "alone")] if i == 30 else [])
+        t += n / sf
+        first += int(n)
+    got = backlog.take()
+    assert len(backlog) == 0 and backlog.take() == []
+    pieces = [c for c, _ in got if c is not None]
+    assert len(got) < len(chunks) / 3  # joined
+    assert all(p.n_samples < 2 * sf for p in pieces)
+    np.testing.assert_array_equal(np.concatenate([p.data for p in pieces], axis=1),
+                                  np.concatenate([c.data for c in chunks], axis=1))
+    np.testing.assert_array_equal(np.concatenate([p.timestamps for p in pieces]),
+                                  np.concatenate([c.timestamps for c in chunks]))
+    assert [m for _, ms in got for m in ms] == markers
+    assert pieces[0].first_index == 0
