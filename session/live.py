@@ -499,15 +499,23 @@ class TrainingPool(ProcessPoolExecutor):
         super().__init__(max_workers=1, mp_context=ctx, initializer=_init_training_process,
                          initargs=(self.progress_queue,))
 
-    def drain(self, progress: Callable[[float, str], None] | None = None) -> None:
-        """Hand the progress reports queued so far to ``progress`` (``None``: drop them)."""
+    def drain(self, progress: Callable[[float, str], None] | None = None, *, until_done: float = 0.0) -> None:
+        """Hand the progress reports queued so far to ``progress`` (``None``: drop them).
+
+        ``until_done``: seconds to wait for a job's last report (``"done"``) once its result
+        came: the reports travel on their own pipe and may arrive after the result.
+        """
+        deadline = time.monotonic() + until_done
         while True:
+            left = deadline - time.monotonic()
             try:
-                item = self.progress_queue.get_nowait()
+                item = self.progress_queue.get(timeout=left) if left > 0 else self.progress_queue.get_nowait()
             except (queue.Empty, OSError, ValueError):  # (ValueError, OSError: the queue is closed)
                 return
             if progress is not None:
                 progress(*item)
+            if until_done and item[1] == "done":
+                return
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         super().shutdown(wait=wait, cancel_futures=cancel_futures)
@@ -608,7 +616,7 @@ def train_in_process(name: str, params: dict, batch: EpochBatch, config, layout,
 
 
 def _run_reporting(pool, job: dict, progress, while_waiting=None) -> tuple:
-    drain = getattr(pool, "drain", lambda progress=None: None)  # (another executor: no reports)
+    drain = getattr(pool, "drain", lambda progress=None, **_: None)  # (another executor: no reports)
     drain()  # (reports left by an earlier job)
     future = pool.submit(_train_job, job)
     while True:
@@ -619,7 +627,7 @@ def _run_reporting(pool, job: dict, progress, while_waiting=None) -> tuple:
                 while_waiting()
             drain(progress)
             continue
-        drain(progress)
+        drain(progress, until_done=2.0)
         return result
 
 
