@@ -499,23 +499,22 @@ class TrainingPool(ProcessPoolExecutor):
         super().__init__(max_workers=1, mp_context=ctx, initializer=_init_training_process,
                          initargs=(self.progress_queue,))
 
-    def drain(self, progress: Callable[[float, str], None] | None = None, *, until_done: float = 0.0) -> None:
+    def drain(self, progress: Callable[[float, str], None] | None = None, *, wait: float = 0.0) -> bool:
         """Hand the progress reports queued so far to ``progress`` (``None``: drop them).
 
-        ``until_done``: seconds to wait for a job's last report (``"done"``) once its result
-        came: the reports travel on their own pipe and may arrive after the result.
+        ``wait``: seconds to wait for a first one. Returns whether a job's last report
+        (``"done"``) was among them.
         """
-        deadline = time.monotonic() + until_done
+        done = False
         while True:
-            left = deadline - time.monotonic()
             try:
-                item = self.progress_queue.get(timeout=left) if left > 0 else self.progress_queue.get_nowait()
+                item = self.progress_queue.get(timeout=wait) if wait > 0 else self.progress_queue.get_nowait()
             except (queue.Empty, OSError, ValueError):  # (ValueError, OSError: the queue is closed)
-                return
+                return done
+            wait = 0.0
             if progress is not None:
                 progress(*item)
-            if until_done and item[1] == "done":
-                return
+            done = done or item[1] == "done"
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         super().shutdown(wait=wait, cancel_futures=cancel_futures)
@@ -616,18 +615,24 @@ def train_in_process(name: str, params: dict, batch: EpochBatch, config, layout,
 
 
 def _run_reporting(pool, job: dict, progress, while_waiting=None) -> tuple:
-    drain = getattr(pool, "drain", lambda progress=None, **_: None)  # (another executor: no reports)
+    drain = getattr(pool, "drain", lambda progress=None, **_: True)  # (another executor: no reports)
     drain()  # (reports left by an earlier job)
     future = pool.submit(_train_job, job)
+    done = False
     while True:
         try:
             result = future.result(timeout=0.1 if while_waiting is None else 0.0)
         except FutureTimeout:
             if while_waiting is not None:
                 while_waiting()
-            drain(progress)
+            done = drain(progress) or done
             continue
-        drain(progress, until_done=2.0)
+        # the reports travel on their own pipe: the last one ("done") may come after the result
+        deadline = time.monotonic() + 2.0
+        while not done and time.monotonic() < deadline:
+            if while_waiting is not None:
+                while_waiting()
+            done = drain(progress, wait=0.0 if while_waiting is not None else 0.05)
         return result
 
 
