@@ -38,6 +38,11 @@ data never came are discarded and counted (``n_discarded``).
 Bit-exactness with a replay of the recording: the online filter gets exactly the samples
 a :class:`~neurospell.acquisition.Recorder` writes (float32, as in the crash-safe rawlog,
 promoted to float64), and epochs are scored one at a time (batch of 1).
+
+Between two runs (the training, a run's conversion to BIDS) the worker keeps reading the
+source however long that takes (:mod:`~neurospell.session.waiting`): what it reads then is
+kept and opens the next run's recording (and goes through its filter), so the source's
+buffer never overflows and consecutive runs hold every sample.
 """
 
 from __future__ import annotations
