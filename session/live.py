@@ -114,6 +114,9 @@ RUN_PHASES = ("calibration", "training", "copy", "free")
 _PROBE = "neurospell-probe:"
 #: Seconds between probe markers.
 _PROBE_EVERY = 0.25
+#: Seconds between two reads of the source while the worker waits between runs (far below any
+#: source buffer's length).
+_READ_EVERY = 0.05
 #: Seconds a marker read back may differ from the time it was sent with (LSL clock sync).
 _ECHO_TOL = 0.005
 
@@ -1132,8 +1135,11 @@ class LiveSession:
     def _wait_step(self) -> None:
         """One turn of a wait between two runs (:mod:`~neurospell.session.waiting`): read the
         stream and keep what comes for the next run, check the source and the markers,
-        publish. Intents stay queued for the phase that follows."""
-        self._pump(0.02, hold=True)
+        publish. Intents stay queued for the phase that follows. It reads every
+        :data:`_READ_EVERY` seconds, not at each chunk: nothing is in a hurry between runs, and
+        a GUI thread in this process gets the GIL with fewer wake-ups beside it."""
+        time.sleep(_READ_EVERY)
+        self._pump(0.0, hold=True)
         self._check_markers()
         if self._dirty and time.monotonic() - self._last_publish > 0.1:
             self._dirty = False
