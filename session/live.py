@@ -38,6 +38,11 @@ data never came are discarded and counted (``n_discarded``).
 Bit-exactness with a replay of the recording: the online filter gets exactly the samples
 a :class:`~neurospell.acquisition.Recorder` writes (float32, as in the crash-safe rawlog,
 promoted to float64), and epochs are scored one at a time (batch of 1).
+
+Between two runs (the training, a run's conversion to BIDS) the worker keeps reading the
+source however long that takes (:mod:`~neurospell.session.waiting`): what it reads then is
+kept and opens the next run's recording (and goes through its filter), so the source's
+buffer never overflows and consecutive runs hold every sample.
 """
 
 from __future__ import annotations
@@ -54,7 +59,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout  # (not the builtin before 3.11)
 from dataclasses import dataclass, field
 
@@ -87,6 +92,7 @@ from .quality import calibration_warning
 from .sessiondir import CALIBRATION, SPELLING, make_driver, make_engine
 from .spelling import itr_bits
 from .train import decoder_params
+from .waiting import Backlog, ReadingExecutor, wait_reading
 
 __all__ = [
     "LiveSession", "LiveSnapshot", "LiveResult", "DecisionRecord", "Intent",
@@ -111,6 +117,9 @@ RUN_PHASES = ("calibration", "training", "copy", "free")
 _PROBE = "neurospell-probe:"
 #: Seconds between probe markers.
 _PROBE_EVERY = 0.25
+#: Seconds between two reads of the source while the worker waits between runs (far below any
+#: source buffer's length).
+_READ_EVERY = 0.05
 #: Seconds a marker read back may differ from the time it was sent with (LSL clock sync).
 _ECHO_TOL = 0.005
 
@@ -509,15 +518,22 @@ class TrainingPool(ProcessPoolExecutor):
         super().__init__(max_workers=1, mp_context=ctx, initializer=_init_training_process,
                          initargs=(self.progress_queue, os.getpid()))
 
-    def drain(self, progress: Callable[[float, str], None] | None = None) -> None:
-        """Hand the progress reports queued so far to ``progress`` (``None``: drop them)."""
+    def drain(self, progress: Callable[[float, str], None] | None = None, *, wait: float = 0.0) -> bool:
+        """Hand the progress reports queued so far to ``progress`` (``None``: drop them).
+
+        ``wait``: seconds to wait for a first one. Returns whether a job's last report
+        (``"done"``) was among them.
+        """
+        done = False
         while True:
             try:
-                item = self.progress_queue.get_nowait()
+                item = self.progress_queue.get(timeout=wait) if wait > 0 else self.progress_queue.get_nowait()
             except (queue.Empty, OSError, ValueError):  # (ValueError, OSError: the queue is closed)
-                return
+                return done
+            wait = 0.0
             if progress is not None:
                 progress(*item)
+            done = done or item[1] == "done"
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         super().shutdown(wait=wait, cancel_futures=cancel_futures)
@@ -571,7 +587,8 @@ def _train_job(job: dict) -> tuple:
 def train_in_process(name: str, params: dict, batch: EpochBatch, config, layout, *, lm=None,
                      lm_name: str | None = None, seed: int = 0,
                      provenance: dict | None = None, model_path=None, pool=None,
-                     progress: Callable[[float, str], None] | None = None) -> tuple:
+                     progress: Callable[[float, str], None] | None = None,
+                     while_waiting: Callable[[], None] | None = None) -> tuple:
     """:func:`train_decoder` in a fresh ('spawn') training process.
 
     Everything the training phase computes -- the fit, the LM-weight simulation, the model
@@ -590,7 +607,9 @@ def train_in_process(name: str, params: dict, batch: EpochBatch, config, layout,
     ``pool``: a training process started ahead of time (:func:`training_pool`), else one is
     started here and ended after. ``progress``: called here (in the calling thread) as
     ``progress(fraction, stage)`` as the training process reports its stages (see
-    :func:`train_decoder`).
+    :func:`train_decoder`). ``while_waiting``: called over and over in the calling thread
+    until the training process is done (a live session reads its stream there); each call
+    should block briefly (tens of milliseconds). ``None``: the thread just waits.
 
     Returns
     -------
@@ -609,22 +628,30 @@ def train_in_process(name: str, params: dict, batch: EpochBatch, config, layout,
            "provenance": provenance, "model_path": None if model_path is None else str(model_path),
            "n_threads": torch.get_num_threads() if torch is not None else None}
     if pool is not None:
-        return _run_reporting(pool, job, progress)
+        return _run_reporting(pool, job, progress, while_waiting)
     with training_pool() as pool:
-        return _run_reporting(pool, job, progress)
+        return _run_reporting(pool, job, progress, while_waiting)
 
 
-def _run_reporting(pool, job: dict, progress) -> tuple:
-    drain = getattr(pool, "drain", lambda progress=None: None)  # (another executor: no reports)
+def _run_reporting(pool, job: dict, progress, while_waiting=None) -> tuple:
+    drain = getattr(pool, "drain", lambda progress=None, **_: True)  # (another executor: no reports)
     drain()  # (reports left by an earlier job)
     future = pool.submit(_train_job, job)
+    done = False
     while True:
         try:
-            result = future.result(timeout=0.1)
+            result = future.result(timeout=0.1 if while_waiting is None else 0.0)
         except FutureTimeout:
-            drain(progress)
+            if while_waiting is not None:
+                while_waiting()
+            done = drain(progress) or done
             continue
-        drain(progress)
+        # the reports travel on their own pipe: the last one ("done") may come after the result
+        deadline = time.monotonic() + 2.0
+        while not done and time.monotonic() < deadline:
+            if while_waiting is not None:
+                while_waiting()
+            done = drain(progress, wait=0.0 if while_waiting is not None else 0.05)
         return result
 
 
@@ -870,6 +897,7 @@ class LiveSession:
         self._n_spell_sent_run = 0
         self._init_marker_watch()
         self._train_pool: TrainingPool | None = None
+        self._held = Backlog()  # what is read between two runs, for the next one
         display.on_onset(self._on_onset)
 
     # -- the public API -----------------------------------------------------------------------
@@ -995,8 +1023,12 @@ class LiveSession:
         task, self._task = self._task, None
         self._publish(f"writing the {task} run to the session folder")
         # in the training process (started by _preload when there is a folder): reading the
-        # rawlog and writing BIDS is seconds of Python that would hold this process's GIL
-        path = self.folder.finish_phase(task, executor=self._train_pool)
+        # rawlog and writing BIDS is seconds of Python that would hold this process's GIL;
+        # the stream is read meanwhile (for the next run) while the session still runs
+        pool = self._train_pool
+        if pool is not None and self._phase in RUN_PHASES:
+            pool = ReadingExecutor(pool, self._wait_step)
+        path = self.folder.finish_phase(task, executor=pool)
         logger.info("LiveSession: %s run written to %s", task, path)
 
     # -- markers -------------------------------------------------------------------------------
@@ -1061,9 +1093,18 @@ class LiveSession:
             self._push_t = time.perf_counter()
             self._driver.push(chunk, markers)
 
-    def _pump(self, wait: float = 0.01) -> None:
-        """Read what arrived, feed it on, send the shown flashes' markers, check the source."""
+    def _pump(self, wait: float = 0.01, *, hold: bool = False) -> None:
+        """Read what arrived, feed it on, send the shown flashes' markers, check the source.
+
+        ``hold``: between two runs (waiting for the training process, for a run's
+        conversion) what is read is kept, and goes first into the next run (its recording,
+        its gap indexer, its epocher or driver), so the stream is recorded without a hole
+        whatever the wait; otherwise what was kept is fed on first.
+        """
         self._send_onsets()
+        if not hold and self._held:
+            for chunk, markers in self._held.take():
+                self._take(chunk, markers)
         if self._reader is None:
             self._reconnect()
             if self._reader is None:
@@ -1080,6 +1121,25 @@ class LiveSession:
         markers = self._echo(markers)
         if chunk is not None:
             self._last_data = time.monotonic()
+        if hold:
+            if chunk is not None or markers:
+                self._held.add(chunk, markers)
+        elif chunk is not None or markers:
+            self._take(chunk, markers)
+        if chunk is not None:
+            if self._source_problem is not None:
+                self._source_back()
+        else:
+            silent = time.monotonic() - self._last_data
+            if self._source_problem is None and silent > self.config.speller.pause_after:
+                err = getattr(self.source, "error", None)
+                why = (f"the acquisition thread stopped: {err}" if err is not None else
+                       f"no samples from {self.source} for {silent:.1f} s")
+                self._source_lost(why)
+
+    def _take(self, chunk, markers) -> None:
+        """Index a chunk read (or markers alone), record it, and feed it to the epocher or driver."""
+        if chunk is not None:
             if self._feed is None:
                 self._feed = GapIndexer(chunk.sfreq, getattr(self.source, "gap_tolerance", 0.05), as_recorded=True)
             n_gaps = len(self._feed.gaps)
@@ -1095,17 +1155,21 @@ class LiveSession:
             self._consumer_push(pieces[0], markers)
             for p in pieces[1:]:
                 self._consumer_push(p, ())
-            if self._source_problem is not None:
-                self._source_back()
-        else:
-            if markers:
-                self._consumer_push(None, markers)
-            silent = time.monotonic() - self._last_data
-            if self._source_problem is None and silent > self.config.speller.pause_after:
-                err = getattr(self.source, "error", None)
-                why = (f"the acquisition thread stopped: {err}" if err is not None else
-                       f"no samples from {self.source} for {silent:.1f} s")
-                self._source_lost(why)
+        elif markers:
+            self._consumer_push(None, markers)
+
+    def _wait_step(self) -> None:
+        """One turn of a wait between two runs (:mod:`~neurospell.session.waiting`): read the
+        stream and keep what comes for the next run, check the source and the markers,
+        publish. Intents stay queued for the phase that follows. It reads every
+        :data:`_READ_EVERY` seconds, not at each chunk: nothing is in a hurry between runs, and
+        a GUI thread in this process gets the GIL with fewer wake-ups beside it."""
+        time.sleep(_READ_EVERY)
+        self._pump(0.0, hold=True)
+        self._check_markers()
+        if self._dirty and time.monotonic() - self._last_publish > 0.1:
+            self._dirty = False
+            self._publish()
 
     def _source_lost(self, why: str) -> None:
         if self._source_problem is None:
@@ -1594,14 +1658,16 @@ class LiveSession:
         dec, report, lm_done = train_in_process(
             self.decoder_name, params, batch, self.config, self.layout, lm=self.lm, lm_name=self.lm_name,
             seed=self.seed, provenance=provenance, model_path=model_path, pool=self._train_pool,
-            progress=self._training_progress)
+            progress=self._training_progress, while_waiting=self._wait_step)
         if self.folder is None:  # else it converts the spelling runs to BIDS (_end_phase)
             self._end_train_pool()
         if not lm_done:  # the LM rebuilt there was not this one: the weight is chosen here
             logger.info("LiveSession: the training process could not rebuild the LM %r; choosing its weight here.",
                         self.lm_name)
-            report["lm_alpha"] = calibrate_model_alpha(dec, self.lm, self.config, lm_name=self.lm_name,
-                                                       seed=self.seed)
+            with ThreadPoolExecutor(1, thread_name_prefix="neurospell-lm-weight") as ex:
+                report["lm_alpha"] = wait_reading(
+                    ex.submit(calibrate_model_alpha, dec, self.lm, self.config, lm_name=self.lm_name,
+                              seed=self.seed), self._wait_step)
             if model_path is not None:
                 dec.save(model_path)
                 report["model_path"] = str(model_path)
