@@ -79,6 +79,21 @@ def test_train_names_recordings_that_cannot_be_pooled(gtec_files, tmp_path, capf
     assert not (tmp_path / "m.pt").exists()
 
 
+def test_spell_neural_decoder_with_too_short_a_calibration(capfd):
+    # before: the training process's traceback, then the decoder's error, after a calibration
+    rc, _, err = _cli(capfd, "spell", "--headless", "--calibrate", "AB", "--decoder", "xdawnts-net", "--copy", "HI")
+    line = _one_error(rc, err, "--calibrate", "xdawnts-net", "at least 3", "'AB'")
+    assert "xdawncov-ts-lr" in line
+    # a classical decoder and a 3-character text both pass this check
+    import argparse
+
+    from neurospell.commands.spell import _check_calibration_size
+    from neurospell.config import load_config
+    cfg = load_config()
+    for dec, text in (("xdawncov-ts-lr", "AB"), ("xdawnts-net", "ABC")):
+        _check_calibration_size(argparse.Namespace(decoder=dec, calibrate=text, model=None), cfg)
+
+
 def test_train_refuses_the_same_file_twice(gtec_files, tmp_path, capfd):
     alias = tmp_path / "alias.mat"
     alias.symlink_to(gtec_files[0])

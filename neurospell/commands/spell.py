@@ -149,6 +149,20 @@ def _make_display(args, config):
     return HeadlessDisplay.from_config(config.speller)
 
 
+def _check_calibration_size(args, config) -> None:
+    """A neural decoder holds characters out (early stopping, score calibration): at least 3."""
+    from neurospell.decoder import NEURAL_DECODERS
+
+    name = args.decoder or config.decoder.name
+    text = args.calibrate if args.calibrate is not None else (None if args.model is not None else DEFAULT_CALIBRATION)
+    if text is not None and name in NEURAL_DECODERS and len(text) < 3:
+        raise _args.UsageError(
+            "--calibrate", f"the neural decoder {name!r} needs at least 3 calibration characters (one to train "
+            "on, one for early stopping, one held out to calibrate its scores); got "
+            f"{text!r} ({len(text)}). Give a longer --calibrate text or a classical --decoder such as "
+            "'xdawncov-ts-lr'.")
+
+
 def _check_spell(args, config) -> None:
     _apply_demo(args)
     kind, rest = _parse_source(args.source)
@@ -170,6 +184,7 @@ def _check_spell(args, config) -> None:
                                             "there is no training. Drop one of them.")
     if args.decoder is not None:
         _args.check_decoder_name("--decoder", args.decoder)
+    _check_calibration_size(args, config)
     if kind != "simulated":
         for flag, value in (("--amplitude", args.amplitude), ("--participant-data", args.participant_data)):
             if value is not None:
