@@ -352,6 +352,8 @@ def _run_spell(args, config) -> int:
             print(f"\nspell: stopping ({'SIGTERM' if term else 'Ctrl-C'}) ...", flush=True)
             session.submit(Stop("terminated (SIGTERM)" if term else None))
         result = _join(session)
+        if died and not told:  # (it may die as the loop above ends)
+            print(f"spell: {died[0]}; stopping the session.", flush=True)
         if session.disk_full is not None:
             from neurospell.diskspace import no_room_why
             from neurospell.session.diskfull import kept_line
