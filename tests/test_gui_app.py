@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.gui_config import FAST
 from helpers.system_deps import require_xvfb
 from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -33,21 +34,6 @@ from neurospell.types import Candidate, CandidateList
 
 SHOTS = Path("/tmp/gui_shots")
 K = QtCore.Qt.Key
-
-# A fast grid schedule: 60 Hz frames (offscreen and Xvfb report 60 Hz), short calibration.
-FAST = """
-[speller]
-soa = 0.1
-flash_duration = 0.05
-inter_trial = 0.4
-calibration_repetitions = 3
-min_repetitions = 2
-max_repetitions = 4
-stop_threshold = 0.99
-[decoder]
-name = "xdawncov-ts-lr"
-"""
-
 
 @pytest.fixture
 def fast_config(tmp_path):

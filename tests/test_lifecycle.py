@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers.gui_config import FAST as GUI_FAST
 
 from neurospell.lifecycle import EXIT_SIGTERM, PARENT_ENV, exit_with_parent
 
@@ -239,20 +240,6 @@ def test_exit_with_parent_ends_an_orphan():
         if _alive(child):
             os.kill(child, signal.SIGKILL)
     assert not exit_with_parent(1)  # pid 1 is nobody's starter here: no watch
-
-
-GUI_FAST = """
-[speller]
-soa = 0.1
-flash_duration = 0.05
-inter_trial = 0.4
-calibration_repetitions = 3
-min_repetitions = 2
-max_repetitions = 4
-stop_threshold = 0.99
-[decoder]
-name = "xdawncov-ts-lr"
-"""
 
 
 def _gui_cmd(tmp_path, *extra):
