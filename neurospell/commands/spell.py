@@ -243,6 +243,7 @@ def _run_spell(args, config) -> int:
     decoder = None if args.model is None else load_decoder(args.model, preprocess=config.preprocessing)
     calibration = None if decoder is not None else (args.calibrate or DEFAULT_CALIBRATION)
     tag = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    marker_name = f"neurospell-markers-{tag}"  # this session's marker stream
     cleanup = []
     outlet = None
     participant = None
@@ -251,8 +252,8 @@ def _run_spell(args, config) -> int:
             from neurospell.session.markerlink import session_source_id
 
             # (the source id names the EEG read: the participant publishing it follows this session)
-            outlet = LslMarkerOutlet(f"neurospell-markers-{tag}", source_id=None if kind != "lsl" else
-                                     session_source_id(f"neurospell-markers-{tag}", rest))
+            outlet = LslMarkerOutlet(marker_name, source_id=None if kind != "lsl" else
+                                     session_source_id(marker_name, rest))
             cleanup.append(outlet.close)
         if kind == "simulated":
             extra = ["--seed", args.seed]
@@ -264,7 +265,7 @@ def _run_spell(args, config) -> int:
             participant = ParticipantProcess(args.copy or "HELLO WORLD", outlet.name, args=extra,
                                              config_path=getattr(args, "config", None))
             cleanup.append(participant.close)
-            source = LslSource(participant.name, marker_name=f"neurospell-markers-{tag}",
+            source = LslSource(participant.name, marker_name=marker_name,
                                timeout=config.acquisition.resolve_timeout,
                                buffer_seconds=config.acquisition.buffer_seconds,
                                gap_tolerance=config.acquisition.gap_tolerance)
@@ -275,12 +276,12 @@ def _run_spell(args, config) -> int:
                                   kwargs=dict(name=name, wait_for_consumers=None, stop=stop_replay.is_set))
             th.start()
             cleanup.append(stop_replay.set)
-            source = LslSource(name, marker_name=f"neurospell-markers-{tag}",
+            source = LslSource(name, marker_name=marker_name,
                                timeout=config.acquisition.resolve_timeout)
         elif kind == "lsl":
-            source = LslSource(rest, config.acquisition.lsl_eeg_type, marker_name=f"neurospell-markers-{tag}",
+            source = LslSource(rest, config.acquisition.lsl_eeg_type, marker_name=marker_name,
                                timeout=config.acquisition.resolve_timeout)
-            print(f"spell: markers go out on the LSL stream 'neurospell-markers-{tag}' (a `neurospell "
+            print(f"spell: markers go out on the LSL stream '{marker_name}' (a `neurospell "
                   "simulate-participant` started without --marker-stream follows it)", flush=True)
             from neurospell.session.markerlink import marker_link_problem
 
