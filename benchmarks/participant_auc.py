@@ -28,7 +28,7 @@ from neurospell.session.participant import ParametricGenerator, ScheduledFlash
 from neurospell.session.train import decoder_params
 
 CALIBRATION = "THE QUICK FOX"  # neurospell.commands.spell.DEFAULT_CALIBRATION
-WARMUP = 1.5  # neurospell.session.live._WARMUP
+WARMUP = 1.5  # neurospell.session.live.session._WARMUP
 
 
 def calibration_raw(generator, text, config, seed=0):

@@ -51,9 +51,8 @@ import subprocess
 import sys
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Protocol
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -61,6 +60,7 @@ from neurospell.check import NeurospellError
 from neurospell.config import Config, SpellerConfig
 from neurospell.logs import logger
 from neurospell.session.live import LiveSession, Pause, Resume, Select, SetPhase, Start, Stop, Undo
+from neurospell.session.rig import SOURCE_KINDS, Connection, Connector, ConnectRequest
 from neurospell.session.timing import timing_check
 
 from .grid import SpellerGrid, frames_for_duration, screen_refresh_rate
@@ -74,14 +74,6 @@ from .theme import apply_theme
 
 __all__ = ["SpellerWindow", "ConnectRequest", "Connector", "Connection", "SOURCE_KINDS", "display_available",
            "grid_for_config", "BCI_PHASES", "run_app"]
-
-#: What the connect step offers: (kind, label).
-SOURCE_KINDS = (
-    ("simulated", "Simulated participant (no hardware)"),
-    ("synthetic", "BrainFlow synthetic board"),
-    ("lsl", "LSL stream"),
-    ("recording", "Recording (replayed)"),
-)
 
 #: The interpreter's thread switch interval while a window is open (seconds; Python's default is
 #: 0.005). The session's worker runs in this process: each time the GUI thread needs the GIL
@@ -112,85 +104,6 @@ class _OnFirstPaint(QtCore.QObject):
 
 #: Phases in which the BCI has control (flashing, or training towards it).
 BCI_PHASES = ("calibration", "training", "copy", "free")
-
-
-@dataclass(frozen=True)
-class ConnectRequest:
-    """What the user chose in the connect step.
-
-    Attributes
-    ----------
-    kind : ``"simulated"`` | ``"synthetic"`` | ``"lsl"`` | ``"recording"``
-    stream : str | None
-        ``kind="lsl"``: the EEG stream's name.
-    recording : str | None
-        ``kind="recording"``: the file to replay.
-    phrase : str | None
-        ``kind="simulated"``: what the simulated participant intends to type.
-    """
-
-    kind: str
-    stream: str | None = None
-    recording: str | None = None
-    phrase: str | None = None
-
-    def __post_init__(self):
-        kinds = [k for k, _ in SOURCE_KINDS]
-        if self.kind not in kinds:
-            raise NeurospellError(f"ConnectRequest: kind must be one of {kinds}, got {self.kind!r}.")
-        if self.kind == "lsl" and not self.stream:
-            raise NeurospellError("Connect to an LSL stream: pick a stream from the list (Refresh lists them).")
-        if self.kind == "recording" and not self.recording:
-            raise NeurospellError("Connect to a recording: give the file to replay (Browse...).")
-
-
-class Connection(Protocol):
-    """An opened source, as a :class:`Connector` hands it to the window.
-
-    Attributes
-    ----------
-    source : object
-        The acquisition source (started), passed on to :class:`LiveSession` as is.
-    marker_outlet : object | None
-        Where the session sends its flash markers (``None``: through the source).
-    ch_names : tuple of str
-    sfreq : float
-    folder : pathlib.Path | None
-        The session folder (``Open session folder``); ``None`` when there is none.
-    lm : object | None
-        The language model for the session (``None``: no prior).
-    lm_name : str | None
-    description : str
-        One line: what is connected.
-    """
-
-    source: object
-    marker_outlet: object | None
-    ch_names: tuple
-    sfreq: float
-    folder: Path | None
-    lm: object | None
-    lm_name: str | None
-    description: str
-
-    def read_samples(self):
-        """The :class:`~neurospell.types.SampleChunk` that arrived since the last call, or ``None``."""
-
-    def session_kwargs(self) -> dict:
-        """Extra keyword arguments for :class:`LiveSession` (``folder``, ``model_path``, ...)."""
-
-    def close(self) -> None:
-        """Stop the source (and anything started with it, e.g. a participant process)."""
-
-
-class Connector(Protocol):
-    """Opens sources for the window (the command line supplies one; the GUI imports no stage)."""
-
-    def list_streams(self) -> list[dict]:
-        """The LSL streams visible: dicts with ``name``, ``type``, ``n_channels``, ``sfreq``."""
-
-    def connect(self, request: ConnectRequest, config: Config) -> Connection:
-        """Open and start the source ``request`` names."""
 
 
 def display_available(timeout: float = 15.0) -> tuple[bool, str]:

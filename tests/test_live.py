@@ -18,7 +18,6 @@ from neurospell.lsl import get_pylsl
 from neurospell.session.headless import HeadlessDisplay
 from neurospell.session.live import (
     LiveSession,
-    ParticipantProcess,
     Pause,
     Resume,
     Select,
@@ -27,6 +26,7 @@ from neurospell.session.live import (
     Stop,
 )
 from neurospell.session.sessiondir import SessionFolder, replay_session
+from neurospell.session.simulator import ParticipantProcess
 
 DEADLINE = 120.0
 
@@ -381,7 +381,7 @@ def test_accuracy_vs_repetitions_of_the_calibration():
     """Held-out character accuracy per repetition from the calibration flashes' scores."""
     import numpy as np
 
-    from neurospell.session.live import accuracy_vs_repetitions
+    from neurospell.session.repetitions import accuracy_vs_repetitions
     from neurospell.types import EpochBatch
 
     layout = Config().speller.layout()

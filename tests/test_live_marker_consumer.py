@@ -22,8 +22,9 @@ from neurospell.acquisition import LslMarkerOutlet, LslSource
 from neurospell.config import Config
 from neurospell.lsl import get_pylsl
 from neurospell.session.headless import HeadlessDisplay
-from neurospell.session.live import LiveSession, ParticipantProcess, Resume, Start, Stop
+from neurospell.session.live import LiveSession, Resume, Start, Stop
 from neurospell.session.sessiondir import SessionFolder, replay_session
+from neurospell.session.simulator import ParticipantProcess
 
 DEADLINE = 150.0
 

@@ -19,8 +19,9 @@ from neurospell.lsl import get_pylsl
 from neurospell.preprocessing import load_recording
 from neurospell.preprocessing.timing import photodiode_timing
 from neurospell.session.headless import HeadlessDisplay
-from neurospell.session.live import LiveSession, ParticipantProcess, Start, Stop
+from neurospell.session.live import LiveSession, Start, Stop
 from neurospell.session.sessiondir import SessionFolder
+from neurospell.session.simulator import ParticipantProcess
 from neurospell.session.timing import timing_check
 
 DELAY_MS = 30.0

@@ -165,9 +165,9 @@ class Connector:
     def connect(self, request, config):
         from neurospell.acquisition import LslMarkerOutlet, open_source
         from neurospell.lsl import configure_lsl
-        from neurospell.session.live import ParticipantProcess
         from neurospell.session.replay import replay_lsl
         from neurospell.session.sessiondir import SessionFolder
+        from neurospell.session.simulator import ParticipantProcess
 
         configure_lsl(config.lsl)
         tag = f"gui-{os.getpid()}-{uuid.uuid4().hex[:6]}"

@@ -231,9 +231,10 @@ def _run_spell(args, config) -> int:
     from neurospell.decoder import load_decoder
     from neurospell.lm_fusion import make_model
     from neurospell.lsl import configure_lsl
-    from neurospell.session.live import LiveSession, ParticipantProcess, Start, Stop
+    from neurospell.session.live import LiveSession, Start, Stop
     from neurospell.session.replay import replay_lsl
     from neurospell.session.sessiondir import SessionFolder
+    from neurospell.session.simulator import ParticipantProcess
 
     configure_lsl(config.lsl)
     config = _session_config(args, config)
