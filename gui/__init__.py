@@ -1,7 +1,7 @@
 """neurospell.gui: the Qt views (PySide6 + pyqtgraph).
 
 * :class:`~neurospell.gui.grid.SpellerGrid` -- the flashing speller grid; implements the
-  :class:`~neurospell.gui.display.Display` protocol a live session drives (flash groups in,
+  :class:`~neurospell.session.display.Display` protocol a live session drives (flash groups in,
   onsets stamped on the LSL clock out).
 * :class:`~neurospell.gui.scope.Scope` -- the live multi-channel scope with signal quality.
 * :mod:`neurospell.gui.theme` -- the high-contrast theme and font scale.
@@ -10,7 +10,8 @@ The views own no pipeline state and do no signal processing: a session pushes sa
 flash requests, and reads onsets back.
 """
 
-from .display import Display, OnsetCallback
+from neurospell.session.display import Display, OnsetCallback
+
 from .grid import COMPLETION_SYMBOL, SpellerGrid, frames_for_duration, screen_refresh_rate
 from .scope import Scope
 from .theme import HIGH_CONTRAST, LIGHT, Theme, apply_theme, current_theme

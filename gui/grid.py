@@ -1,7 +1,7 @@
 """The speller grid: row/column flashes timed in display frames, each onset stamped on the LSL clock.
 
 :class:`SpellerGrid` draws a :class:`~neurospell.types.SpellerLayout` as large,
-high-contrast cells and implements the :class:`~neurospell.gui.display.Display` protocol:
+high-contrast cells and implements the :class:`~neurospell.session.display.Display` protocol:
 :meth:`SpellerGrid.show_flashes` queues flash groups (from any thread), a frame clock on the
 GUI thread shows each for ``flash_frames`` display frames followed by ``gap_frames`` dark
 frames, and the onset of every flash is reported, in flash order, through the Qt signal
@@ -55,9 +55,9 @@ from neurospell.check import NeurospellError, check_positive
 from neurospell.config import SpellerConfig
 from neurospell.logs import logger
 from neurospell.lsl import get_pylsl
+from neurospell.session.display import OnsetCallback, Unsubscribe
 from neurospell.types import SpellerLayout
 
-from .display import OnsetCallback
 from .theme import Theme, current_theme
 
 __all__ = ["SpellerGrid", "COMPLETION_SYMBOL", "DEFAULT_LABELS", "frames_for_duration",
@@ -212,7 +212,7 @@ class SpellerGrid(QtWidgets.QWidget):
         self.set_timing(flash_frames, gap_frames)
 
         self._local_clock = get_pylsl().local_clock
-        self._callbacks: list[OnsetCallback] = []
+        self._callbacks: tuple[OnsetCallback, ...] = ()  # (replaced, never mutated)
         self._queue: deque[int] = deque()
         self._queue_lock = threading.Lock()
         self._highlight: frozenset[int] = frozenset()
@@ -344,11 +344,23 @@ class SpellerGrid(QtWidgets.QWidget):
                 self._queue.extend(groups)
             self._scheduleRequested.emit()
 
-    def on_onset(self, callback: OnsetCallback) -> None:
-        """Call ``callback(group, onset)`` after each flash onset (on the GUI thread; keep it quick)."""
+    def on_onset(self, callback: OnsetCallback) -> Unsubscribe:
+        """Call ``callback(group, onset)`` after each flash onset (on the GUI thread; keep it
+        quick); returns the function that unregisters it (callable from any thread)."""
         if not callable(callback):
             raise NeurospellError(f"on_onset: callback must be callable, got {type(callback).__name__}.")
-        self._callbacks.append(callback)
+        self._callbacks = (*self._callbacks, callback)
+
+        def unsubscribe() -> None:
+            # (a new tuple: the GUI thread may be iterating over the old one)
+            self._callbacks = tuple(cb for cb in self._callbacks if cb is not callback)
+
+        return unsubscribe
+
+    @property
+    def n_subscribers(self) -> int:
+        """How many onset callbacks are registered (a stopped session must not stay one)."""
+        return len(self._callbacks)
 
     def cancel_flashes(self) -> int:
         """Drop the flashes queued and not yet shown; return how many (thread-safe).

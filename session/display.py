@@ -21,11 +21,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Display", "OnsetCallback"]
+__all__ = ["Display", "OnsetCallback", "Unsubscribe"]
 
 #: ``callback(group, onset)``: flash-group index (stimulus code - 1) and its onset, seconds
 #: on the LSL local clock.
 OnsetCallback = Callable[[int, float], None]
+#: Returned by :meth:`Display.on_onset`: call it to stop the callback's calls (idempotent,
+#: thread-safe). A session unsubscribes when its worker ends, so a display outlives the
+#: sessions it served without keeping them alive.
+Unsubscribe = Callable[[], None]
 
 
 @runtime_checkable
@@ -39,9 +43,10 @@ class Display(Protocol):
         Thread-safe (called from the session's worker thread).
         """
 
-    def on_onset(self, callback: OnsetCallback) -> None:
+    def on_onset(self, callback: OnsetCallback) -> Unsubscribe:
         """Register ``callback(group, onset)``, called once per shown flash, in flash order,
-        ``onset`` on the LSL clock when the flash was presented."""
+        ``onset`` on the LSL clock when the flash was presented; returns the function that
+        unregisters it."""
 
     def cue(self, symbol: str | None) -> None:
         """Calibration: highlight the symbol to attend (``None`` clears the highlight)."""

@@ -44,7 +44,7 @@ class HeadlessDisplay:
         self.soa = check_positive("soa", soa)
         self.flash_duration = self.soa / 2 if flash_duration is None else check_positive("flash_duration", flash_duration)
         self._queue: deque[int] = deque()
-        self._callbacks: list = []
+        self._callbacks: tuple = ()  # (replaced, never mutated: a flash reads it unlocked)
         self._cond = threading.Condition()
         self._stop = False
         self._next_tick: float | None = None
@@ -74,12 +74,24 @@ class HeadlessDisplay:
             self._queue.extend(gs)
             self._cond.notify_all()
 
-    def on_onset(self, callback) -> None:
-        """Register ``callback(group, onset)``, called from the scheduler thread per flash."""
+    def on_onset(self, callback):
+        """Register ``callback(group, onset)``, called from the scheduler thread per flash;
+        returns the function that unregisters it."""
         if not callable(callback):
             raise NeurospellError(f"on_onset: callback must be callable, got {callback!r}.")
         with self._cond:
-            self._callbacks.append(callback)
+            self._callbacks = (*self._callbacks, callback)
+
+        def unsubscribe() -> None:
+            with self._cond:
+                self._callbacks = tuple(cb for cb in self._callbacks if cb is not callback)
+
+        return unsubscribe
+
+    @property
+    def n_subscribers(self) -> int:
+        """How many onset callbacks are registered (a stopped session must not stay one)."""
+        return len(self._callbacks)
 
     def cue(self, symbol: str | None) -> None:
         """Remember the cued symbol (nothing to draw)."""

@@ -9,9 +9,9 @@ from PySide6 import QtCore
 
 from neurospell.check import NeurospellError
 from neurospell.config import SpellerConfig
-from neurospell.gui.display import Display
 from neurospell.gui.grid import COMPLETION_SYMBOL, SpellerGrid, frames_for_duration
 from neurospell.lsl import get_pylsl
+from neurospell.session.display import Display
 from neurospell.types import SpellerLayout
 
 
@@ -240,3 +240,19 @@ def test_grid_from_the_speller_config(qtbot):
     assert (grid120.flash_frames, grid120.gap_frames) == (12, 9)  # 0.1 s + 0.075 s
     with pytest.raises(NeurospellError, match=r"\[speller\] soa .* at least one frame longer"):
         SpellerGrid.from_config(SpellerConfig(soa=0.1, flash_duration=0.1), refresh_rate=60.0)
+
+
+def test_on_onset_returns_an_unsubscribe_that_stops_the_calls(qtbot):
+    grid = _shown_grid(qtbot, flash_frames=1, gap_frames=1)
+    kept, dropped = [], []
+    grid.on_onset(lambda g, t: kept.append(g))
+    stop = grid.on_onset(lambda g, t: dropped.append(g))
+    assert grid.n_subscribers == 2
+    with qtbot.waitSignal(grid.scheduleFinished, timeout=10000):
+        grid.show_flashes([0, 1])
+    stop()
+    stop()  # (idempotent)
+    assert grid.n_subscribers == 1
+    with qtbot.waitSignal(grid.scheduleFinished, timeout=10000):
+        grid.show_flashes([2, 3])
+    assert kept == [0, 1, 2, 3] and dropped == [0, 1]

@@ -275,6 +275,7 @@ def test_worker_error_is_in_the_snapshot_and_reraised_by_join():
         snap = s.snapshot()
         assert snap.phase == "error" and "no labelled epochs" in snap.error
         assert snap.n_discarded >= 1  # the flashes whose markers were not recorded
+        assert display.n_subscribers == 0  # the ended session no longer gets the display's onsets
     finally:
         display.close()
         inlet.close_stream()

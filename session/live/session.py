@@ -287,7 +287,7 @@ class LiveSession:
         self._init_marker_watch()
         self._train_pool: TrainingPool | None = None
         self._held = Backlog()  # what is read between two runs, for the next one
-        display.on_onset(self._on_onset)
+        self._unsubscribe_onsets = None  # (subscribed while the worker runs)
 
     # -- the public API -----------------------------------------------------------------------
     def start(self) -> None:
@@ -792,6 +792,11 @@ class LiveSession:
     # -- the worker ----------------------------------------------------------------------------
     def _run(self) -> None:
         try:
+            self._unsubscribe_onsets = self.display.on_onset(self._on_onset)
+            if not callable(self._unsubscribe_onsets):
+                raise NeurospellError(
+                    f"display {self.display!r}: on_onset() returned {self._unsubscribe_onsets!r}; it must return the "
+                    "function that unsubscribes (the Display protocol, neurospell.session.display).")
             self._main()
             self._phase = "stopped"
             self._publish(f"stopped: {self._stop_reason}")
@@ -813,6 +818,8 @@ class LiveSession:
                 self._cancel_flashes()
             except Exception:  # noqa: BLE001
                 pass
+            if callable(self._unsubscribe_onsets):  # the display outlives this session
+                self._unsubscribe_onsets()
             try:
                 self._end_phase()
             except Exception as err:  # noqa: BLE001
