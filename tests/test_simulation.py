@@ -1,4 +1,4 @@
-"""The speller simulator: participants answering flashes with real/synthetic scores."""
+"""The score-level simulator: a ScoreSampler answering flashes with real/synthetic scores."""
 
 import numpy as np
 import pytest
@@ -25,7 +25,7 @@ def _model(d):
     return ScoreModel().fit(s, np.r_[np.zeros(2000), np.ones(400)]), s[:2000], s[2000:]
 
 
-def test_participant_answers_with_the_right_pool():
+def test_score_sampler_answers_with_the_right_pool():
     who = ScoreSampler([10.0, 11.0], [0.0, 1.0, 2.0], rng=0)
     groups = flash_sequence(LAYOUT, 1)
     assert sorted(groups) == list(range(12))
@@ -113,7 +113,7 @@ def test_reliability_of_decided_posteriors():
     assert np.all(rel["mean_posterior"][ok] >= rel["edges"][:-1][ok] - 1e-12)
     assert np.all(rel["mean_posterior"][ok] <= rel["edges"][1:][ok] + 1e-12)
     # dynamic stopping at 0.95: most decisions sit in the top bin, and a score model fitted
-    # on the very scores the participant answers with is calibrated there
+    # on the very scores the sampler answers with is calibrated there
     assert rel["count"][-1] > 150
     assert abs(rel["accuracy"][-1] - rel["mean_posterior"][-1]) < 0.05
     assert rel["ece"] < 0.1
