@@ -28,7 +28,7 @@ import torch  # noqa: E402
 from neurospell.config import Config  # noqa: E402
 from neurospell.decoder import ScoreModel  # noqa: E402
 from neurospell.lm_fusion import make_model  # noqa: E402
-from neurospell.session import SimulatedParticipant, SpellerEngine  # noqa: E402
+from neurospell.session import ScoreSampler, SpellerEngine  # noqa: E402
 
 PHRASES = ("HOW ARE YOU TODAY", "I WOULD LIKE SOME WATER PLEASE", "CAN YOU CALL MY SISTER",
            "THANK YOU VERY MUCH", "SEE YOU TOMORROW MORNING", "PLEASE OPEN THE WINDOW")
@@ -49,7 +49,7 @@ def main(argv=None) -> int:
     d = 1.5
     t_s, n_s = rng.normal(d, 1, 2000), rng.normal(0, 1, 10000)
     sm = ScoreModel().fit(np.r_[t_s, n_s], np.r_[np.ones(2000, bool), np.zeros(10000, bool)])
-    who = SimulatedParticipant(t_s, n_s, rng)
+    who = ScoreSampler(t_s, n_s, rng)
     t0 = time.perf_counter()
     lm = make_model(name, cfg.lm)
     load_s = time.perf_counter() - t0

@@ -64,8 +64,7 @@ from neurospell.preprocessing import load_recording  # noqa: E402
 from neurospell.session.copyspell import simulate_copy_spelling, wilson_interval  # noqa: E402
 from neurospell.session.headless import HeadlessDisplay  # noqa: E402
 from neurospell.session.live import LiveSession, Start  # noqa: E402
-from neurospell.session.participant import RealEpochGenerator  # noqa: E402
-from neurospell.session.simulator import ParticipantProcess
+from neurospell.session.simulator import ParticipantProcess, RealEpochGenerator  # noqa: E402
 from neurospell.session.spelling import itr_bits  # noqa: E402
 
 

@@ -3,7 +3,7 @@
 Generates the EEG a live session's calibration collects (``neurospell spell``'s default
 calibration text, ``[speller] calibration_repetitions`` repetitions of the row/column flashes,
 ``soa``, ``inter_trial``), with the participant's own generator
-(:class:`neurospell.session.participant.ParametricGenerator`, the one
+(:class:`neurospell.session.simulator.ParametricGenerator`, the one
 ``simulate-participant`` streams over LSL), epochs it with the causal ``[preprocessing]``
 path the online epocher reproduces, fits a decoder and prints its held-out AUC (the figure a
 live session reports after training) and fit time. ``--real`` does the same on the first
@@ -24,7 +24,7 @@ from neurospell.config import load_config
 from neurospell.decoder import make_decoder
 from neurospell.markers import flash_to_annotation, trial_to_annotation
 from neurospell.session.engine import RowColumnFlashes
-from neurospell.session.participant import ParametricGenerator, ScheduledFlash
+from neurospell.session.simulator import ParametricGenerator, ScheduledFlash
 from neurospell.session.train import decoder_params
 
 CALIBRATION = "THE QUICK FOX"  # neurospell.commands.spell.DEFAULT_CALIBRATION

@@ -155,6 +155,18 @@ def apply_selection(text: str, symbol: str) -> str:
     return text + symbol
 
 
+def intended_symbol(phrase: str, typed: str) -> str | None:
+    """The symbol a person copying ``phrase`` wants next, given the ``typed`` text.
+
+    The next symbol of the phrase while the typed text is a prefix of it; backspace
+    (``"<"``) when it is not (a mistake to correct); ``None`` once the phrase is complete.
+    The rule of copy spelling for the live session, the simulated participant and replays.
+    """
+    if typed == phrase[:len(typed)]:
+        return phrase[len(typed)] if len(typed) < len(phrase) else None
+    return BACKSPACE
+
+
 # -- phrases, symbols and whole labels (one parser/formatter for every path) ---------------
 #: Kinds of phrase a speller session contains.
 PHRASE_KINDS = ("calibration", "test")

@@ -3,7 +3,7 @@
 For each recording: a decoder is calibrated on its first characters; the language-model
 weight is chosen on the decoder's held-out calibration scores
 (:func:`~neurospell.session.calibration.calibrate_model_alpha`); then a
-:class:`~neurospell.session.simulation.SimulatedParticipant` answers every flash the
+:class:`~neurospell.session.simulator.scores.ScoreSampler` answers every flash the
 :class:`~neurospell.session.engine.SpellerEngine` asks for with the decoder's score of a
 real epoch of the held-out characters (a target epoch when the flash contains the symbol
 being spelled), copy-spelling each phrase from an empty text, with and without the
@@ -27,7 +27,7 @@ from .calibration import calibrate_model_alpha
 from .drivers import copy_spell
 from .engine import SpellerEngine
 from .evaluation import auc, load_epochs, split_by_trials
-from .simulation import SimulatedParticipant
+from .simulator.scores import ScoreSampler
 from .spelling import itr_bits, levenshtein
 from .train import decoder_params
 
@@ -192,7 +192,7 @@ def simulate_copy_spelling(paths: Sequence, decoder: str, phrases: Sequence[str]
                                   n_symbols=len(layout.symbols))
             for k, ph in enumerate(phrases):
                 rng_seed = [seed, r, k]
-                who = SimulatedParticipant(s_test[y], s_test[~y], np.random.default_rng(rng_seed))
+                who = ScoreSampler(s_test[y], s_test[~y], np.random.default_rng(rng_seed))
                 engine = SpellerEngine.from_config(layout, dec.score_model_, model, config,
                                                    alpha=alpha if model is not None else 0.0,
                                                    seed=np.random.default_rng(rng_seed + [1]),

@@ -22,7 +22,7 @@ from neurospell.types import EpochBatch, SpellerLayout
 
 from .drivers import spell_symbol
 from .engine import SpellerEngine
-from .simulation import SimulatedParticipant, simulate_accuracy
+from .simulator.scores import ScoreSampler, simulate_accuracy
 
 __all__ = [
     "load_epochs",
@@ -169,7 +169,7 @@ def accuracy_curve(scores, targets, score_model, *, layout: SpellerLayout | None
     targets = np.asarray(targets, bool)
     scores = np.asarray(scores, float)
     rng = np.random.default_rng(seed)
-    who = SimulatedParticipant(scores[targets], scores[~targets], rng)
+    who = ScoreSampler(scores[targets], scores[~targets], rng)
     layout = SpellerLayout.row_column() if layout is None else layout
     return simulate_accuracy(who, layout, score_model, max_repetitions=max_repetitions,
                              n_selections=n_selections, rng=rng)
@@ -207,7 +207,7 @@ def reliability(scores, targets, score_model, config, *, layout: SpellerLayout |
     targets = np.asarray(targets, bool)
     scores = np.asarray(scores, float)
     rng = np.random.default_rng(seed)
-    who = SimulatedParticipant(scores[targets], scores[~targets], rng)
+    who = ScoreSampler(scores[targets], scores[~targets], rng)
     layout = config.speller.layout() if layout is None else layout
     engine = SpellerEngine.from_config(layout, score_model, None, config, beam_width=0,
                                        n_completions=0, seed=rng)

@@ -30,7 +30,7 @@ from neurospell.types import Decision, EpochBatch, SpellerLayout
 
 from .drivers import run_trials, spell_symbol
 from .engine import SelectionDecided, SpellerEngine, model_alpha
-from .simulation import SimulatedParticipant
+from .simulator.scores import ScoreSampler
 
 __all__ = ["SpellingResult", "SpellingReport", "decode_recording", "decode_batch",
            "spelling_result", "itr_bits", "levenshtein", "intended_text_from_raw",
@@ -352,7 +352,7 @@ def calibrate_alpha(lm, layout: SpellerLayout, score_model, target_scores, nonta
             if sym not in layout.symbols:
                 raise NeurospellError(f"calibrate_alpha: {sym!r} of {ph!r} is not on the grid.")
     rng = np.random.default_rng(seed)
-    who = SimulatedParticipant(target_scores, nontarget_scores, rng)
+    who = ScoreSampler(target_scores, nontarget_scores, rng)
     # the engine without prior: its posterior is the normalised EEG likelihood
     engine = SpellerEngine(layout, score_model, None, alpha=0.0, stop_threshold=1.0,
                            max_repetitions=int(n_repetitions), beam_width=0, n_completions=0, seed=rng)

@@ -12,7 +12,7 @@ import pytest
 from neurospell.check import NeurospellError, ProvenanceError
 from neurospell.config import PreprocessConfig
 from neurospell.decoder import DECODERS, load_decoder, make_decoder, roc_auc
-from neurospell.session.simulation import synthetic_erp_epochs
+from neurospell.session.simulator import synthetic_erp_epochs
 from neurospell.types import EpochBatch, SpellerLayout
 
 # Small, fast settings per registered decoder (the real training is in the benchmarks).

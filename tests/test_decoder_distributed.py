@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from neurospell.session.evaluation import save_batch
-from neurospell.session.simulation import synthetic_erp_epochs
+from neurospell.session.simulator import synthetic_erp_epochs
 
 
 def _run(tmp_path, nproc, train, test):

@@ -25,7 +25,7 @@ from neurospell.session.engine import (
     TextChanged,
     model_alpha,
 )
-from neurospell.session.simulation import synthetic_erp_epochs
+from neurospell.session.simulator import synthetic_erp_epochs
 from neurospell.types import SpellerLayout
 
 LAYOUT = SpellerLayout.row_column()

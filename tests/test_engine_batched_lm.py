@@ -7,7 +7,7 @@ import numpy as np
 
 from neurospell.decoder import ScoreModel
 from neurospell.lm_fusion import make_model
-from neurospell.session import SimulatedParticipant, SpellerEngine
+from neurospell.session import ScoreSampler, SpellerEngine
 from neurospell.types import SpellerLayout
 
 # a 6 x 6 grid with a backspace, so that the beam holds texts of different lengths
@@ -22,7 +22,7 @@ def _run(lm, batched: bool):
     rng = np.random.default_rng(3)
     t_s, n_s = rng.normal(1.0, 1, 500), rng.normal(0, 1, 2500)
     sm = ScoreModel().fit(np.r_[t_s, n_s], np.r_[np.ones(500, bool), np.zeros(500 * 5, bool)])
-    who = SimulatedParticipant(t_s, n_s, rng)
+    who = ScoreSampler(t_s, n_s, rng)
     engine = SpellerEngine(LAYOUT, sm, lm, seed=1, beam_width=8, stop_threshold=0.9)
     out = []
     for sym in "HOW ARE YOU<U TODAY":
@@ -57,7 +57,7 @@ def _run_deferred(lm, defer: bool):
     rng = np.random.default_rng(3)
     t_s, n_s = rng.normal(1.0, 1, 500), rng.normal(0, 1, 2500)
     sm = ScoreModel().fit(np.r_[t_s, n_s], np.r_[np.ones(500, bool), np.zeros(500 * 5, bool)])
-    who = SimulatedParticipant(t_s, n_s, rng)
+    who = ScoreSampler(t_s, n_s, rng)
     engine = SpellerEngine(LAYOUT, sm, lm, seed=1, beam_width=8, stop_threshold=0.9)
     engine.defer_lm_work = defer
     out = []
@@ -102,7 +102,7 @@ def _run_calls(lm, live: bool):
     rng = np.random.default_rng(5)
     t_s, n_s = rng.normal(0.6, 1, 500), rng.normal(0, 1, 2500)
     sm = ScoreModel().fit(np.r_[t_s, n_s], np.r_[np.ones(500, bool), np.zeros(500 * 5, bool)])
-    who = SimulatedParticipant(t_s, n_s, rng)
+    who = ScoreSampler(t_s, n_s, rng)
     engine = SpellerEngine(LAYOUT, sm, lm, seed=2, beam_width=8, stop_threshold=0.9)
     engine.defer_lm_work = live
     out = []

@@ -12,6 +12,11 @@ gui                the core, the session and itself
 cli / commands     anything (``neurospell/cli.py``, ``__main__.py``, ``commands/``)
 =================  ===========================================================
 
+Inside a layer, sub-packages have rules of their own (``SUBPACKAGE_RULES``): the simulator
+(``session/simulator/``) imports no live-session code (``session/live/``), so simulation
+and replay run the real loop without the simulator depending on it; and, stated on its
+own, the session layer never imports the GUI.
+
 Imports are parsed with :mod:`ast` from every ``.py`` file, imports inside functions
 included (an import placed in a function to dodge the layering is still a dependency).
 The core, the session layer and the stages keep their first-party imports at module level
@@ -113,6 +118,52 @@ def test_import_matrix_over_every_module():
             if other is not None and other not in ALLOWED[mine]:
                 bad.append(f"{path.relative_to(ROOT)}:{line} ({mine}) imports {name} ({other})")
     assert not bad, "layering matrix violated:\n" + "\n".join(bad)
+
+
+#: (importer prefix, forbidden prefix, why): a module under the first never imports one under the second.
+SUBPACKAGE_RULES = (
+    ("neurospell.session.simulator", "neurospell.session.live",
+     "the simulator stands where a person sits; the live session may run with it, never the reverse dependency"),
+    ("neurospell.session", "neurospell.gui", "the session layer runs without a window; the GUI imports it"),
+)
+
+
+def _under(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def _rule_violations(modules) -> list[str]:
+    bad = []
+    for path, module, is_pkg in modules:
+        for importer, forbidden, why in SUBPACKAGE_RULES:
+            if not _under(module, importer):
+                continue
+            for name, line, _ in _imports(path, module, is_pkg):
+                if _under(name, forbidden):
+                    bad.append(f"{path.name}:{line} ({module}) imports {name}: {why}")
+    return bad
+
+
+def test_subpackage_rules_over_every_module():
+    names = [m for _, m, _ in MODULES]
+    for importer, forbidden, _ in SUBPACKAGE_RULES:  # the rules are about packages that exist
+        assert any(_under(m, importer) for m in names), importer
+        assert any(_under(m, forbidden) for m in names), forbidden
+    bad = _rule_violations(MODULES)
+    assert not bad, "sub-package rules violated:\n" + "\n".join(bad)
+
+
+def test_subpackage_rules_catch_a_violation(tmp_path):
+    """The checker itself: relative and absolute imports, at module level or in a function."""
+    f = tmp_path / "x.py"
+    f.write_text("from ..live import intents\n\ndef f():\n    import neurospell.gui.app\n")
+    found = _rule_violations([(f, "neurospell.session.simulator.x", False)])
+    assert len(found) == 2 and "neurospell.session.live" in found[0] and "neurospell.gui.app" in found[1], found
+    # the same imports from the live session: the GUI import only
+    found = _rule_violations([(f, "neurospell.session.live.x", False)])
+    assert len(found) == 1 and "neurospell.gui.app" in found[0], found
+    f.write_text("from ..process import ParticipantProcess\nfrom neurospell.session.engine import SpellerEngine\n")
+    assert _rule_violations([(f, "neurospell.session.simulator.x", False)]) == []
 
 
 #: First-party modules that are themselves an optional heavy dependency (they import it at

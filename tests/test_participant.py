@@ -10,21 +10,21 @@ from neurospell.markers import (
     apply_selection,
     format_select,
     format_text,
+    intended_symbol,
     parse_flash,
     parse_select,
     parse_text,
 )
 from neurospell.preprocessing import load_recording
 from neurospell.preprocessing.offline import flash_table
-from neurospell.session.participant import (
+from neurospell.session.simulator import (
     Intention,
     ParametricGenerator,
     RealEpochGenerator,
     RecordingGenerator,
     ScheduledFlash,
-    SimulatedParticipant,
+    StreamingParticipant,
     channel_names,
-    intended_symbol,
 )
 from neurospell.types import SpellerLayout
 
@@ -292,7 +292,7 @@ def test_a_late_marker_is_still_answered_from_the_first_unpublished_sample():
     gen = ParametricGenerator(background_uv=0.0, blink_rate=0.0, vep_uv=0.0, jitter_ms=0.0, hit_prob=1.0,
                               amplitude=5.0)
     person = Intention("A", SpellerLayout.row_column())
-    sim = SimulatedParticipant(gen, person, lookahead=0.1)
+    sim = StreamingParticipant(gen, person, lookahead=0.1)
     t0 = 1000.0
     sim._handle("flash:1", t0 + 1.0, t0, pushed=int(0.9 * SF))  # in time: onset not yet published
     sim._handle("flash:7", t0 + 2.0, t0, pushed=int(2.1 * SF))  # late: 100 ms of its response already out

@@ -5,13 +5,13 @@ import threading
 import uuid
 
 import numpy as np
-from helpers.participant_proc import ParticipantProcess, collect, erp_kernels
+from helpers.participant_proc import ParticipantCommand, collect, erp_kernels
 
 from neurospell.acquisition import LslMarkerOutlet, LslSource
 from neurospell.lsl import get_pylsl
 from neurospell.markers import flash_to_str, format_select
 from neurospell.preprocessing import load_recording
-from neurospell.session.participant import RealEpochGenerator, ScheduledFlash
+from neurospell.session.simulator import RealEpochGenerator, ScheduledFlash
 from neurospell.types import SpellerLayout
 
 SFREQ = 250.0
@@ -55,7 +55,7 @@ def _baselined(kernels, times):
 
 def _start(markers_name, *names_and_args, config=None):
     """Start one participant per (name, args); wait until each streams and reads the markers."""
-    procs = [ParticipantProcess("--name", name, "--marker-stream", markers_name, "--seed", 7, *args,
+    procs = [ParticipantCommand("--name", name, "--marker-stream", markers_name, "--seed", 7, *args,
                                 config=config) for name, args in names_and_args]
     for p in procs:
         p.wait_for("reading markers from", timeout=30)

@@ -5,7 +5,7 @@ import subprocess
 import sys
 import uuid
 
-from helpers.participant_proc import ParticipantProcess
+from helpers.participant_proc import ParticipantCommand
 
 from neurospell.acquisition import LslMarkerOutlet
 from neurospell.session.markerlink import (
@@ -66,7 +66,7 @@ def test_participant_without_marker_stream_follows_the_sessions_and_says_when_it
     p = None
     try:
         pub.do("open", first)
-        p = ParticipantProcess("--name", f"pp-{uid}", "--phrase", "A", "--duration", 60, config=config)
+        p = ParticipantCommand("--name", f"pp-{uid}", "--phrase", "A", "--duration", 60, config=config)
         assert f"reading markers from {first!r}" in p.wait_for("reading markers from", timeout=30)
         # connected, but the session sends nothing: said within seconds
         assert first in p.wait_for("WARNING: no marker received", timeout=30)
@@ -95,7 +95,7 @@ def test_the_eeg_stream_says_which_marker_stream_the_participant_follows():
     mine = f"{MARKER_PREFIX}-{uid}-mine"
     with LslMarkerOutlet(mine, source_id=session_source_id(mine, f"pa-{uid}")) as mk, \
             LslMarkerOutlet(f"{MARKER_PREFIX}-{uid}-newer"):
-        p = ParticipantProcess("--name", f"pa-{uid}", "--phrase", "A", "--duration", 40)
+        p = ParticipantCommand("--name", f"pa-{uid}", "--phrase", "A", "--duration", 40)
         try:
             # the session that reads this participant's EEG, not the newer one
             assert f"reading markers from {mine!r}" in p.wait_for("reading markers from", timeout=30)
@@ -111,7 +111,7 @@ def test_the_eeg_stream_says_which_marker_stream_the_participant_follows():
 def test_participant_waiting_for_a_missing_marker_stream_names_the_ones_it_sees():
     uid = _uid()
     with LslMarkerOutlet(f"mk-{uid}"):
-        p = ParticipantProcess("--name", f"pw-{uid}", "--phrase", "A", "--marker-stream", f"absent-{uid}",
+        p = ParticipantCommand("--name", f"pw-{uid}", "--phrase", "A", "--marker-stream", f"absent-{uid}",
                                "--duration", 40)
         try:
             line = p.wait_for("WARNING: no marker stream", timeout=30)

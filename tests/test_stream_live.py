@@ -11,7 +11,7 @@ from neurospell.decoder import make_decoder
 from neurospell.markers import flash_to_str
 from neurospell.preprocessing import OnlineEpocher
 from neurospell.session import SelectionDecided, SpellerEngine, StreamDriver
-from neurospell.session.simulation import synthetic_erp_epochs
+from neurospell.session.simulator import synthetic_erp_epochs
 from neurospell.types import EpochBatch
 
 

@@ -115,7 +115,7 @@ def _generator_params(args) -> tuple[str, dict]:
 
 def cmd_simulate_participant(args, config) -> int:
     from ..lsl import configure_lsl
-    from ..session.participant import Intention, SimulatedParticipant, open_generator
+    from ..session.simulator import Intention, StreamingParticipant, open_generator
 
     configure_lsl(config.lsl)
     mode, params = _generator_params(args)
@@ -140,11 +140,11 @@ def cmd_simulate_participant(args, config) -> int:
         check_fname(args.data, "--data")
     generator = open_generator(mode, data=args.data, **params)
     if args.photodiode_delay_ms is not None:
-        from ..session.participant import PhotodiodeGenerator
+        from ..session.simulator import PhotodiodeGenerator
 
         generator = PhotodiodeGenerator(generator, args.photodiode_delay_ms, 1000.0 * config.speller.flash_duration)
     intention = Intention(args.phrase, layout, follow_labels=not args.ignore_labels)
-    sim = SimulatedParticipant(generator, intention, name=args.name, marker_stream=args.marker_stream,
+    sim = StreamingParticipant(generator, intention, name=args.name, marker_stream=args.marker_stream,
                                lookahead=lookahead / 1000.0, duration=duration)
 
     wanted = repr(args.marker_stream) if args.marker_stream else "named neurospell-markers*"

@@ -1,7 +1,10 @@
 """Test helper: run ``neurospell simulate-participant`` as a real process; estimate ERPs.
 
-:class:`ParticipantProcess` starts the command, collects its stdout lines on a thread and
-waits for given lines with a deadline. :func:`erp_kernels` separates overlapping
+:class:`ParticipantCommand` starts the command with any arguments, collects its stdout lines
+on a thread and waits for given lines with a deadline (the command's own output and exit
+status under test; a live session uses
+:class:`neurospell.session.simulator.ParticipantProcess`, which needs a marker stream and
+waits until the participant streams). :func:`erp_kernels` separates overlapping
 responses by least squares (one kernel per flash class), so averages are not biased by
 the neighbouring flashes' responses at short flash intervals.
 """
@@ -18,7 +21,7 @@ import time
 import numpy as np
 
 
-class ParticipantProcess:
+class ParticipantCommand:
     """``python -m neurospell [--config CFG] simulate-participant ARGS...`` in a subprocess."""
 
     def __init__(self, *args, config=None):

@@ -1,18 +1,18 @@
-"""Speller simulation with real (or synthetic) decoder scores.
+"""Score-level speller simulation with real (or synthetic) decoder scores.
 
-A :class:`SimulatedParticipant` answers each flash with a decision score: a score of a real
-held-out *target* epoch when the flash lights up the symbol the participant is spelling,
-and a score of a real *non-target* epoch otherwise. Scores come from a fitted decoder's
-``decision_function`` on epochs it was not trained on. The participant answers the flash
-groups the :class:`~neurospell.session.engine.SpellerEngine` asks for, through the
+A :class:`ScoreSampler` stands in for a participant and answers each flash with a decision
+score: a score of a real held-out *target* epoch when the flash lights up the symbol the
+participant is spelling, and a score of a real *non-target* epoch otherwise. Scores come
+from a fitted decoder's ``decision_function`` on epochs it was not trained on. The sampler
+answers the flash groups the :class:`~neurospell.session.engine.SpellerEngine` asks for, through the
 score-level driver (:func:`neurospell.session.drivers.spell_symbol` /
 :func:`~neurospell.session.drivers.copy_spell`): the same engine, fusion and stopping rule
 as every other entry point.
 
 Typical use (copy-spelling with an LM prior and dynamic stopping)::
 
-    from neurospell.session import SimulatedParticipant, SpellerEngine, copy_spell
-    who = SimulatedParticipant(scores[y], scores[~y], rng=0)      # held-out decoder scores
+    from neurospell.session import ScoreSampler, SpellerEngine, copy_spell
+    who = ScoreSampler(scores[y], scores[~y], rng=0)      # held-out decoder scores
     engine = SpellerEngine.from_config(layout, decoder.score_model_, lm, config, seed=0)
     decisions = copy_spell(engine, "HELLO", who)
 
@@ -28,11 +28,11 @@ import numpy as np
 from neurospell.check import NeurospellError, check_array, validate_type
 from neurospell.types import EpochBatch, SpellerLayout
 
-from .drivers import spell_symbol
-from .engine import SpellerEngine
+from ..drivers import spell_symbol
+from ..engine import SpellerEngine
 
 __all__ = [
-    "SimulatedParticipant",
+    "ScoreSampler",
     "flash_sequence",
     "simulate_accuracy",
     "synthetic_erp_epochs",
@@ -46,8 +46,12 @@ def _rng(rng) -> np.random.Generator:
     return rng
 
 
-class SimulatedParticipant:
-    """A participant whose brain answers flashes with real decoder scores.
+class ScoreSampler:
+    """Draws a decision score for each flash, as a participant's brain read by a decoder would give it.
+
+    A target score when the flash lit the attended symbol, a non-target score otherwise:
+    the score-level stand-in for a participant (no EEG; for EEG over LSL see
+    :class:`~neurospell.session.simulator.streaming.StreamingParticipant`).
 
     Parameters
     ----------
@@ -69,7 +73,7 @@ class SimulatedParticipant:
         )
         if not len(self.target_scores) or not len(self.nontarget_scores):
             raise NeurospellError(
-                "SimulatedParticipant needs at least one target and one non-target score, got "
+                "ScoreSampler needs at least one target and one non-target score, got "
                 f"{len(self.target_scores)} and {len(self.nontarget_scores)}."
             )
         self.rng = _rng(rng)
@@ -88,7 +92,7 @@ class SimulatedParticipant:
         left = self._pools[int(is_target)]
         if not left:
             raise NeurospellError(
-                f"SimulatedParticipant ran out of {'target' if is_target else 'non-target'} "
+                f"ScoreSampler ran out of {'target' if is_target else 'non-target'} "
                 "scores (replace=False); call refill() or use replace=True."
             )
         return float(left.pop())
@@ -109,7 +113,7 @@ def flash_sequence(layout: SpellerLayout, rng=None) -> np.ndarray:
 
 
 def simulate_accuracy(
-    participant: SimulatedParticipant,
+    participant: ScoreSampler,
     layout: SpellerLayout,
     score_model,
     *,
@@ -127,7 +131,7 @@ def simulate_accuracy(
 
     Parameters
     ----------
-    participant : SimulatedParticipant
+    participant : ScoreSampler
     layout : SpellerLayout
     score_model : neurospell.decoder.ScoreModel
     max_repetitions : int

@@ -1,0 +1,87 @@
+"""The simulated person: the phrase they intend and the text typed so far (from the markers)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from neurospell.check import NeurospellError, validate_type
+from neurospell.logs import logger
+from neurospell.markers import BACKSPACE, apply_selection, intended_symbol, parse_select, parse_text
+from neurospell.types import SpellerLayout
+
+__all__ = ["Intention"]
+
+
+@dataclass
+class Intention:
+    """What the simulated person wants: the phrase and the text typed so far.
+
+    Parameters
+    ----------
+    phrase : str
+        The text the person intends to type (each character a symbol of ``layout``).
+    layout : SpellerLayout
+        The grid: which symbols each stimulus code lights up.
+    typed : str
+        Text typed so far (updated from ``select:S`` / ``text:T`` markers).
+    follow_labels : bool
+        Answer flashes labelled ``:target`` / ``:nontarget`` (calibration cues) as labelled;
+        otherwise (and for unlabelled flashes) by the intended symbol.
+    """
+
+    phrase: str
+    layout: SpellerLayout
+    typed: str = ""
+    follow_labels: bool = True
+    _warned: set = field(default_factory=set, init=False, repr=False)
+
+    def __post_init__(self):
+        validate_type(self.phrase, str, "phrase")
+        validate_type(self.layout, SpellerLayout, "layout")
+        missing = sorted({c for c in self.phrase if c not in self.layout.symbols})
+        if missing:
+            raise NeurospellError(
+                f"The phrase {self.phrase!r} has symbols that are not on the speller grid: {missing}. "
+                f"The grid has {''.join(self.layout.symbols)!r} (check the case, or the [speller] symbols)."
+            )
+
+    @property
+    def symbol(self) -> str | None:
+        """The symbol wanted now (``None``: the phrase is complete, nothing is wanted)."""
+        want = intended_symbol(self.phrase, self.typed)
+        if want == BACKSPACE and BACKSPACE not in self.layout.symbols:
+            if "no backspace" not in self._warned:
+                self._warned.add("no backspace")
+                logger.warning("The typed text %r went off the phrase but the grid has no backspace %r: the "
+                               "participant keeps wanting the phrase's next symbol.", self.typed, BACKSPACE)
+            return self.phrase[len(self.typed)] if len(self.typed) < len(self.phrase) else None
+        return want
+
+    def on_marker(self, label: str) -> bool:
+        """Update the typed text from a decision or text marker; ``True`` if it was one."""
+        sym = parse_select(label)
+        if sym is not None:
+            self.typed = apply_selection(self.typed, sym)
+            logger.info("participant: selected %r -> typed %r (wants %r)", sym, self.typed, self.symbol)
+            return True
+        text = parse_text(label)
+        if text is not None:
+            self.typed = text
+            logger.info("participant: typed text is %r (wants %r)", self.typed, self.symbol)
+            return True
+        return False
+
+    def is_target(self, code: int, label_target: bool | None = None) -> bool:
+        """Whether a flash of stimulus ``code`` is a target for this person now."""
+        if self.follow_labels and label_target is not None:
+            return bool(label_target)
+        want = self.symbol
+        if want is None or code < 1:
+            return False
+        if code > self.layout.n_groups:
+            if code not in self._warned:
+                self._warned.add(code)
+                logger.warning("Flash code %d is beyond the grid's %d flash groups; answered as a non-target.",
+                               code, self.layout.n_groups)
+            return False
+        return self.layout.symbols.index(want) in self.layout.flash_groups[code - 1]
