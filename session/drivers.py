@@ -6,7 +6,7 @@ uses one of these; none keeps its own selection loop.
   in onset order until the engine decides (the rest of the character's flashes are
   unused; a character that runs out of flashes forces the decision).
 * :func:`spell_symbol` / :func:`copy_spell` -- a score-level simulated participant
-  (:class:`~neurospell.session.simulation.SimulatedParticipant` or anything with
+  (:class:`~neurospell.session.simulator.scores.ScoreSampler` or anything with
   ``respond_flashes(layout, symbol, groups)``) answers the groups the engine asks for.
 * :class:`StreamDriver` -- a stream: sample chunks and markers from a live source's reader
   or a :class:`~neurospell.session.replay.RecordingReader` -> online filter + epocher

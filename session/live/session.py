@@ -68,6 +68,7 @@ from neurospell.markers import (
     flash_to_str,
     format_select,
     format_text,
+    intended_symbol,
     phrase_to_str,
     trial_to_str,
 )
@@ -77,7 +78,6 @@ from neurospell.types import EpochBatch
 from ..calibration import calibrate_model_alpha
 from ..drivers import GapIndexer, StreamDriver
 from ..engine import Completion, RowColumnFlashes, SelectionDecided, SpellerEngine
-from ..participant import intended_symbol
 from ..quality import calibration_warning
 from ..sessiondir import CALIBRATION, SPELLING, make_driver, make_engine
 from ..train import decoder_params
