@@ -35,10 +35,11 @@ from .train import decoder_params
 __all__ = ["CopySpellResult", "simulate_copy_spelling", "wilson_interval"]
 
 
-def wilson_interval(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """The Wilson score interval of a proportion (95 % for ``z = 1.96``)."""
+def wilson_interval(hits: int, n: int, z: float = 1.96) -> tuple[float, float] | tuple[None, None]:
+    """The Wilson score interval of a proportion (95 % for ``z = 1.96``); ``(None, None)``
+    without any trial (undefined, as every figure of :mod:`~neurospell.session.stats`)."""
     if n <= 0:
-        return float("nan"), float("nan")
+        return None, None
     p = hits / n
     den = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / den
