@@ -448,7 +448,14 @@ class Reader:
         return chunk, list(events)
 
     def new_gaps(self) -> list[Gap]:
-        """Gaps reported by the source since the last call."""
+        """Gaps reported by the source since the last call.
+
+        What the source saw (a BrainFlow package counter, a stream lost and back, its end;
+        the :class:`~neurospell.acquisition.Recorder` logs them). A consumer that must cut its
+        epochs at gaps re-indexes what it reads with a :class:`~neurospell.acquisition.GapIndexer`
+        (the same timestamp rule, :func:`~neurospell.acquisition.gaps.gap_steps`), which its
+        replay can repeat from the recorded timestamps.
+        """
         gaps = self._source.gaps[self._gap_pos :]
         self._gap_pos += len(gaps)
         return list(gaps)

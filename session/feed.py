@@ -38,11 +38,12 @@ class EpocherSink:
         return self.epocher.flush()
 
 
-def feed_chunk(sink, chunk, markers=(), *, indexer=None) -> list[EpochBatch]:
+def feed_chunk(sink, chunk, markers=(), *, indexer=None, on_piece: Callable | None = None) -> list[EpochBatch]:
     """Give one read (a chunk, or markers alone) to ``sink``; returns the non-empty batches.
 
     With ``indexer`` (a :class:`~neurospell.acquisition.GapIndexer`) the chunk is cut at
-    gaps and re-indexed first; the markers go with its last piece.
+    gaps and re-indexed first; the markers go with its last piece. ``on_piece(chunk)`` is
+    called with each piece before it is pushed (a live session records it).
     """
     if chunk is None or indexer is None:
         pieces = [chunk]
@@ -50,6 +51,8 @@ def feed_chunk(sink, chunk, markers=(), *, indexer=None) -> list[EpochBatch]:
         pieces = indexer.split(chunk)
     out = []
     for i, piece in enumerate(pieces):
+        if on_piece is not None and piece is not None:
+            on_piece(piece)
         b = sink.push(piece, markers if i == len(pieces) - 1 else ())
         if len(b):
             out.append(b)

@@ -13,7 +13,7 @@ from neurospell.preprocessing import OnlineEpocher, epochs_from_raw, load_record
 from neurospell.session.demo import SAMPLE_RECORDING, split_phrases
 from neurospell.session.drivers import StreamDriver
 from neurospell.session.engine import Completion, SpellerEngine
-from neurospell.session.feed import EpocherSink, feed
+from neurospell.session.feed import EpocherSink, feed, feed_chunk
 from neurospell.session.replay import RecordingReader, iter_recording
 
 
@@ -88,6 +88,14 @@ def test_feed_with_an_indexer_equals_indexing_by_hand(setup):
             by_hand.push(p)
         by_hand.push(pieces[-1], markers)
     by_hand.finish()
+    # one read at a time, as a live session's pump: feed_chunk, each piece recorded
+    by_step, recorded = _driver(cfg, raw, dec), []
+    ix2 = GapIndexer(raw.info["sfreq"], 0.05)
+    for i, (chunk, markers) in enumerate(chunks):
+        feed_chunk(by_step, None if i in lost else chunk, markers, indexer=ix2, on_piece=recorded.append)
+    by_step.finish()
+    assert sum(p.n_samples for p in recorded) == sum(c.n_samples for i, (c, _) in enumerate(chunks) if i not in lost)
+    assert _decisions(by_step) == _decisions(by_hand)
     assert len(ix.gaps) == 1 and ix.gaps[0]["n_samples"] >= 0.5 * raw.info["sfreq"] - 1
     assert _decisions(by_feed) == _decisions(by_hand)
     assert by_feed.n_flashes == by_hand.n_flashes
