@@ -4,7 +4,7 @@ Every path that runs a speller over streamed data reads the same way: a reader
 (``read() -> (chunk | None, markers)``: a live source's
 :class:`~neurospell.acquisition.Reader`, a recording's
 :class:`~neurospell.session.replay.RecordingReader`, a session folder's
-:class:`~neurospell.session.rawlogreplay.RawlogReader`) -> optionally a
+:class:`~neurospell.session.rawlogs.RawlogReader`) -> optionally a
 :class:`~neurospell.acquisition.GapIndexer` (samples re-indexed on the stream's clock, cut
 at gaps) -> a sink's ``push(chunk, markers)`` (a
 :class:`~neurospell.session.drivers.StreamDriver`, or :class:`EpocherSink` for epochs
