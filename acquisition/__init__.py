@@ -12,12 +12,13 @@ from neurospell.config import AcquisitionConfig
 
 from .base import BaseSource, Gap, Reader, marker_code
 from .brainflow_source import BrainFlowSource, board_ids, resolve_board_id
+from .gaps import GapIndexer, gap_steps
 from .lsl_io import LslEegOutlet, LslMarkerOutlet, LslSource, list_streams
 from .recorder import Recorder
 from .ring import RingBuffer
 
 __all__ = [
-    "BaseSource", "Reader", "Gap", "RingBuffer", "marker_code",
+    "BaseSource", "Reader", "Gap", "RingBuffer", "marker_code", "GapIndexer", "gap_steps",
     "BrainFlowSource", "board_ids", "resolve_board_id",
     "LslEegOutlet", "LslMarkerOutlet", "LslSource", "list_streams",
     "Recorder", "open_source",

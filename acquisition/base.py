@@ -26,6 +26,7 @@ from neurospell.lsl import local_clock
 from neurospell.markers import TRIAL_START, flash_to_int, flash_to_str, parse_flash, parse_trial
 from neurospell.types import MarkerEvent, SampleChunk
 
+from .gaps import gap_steps
 from .ring import RingBuffer
 
 #: Integer code of a marker whose label is neither a flash, a trial start nor an integer.
@@ -333,11 +334,9 @@ class BaseSource:
         )
 
     def _gap_from_timestamps(self, prev_ts: float | None, ts: np.ndarray, kind: str = "missing") -> None:
-        """Report gaps between consecutive timestamps (including ``prev_ts``) larger than one period.
-
-        Tolerance: a step counts as a gap when it exceeds one sampling period by more than
-        half a period and by more than ``gap_tolerance``; its size is
-        ``round(step * sfreq) - 1`` samples.
+        """Report the gaps between consecutive timestamps (including ``prev_ts``): the rule of
+        :func:`~neurospell.acquisition.gaps.gap_steps` (a step longer than one period plus
+        ``max(half a period, gap_tolerance)``; ``round(step * sfreq) - 1`` samples missing).
         """
         n = ts.size
         if n == 0 or (n == 1 and prev_ts is None):
@@ -350,12 +349,9 @@ class BaseSource:
         n_steps = n - 1 if prev_ts is None else n
         if ts[-1] - ref <= n_steps * period + tol:
             return
-        full = ts if prev_ts is None else np.concatenate(([prev_ts], ts))
-        step = np.diff(full)
-        for i in np.flatnonzero(step > period + tol):
-            n_missing = int(round(step[i] * self.sfreq)) - 1
+        for _, last_ts, n_missing in gap_steps(prev_ts, ts, self.sfreq, self.gap_tolerance):
             if n_missing >= 1:
-                self._report_gap(full[i], n_missing, kind)
+                self._report_gap(last_ts, n_missing, kind)
 
     # ------------------------------------------------------------------ hooks
     def _open(self) -> None:  # pragma: no cover - abstract
@@ -452,7 +448,14 @@ class Reader:
         return chunk, list(events)
 
     def new_gaps(self) -> list[Gap]:
-        """Gaps reported by the source since the last call."""
+        """Gaps reported by the source since the last call.
+
+        What the source saw (a BrainFlow package counter, a stream lost and back, its end;
+        the :class:`~neurospell.acquisition.Recorder` logs them). A consumer that must cut its
+        epochs at gaps re-indexes what it reads with a :class:`~neurospell.acquisition.GapIndexer`
+        (the same timestamp rule, :func:`~neurospell.acquisition.gaps.gap_steps`), which its
+        replay can repeat from the recorded timestamps.
+        """
         gaps = self._source.gaps[self._gap_pos :]
         self._gap_pos += len(gaps)
         return list(gaps)

@@ -157,7 +157,7 @@ def run_subject(config, args, data, lm, core) -> dict:
                                    seed=args.seed + 1 + i)
             runs[cond].append((r, sh))
             print(f"  {cond:<10} {phrase!r:<16} -> {r.text!r:<16} acc {r.accuracy:.2f} "
-                  f"{r.chars_per_min:5.2f} chars/min {r.flashes_per_char:5.1f} flashes/char", flush=True)
+                  f"{r.chars_per_minute:5.2f} chars/min {r.flashes_per_char:5.1f} flashes/char", flush=True)
     out = {"recording": label, "calibration": {"n_epochs": tr["n_epochs"], "heldout_auc": tr["heldout_auc"],
                                                "lm_alpha": tr["lm_alpha"]},
            "live": {cond: live_figures(items, len(config.speller.symbols)) for cond, items in runs.items()},

@@ -148,9 +148,12 @@ def parse_text(marker) -> str | None:
     return None
 
 
-def apply_selection(text: str, symbol: str) -> str:
-    """The typed text after selecting ``symbol``: backspace (``"<"``) deletes the last symbol."""
-    if symbol == BACKSPACE:
+def apply_selection(text: str, symbol: str, backspace: str = BACKSPACE) -> str:
+    """The typed text after selecting ``symbol``: ``backspace`` (``"<"``) deletes the last symbol.
+
+    The one rule for every path (the speller engine, the simulated participant, a replay).
+    """
+    if symbol == backspace:
         return text[:-1]
     return text + symbol
 

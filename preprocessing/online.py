@@ -26,7 +26,7 @@ import numpy as np
 from neurospell.check import NeurospellError, check_positive, validate_type
 from neurospell.config import PreprocessConfig
 from neurospell.logs import logger
-from neurospell.markers import TRIAL_START, parse_flash, parse_trial
+from neurospell.markers import TRIAL_START, decode_symbol, parse_flash, parse_trial
 from neurospell.types import EpochBatch, MarkerEvent, SampleChunk
 
 from .filters import (
@@ -225,6 +225,9 @@ class OnlineEpocher:
         self._seen: set = set()
         self._trials: list[tuple[float, int]] = []
         self._trial_count = 0
+        #: The intended symbol of each trial (character) index from its marker (``None``
+        #: when the marker names none): trial markers are read here only.
+        self.trial_symbols_: dict[int, str | None] = {}
         self._ready: list = []
         self.n_emitted_ = 0
         self.n_dropped_: Counter = Counter()
@@ -289,8 +292,9 @@ class OnlineEpocher:
 
         Flash markers (``flash:c[:target]`` labels or integer codes, see
         :mod:`neurospell.markers`) become epochs; trial markers set the trial index of the
-        flashes that follow them; other markers are ignored. A marker seen before (same
-        timestamp and code) is ignored, so nothing is emitted twice.
+        flashes that follow them (and their symbol, :attr:`trial_symbols_`); other markers
+        are ignored. A marker seen before (same timestamp and code) is ignored, so nothing
+        is emitted twice.
         """
         if isinstance(markers, MarkerEvent):
             markers = [markers]
@@ -307,6 +311,7 @@ class OnlineEpocher:
             if trial is not None or (not ev.label and ev.code == TRIAL_START):
                 idx = trial[0] if trial is not None else self._trial_count
                 self._trial_count = idx + 1
+                self.trial_symbols_[idx] = None if trial is None or trial[1] is None else decode_symbol(trial[1])
                 self._trials.append((ev.timestamp, idx))
                 self._trials.sort()
                 continue

@@ -28,16 +28,18 @@ from .drivers import copy_spell
 from .engine import SpellerEngine
 from .evaluation import auc, load_epochs, split_by_trials
 from .simulator.scores import ScoreSampler
-from .spelling import itr_bits, levenshtein
+from .spelling import levenshtein
+from .stats import SpellingStats
 from .train import decoder_params
 
 __all__ = ["CopySpellResult", "simulate_copy_spelling", "wilson_interval"]
 
 
-def wilson_interval(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """The Wilson score interval of a proportion (95 % for ``z = 1.96``)."""
+def wilson_interval(hits: int, n: int, z: float = 1.96) -> tuple[float, float] | tuple[None, None]:
+    """The Wilson score interval of a proportion (95 % for ``z = 1.96``); ``(None, None)``
+    without any trial (undefined, as every figure of :mod:`~neurospell.session.stats`)."""
     if n <= 0:
-        return float("nan"), float("nan")
+        return None, None
     p = hits / n
     den = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / den
@@ -48,6 +50,9 @@ def wilson_interval(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
 @dataclass
 class CopySpellResult:
     """Figures of one condition (a recording or all pooled, with or without the LM).
+
+    The figures come from :attr:`stats` (:class:`~neurospell.session.stats.SpellingStats`);
+    an undefined one is ``None``.
 
     Attributes
     ----------
@@ -80,8 +85,17 @@ class CopySpellResult:
     char_flashes: list = field(default_factory=list, repr=False)
 
     @property
-    def accuracy(self) -> float:
-        return self.correct / self.n_chars if self.n_chars else float("nan")
+    def stats(self) -> SpellingStats:
+        """The figures (:class:`~neurospell.session.stats.SpellingStats`; undefined: ``None``)."""
+        return SpellingStats(self.n_chars, self.flashes, self.seconds, self.n_symbols, self.correct, self.n_chars)
+
+    @property
+    def n_selections(self) -> int:
+        return self.n_chars
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.stats.accuracy
 
     @property
     def ci95(self) -> tuple[float, float]:
@@ -89,21 +103,21 @@ class CopySpellResult:
         return wilson_interval(self.correct, self.n_chars)
 
     @property
-    def flashes_per_char(self) -> float:
-        return self.flashes / self.n_chars if self.n_chars else float("nan")
+    def flashes_per_char(self) -> float | None:
+        return self.stats.flashes_per_char
 
     @property
-    def chars_per_minute(self) -> float:
-        return 60.0 * self.n_chars / self.seconds if self.seconds else float("nan")
+    def chars_per_minute(self) -> float | None:
+        return self.stats.chars_per_minute
 
     @property
-    def itr(self) -> float:
+    def itr(self) -> float | None:
         """Wolpaw ITR, bits per minute."""
-        return itr_bits(self.n_symbols, self.accuracy) * self.chars_per_minute
+        return self.stats.itr
 
     @property
-    def cer(self) -> float:
-        return self.edits / self.n_chars if self.n_chars else float("nan")
+    def cer(self) -> float | None:
+        return self.edits / self.n_chars if self.n_chars else None
 
     def add(self, other: CopySpellResult) -> None:
         for k in ("correct", "n_chars", "flashes", "seconds", "edits"):

@@ -8,9 +8,12 @@ uses one of these; none keeps its own selection loop.
 * :func:`spell_symbol` / :func:`copy_spell` -- a score-level simulated participant
   (:class:`~neurospell.session.simulator.scores.ScoreSampler` or anything with
   ``respond_flashes(layout, symbol, groups)``) answers the groups the engine asks for.
-* :class:`StreamDriver` -- a stream: sample chunks and markers from a live source's reader
-  or a :class:`~neurospell.session.replay.RecordingReader` -> online filter + epocher
-  (:class:`~neurospell.preprocessing.OnlineEpocher`) -> decoder -> engine(s).
+* :class:`StreamDriver` -- a stream: sample chunks and markers from a live source's reader,
+  a :class:`~neurospell.session.replay.RecordingReader` or a session folder's rawlog (read
+  by the one feed loop, :func:`~neurospell.session.feed.feed`) -> online filter + epocher
+  (:class:`~neurospell.preprocessing.OnlineEpocher`) -> decoder -> engine(s). Symbols
+  chosen outside the flashing (a backspace key, a completion) go through
+  :meth:`StreamDriver.select`, live and in a replay.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from neurospell.acquisition.gaps import GapIndexer  # (the gap rule's home; imported from here too)
 from neurospell.check import NeurospellError, validate_type
-from neurospell.markers import decode_symbol, parse_phrase, parse_trial
+from neurospell.markers import BACKSPACE, apply_selection, parse_phrase
 from neurospell.preprocessing import OnlineEpocher
-from neurospell.types import EpochBatch, SampleChunk
+from neurospell.types import EpochBatch
 
-from .engine import SelectionDecided, SpellerEngine
+from .engine import Completion, SelectionDecided, SpellerEngine
+from .feed import feed
 
 __all__ = ["run_trials", "spell_symbol", "copy_spell", "StreamDriver", "PhraseRun", "GapIndexer"]
 
@@ -180,6 +185,9 @@ class StreamDriver:
     with what it had. Without trial markers (a live session) every flash goes to the
     current selection. A phrase marker (``phrase:<kind>:<text>``) starts a new
     :class:`PhraseRun` and every engine restarts from an empty text (a new LM context).
+    The intended symbol of each character comes from the epocher
+    (:attr:`~neurospell.preprocessing.OnlineEpocher.trial_symbols_`), which reads the trial
+    markers.
 
     Parameters
     ----------
@@ -222,10 +230,14 @@ class StreamDriver:
         self.on_score = on_score
         self.phrases: list[PhraseRun] = []
         self._phrase_marks: list[tuple[float, str, str]] = []
-        self._symbols: dict[int, str | None] = {}
         self._trial: int | None = None
         self._closed = [False] * len(self.engines)
         self.n_scored = 0
+        #: Flashes handed on (``on_score``) so far, unknown groups included.
+        self.n_flashes = 0
+        self._selects: list[tuple[int, str, str | None]] = []
+        #: The first logged selection whose text the replay did not reproduce (``None``: none).
+        self.select_mismatch: str | None = None
 
     @classmethod
     def for_recording(cls, engines, decoder, cfg, raw, **kw) -> StreamDriver:
@@ -246,9 +258,6 @@ class StreamDriver:
             ph = parse_phrase(m.label) if m.label else None
             if ph is not None:
                 self._phrase_marks.append((m.timestamp, ph.kind, ph.text))
-            tr = parse_trial(m.label) if m.label else None
-            if tr is not None:
-                self._symbols[tr[0]] = None if tr[1] is None else decode_symbol(tr[1])
         self.epocher.push_markers(markers)
         batch = self.epocher.update(chunk)
         self._feed(batch)
@@ -258,38 +267,76 @@ class StreamDriver:
                   poll: float = 0.05) -> EpochBatch:
         """Consume a reader (``read() -> (chunk | None, markers)``) and decode as it goes.
 
-        A :class:`~neurospell.session.replay.RecordingReader` ends by itself (``exhausted``);
-        a live source's :class:`~neurospell.acquisition.Reader` runs until ``stop()`` returns
-        ``True`` (waiting up to ``poll`` seconds for new samples between reads). The open
-        selection is then decided (:meth:`finish`). Returns all epochs.
+        :func:`~neurospell.session.feed.feed` with this driver: a
+        :class:`~neurospell.session.replay.RecordingReader` ends by itself (``exhausted``);
+        a live source's :class:`~neurospell.acquisition.Reader` runs until ``stop()``
+        returns ``True`` (waiting up to ``poll`` seconds for new samples between reads).
+        The open selection is then decided (:meth:`finish`). Returns all epochs.
         """
-        if stop is None and not hasattr(reader, "exhausted"):
-            raise NeurospellError(
-                "read_from: a live reader never ends by itself; pass stop=callable returning True "
-                "when the stream should end.")
-        batches = []
-        while stop is None or not stop():
-            chunk, markers = reader.read()
-            if chunk is None and not markers:
-                if getattr(reader, "exhausted", False):
-                    break
-                if hasattr(reader, "wait"):
-                    reader.wait(poll)
-                continue
-            b = self.push(chunk, markers)
-            if len(b):
-                batches.append(b)
-        b = self.finish()
-        if len(b):
-            batches.append(b)
-        return EpochBatch.concatenate(batches) if batches else b
+        batches = feed(reader, self, stop=stop, poll=poll)
+        return EpochBatch.concatenate(batches) if batches else self.epocher.pop_epochs()
 
-    def finish(self) -> EpochBatch:
-        """The stream ended: flush the epocher and decide every open selection."""
+    def finish(self, *, decide: bool = True) -> EpochBatch:
+        """The stream ended: flush the epocher and decide every open selection.
+
+        ``decide=False``: the stream was cut short (a crash): the flashes still waiting for
+        samples are dropped and nothing more is scored or decided (the live session never
+        did). Logged selections due by then (:meth:`select_logged`) are applied first.
+        """
+        self._apply_selects()
         batch = self.epocher.flush()
-        self._feed(batch)
-        self._close_trial()
+        if decide:
+            self._feed(batch)
+            self._close_trial()
         return batch
+
+    # -- symbols chosen outside the flashing -------------------------------------------------------
+    def select(self, symbol) -> str:
+        """Apply a symbol chosen directly (a backspace key, a clicked completion) to every engine.
+
+        Parameters
+        ----------
+        symbol : str | Completion
+            A grid symbol, ``"<"`` (backspace) or a :class:`~neurospell.session.engine.Completion`.
+
+        Returns
+        -------
+        text : str
+            The (first) engine's text after it.
+        """
+        for e in self.engines:
+            e.select(symbol)
+        return self.engines[0].text
+
+    def select_logged(self, symbol: str, text: str | None = None, *, after: int = 0) -> None:
+        """Replay a logged direct selection where the live session applied it.
+
+        Parameters
+        ----------
+        symbol : str
+            The logged symbol: a grid symbol, ``"<"``, or the word of a completion.
+        text : str | None
+            The text the live session had after it; a symbol that is not a grid symbol, or
+            whose result differs from ``text``, is read as a completion's word. A text the
+            replay does not reproduce is kept in :attr:`select_mismatch`.
+        after : int
+            Applied before the flash that follows the first ``after`` flashes handed on
+            (:attr:`n_flashes`), i.e. after the flashes logged before it, or at
+            :meth:`finish`.
+        """
+        self._selects.append((int(after), str(symbol), text))
+        self._apply_selects()
+
+    def _apply_selects(self) -> None:
+        while self._selects and self._selects[0][0] <= self.n_flashes:
+            _, sym, text = self._selects.pop(0)
+            e = self.engines[0]
+            direct = (sym in e.layout.symbols or sym == BACKSPACE) and (
+                text is None or apply_selection(e.text, sym) == text)
+            now = self.select(sym if direct else Completion(sym))
+            if text is not None and now != text and self.select_mismatch is None:
+                self.select_mismatch = (f"after the direct selection {sym!r} the live text was {text!r}, the "
+                                        f"replay's {now!r}")
 
     # -- decoding --------------------------------------------------------------------------------
     def _phrase_for(self, onset: float) -> None:
@@ -332,8 +379,11 @@ class StreamDriver:
         for i in order:
             self._phrase_for(float(batch.onsets[i]))
             code, trial = int(batch.codes[i]), int(trials[i])
+            if self._selects:
+                self._apply_selects()
             if self.on_score is not None:
                 self.on_score(float(batch.onsets[i]), code - 1, float(scores[i]), trial)
+            self.n_flashes += 1
             if code < 1:
                 continue  # a flash of unknown group is no evidence for any symbol
             if trial >= 0 and trial != self._trial:
@@ -342,7 +392,7 @@ class StreamDriver:
                 self._closed = [False] * len(self.engines)
                 ph = self._current()
                 ph.trials.append(trial)
-                ph.symbols.append(self._symbols.get(trial))
+                ph.symbols.append(self.epocher.trial_symbols_.get(trial))
             elif trial < 0:
                 self._closed = [False] * len(self.engines)
             for k, e in enumerate(self.engines):
@@ -353,66 +403,3 @@ class StreamDriver:
                     self._record(k, events)
                     if trial >= 0:
                         self._closed[k] = True
-
-
-# -- sample indices across gaps ---------------------------------------------------------------
-class GapIndexer:
-    """Chunks as a :class:`StreamDriver` must get them so that no epoch spans missing samples.
-
-    A source counts the samples it received (``SampleChunk.first_index``), so a stretch the
-    stream never delivered (a lost and re-resolved stream, dropped packets) leaves no hole in
-    the indices, and the epocher would cut an epoch across it. This re-indexes the samples
-    on the stream's own clock: a step between consecutive timestamps larger than one period
-    plus ``max(half a period, tolerance)`` (the acquisition's gap rule) advances the index by
-    ``round(step * sfreq) - 1`` missing samples, and the chunk is split there. The live
-    session feeds its driver through one indexer per recorded run, starting at 0 at the run's
-    first sample; a replay of the run's recording that does the same feeds identical chunks.
-
-    Parameters
-    ----------
-    sfreq : float
-        Sampling rate, Hz.
-    tolerance : float
-        Seconds a step may exceed one period before it counts as a gap (``gap_tolerance``).
-    as_recorded : bool
-        Round the values to float32 (what a rawlog stores) before handing them on.
-
-    Attributes
-    ----------
-    gaps : list of dict
-        ``{"t": time of the last sample before the gap, "n_samples", "duration"}``.
-    """
-
-    def __init__(self, sfreq: float, tolerance: float = 0.05, *, as_recorded: bool = False):
-        self.sfreq = float(sfreq)
-        period = 1.0 / self.sfreq
-        self.limit = period + max(0.5 * period, float(tolerance))
-        self.as_recorded = bool(as_recorded)
-        self.next_index = 0
-        self.prev_ts: float | None = None
-        self.gaps: list[dict] = []
-
-    def split(self, chunk: SampleChunk) -> list[SampleChunk]:
-        """The chunk's samples, cut at gaps, each piece with its index on the stream's clock."""
-        ts = chunk.timestamps
-        data = chunk.data.astype(np.float32).astype(np.float64) if self.as_recorded else chunk.data
-        full = ts if self.prev_ts is None else np.concatenate(([self.prev_ts], ts))
-        cuts = np.flatnonzero(np.diff(full) > self.limit)
-        offset = 0 if self.prev_ts is None else 1
-        bounds = [0] + [int(c) + 1 - offset for c in cuts] + [ts.size]
-        out = []
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-            if b <= a:
-                continue
-            prev = self.prev_ts if a == 0 else float(ts[a - 1])
-            if prev is not None and ts[a] - prev > self.limit:
-                n_missing = max(0, int(round((ts[a] - prev) * self.sfreq)) - 1)
-                if n_missing:
-                    self.next_index += n_missing
-                    self.gaps.append({"t": float(prev), "n_samples": n_missing, "duration": n_missing / self.sfreq})
-            out.append(SampleChunk._trusted(data[:, a:b], ts[a:b], chunk.ch_names, chunk.ch_types, chunk.sfreq,
-                                            self.next_index))
-            self.next_index += b - a
-        if ts.size:
-            self.prev_ts = float(ts[-1])
-        return out

@@ -41,6 +41,7 @@ from neurospell.lm_fusion import (
     should_stop,
 )
 from neurospell.logs import logger
+from neurospell.markers import apply_selection
 from neurospell.types import Candidate, CandidateList, CharDistribution, Decision, SpellerLayout
 
 __all__ = [
@@ -60,11 +61,8 @@ __all__ = [
 DEFAULT_ALPHA = 1.0
 
 
-def apply_symbol(text: str, symbol: str, backspace: str = BACKSPACE) -> str:
-    """The text after selecting ``symbol`` (``backspace`` deletes the last character)."""
-    if symbol == backspace:
-        return text[:-1]
-    return text + symbol
+#: The text after selecting a symbol (:func:`neurospell.markers.apply_selection`, its one home).
+apply_symbol = apply_selection
 
 
 def model_alpha(decoder, lm_name: str | None = None) -> float | None:

@@ -2,9 +2,10 @@
 
 :class:`RecordingReader` reads a recording like a live source's reader (``read()`` ->
 sample chunk + markers, in fixed or random chunk sizes). :func:`replay_batch` streams a
-recording through it into the same :class:`~neurospell.preprocessing.OnlineEpocher` a live
-session uses (or into a :class:`~neurospell.session.drivers.StreamDriver`, which adds the
-decoder and the speller engine), as fast as the CPU allows, and returns the epochs and a
+recording through it (the one feed loop, :func:`~neurospell.session.feed.feed`) into the
+same :class:`~neurospell.preprocessing.OnlineEpocher` a live session uses (or into a
+:class:`~neurospell.session.drivers.StreamDriver`, which adds the decoder and the speller
+engine), as fast as the CPU allows, and returns the epochs and a
 summary; ``on_batch`` receives each batch of epochs as it is completed.
 
 :func:`replay_lsl` publishes the recording's EEG and markers as LSL streams (through the
@@ -32,6 +33,8 @@ from neurospell.lsl import local_clock
 from neurospell.markers import annotation_to_label
 from neurospell.preprocessing import OnlineEpocher, load_recording
 from neurospell.types import EpochBatch, MarkerEvent, SampleChunk
+
+from .feed import EpocherSink, feed
 
 __all__ = ["ReplayResult", "RecordingReader", "recording_markers", "iter_recording", "replay_batch",
            "replay_lsl"]
@@ -229,33 +232,24 @@ def replay_batch(
             name = str(path_or_raw)
         sfreq = raw.info["sfreq"]
         if driver is not None:
-            epocher = driver.epocher
+            sink = driver
         else:
-            epocher = OnlineEpocher(cfg, sfreq, raw.ch_names, raw.get_channel_types(), picks=picks,
-                                    buffer_seconds=max(10.0, 2 * (cfg.tmax - cfg.tmin) + chunk_seconds))
-        batches = []
+            sink = EpocherSink(OnlineEpocher(cfg, sfreq, raw.ch_names, raw.get_channel_types(), picks=picks,
+                                             buffer_seconds=max(10.0, 2 * (cfg.tmax - cfg.tmin) + chunk_seconds)))
+        epocher = sink.epocher
         n_flashes = 0
         t_start = time.perf_counter()
         bar = _progress(progress, raw.n_times, f"replay {name}")
+
+        def on_read(chunk, markers):
+            nonlocal n_flashes
+            n_flashes += sum(1 for m in markers if 0 <= m.code < 200)
+            if bar is not None:
+                bar.update(chunk.n_samples)
+
         try:
-            for chunk, markers in RecordingReader(raw, chunk_seconds=chunk_seconds, rng=rng):
-                n_flashes += sum(1 for m in markers if 0 <= m.code < 200)
-                if driver is not None:
-                    b = driver.push(chunk, markers)
-                else:
-                    epocher.push_markers(markers)
-                    b = epocher.update(chunk)
-                if len(b):
-                    batches.append(b)
-                    if on_batch is not None:
-                        on_batch(b)
-                if bar is not None:
-                    bar.update(chunk.n_samples)
-            b = driver.finish() if driver is not None else epocher.flush()
-            if len(b):
-                batches.append(b)
-                if on_batch is not None:
-                    on_batch(b)
+            batches = feed(RecordingReader(raw, chunk_seconds=chunk_seconds, rng=rng), sink, on_read=on_read,
+                           on_batch=on_batch)
         finally:
             if bar is not None:
                 bar.close()

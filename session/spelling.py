@@ -13,7 +13,6 @@ calibration scores through the same engine.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from neurospell.types import Decision, EpochBatch, SpellerLayout
 from .drivers import run_trials, spell_symbol
 from .engine import SelectionDecided, SpellerEngine, model_alpha
 from .simulator.scores import ScoreSampler
+from .stats import SpellingStats, itr_bits
 
 __all__ = ["SpellingResult", "SpellingReport", "decode_recording", "decode_batch",
            "spelling_result", "itr_bits", "levenshtein", "intended_text_from_raw",
@@ -50,19 +50,6 @@ CALIBRATION_PHRASES = (
 )
 
 
-def itr_bits(n_symbols: int, accuracy: float) -> float:
-    """Wolpaw information transfer per selection, bits.
-
-    ``B = log2 N + P log2 P + (1 - P) log2((1 - P) / (N - 1))``; 0 at or below chance.
-    """
-    n, p = int(n_symbols), float(accuracy)
-    if n < 2 or p <= 1.0 / n:
-        return 0.0
-    if p >= 1.0:
-        return math.log2(n)
-    return math.log2(n) + p * math.log2(p) + (1 - p) * math.log2((1 - p) / (n - 1))
-
-
 def levenshtein(a: str, b: str) -> int:
     """Edit distance (insertions, deletions, substitutions) between two strings."""
     prev = list(range(len(b) + 1))
@@ -77,6 +64,9 @@ def levenshtein(a: str, b: str) -> int:
 @dataclass(frozen=True)
 class SpellingResult:
     """Decoded text and its figures, for one condition (with or without the LM).
+
+    The figures come from :attr:`stats` (:class:`~neurospell.session.stats.SpellingStats`);
+    an undefined one is ``None``.
 
     Attributes
     ----------
@@ -106,40 +96,45 @@ class SpellingResult:
     symbols: tuple[str, ...] = field(default=(), repr=False)
 
     @property
+    def stats(self) -> SpellingStats:
+        """The figures (:class:`~neurospell.session.stats.SpellingStats`): the accuracy is out
+        of the intended symbols (a selection missing counts as wrong)."""
+        hits = None
+        if self.intended:
+            hits = sum(d.symbol == t for d, t in zip(self.decisions, self.intended, strict=False))
+        return SpellingStats(len(self.decisions), int(sum(self.n_flashes)), self.seconds, self.n_symbols,
+                             hits, len(self.intended) if self.intended else None)
+
+    @property
     def n_selections(self) -> int:
         return len(self.decisions)
 
     @property
-    def accuracy(self) -> float:
-        """Fraction of selections equal to the intended symbol (NaN without intended text)."""
-        if not self.intended:
-            return float("nan")
-        hits = sum(d.symbol == t for d, t in zip(self.decisions, self.intended, strict=False))
-        return hits / max(len(self.intended), 1)
+    def accuracy(self) -> float | None:
+        """Fraction of the intended symbols selected (``None`` without intended text)."""
+        return self.stats.accuracy
 
     @property
-    def cer(self) -> float:
-        """Character error rate of the decoded text against the intended text."""
+    def cer(self) -> float | None:
+        """Character error rate of the decoded text against the intended text (``None`` without)."""
         if not self.intended:
-            return float("nan")
+            return None
         return levenshtein(self.decoded, self.intended) / len(self.intended)
 
     @property
-    def chars_per_minute(self) -> float:
-        """Selections per minute."""
-        return 60.0 * self.n_selections / self.seconds if self.seconds > 0 else float("nan")
+    def chars_per_minute(self) -> float | None:
+        """Selections per minute (``None`` without spelling time)."""
+        return self.stats.chars_per_minute
 
     @property
-    def itr(self) -> float:
-        """Wolpaw information transfer rate, bits per minute."""
-        acc = self.accuracy
-        if math.isnan(acc):
-            return float("nan")
-        return itr_bits(self.n_symbols, acc) * self.chars_per_minute
+    def itr(self) -> float | None:
+        """Wolpaw information transfer rate, bits per minute (``None`` without an accuracy)."""
+        return self.stats.itr
 
     @property
-    def flashes_per_char(self) -> float:
-        return float(np.mean(self.n_flashes)) if self.n_flashes else float("nan")
+    def flashes_per_char(self) -> float | None:
+        """Mean flashes per selection (``None`` without a selection)."""
+        return self.stats.flashes_per_char
 
     def summary(self) -> dict:
         return {"lm": self.lm, "decoded": self.decoded, "corrected": self.corrected,

@@ -117,7 +117,7 @@ def test_calibrate_train_copy_spell_high_snr(loop_factory, tmp_path):
     assert res.stop_reason == "all phases complete"
     assert res.n_discarded == 0 and res.n_scored == res.n_flashes
     assert 0 < res.flashes_per_char <= cfg.speller.max_repetitions * 12
-    assert res.itr > 0 and res.chars_per_min > 0
+    assert res.itr > 0 and res.chars_per_minute > 0
     assert elapsed < DEADLINE
     snap = s.snapshot()
     assert snap.phase == "stopped" and snap.text == "NO" and snap.n_decisions == 2
@@ -398,14 +398,21 @@ def test_accuracy_vs_repetitions_of_the_calibration():
     n = codes.size
     batch = EpochBatch(np.zeros((n, 1, 4)), codes, np.arange(n) * 0.1, 0.0, 100.0, ("Cz",),
                        targets=targets, trials=trials)
+    # the engine's score model: one variance for both classes, so its log-likelihood ratio
+    # grows linearly with the score and a symbol's evidence ranks as its summed scores
+    from neurospell.decoder import ScoreModel
+
+    rng = np.random.default_rng(0)
+    model = ScoreModel().fit(np.r_[rng.normal(0.0, 0.3, 300), rng.normal(1.0, 0.3, 300)],
+                             np.r_[np.zeros(300), np.ones(300)].astype(bool))
     # perfect scores: every character right from the first repetition
-    assert accuracy_vs_repetitions(batch, targets.astype(float), layout) == [1.0] * n_rep
+    assert accuracy_vs_repetitions(batch, targets.astype(float), layout, model) == [1.0] * n_rep
     # the first repetition of character 0 points at another symbol; the third outweighs it
     scores = targets.astype(float)
     other = next(s for s in range(len(layout.symbols)) if s != chars[0] and
                  not any(s in g and chars[0] in g for g in layout.flash_groups))
     first = slice(0, n_g)
     scores[first] = [1.5 if other in layout.flash_groups[g] else 0.0 for g in range(n_g)]
-    assert accuracy_vs_repetitions(batch, scores, layout) == [0.75, 0.75, 1.0]
+    assert accuracy_vs_repetitions(batch, scores, layout, model) == [0.75, 0.75, 1.0]
     # no trial markers: no curve
-    assert accuracy_vs_repetitions(dataclasses.replace(batch, trials=None), scores, layout) is None
+    assert accuracy_vs_repetitions(dataclasses.replace(batch, trials=None), scores, layout, model) is None

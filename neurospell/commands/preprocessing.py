@@ -205,14 +205,20 @@ def _print_phrases(driver, config) -> None:
             res = spelling_result(ph.decisions[k], layout, config.speller, intended=intended, lm_name=name)
             tag = f"[{name}] phrase {i + 1}" + (f" ({ph.kind})" if ph.kind else "")
             line = f"{tag} decoded: {res.decoded!r}"
+            fpc, cpm = res.flashes_per_char, res.chars_per_minute
+            rates = (f"{_num(None if fpc is None else fpc / n_groups, '.1f')} repetitions/char, "
+                     f"{_num(cpm, '.2f')} chars/min")
             if res.intended:
                 line += (f"  intended: {res.intended!r}  accuracy {res.accuracy:.2f}, CER {res.cer:.2f}, "
-                         f"{res.flashes_per_char / n_groups:.1f} repetitions/char, "
-                         f"{res.chars_per_minute:.2f} chars/min, ITR {res.itr:.1f} bits/min")
+                         f"{rates}, ITR {_num(res.itr, '.1f')} bits/min")
             else:
-                line += (f"  {res.flashes_per_char / n_groups:.1f} repetitions/char, "
-                         f"{res.chars_per_minute:.2f} chars/min (no intended text in the file: no accuracy)")
+                line += f"  {rates} (no intended text in the file: no accuracy)"
             print(line)
+
+
+def _num(value, spec: str) -> str:
+    """A figure as text; ``-`` for an undefined one (``None``, see :mod:`neurospell.session.stats`)."""
+    return "-" if value is None else format(value, spec)
 
 
 def _inspect(args, config) -> int:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..engine import EngineSnapshot
-from ..spelling import itr_bits
+from ..stats import SpellingStats
 
 __all__ = ["DecisionRecord", "LiveSnapshot", "LiveResult"]
 
@@ -157,30 +157,36 @@ class LiveResult:
     n_symbols: int = 36
 
     @property
+    def stats(self) -> SpellingStats:
+        """The figures (:class:`~neurospell.session.stats.SpellingStats`; undefined: ``None``):
+        the accuracy is out of the copy-mode decisions."""
+        marks = [d.correct for d in self.decisions if d.correct is not None]
+        return SpellingStats(len(self.decisions), int(sum(d.n_flashes for d in self.decisions)), self.duration,
+                             self.n_symbols, sum(marks) if marks else None, len(marks) or None)
+
+    @property
     def n_selections(self) -> int:
         return len(self.decisions)
 
     @property
     def accuracy(self) -> float | None:
         """Fraction of copy-mode decisions that chose the intended symbol (``None`` without any)."""
-        marks = [d.correct for d in self.decisions if d.correct is not None]
-        return None if not marks else float(np.mean(marks))
+        return self.stats.accuracy
 
     @property
-    def chars_per_min(self) -> float:
-        return 0.0 if self.duration <= 0 else 60.0 * self.n_selections / self.duration
+    def chars_per_minute(self) -> float | None:
+        """Selections per minute of spelling (``None`` without spelling time)."""
+        return self.stats.chars_per_minute
 
     @property
-    def flashes_per_char(self) -> float:
-        return 0.0 if not self.decisions else float(np.mean([d.n_flashes for d in self.decisions]))
+    def flashes_per_char(self) -> float | None:
+        """Mean flashes per decision (``None`` without a decision)."""
+        return self.stats.flashes_per_char
 
     @property
-    def itr(self) -> float:
-        """Wolpaw ITR, bits per minute (copy-mode accuracy; 0 without one)."""
-        acc = self.accuracy
-        if acc is None or self.duration <= 0:
-            return 0.0
-        return itr_bits(self.n_symbols, acc) * self.n_selections * 60.0 / self.duration
+    def itr(self) -> float | None:
+        """Wolpaw ITR, bits per minute (copy-mode accuracy; ``None`` without one)."""
+        return self.stats.itr
 
     @property
     def decision_latencies(self) -> np.ndarray:
@@ -193,7 +199,7 @@ class LiveResult:
         return {
             "text": self.text, "target_text": self.target_text, "stop_reason": self.stop_reason,
             "n_selections": self.n_selections, "accuracy": self.accuracy,
-            "chars_per_min": self.chars_per_min, "itr_bits_per_min": self.itr,
+            "chars_per_min": self.chars_per_minute, "itr_bits_per_min": self.itr,
             "flashes_per_char": self.flashes_per_char, "duration_s": self.duration,
             "n_flashes": self.n_flashes, "n_scored": self.n_scored, "n_discarded": self.n_discarded,
             "n_gaps": len(self.gaps), "n_pauses": len(self.pauses),

@@ -127,7 +127,8 @@ def train_decoder(name: str, params: dict, batch: EpochBatch, config, layout, *,
         "erp_target": x[y].mean(axis=0), "erp_nontarget": x[~y].mean(axis=0),
         "times": batch.times, "ch_names": batch.ch_names,
         "model_path": None if model_path is None else str(model_path),
-        "accuracy_vs_repetitions": accuracy_vs_repetitions(batch, getattr(dec, "heldout_scores_", ()), layout),
+        "accuracy_vs_repetitions": accuracy_vs_repetitions(batch, getattr(dec, "heldout_scores_", ()), layout,
+                                                           dec.score_model_),
     }
     step(1.0, "done")
     return dec, report
