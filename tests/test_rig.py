@@ -15,10 +15,12 @@ import mne
 import numpy as np
 import pytest
 
-from neurospell.acquisition import list_streams
+from neurospell.acquisition import LslSource, list_streams
 from neurospell.check import NeurospellError, StreamError
+from neurospell.cli import main
 from neurospell.config import load_config
 from neurospell.lsl import local_clock
+from neurospell.session.markerlink import session_source_id
 from neurospell.session.rig import ConnectRequest, open_rig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,9 +46,13 @@ def _wait(pred, timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
+def _named(name: str, wait: float = 1.0) -> list[dict]:
+    """The LSL streams named ``name`` that are visible."""
+    return [s for s in list_streams(wait) if s["name"] == name]
+
+
 def _count(name: str, wait: float = 1.0) -> int:
-    """How many LSL streams named ``name`` are visible."""
-    return sum(s["name"] == name for s in list_streams(wait))
+    return len(_named(name, wait))
 
 
 def _gone(*names: str) -> None:
@@ -102,10 +108,54 @@ def _samples_arrive(rig) -> None:
     _wait(lambda: rig.read_samples() is not None, 20.0, "samples from the rig's source")
 
 
+@pytest.mark.parametrize("kind", ["replay", "lsl", "simulated"])
+def test_spell_builds_its_lsl_source_with_the_acquisition_settings(kind, tmp_path, capsys):
+    """``neurospell spell --source replay:FILE | lsl:NAME | simulated``: the LSL source the
+    session reads carries every [acquisition] setting of the --config file (the session runs
+    in this process; the source is found by its acquisition thread while it runs)."""
+    cfg = tmp_path / "acq.toml"
+    cfg.write_text("[acquisition]\n" + "".join(f"{k} = {v}\n" for k, v in ACQ.items()))
+    pub = None
+    if kind == "replay":
+        source = f"replay:{_recording(tmp_path / 'rec_raw.fif')}"
+    elif kind == "lsl":
+        stream = f"rig-eeg-{uuid.uuid4().hex[:8]}"
+        pub = _publisher(stream)
+        source = f"lsl:{stream}"
+    else:
+        source = "simulated"
+    seen, done = [], threading.Event()
+
+    def watch():  # the sources whose acquisition thread runs in this process
+        while not done.is_set() and not seen:
+            for t in threading.enumerate():
+                source = getattr(getattr(t, "_target", None), "__self__", None)
+                if type(source) is LslSource:
+                    seen.append({k: getattr(source, k) for k in ACQ})
+            done.wait(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        rc = main(["--config", str(cfg), "spell", "--source", source, "--headless", "--calibrate", "A",
+                   "--calibration-repetitions", "1", "--max-minutes", "0.05", "--lm", "uniform"])
+    finally:
+        done.set()
+        watcher.join(10)
+        if pub is not None:
+            pub.kill()
+            pub.wait(10)
+    out = capsys.readouterr().out
+    assert rc == 0 and "stopped         max_minutes" in out, out
+    assert seen and all(s == ACQ for s in seen), (seen, out)
+
+
 def test_the_gui_connector_opens_one_marker_outlet_for_an_lsl_stream_and_closes_it(config, tmp_path):
     """``kind="lsl"`` through the GUI command's connector: exactly one marker stream of the
-    session's name is published, the source carries the [acquisition] settings, and closing
-    the connection leaves nothing resolvable and the source stopped."""
+    session's name is published, with the source id that makes the participant behind the
+    stream follow this session (as ``neurospell spell --source lsl:NAME`` does), the source
+    carries the [acquisition] settings, and closing the connection leaves nothing resolvable
+    and the source stopped."""
     from neurospell.commands.gui import Connector
 
     stream = f"rig-eeg-{uuid.uuid4().hex[:8]}"
@@ -115,7 +165,9 @@ def test_the_gui_connector_opens_one_marker_outlet_for_an_lsl_stream_and_closes_
             ConnectRequest("lsl", stream=stream), config)
         try:
             name = conn.marker_outlet.name
-            assert _count(name, 2.0) == 1, f"the marker stream {name!r} is published more than once"
+            found = _named(name, 2.0)
+            assert len(found) == 1, f"the marker stream {name!r} is published {len(found)} times"
+            assert found[0]["source_id"] == session_source_id(name, stream), found
             _check_settings(conn.source)
             _wait(lambda: conn.read_samples() is not None, 20.0, "samples")
             assert conn.folder is not None and conn.folder.is_dir()
