@@ -119,7 +119,8 @@ class Connection(Protocol):
 
 
 class Connector(Protocol):
-    """Opens sources for the window (the command line supplies one; the GUI imports no stage)."""
+    """Opens sources for the window (``neurospell gui`` supplies a :class:`RigConnector`; the
+    GUI imports no stage)."""
 
     def list_streams(self) -> list[dict]:
         """The LSL streams visible: dicts with ``name``, ``type``, ``n_channels``, ``sfreq``."""
