@@ -55,16 +55,15 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from neurospell.acquisition import LslMarkerOutlet, LslSource  # noqa: E402
 from neurospell.config import load_config  # noqa: E402
 from neurospell.lm_fusion import make_model  # noqa: E402
 from neurospell.logs import set_log_level  # noqa: E402
-from neurospell.lsl import configure_lsl  # noqa: E402
 from neurospell.preprocessing import load_recording  # noqa: E402
 from neurospell.session.copyspell import simulate_copy_spelling, wilson_interval  # noqa: E402
 from neurospell.session.headless import HeadlessDisplay  # noqa: E402
 from neurospell.session.live import LiveSession, Start  # noqa: E402
-from neurospell.session.simulator import ParticipantProcess, RealEpochGenerator  # noqa: E402
+from neurospell.session.rig import ConnectRequest, open_rig  # noqa: E402
+from neurospell.session.simulator import RealEpochGenerator  # noqa: E402
 from neurospell.session.spelling import itr_bits  # noqa: E402
 
 
@@ -73,33 +72,27 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def run_session(config, phrase, participant_args, *, core=None, **session_kw):
+def run_session(config, phrase, participant_args, *, core=None, lm=None, lm_name=None, **session_kw):
     """One session with a fresh participant intending ``phrase``; returns (result, session, cpu_share)."""
-    markers = f"bench-live-markers-{uuid.uuid4().hex[:8]}"
-    outlet = LslMarkerOutlet(markers)
-    part = ParticipantProcess(phrase, markers, args=participant_args)
-    if core is not None and hasattr(os, "sched_setaffinity"):
-        others = set(range(os.cpu_count() or 1)) - {core}
-        if others:
-            os.sched_setaffinity(part.proc.pid, others)
-    source = LslSource(part.name, marker_name=markers, timeout=30.0)
-    source.start()
-    try:
-        if not part.wait_connected(60.0):
-            raise RuntimeError("participant did not connect: " + " | ".join(part.lines[-5:]))
+    request = ConnectRequest("simulated", phrase=phrase)
+    with open_rig(request, config, lm_name=lm_name or "uniform", lm=lm, participant_args=participant_args,
+                  tag=f"bench-{uuid.uuid4().hex[:8]}", connect_timeout=60.0) as rig:
+        if core is not None and hasattr(os, "sched_setaffinity"):
+            others = set(range(os.cpu_count() or 1)) - {core}
+            if others:
+                os.sched_setaffinity(rig.participant.pid, others)
         display = HeadlessDisplay.from_config(config.speller)
-        s = LiveSession(config, source, display, marker_outlet=outlet, copy_text=phrase, **session_kw)
-        wall0, cpu0 = time.perf_counter(), _cpu()
-        s.start()
-        s.submit(Start())
-        res = s.join(timeout=1800)
-        share = (_cpu() - cpu0) / (time.perf_counter() - wall0)
-        display.close()
+        try:
+            s = LiveSession(config, rig.source, display, marker_outlet=rig.marker_outlet, copy_text=phrase,
+                            lm=rig.lm, lm_name=rig.lm_name, **session_kw)
+            wall0, cpu0 = time.perf_counter(), _cpu()
+            s.start()
+            s.submit(Start())
+            res = s.join(timeout=1800)
+            share = (_cpu() - cpu0) / (time.perf_counter() - wall0)
+        finally:
+            display.close()
         return res, s, share
-    finally:
-        source.stop()
-        part.close()
-        outlet.close()
 
 
 def _fpc_ci(n_flashes) -> float:
@@ -219,7 +212,6 @@ def main(argv=None) -> int:
     p.add_argument("--json", default=None, help="write the figures here (after each recording)")
     args = p.parse_args(argv)
     set_log_level("WARNING")
-    configure_lsl()
     core = None if args.core < 0 else args.core
     if core is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {core})

@@ -5,9 +5,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-import threading
-import time
-import uuid
 from pathlib import Path
 
 from ..check import NeurospellError
@@ -84,142 +81,14 @@ def _check(args, config) -> None:
                 f"not on the grid: {missing}.")
 
 
-class _Connection:
-    """An opened source for the window (see :class:`neurospell.gui.app.Connection`)."""
+def __getattr__(name: str):
+    """``Connector``: the window's connector, now :class:`neurospell.session.rig.RigConnector`
+    (imported when asked for: the command line's start-up stays light)."""
+    if name == "Connector":
+        from neurospell.session.rig import RigConnector
 
-    def __init__(self, source, *, marker_outlet=None, folder=None, lm=None, lm_name=None, decoder_name=None,
-                 description="", participant=None, cleanup=()):
-        self.source = source
-        self.marker_outlet = marker_outlet
-        self.session_folder = folder
-        self.folder = None if folder is None else Path(folder.root)
-        self.lm = lm
-        self.lm_name = lm_name
-        self.decoder_name = decoder_name
-        self.description = description
-        self.participant = participant
-        self.cleanup = list(cleanup)
-        self.ch_names = tuple(source.ch_names)
-        self.sfreq = float(source.sfreq)
-        self._reader = source.reader()
-
-    def read_samples(self):
-        from neurospell.check import StreamError
-
-        try:
-            chunk, _markers = self._reader.read()
-        except StreamError:
-            return None
-        return chunk
-
-    @property
-    def child_exit(self) -> str | None:
-        """Why the simulated participant process this connection started exited by itself
-        (``None`` while it runs, or without one)."""
-        return None if self.participant is None else self.participant.exit_message
-
-    def session_kwargs(self) -> dict:
-        return {"folder": self.session_folder, "decoder_name": self.decoder_name}
-
-    def close(self) -> None:
-        try:
-            self.source.stop()
-        finally:
-            for stop in self.cleanup:
-                stop()
-            self.cleanup = []
-            if self.participant is not None:
-                self.participant.close()
-                self.participant = None
-            if self.marker_outlet is not None:
-                self.marker_outlet.close()
-
-
-class Connector:
-    """Opens the window's sources: simulated participant, BrainFlow, LSL, recordings."""
-
-    def __init__(self, *, folder=None, lm_name: str | None = None, decoder_name: str | None = None,
-                 config_path=None, participant_args=()):
-        self.config_path = config_path
-        self.participant_args = tuple(participant_args)
-        self.root = Path(folder).expanduser() if folder else Path.home() / "neurospell-sessions"
-        self.lm_name = lm_name
-        self.decoder_name = decoder_name
-        self._lm = None
-
-    def list_streams(self) -> list[dict]:
-        from neurospell.acquisition import list_streams
-
-        return [s for s in list_streams(1.0) if s["type"].lower() != "markers"]
-
-    def _lm_for(self, config):
-        from neurospell.lm_fusion import make_model
-
-        name = self.lm_name or config.lm.name
-        if name == "uniform":
-            return None, None
-        if self._lm is None:
-            self._lm = make_model(name, config.lm)
-        return self._lm, name
-
-    def connect(self, request, config):
-        from neurospell.acquisition import LslMarkerOutlet, open_source
-        from neurospell.lsl import configure_lsl
-        from neurospell.session.replay import replay_lsl
-        from neurospell.session.sessiondir import SessionFolder
-        from neurospell.session.simulator import ParticipantProcess
-
-        configure_lsl(config.lsl)
-        tag = f"gui-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        outlet = participant = source = None
-        cleanup = []
-        try:
-            if request.kind in ("simulated", "lsl", "recording"):
-                outlet = LslMarkerOutlet(f"neurospell-markers-{tag}")
-            if request.kind == "simulated":
-                participant = ParticipantProcess((request.phrase or "HELLO WORLD").upper(), outlet.name,
-                                                 args=self.participant_args, config_path=self.config_path)
-                source = open_source(f"lsl:{participant.name}+{outlet.name}", config.acquisition)
-                description = f"simulated participant ({participant.name}) intending {request.phrase!r}"
-            elif request.kind == "synthetic":
-                source = open_source("synthetic", config.acquisition)
-                description = "BrainFlow synthetic board (no P300 in it: for trying the window)"
-            elif request.kind == "lsl":
-                outlet = LslMarkerOutlet(f"neurospell-markers-{tag}")
-                source = open_source(f"lsl:{request.stream}+{outlet.name}", config.acquisition)
-                description = f"LSL stream {request.stream!r}"
-            else:  # a recording played over LSL with its timing (as `spell --source replay:FILE`)
-                stop_replay = threading.Event()
-                name = f"neurospell-replay-{tag}"
-                threading.Thread(target=replay_lsl, args=(request.recording,), daemon=True,
-                                 kwargs=dict(name=name, wait_for_consumers=None, stop=stop_replay.is_set)).start()
-                cleanup.append(stop_replay.set)
-                source = open_source(f"lsl:{name}+{outlet.name}", config.acquisition)
-                description = f"recording {request.recording} replayed"
-            source.start()
-            if participant is not None and not participant.wait_connected(30.0):
-                raise NeurospellError("The simulated participant did not connect to the marker stream: "
-                                      + " | ".join(participant.lines[-5:]))
-            lm, lm_name = self._lm_for(config)
-            self.root.mkdir(parents=True, exist_ok=True)
-            folder = SessionFolder.create(self.root / f"session-{time.strftime('%Y%m%d-%H%M%S')}-{tag}",
-                                          config=config)
-            folder.set_source(  # what the data are, for the BIDS sidecars
-                {"kind": "simulated", "stream": participant.name, "participant": "options: " + (" ".join(
-                    map(str, self.participant_args)) or "the defaults")} if participant is not None
-                else {"kind": "replay", "file": str(request.recording)} if request.kind == "recording"
-                else source.describe())
-            return _Connection(source, marker_outlet=outlet, folder=folder, lm=lm, lm_name=lm_name,
-                               decoder_name=self.decoder_name, description=description, participant=participant,
-                               cleanup=cleanup)
-        except BaseException:
-            for stop in [*cleanup, *(t.stop for t in (source,) if t is not None),
-                         *(t.close for t in (participant, outlet) if t is not None)]:
-                try:
-                    stop()
-                except Exception:  # noqa: BLE001 - cleaning up after the real error
-                    pass
-            raise
+        return RigConnector
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def demo_config(config):
@@ -253,6 +122,7 @@ def _gui(args, config) -> int:
                 "with QT_QPA_PLATFORM=offscreen (no visible window; --screenshot still works); "
                 "`neurospell spell --source simulated --headless` runs the speller without a window.")
     from neurospell.gui.app import ConnectRequest, run_app
+    from neurospell.session.rig import RigConnector
 
     phrase = (args.phrase or DEMO["copy"]).upper()
     calibration = (args.calibration_text or (DEMO["calibrate"] if args.demo else DEFAULT_CALIBRATION)).upper()
@@ -261,8 +131,8 @@ def _gui(args, config) -> int:
     if args.demo:
         config = demo_config(config)
         participant_args = ("--amplitude", DEMO["amplitude"])
-    connector = Connector(folder=args.folder, lm_name=args.lm, decoder_name=decoder, config_path=args.config,
-                          participant_args=participant_args)
+    connector = RigConnector(folder=args.folder, lm_name=args.lm, decoder_name=decoder, config_path=args.config,
+                             participant_args=participant_args)
     demo = ConnectRequest("simulated", phrase=phrase) if args.demo else None
     if args.demo:
         print(f"neurospell gui --demo: simulated participant intending {phrase!r}; calibrating on "

@@ -5,12 +5,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import signal
 import sys
-import threading
 import time
-import uuid
 
 from ..check import NeurospellError
 from ..lifecycle import EXIT_CTRL_C, EXIT_SIGTERM, Terminated, sigterm_as_interrupt
@@ -227,90 +224,59 @@ def _spell(args, config) -> int:
 
 
 def _run_spell(args, config) -> int:
-    from neurospell.acquisition import LslMarkerOutlet, LslSource, open_source
     from neurospell.decoder import load_decoder
-    from neurospell.lm_fusion import make_model
-    from neurospell.lsl import configure_lsl
-    from neurospell.session.live import LiveSession, Start, Stop
-    from neurospell.session.replay import replay_lsl
-    from neurospell.session.sessiondir import SessionFolder
-    from neurospell.session.simulator import ParticipantProcess
+    from neurospell.session.rig import open_rig
 
-    configure_lsl(config.lsl)
     config = _session_config(args, config)
     kind, rest = _parse_source(args.source)
     lm_name = args.lm or config.lm.name
-    lm = None if lm_name == "uniform" else make_model(lm_name, config.lm)
+    extra = []
+    if kind == "simulated":
+        extra = ["--seed", args.seed]
+        if args.participant_data is not None:
+            extra += ["--data", args.participant_data]
+        elif args.amplitude is not None:
+            extra += ["--amplitude", args.amplitude]
     decoder = None if args.model is None else load_decoder(args.model, preprocess=config.preprocessing)
+    with open_rig(_request(kind, rest, args), config, out=args.out, overwrite=args.overwrite, lm_name=lm_name,
+                  participant_args=extra, participant_about=_participant_about(args), seed=args.seed,
+                  config_path=getattr(args, "config", None),
+                  say=lambda message: print(f"spell: {message}", flush=True)) as rig:
+        return _spell_on(rig, args, config, decoder, lm_name)
+
+
+def _request(kind: str, rest, args):
+    from neurospell.session.rig import ConnectRequest
+
+    if kind == "replay":
+        return ConnectRequest("recording", recording=rest)
+    if kind == "lsl":
+        return ConnectRequest("lsl", stream=rest)
+    return ConnectRequest(kind, phrase=args.copy if kind == "simulated" else None)
+
+
+def _participant_about(args) -> str:
+    """What the simulated participant is, for the session folder's BIDS metadata."""
+    if args.participant_data is not None:
+        return f"real epochs of {args.participant_data}"
+    return "parametric P300 model" + ("" if args.amplitude is None else f", amplitude {args.amplitude:g} µV")
+
+
+def _spell_on(rig, args, config, decoder, lm_name: str) -> int:
+    """The session on an opened rig: run it, print the progress and the summary."""
+    from neurospell.session.live import LiveSession, Start, Stop
+
+    source, participant, folder, lm = rig.source, rig.participant, rig.session_folder, rig.lm
     calibration = None if decoder is not None else (args.calibrate or DEFAULT_CALIBRATION)
-    tag = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
-    marker_name = f"neurospell-markers-{tag}"  # this session's marker stream
-    cleanup = []
-    outlet = None
-    participant = None
+    display = _make_display(args, config)
     try:
-        if kind in ("simulated", "lsl", "replay"):
-            from neurospell.session.markerlink import session_source_id
-
-            # (the source id names the EEG read: the participant publishing it follows this session)
-            outlet = LslMarkerOutlet(marker_name, source_id=None if kind != "lsl" else
-                                     session_source_id(marker_name, rest))
-            cleanup.append(outlet.close)
-        if kind == "simulated":
-            extra = ["--seed", args.seed]
-            if args.participant_data is not None:
-                extra += ["--data", args.participant_data]
-            elif args.amplitude is not None:
-                extra += ["--amplitude", args.amplitude]
-            print("spell: starting the simulated participant ...", flush=True)
-            participant = ParticipantProcess(args.copy or "HELLO WORLD", outlet.name, args=extra,
-                                             config_path=getattr(args, "config", None))
-            cleanup.append(participant.close)
-            source = LslSource(participant.name, marker_name=marker_name,
-                               timeout=config.acquisition.resolve_timeout,
-                               buffer_seconds=config.acquisition.buffer_seconds,
-                               gap_tolerance=config.acquisition.gap_tolerance)
-        elif kind == "replay":
-            stop_replay = threading.Event()
-            name = f"neurospell-replay-{tag}"
-            th = threading.Thread(target=replay_lsl, args=(rest,), daemon=True,
-                                  kwargs=dict(name=name, wait_for_consumers=None, stop=stop_replay.is_set))
-            th.start()
-            cleanup.append(stop_replay.set)
-            source = LslSource(name, marker_name=marker_name,
-                               timeout=config.acquisition.resolve_timeout)
-        elif kind == "lsl":
-            source = LslSource(rest, config.acquisition.lsl_eeg_type, marker_name=marker_name,
-                               timeout=config.acquisition.resolve_timeout)
-            print(f"spell: markers go out on the LSL stream '{marker_name}' (a `neurospell "
-                  "simulate-participant` started without --marker-stream follows it)", flush=True)
-            from neurospell.session.markerlink import marker_link_problem
-
-            problem = marker_link_problem(rest, outlet.name)
-            if problem:
-                print(f"spell: WARNING: {problem}", flush=True)
-        else:
-            source = open_source("synthetic", config.acquisition)
-        source.start()
-        cleanup.append(source.stop)
-        if participant is not None and not participant.wait_connected(30.0):
-            raise RuntimeError("the simulated participant did not connect to the marker stream: "
-                               + " | ".join(participant.lines[-5:]))
-        folder = None
-        if args.out is not None:
-            folder = SessionFolder.create(args.out, config=config, overwrite=args.overwrite)
-            folder.set_source(_source_record(kind, rest, args, source))
-        display = _make_display(args, config)
-        if hasattr(display, "close"):
-            cleanup.append(display.close)
-
         def on_decision(rec):
             mark = "" if rec.correct is None else ("  ok" if rec.correct else f"  (wanted {rec.intended!r})")
             print(f"  selected {rec.symbol!r} p={rec.posterior:.2f} after {rec.n_flashes:3d} flashes -> "
                   f"{rec.text!r}{mark}", flush=True)
 
         session = LiveSession(config, source, display, folder=folder, decoder=decoder, lm=lm,
-                              lm_name=lm_name if lm is not None else None, marker_outlet=outlet,
+                              lm_name=lm_name if lm is not None else None, marker_outlet=rig.marker_outlet,
                               copy_text=args.copy, calibration_text=calibration, seed=args.seed,
                               on_decision=on_decision)
         print(f"spell: {source} -> {config.decoder.name if decoder is None else decoder.name}, LM {lm_name}; "
@@ -381,10 +347,10 @@ def _run_spell(args, config) -> int:
                                   "session again; --verbose debug logs the participant's own output.")
         return 0
     finally:
-        for fn in reversed(cleanup):
+        if hasattr(display, "close"):
             try:
-                fn()
-            except Exception:  # noqa: BLE001 - best effort at the end
+                display.close()
+            except Exception:  # noqa: BLE001 - best effort at the end (the rig closes the rest)
                 pass
 
 
@@ -401,17 +367,9 @@ def _join(session, timeout: float = 60.0):
                   "(a neural decoder may take minutes).", flush=True)
 
 
-def _source_record(kind: str, rest, args, source) -> dict:
-    """What the session's EEG is, for the session folder's BIDS metadata (``SessionFolder.set_source``)."""
-    if kind == "simulated":
-        if args.participant_data is not None:
-            how = f"real epochs of {args.participant_data}"
-        else:
-            how = "parametric P300 model" + ("" if args.amplitude is None else f", amplitude {args.amplitude:g} µV")
-        return {"kind": "simulated", "participant": how, "stream": source.name, "seed": args.seed}
-    if kind == "replay":
-        return {"kind": "replay", "file": os.path.abspath(rest)}
-    return source.describe()
+def _figure(value, spec: str) -> str:
+    """A summary figure, ``-`` where it is undefined (``None``: no selection, no copy text)."""
+    return "-" if value is None else format(value, spec)
 
 
 def _print_summary(result, n_symbols: int, folder) -> None:
@@ -428,9 +386,9 @@ def _print_summary(result, n_symbols: int, folder) -> None:
             print(f"WARNING         {tr['auc_warning']}")
     acc = s["accuracy"]
     print(f"selections      {s['n_selections']}" + ("" if acc is None else f", accuracy {acc:.0%}"))
-    print(f"chars/min       {s['chars_per_min']:.2f}")
-    print(f"ITR             {s['itr_bits_per_min']:.1f} bits/min" + (" (needs --copy)" if acc is None else ""))
-    print(f"flashes/char    {s['flashes_per_char']:.1f}")
+    print(f"chars/min       {_figure(s['chars_per_min'], '.2f')}")
+    print(f"ITR             {_figure(s['itr_bits_per_min'], '.1f')} bits/min" + (" (needs --copy)" if acc is None else ""))
+    print(f"flashes/char    {_figure(s['flashes_per_char'], '.1f')}")
     if s["decision_latency_ms_median"] is not None:
         print(f"decision time   {s['decision_latency_ms_median']:.1f} ms median, {s['decision_latency_ms_p99']:.1f} ms "
               "p99 after the last epoch closed")
