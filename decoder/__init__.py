@@ -18,6 +18,7 @@ from .base import BaseDecoder, file_sha256, group_folds, roc_auc, training_overl
 from .classical import ShrinkageLDA, XdawnCovTSLR, XdawnLDA
 from .likelihood import CharacterEvidence, ScoreModel, symbol_log_likelihood
 from .neural import EEGInceptionDecoder, EEGNetDecoder, NeuralDecoder, XdawnTSNetDecoder
+from .persistence import _MAGIC
 
 #: name -> decoder class. Every entry must have a test case (tests/test_decoder_contract.py).
 DECODERS: dict[str, type[BaseDecoder]] = {
@@ -87,7 +88,7 @@ def load_decoder(fname, *, batch=None, preprocess=None) -> BaseDecoder:
             f"{str(path)!r} is not a neurospell decoder file ({type(err).__name__}: {err}). "
             "Train one with `neurospell train`."
         ) from None
-    if not isinstance(payload, dict) or payload.get("magic") != "neurospell-decoder":
+    if not isinstance(payload, dict) or payload.get("magic") != _MAGIC:
         raise NeurospellError(
             f"{str(path)!r} is not a neurospell decoder file. Train one with `neurospell train`."
         )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -20,6 +21,9 @@ from neurospell.check import NeurospellError
 from neurospell.types import CharDistribution
 
 from .text import CHAR_TO_ID, VOCAB
+
+#: The shipped language models' folder (trained by the project's scripts; see docs/lm_results.md).
+DATA_DIR = Path(__file__).parent / "data"
 
 __all__ = ["LanguageModel", "register_model", "context_key"]
 

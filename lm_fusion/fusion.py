@@ -18,12 +18,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from neurospell.check import NeurospellError, check_range, validate_type
+from neurospell.markers import BACKSPACE
 from neurospell.types import CharDistribution
 
 __all__ = ["floor_prior", "fuse", "lm_prior", "should_stop", "choose_alpha", "BACKSPACE"]
 
-#: The conventional backspace symbol of a grid.
-BACKSPACE = "<"
 
 
 def floor_prior(prior: CharDistribution, floor: float) -> np.ndarray:

@@ -17,7 +17,7 @@ from neurospell.check import NeurospellError, check_fname
 from neurospell.fileio import atomic_write
 from neurospell.logs import logger
 
-from .base import LanguageModel
+from .base import DATA_DIR, LanguageModel
 from .text import CHAR_TO_ID, TOKENS, VOCAB, normalise
 
 _BITS = 6
@@ -256,7 +256,7 @@ class NgramLM(LanguageModel):
 
 
 def default_ngram_path(order: int = 7) -> Path:
-    return Path(__file__).parent / "data" / f"ngram{order}.npz"
+    return DATA_DIR / f"ngram{order}.npz"
 
 
 

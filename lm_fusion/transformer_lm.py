@@ -6,19 +6,15 @@ The network itself is :mod:`.char_transformer_net`; its training is :mod:`.train
 from __future__ import annotations
 
 from collections import OrderedDict
-from pathlib import Path
 
 import numpy as np
 
 from neurospell.check import NeurospellError, check_fname
 
-from .base import LanguageModel
+from .base import DATA_DIR, LanguageModel
 from .text import CHAR_TO_ID, TOKENS
 
 __all__ = ["TransformerLM", "DATA_DIR"]
-
-#: The folder of the shipped model files (weights, n-gram and word tables, everyday.json).
-DATA_DIR = Path(__file__).parent / "data"
 
 
 class TransformerLM(LanguageModel):
