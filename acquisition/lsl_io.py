@@ -340,7 +340,15 @@ class LslSource(BaseSource):
         if inlet is None:
             self._stop.wait(0.02)  # nothing to pull meanwhile: do not spin
             return
-        full = inlet.info(self.timeout)
+        try:
+            full = inlet.info(self.timeout)
+        except (self._pylsl.util.LostError, self._pylsl.util.TimeoutError):
+            # a stale entry of the dead outlet that opened, then went (seen in CI): try again
+            try:
+                inlet.close_stream()
+            except Exception:  # noqa: BLE001 - the stream is gone already
+                pass
+            return
         if full.channel_count() != len(self.ch_names) or full.nominal_srate() != self.sfreq:
             raise StreamError(
                 f"The LSL stream {full.name()!r} came back with {full.channel_count()} channels at "
