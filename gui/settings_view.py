@@ -7,12 +7,15 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
+from neurospell.check import NeurospellError
 from neurospell.config import Config
 
+from .grid import frames_for_duration
 from .named import button, named
-from .settings import GuiSettings
+from .settings import GuiSettings, save_config, save_settings
+from .theme import apply_theme
 
-__all__ = ["SettingsView"]
+__all__ = ["SettingsView", "SettingsBinding"]
 
 
 class SettingsView(QtWidgets.QWidget):
@@ -132,3 +135,66 @@ class SettingsView(QtWidgets.QWidget):
                      max_repetitions=self.reps_spin.value(), stop_threshold=round(self.threshold_spin.value(), 3),
                      min_repetitions=min(config.speller.min_repetitions, self.reps_spin.value()))
         return replace(config, speller=sp)
+
+
+class SettingsBinding:
+    """The Settings tab applied to :class:`~neurospell.gui.window.SpellerWindow` (a mixin: it
+    uses the window's ``settings``, ``settings_view``, ``grid``, ``text_panel``, ``scanner``,
+    ``switch_filter``, ``announcer``, ``config`` and the paths to save to)."""
+
+    def _settings_changed(self) -> None:
+        try:
+            new = self.settings_view.settings(self.settings)
+        except NeurospellError as err:
+            self.set_status(str(err))
+            return
+        old, self.settings = self.settings, new
+        if (old.theme, old.font_scale) != (new.theme, new.font_scale):
+            self.theme = apply_theme(QtWidgets.QApplication.instance(), new.theme, new.font_scale)
+            self.grid.set_theme(self.theme)
+            self.text_panel.set_text_scale(2.0)
+        self.grid.set_cell_font_scale(new.grid_scale)
+        if (old.photodiode or old.timing_check) != (new.photodiode or new.timing_check):
+            self.grid.photodiode = new.photodiode or new.timing_check
+            self.grid.update()
+        self.scanner.set_interval(new.scan_interval)
+        self.switch_filter.set_enabled(new.single_switch)
+        if not new.single_switch:
+            self.scanner.stop()
+        if old.speak_words != new.speak_words:
+            self._apply_speech(new.speak_words)
+
+    def _apply_speech(self, on: bool) -> str | None:
+        """Open or close the speech engine; the problem (no engine found) is returned and shown."""
+        problem = self.announcer.set_speech(on)
+        if problem:
+            self.set_status(problem)
+        return problem
+
+    def _show_speech_problem(self, problem: str) -> None:
+        """After what the status line says (the speech thread found no sound output)."""
+        if problem not in self.status.text():
+            self.set_status(f"{self.status.text()} {problem}".strip())
+
+    def edited_config(self) -> Config:
+        """The config with the timing and stopping rule of the Settings tab."""
+        return self.settings_view.edited_config(self.config)
+
+    def save_all_settings(self) -> None:
+        """Write the config (TOML) and the GUI preferences; apply the timing to the grid."""
+        try:
+            config = self.edited_config()
+            rate = self.grid.refresh_rate
+            flash = frames_for_duration("[speller] flash_duration", config.speller.flash_duration, rate)
+            soa = frames_for_duration("[speller] soa", config.speller.soa, rate)
+            if soa <= flash:
+                raise NeurospellError("[speller] soa must be at least one frame longer than [speller] flash_duration.")
+            self.config = config
+            if not self.grid.is_flashing:
+                self.grid.set_timing(flash, soa - flash)
+            save_config(config, self.config_path)
+            save_settings(self.settings, self.settings_path)
+        except (NeurospellError, OSError) as err:
+            self.set_status(f"Settings not saved: {err}")
+            return
+        self.set_status(f"Settings saved to {self.config_path} and {self.settings_path}.")
