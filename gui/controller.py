@@ -91,6 +91,9 @@ class SessionController(QtCore.QObject):
     sourceExited(str, bool)
         A process the connection started exited by itself: why, and whether the running
         session was stopped for it.
+    sessionDropped()
+        The controller let go of its session (stopped; joined when it waited for it): what
+        showed it (the display) can be cleared.
 
     Parameters
     ----------
@@ -107,6 +110,7 @@ class SessionController(QtCore.QObject):
     decisionsMade = QtCore.Signal(tuple)
     sessionEnded = QtCore.Signal(object, object)
     sourceExited = QtCore.Signal(str, bool)
+    sessionDropped = QtCore.Signal()
     _connectDone = QtCore.Signal(object, object)
     _joined = QtCore.Signal(int, object, object)
 
@@ -195,6 +199,8 @@ class SessionController(QtCore.QObject):
         session, conn = self._drop_session(), self.connection
         had_session = session is not None
         self.connection = None
+        if had_session:
+            self.sessionDropped.emit()
         if session is not None or conn is not None:
             def finish():
                 nonlocal session
@@ -231,8 +237,7 @@ class SessionController(QtCore.QObject):
         conn = self.connection
         if conn is None:
             raise NeurospellError("No source: connect a source first (step 1).")
-        if self.end_session():
-            _collect_frozen()  # (between sessions: nothing flashes)
+        self.end_session()
         try:
             session = LiveSession(config, conn.source, display, marker_outlet=conn.marker_outlet, lm=conn.lm,
                                   lm_name=conn.lm_name, **kwargs, **conn.session_kwargs())
@@ -248,16 +253,21 @@ class SessionController(QtCore.QObject):
 
     def end_session(self, *, wait: bool = True) -> bool:
         """Stop the session and forget it (the phase is kept until a new one is set); whether
-        there was one. ``wait``: join its worker (10 s at most)."""
+        there was one. ``wait``: join its worker (10 s at most), then collect it."""
         session = self._drop_session()
-        if session is not None and wait:
+        if session is None:
+            return False
+        if wait:
             try:
                 session.join(timeout=10.0)
             except Exception as err:  # noqa: BLE001 - the error is in the last snapshot already
                 logger.info("session ended with: %s", err)
             if self._join_thread is not None:  # (it holds the session until it has said so)
                 self._join_thread.join(timeout=10.0)
-        return session is not None
+            session = None
+            _collect_frozen()  # (between sessions: nothing flashes)
+        self.sessionDropped.emit()
+        return True
 
     def _drop_session(self) -> LiveSession | None:
         session, self.session = self.session, None

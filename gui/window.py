@@ -224,6 +224,7 @@ class SpellerWindow(SnapshotViews, SettingsBinding, QtWidgets.QMainWindow):
         ctl.snapshotChanged.connect(self._show_snapshot)
         ctl.sessionEnded.connect(self._session_ended)
         ctl.sourceExited.connect(self._source_exited)
+        ctl.sessionDropped.connect(self._session_dropped)
         self.timing_label.reportReady.connect(self._timing_done)
         self.announcer.speechProblem.connect(self._show_speech_problem, QtCore.Qt.ConnectionType.QueuedConnection)
         self._scope_timer = QtCore.QTimer(self)
@@ -316,15 +317,15 @@ class SpellerWindow(SnapshotViews, SettingsBinding, QtWidgets.QMainWindow):
         Returns at once; :attr:`connection` is set (and :attr:`phaseChanged` emits
         ``"connected"``) when the source runs, or the status line says why it failed.
         """
-        if self.controller.connecting:
+        if not self.controller.connect(request, self.config):
             self.set_status("Already connecting; wait for it.")
             return
-        self._close_views()
         self._then_calibrate = then_calibrate
         self.set_status(f"Connecting: {request.kind}...")
-        self.controller.connect(request, self.config)
 
     def _connection_changed(self, state: ConnectionState) -> None:
+        if state is not ConnectionState.CONNECTED:
+            self._close_scope()
         if state is ConnectionState.CONNECTED:
             conn = self.connection
             self._scope_placeholder.hide()
@@ -350,14 +351,13 @@ class SpellerWindow(SnapshotViews, SettingsBinding, QtWidgets.QMainWindow):
         Returns at once: the session's worker may be busy (training) and the source slow to
         close, so both end on a thread (:meth:`closeEvent` waits for it).
         """
-        self._close_views()
         self.controller.disconnect()
 
-    def _close_views(self) -> None:
-        """What shows the session and the source stops showing them."""
-        if self.session is not None:
-            self.grid.stop()
-            self.grid.cue(None)
+    def _session_dropped(self) -> None:
+        self.grid.stop()
+        self.grid.cue(None)
+
+    def _close_scope(self) -> None:
         self._scope_timer.stop()
         if self.scope is not None:
             self.scope.setParent(None)
@@ -381,9 +381,6 @@ class SpellerWindow(SnapshotViews, SettingsBinding, QtWidgets.QMainWindow):
         text = self.calibration_edit.text().upper()
         mode = self.mode_box.currentData()
         copy = self.copy_edit.text().upper() or None
-        if self.session is not None:
-            self.grid.stop()
-            self.grid.cue(None)
         try:
             self.controller.start_session(self.config, self.grid, calibration_text=text,
                                           copy_text=copy if mode == "copy" else None,
@@ -483,7 +480,6 @@ class SpellerWindow(SnapshotViews, SettingsBinding, QtWidgets.QMainWindow):
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 (Qt override)
         self.switch_filter.set_enabled(False)
         self.scanner.stop()
-        self._close_views()
         self.controller.close()  # (the participant process and the source end before the app)
         self.announcer.close()
         sys.setswitchinterval(self._switch_interval)
