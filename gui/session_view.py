@@ -16,6 +16,9 @@ __all__ = ["SnapshotViews"]
 #: report's data, then its tab): a frame, so that the GUI thread's timers run between them.
 _STEP_MS = 17
 
+#: The phases that show the target text (the calibration text, the copy phrase) beside the typed text.
+_TARGET_SHOWN = (SessionPhase.CALIBRATION, SessionPhase.COPY, SessionPhase.PAUSED)
+
 
 class SnapshotViews:
     """Slots of :class:`~neurospell.gui.window.SpellerWindow` (a mixin: it uses the window's
@@ -39,8 +42,9 @@ class SnapshotViews:
             # (a new phase starts with a new text: not read out as deletions)
             self.announcer.text_changed(text, announce=not decided and (prev is None or prev.phase == snap.phase))
         self.text_panel.set_text(text)
-        if snap.phase != "stopped":  # (stopped: the copy target stays beside the typed text)
-            self.text_panel.set_target(snap.target_text if snap.phase in ("calibration", "copy", "paused") else None)
+        phase = SessionPhase(snap.phase)
+        if phase is not SessionPhase.STOPPED:  # (stopped: the copy target stays beside the typed text)
+            self.text_panel.set_target(snap.target_text if phase in _TARGET_SHOWN else None)
         if eng is not None and (len(eng.completions) or text != self.text_panel.shown_choices_for):
             # (the session computes completions only when the text changes: a snapshot without
             # them keeps the list shown for the same text)
@@ -59,14 +63,14 @@ class SnapshotViews:
         status = snap.status
         if not snap.source_ok:
             status = f"Stream lost: {snap.source_problem}. The session paused; it resumes when samples flow again."
-        elif snap.phase == "error":
+        elif phase is SessionPhase.ERROR:
             status = f"Error: {snap.error}"
         elif (snap.training_report or {}).get("auc_warning"):
             status = f"{status}  |  Calibration near chance: see the Training tab (what it means, what to try)."
         self.set_status(status)
         if prev is None or prev.phase != snap.phase:
             self._announce(f"Phase: {snap.phase}")
-            if snap.phase in ("stopped", "error"):
+            if phase.ended:
                 self.grid.cue(None)
         if self.settings.timing_check and self.connection is not None:
             self.timing_label.calibration_may_have_ended(prev, snap, self.controller.serial, self.connection.folder,

@@ -9,6 +9,7 @@ from PySide6 import QtCore, QtWidgets
 from neurospell.logs import logger
 from neurospell.session.timing import timing_check
 
+from .controller import SessionPhase
 from .named import named
 
 __all__ = ["TimingTab"]
@@ -46,7 +47,8 @@ class TimingTab(QtWidgets.QLabel):
 
     def calibration_may_have_ended(self, prev, snap, session: int, folder, channel: str) -> None:
         """Check the calibration run when ``snap`` is the first snapshot after it."""
-        if (prev is not None and prev.phase == "calibration" and snap.phase not in ("calibration", "paused")
+        calibration, paused = SessionPhase.CALIBRATION.value, SessionPhase.PAUSED.value
+        if (prev is not None and prev.phase == calibration and snap.phase not in (calibration, paused)
                 and folder is not None):
             self.check_once(session, "calibration", folder, channel)
 
