@@ -25,8 +25,9 @@ from neurospell.gui.controller import (
     SessionPhase,
     new_decisions,
 )
+from neurospell.gui.grid import SpellerGrid
 from neurospell.gui.settings import GuiSettings
-from neurospell.session.live import LiveSession, LiveSnapshot
+from neurospell.session.live import LiveSession, LiveSnapshot, Stop
 from neurospell.session.live.results import DecisionRecord
 from neurospell.session.rig import ConnectRequest
 
@@ -164,3 +165,39 @@ def test_new_decisions_come_from_the_snapshots():
     assert new_decisions(two, one) == ()
     assert SessionPhase("copy") is SessionPhase.COPY and SessionPhase.COPY.bci_in_control
     assert not SessionPhase.PAUSED.bci_in_control
+
+
+def test_controller_runs_a_session_on_the_synthetic_board(qtbot, fast_config, tmp_path, monkeypatch):
+    """The controller alone (no window) on a real source and a real grid: the connection's
+    states and the session's phases each in their own variable and signal; the result comes
+    from the thread that joined the ended worker, never from the GUI thread while it ran."""
+    calls = _ResultCalls(monkeypatch)
+    cfg_path, config = fast_config
+    connector = Connector(folder=tmp_path / "sessions", lm_name="uniform", decoder_name="lda", config_path=cfg_path)
+    grid = SpellerGrid(config.speller.layout(), flash_frames=3, gap_frames=3, refresh_rate=60.0)
+    qtbot.addWidget(grid)
+    grid.show()
+    qtbot.waitExposed(grid)
+    ctl = SessionController(connector, poll_hz=50)
+    states, phases, ended = [], [], []
+    ctl.connectionChanged.connect(states.append)
+    ctl.phaseChanged.connect(phases.append)
+    ctl.sessionEnded.connect(lambda result, err: ended.append((result, err)))
+    assert ctl.connect(ConnectRequest("synthetic"), config)
+    assert not ctl.connect(ConnectRequest("synthetic"), config)  # (one connect at a time)
+    qtbot.waitUntil(lambda: ctl.connection is not None, timeout=60_000)
+    assert states == [ConnectionState.CONNECTING, ConnectionState.CONNECTED] and ctl.phase is None
+    ctl.start_session(config, grid, calibration_text="AB", copy_text=None, free=False)
+    assert ctl.phase is SessionPhase.CALIBRATION and ctl.bci_in_control
+    qtbot.waitUntil(lambda: grid.n_flashes > 3, timeout=60_000)
+    assert ctl.phase is SessionPhase.CALIBRATION and ctl.snapshot.phase == "calibration"
+    assert ctl.submit(Stop())
+    qtbot.waitUntil(lambda: bool(ended), timeout=60_000)
+    result, err = ended[0]
+    assert err is None and result.stop_reason == "stopped by the user" and ctl.phase is SessionPhase.STOPPED
+    assert phases == [SessionPhase.CALIBRATION, SessionPhase.STOPPED], phases
+    assert states == [ConnectionState.CONNECTING, ConnectionState.CONNECTED]  # (the session's end is not the source's)
+    assert not calls.on_gui_thread_while_running(), calls.calls
+    ctl.close()
+    assert states[-1] is ConnectionState.DISCONNECTED and phases[-1] is None and ctl.connection is None
+    assert grid.n_subscribers == 0
