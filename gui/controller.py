@@ -326,6 +326,9 @@ class SessionController(QtCore.QObject):
     @QtCore.Slot(int, object, object)
     def _session_joined(self, serial: int, result, err) -> None:
         if serial == self.serial and self.session is not None:
+            last = self.session.snapshot()  # (the worker ended: its last one; none comes after the end)
+            if last is not self.snapshot:
+                self.accept(last)
             self.sessionEnded.emit(result, err)
 
     def _check_child_exit(self) -> None:

@@ -88,6 +88,8 @@ def test_decisions_reach_the_window_in_snapshots_only(qtbot, fast_config, tmp_pa
     for d in snap.decisions:
         assert isinstance(d, DecisionRecord) and d.phase == "copy"
     assert f"{snap.n_decisions} selections" in finished[0] and repr(snap.text) in finished[0], finished
+    win.poll()  # (the worker ended: no later snapshot replaces the finished message on the status line)
+    assert win.status.text() == finished[0]
     assert calls.calls, "the finished message reads the session's result"
     assert not calls.on_gui_thread_while_running(), calls.calls
     win.close()
