@@ -5,6 +5,9 @@
   onsets stamped on the LSL clock out).
 * :class:`~neurospell.gui.scope.Scope` -- the live multi-channel scope with signal quality.
 * :mod:`neurospell.gui.theme` -- the high-contrast theme and font scale.
+* :class:`~neurospell.gui.app.SpellerWindow` -- the speller window (:mod:`neurospell.gui.app`
+  lists its modules); :class:`~neurospell.gui.controller.SessionController` -- its widget-free
+  controller (the connection, the live session, the snapshots polled and signalled).
 
 The views own no pipeline state and do no signal processing: a session pushes samples and
 flash requests, and reads onsets back.

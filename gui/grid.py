@@ -42,14 +42,12 @@ from __future__ import annotations
 
 import math
 import numbers
-import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
-from PySide6 import QtCore, QtGui, QtWidgets
-from PySide6.QtOpenGLWidgets import QOpenGLWidget
+from PySide6 import QtCore, QtWidgets
 
 from neurospell.check import NeurospellError, check_positive
 from neurospell.config import SpellerConfig
@@ -58,83 +56,21 @@ from neurospell.lsl import get_pylsl
 from neurospell.session.display import OnsetCallback, Unsubscribe
 from neurospell.types import SpellerLayout
 
+from .frames import (
+    SWAP_STAMPING,
+    _check_frames,
+    _SwapProbe,
+    frames_for_duration,
+    screen_refresh_rate,
+    swap_stamping_mode,
+)
+from .grid_view import COMPLETION_SYMBOL, DEFAULT_LABELS, GridDrawing
 from .theme import Theme, current_theme
 
 __all__ = ["SpellerGrid", "COMPLETION_SYMBOL", "DEFAULT_LABELS", "frames_for_duration",
-           "screen_refresh_rate"]
+           "screen_refresh_rate", "swap_stamping_mode", "SWAP_STAMPING"]
 
-#: The symbol of the "select completion" cell, on layouts that have one.
-COMPLETION_SYMBOL = "»"
-
-#: How special symbols are drawn: space, backspace (``"<"``), select completion.
-DEFAULT_LABELS: Mapping[str, str] = {" ": "␣", "<": "⌫", COMPLETION_SYMBOL: "»"}
-
-#: What a screen reader says for the special symbols.
-_SPOKEN: Mapping[str, str] = {" ": "space", "<": "backspace", COMPLETION_SYMBOL: "select completion"}
-
-
-def screen_refresh_rate(widget: QtWidgets.QWidget | None = None) -> float:
-    """The refresh rate (Hz) of the screen showing ``widget`` (the primary screen if ``None``)."""
-    screen = widget.screen() if widget is not None else None
-    screen = screen or QtGui.QGuiApplication.primaryScreen()
-    if screen is None:
-        raise NeurospellError(
-            "No screen: create the QApplication first (QT_QPA_PLATFORM=offscreen works without a display)."
-        )
-    return float(screen.refreshRate())
-
-
-def frames_for_duration(name: str, seconds: float, refresh_rate: float, *, tolerance: float = 0.1) -> int:
-    """The whole number of display frames that last ``seconds`` at ``refresh_rate``.
-
-    Parameters
-    ----------
-    name : str
-        The parameter (or config key) ``seconds`` came from, for the error message.
-    seconds : float
-        A duration, seconds.
-    refresh_rate : float
-        Display refresh rate, Hz.
-    tolerance : float
-        How far from a whole number of frames ``seconds * refresh_rate`` may be, in frames.
-
-    Returns
-    -------
-    n_frames : int
-        ``>= 1``.
-
-    Raises
-    ------
-    NeurospellError
-        When the duration is shorter than one frame or not a whole number of frames: a display
-        can only show whole frames; the message gives the nearest durations that work.
-    """
-    seconds = check_positive(name, seconds)
-    refresh_rate = check_positive("refresh_rate", refresh_rate)
-    frames = seconds * refresh_rate
-    n = round(frames)
-    if n < 1 or abs(frames - n) > tolerance:
-        lo, hi = max(1, math.floor(frames)), max(1, math.ceil(frames))
-        options = sorted({lo, hi})
-        raise NeurospellError(
-            f"{name}={seconds:g} s is {frames:.2f} frames at the display's {refresh_rate:g} Hz, but a "
-            f"display shows whole frames (at least 1). Use "
-            + " or ".join(f"{k / refresh_rate:.4f} s ({k} frame{'s' if k > 1 else ''})" for k in options)
-            + "."
-        )
-    return int(n)
-
-
-def _check_frames(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value) or value < 1:
-        raise NeurospellError(
-            f"{name} must be a whole number of display frames >= 1, got {value!r}. "
-            "Convert seconds with neurospell.gui.grid.frames_for_duration."
-        )
-    return int(value)
-
-
-class SpellerGrid(QtWidgets.QWidget):
+class SpellerGrid(GridDrawing, QtWidgets.QWidget):
     """A speller grid that flashes groups of cells for a whole number of display frames.
 
     Parameters
@@ -541,239 +477,3 @@ class SpellerGrid(QtWidgets.QWidget):
     def _on_swap(self) -> None:
         self._swap_time = self._local_clock()
         self._n_swaps += 1
-
-    # -- drawing ------------------------------------------------------------------------------
-    def set_theme(self, theme: Theme) -> None:
-        """Use ``theme``'s colours."""
-        self._theme = theme
-        self.update()
-
-    def set_cell_font_scale(self, scale: float) -> None:
-        """Scale the symbols' size (1.0: half a cell's height)."""
-        self._cell_font_scale = check_positive("scale", scale)
-        self.update()
-
-    @property
-    def lit_cells(self) -> frozenset[int]:
-        """Indices of the symbols lit now."""
-        return self._lit
-
-    def _grid_area(self) -> QtCore.QRect:
-        r = self.rect()
-        if self.photodiode:
-            s = self.photodiode_size
-            if self.photodiode_corner.startswith("bottom"):
-                r = r.adjusted(0, 0, 0, -s)
-            else:
-                r = r.adjusted(0, s, 0, 0)
-        return r
-
-    def photodiode_rect(self) -> QtCore.QRect | None:
-        """Where the photodiode square is drawn (``None`` without one)."""
-        if not self.photodiode:
-            return None
-        s = self.photodiode_size
-        x = 0 if self.photodiode_corner.endswith("left") else self.width() - s
-        y = 0 if self.photodiode_corner.startswith("top") else self.height() - s
-        return QtCore.QRect(x, y, s, s)
-
-    def cell_rect(self, index: int) -> QtCore.QRect:
-        """The rectangle of symbol ``index`` in widget coordinates."""
-        lay = self.speller_layout
-        area = self._grid_area()
-        w, h = area.width() / lay.n_cols, area.height() / lay.n_rows
-        r, c = divmod(index, lay.n_cols)
-        gutter = 2
-        x0, y0 = area.x() + round(c * w), area.y() + round(r * h)
-        x1, y1 = area.x() + round((c + 1) * w), area.y() + round((r + 1) * h)
-        return QtCore.QRect(x0 + gutter, y0 + gutter, max(1, x1 - x0 - 2 * gutter), max(1, y1 - y0 - 2 * gutter))
-
-    def probe_point(self, index: int) -> QtCore.QPoint:
-        """A point inside cell ``index`` that the symbol and the focus frame never cover."""
-        r = self.cell_rect(index)
-        return QtCore.QPoint(r.x() + max(6, r.width() // 8), r.y() + r.height() // 2)
-
-    def label(self, index: int) -> str:
-        """The text drawn for symbol ``index``."""
-        s = self.speller_layout.symbols[index]
-        return self._labels.get(s, s)
-
-    def paintEvent(self, event: QtGui.QPaintEvent) -> None:  # noqa: N802 (Qt override)
-        th = self._theme
-        p = QtGui.QPainter(self)
-        p.fillRect(self.rect(), th.qcolor("window"))
-        cell, flash = th.qcolor("cell"), th.qcolor("flash")
-        cell_text, flash_text = th.qcolor("cell_text"), th.qcolor("flash_text")
-        font = QtGui.QFont(self.font())
-        r0 = self.cell_rect(0)
-        font.setPixelSize(max(8, int(min(r0.width(), r0.height()) * 0.5 * self._cell_font_scale)))
-        font.setBold(True)
-        p.setFont(font)
-        p.setPen(QtGui.QPen(th.qcolor("grid_line"), 1))
-        lit = self._lit
-        for i in range(len(self.speller_layout.symbols)):
-            r = self.cell_rect(i)
-            on = i in lit
-            p.fillRect(r, flash if on else cell)
-            p.setPen(flash_text if on else (th.qcolor("text") if i == self._cue else cell_text))
-            p.drawText(r, QtCore.Qt.AlignmentFlag.AlignCenter, self.label(i))
-        # Cue (calibration target) and scanning highlight: outlines only, never a fill, so
-        # they can not be mistaken for a flash (and the pixel probes stay unchanged).
-        p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
-        for idx, colour, width in ([(self._cue, th.qcolor("ok"), 5)] if self._cue is not None else []) + [
-                (i, th.qcolor("focus"), 5) for i in sorted(self._highlight)]:
-            pen = QtGui.QPen(colour, width)
-            pen.setJoinStyle(QtCore.Qt.PenJoinStyle.MiterJoin)
-            p.setPen(pen)
-            p.drawRect(self.cell_rect(idx).adjusted(3, 3, -3, -3))
-        if self.hasFocus():
-            # Keyboard focus: a frame on the cursor's cell; while flashing or scanning, only a
-            # thin frame round the grid (a salient outline on one cell would compete with the
-            # stimuli, and the scan highlight already outlines cells).
-            busy = self._phase != "idle" or bool(self._highlight)
-            pen = QtGui.QPen(th.qcolor("focus"), 2 if busy else 4)
-            pen.setJoinStyle(QtCore.Qt.PenJoinStyle.MiterJoin)
-            p.setPen(pen)
-            p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
-            p.drawRect(self._grid_area().adjusted(1, 1, -1, -1) if busy
-                       else self.cell_rect(self._cursor).adjusted(2, 2, -2, -2))
-        pd = self.photodiode_rect()
-        if pd is not None:
-            p.fillRect(pd, QtGui.QColor("#ffffff") if lit else QtGui.QColor("#000000"))
-        p.end()
-        self._painted_frame = self._frame
-
-    def sizeHint(self) -> QtCore.QSize:  # noqa: N802 (Qt override)
-        lay = self.speller_layout
-        extra = self.photodiode_size if self.photodiode else 0
-        return QtCore.QSize(96 * lay.n_cols, 96 * lay.n_rows + extra)
-
-    # -- keyboard -----------------------------------------------------------------------------
-    @property
-    def cursor_index(self) -> int:
-        """The symbol under the keyboard cursor."""
-        return self._cursor
-
-    def set_cursor(self, index: int) -> None:
-        """Move the keyboard cursor to symbol ``index``."""
-        n = len(self.speller_layout.symbols)
-        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < n:
-            raise NeurospellError(f"set_cursor: index must be a symbol index in [0, {n - 1}], got {index!r}.")
-        self._cursor = index
-        self._update_accessible_description()
-        self.update()
-
-    def _update_accessible_description(self) -> None:
-        lay = self.speller_layout
-        r, c = divmod(self._cursor, lay.n_cols)
-        sym = lay.symbols[self._cursor]
-        self.setAccessibleDescription(
-            f"{lay.n_rows} by {lay.n_cols} speller grid; rows and columns flash. Arrow keys move, "
-            f"Enter or Space selects. Current cell: {_SPOKEN.get(sym, sym)}, row {r + 1}, column {c + 1}."
-        )
-
-    def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:  # noqa: N802 (Qt override)
-        lay = self.speller_layout
-        n = len(lay.symbols)
-        key = event.key()
-        K = QtCore.Qt.Key
-        moves: dict[int, Callable[[int], int]] = {
-            K.Key_Left: lambda i: i - 1,
-            K.Key_Right: lambda i: i + 1,
-            K.Key_Up: lambda i: i - lay.n_cols,
-            K.Key_Down: lambda i: i + lay.n_cols,
-            K.Key_Home: lambda i: 0,
-            K.Key_End: lambda i: n - 1,
-        }
-        if key in moves:
-            self.set_cursor(min(n - 1, max(0, moves[key](self._cursor))))
-            event.accept()
-        elif key in (K.Key_Return, K.Key_Enter, K.Key_Space):
-            self.cellActivated.emit(self._cursor)
-            event.accept()
-        else:
-            super().keyPressEvent(event)
-
-    def focusInEvent(self, event: QtGui.QFocusEvent) -> None:  # noqa: N802 (Qt override)
-        super().focusInEvent(event)
-        self.update()
-
-    def focusOutEvent(self, event: QtGui.QFocusEvent) -> None:  # noqa: N802 (Qt override)
-        super().focusOutEvent(event)
-        self.update()
-
-
-class _SwapProbe(QOpenGLWidget):
-    """A 2 x 2 px OpenGL widget in the grid's corner, in the window colour.
-
-    Its only job: with an OpenGL widget in it, Qt composes the whole window with OpenGL and
-    ends each flush with ``swapBuffers``; ``frameSwapped`` then tells the grid when the frame
-    was swapped (see the module notes). Not created where the platform has no OpenGL.
-    """
-
-    @classmethod
-    def create(cls, grid: SpellerGrid, mode: str = "auto") -> _SwapProbe | None:
-        app = QtGui.QGuiApplication.instance()
-        if app is None or QtGui.QGuiApplication.platformName() in _NO_GL_PLATFORMS:
-            return None
-        ctx = QtGui.QOpenGLContext()
-        if not ctx.create():
-            logger.info("SpellerGrid: no OpenGL context on %s; onsets are stamped after paint.",
-                        QtGui.QGuiApplication.platformName())
-            return None
-        grid.gl_renderer = _renderer(ctx)
-        if mode == "auto" and grid.gl_renderer is not None and _SOFTWARE_GL.search(grid.gl_renderer):
-            logger.info("SpellerGrid: the OpenGL renderer is software (%s): no vsync, and composing each frame "
-                        "with it costs more than it tells; onsets are stamped after paint ([gui] swap_stamping = "
-                        "\"on\" uses it anyway).", grid.gl_renderer)
-            return None
-        probe = cls(grid)
-        probe.setFixedSize(2, 2)
-        probe.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
-        probe.setAttribute(QtCore.Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        probe.frameSwapped.connect(grid._on_swap)
-        return probe
-
-    def paintGL(self) -> None:  # noqa: N802 (Qt override)
-        c = self.parentWidget()._theme.qcolor("window")
-        f = self.context().functions()
-        f.glClearColor(c.redF(), c.greenF(), c.blueF(), 1.0)
-        f.glClear(0x00004000)  # GL_COLOR_BUFFER_BIT
-
-
-#: Qt platforms without OpenGL windows (no probe there).
-_NO_GL_PLATFORMS = frozenset({"offscreen", "minimal", "vnc", "linuxfb"})
-#: ``swap_stamping`` values: "auto" (hardware OpenGL only), "on" (any OpenGL), "off".
-SWAP_STAMPING = ("auto", "on", "off")
-#: Software OpenGL renderers (GL_RENDERER strings): Mesa llvmpipe / softpipe / swrast,
-#: SwiftShader, Windows' GDI Generic and Basic Render Driver.
-_SOFTWARE_GL = re.compile(r"llvmpipe|softpipe|swrast|software|swiftshader|gdi generic|basic render", re.IGNORECASE)
-
-
-def swap_stamping_mode(value) -> str:
-    """``swap_stamping`` as one of :data:`SWAP_STAMPING` (``True`` is ``"auto"``, ``False`` ``"off"``)."""
-    if value is True:
-        return "auto"
-    if value is False:
-        return "off"
-    if value not in SWAP_STAMPING:
-        raise NeurospellError(f"swap_stamping must be one of {', '.join(map(repr, SWAP_STAMPING))} (or true/false), "
-                              f"got {value!r}.")
-    return value
-
-
-def _renderer(ctx: QtGui.QOpenGLContext) -> str | None:
-    """GL_RENDERER of a created context (made current on a throw-away offscreen surface)."""
-    surface = QtGui.QOffscreenSurface()
-    surface.setFormat(ctx.format())
-    surface.create()
-    try:
-        if not ctx.makeCurrent(surface):
-            return None
-        try:
-            name = ctx.functions().glGetString(0x1F01)  # GL_RENDERER
-        finally:
-            ctx.doneCurrent()
-        return str(name) if name else None
-    finally:
-        surface.destroy()

@@ -11,7 +11,8 @@ def finished_message(result, folder=None, *, demo: bool = False, closing: bool =
     Parameters
     ----------
     result : LiveResult
-        The session's result (:meth:`~neurospell.session.live.LiveSession.result`).
+        The session's result (:meth:`~neurospell.session.live.LiveSession.result`), read once
+        its worker ended (:attr:`~neurospell.gui.controller.SessionController.sessionEnded`).
     folder : path-like | None
         The session folder (said where it is).
     demo : bool

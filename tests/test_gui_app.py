@@ -211,7 +211,7 @@ def test_keyboard_only_workflow_with_the_simulated_participant(qtbot, fast_confi
           lateness)
     _shot(win, tmp_path, "05-spelling")
     qtbot.waitUntil(lambda: win.snapshot.phase == "free", timeout=30_000)  # the copy phrase is done
-    copy = [d for d in win.session.result().decisions if d.phase == "copy"]
+    copy = [d for d in win.snapshot.decisions if d.phase == "copy"]
     assert copy[-1].text == "HI", [(d.symbol, d.intended, round(d.posterior, 2), d.n_flashes) for d in copy]
     assert win.announcements.count("Phase: copy") == 1
     for d in copy:  # every typed character was announced
