@@ -1,15 +1,35 @@
 """Whether the markers a live session sends reach the recording: the echo watchdog.
 
-With a marker outlet the session learns which flashes happened only from the markers its
-source reads back from that stream (see :class:`~neurospell.session.live.LiveSession`,
-"Markers that do not reach the recording"). :class:`MarkerWatch` remembers each flash and
-trial marker sent until it comes back, pauses (through the
-:class:`~neurospell.session.live.pause.PauseState`) when the outlet has no consumer or a
-marker does not come back within :attr:`MarkerWatch.timeout`, probes while paused, and
-resumes when a probe (or any tracked marker) comes back. A marker counted as lost is
-dropped should it come back late. Nothing sleeps: :meth:`MarkerWatch.check` runs in the
-session's loop. The clocks and the outlet (anything with ``push(label, timestamp)``,
-``have_consumers()`` and ``name``) are injected: it runs without LSL in the unit tests.
+With a ``marker_outlet`` the session learns which flashes happened only from the markers its
+source reads back from that stream (an ``LslSource`` with ``marker_name=`` the outlet's
+name, possibly through a relay): they are what is recorded and epoched. A flash whose marker
+does not come back is a flash nobody recorded. LSL's ``have_consumers()`` only says whether
+*some* inlet is connected -- a participant process or a display reading the stream keeps it
+true when the recording's own reader is gone -- so the session checks both:
+
+- no consumer at all on the outlet, or
+- a flash or trial marker sent that has not come back through the source within
+  :attr:`MarkerWatch.timeout` seconds (the session's ``marker_timeout``,
+  ``max(1, 2 * [speller] pause_after)``; on loopback markers come back within
+  milliseconds).
+
+Then it pauses flashing (the flashes scheduled are cancelled), says why in the
+snapshot (``phase="paused"``, ``marker_problem`` and ``status``: which stream and what
+to do), and writes a ``pause`` record (``"cause": "markers"``) to the decision log.
+Every flash whose marker did not come back within the bound is counted as discarded
+(``n_discarded``) and logged (``marker_lost``); it is never scored: should it arrive
+later it is dropped before the recorder and the epocher. While paused the session sends
+a probe marker (``neurospell-probe:<n>``, ignored by readers) every
+0.25 s when the stream has a consumer; the first one (or any tracked marker) that comes
+back through the source resumes flashing (a ``resume`` record). A :class:`~neurospell.session.live.Resume`
+resumes at once (the bound applies again to the next flashes). If the trial marker of
+the open selection was lost, it is sent again on resuming so the flashes to come count
+for that selection. Nothing here sleeps: the checks run in the worker's loop.
+
+:class:`MarkerWatch` does it; the clocks and the outlet (anything with
+``push(label, timestamp)``, ``have_consumers()`` and ``name``) are injected, so it runs
+without LSL in the unit tests. It keeps the markers' pause in the session's
+:class:`~neurospell.session.live.pause.PauseState`.
 """
 
 from __future__ import annotations

@@ -58,6 +58,8 @@ class StreamPump:
         What gets the samples and markers of a run (``chunk`` ``None``: markers alone).
     gaps : list of dict
         The gaps found in the stream so far (as :class:`GapIndexer` reports them).
+    pushed_at : float
+        :func:`time.perf_counter` when the consumer was last called (a decision's latency).
     """
 
     def __init__(self, source, *, pause, watch, recorder, pause_after: float, log: Callable[[dict], None],
@@ -74,6 +76,7 @@ class StreamPump:
         self.clock = clock
         self.consumer: Callable | None = None
         self.gaps: list[dict] = []
+        self.pushed_at = 0.0
         self._reader = None
         self._index: GapIndexer | None = None
         self._held = Backlog()  # what is read between two runs, for the next one
@@ -165,6 +168,7 @@ class StreamPump:
             for m in markers:
                 writer.write_event({"type": "marker", "t": m.timestamp, "code": m.code, "label": m.label})
         if self.consumer is not None:
+            self.pushed_at = time.perf_counter()
             self.consumer(chunk, markers)
 
     def _reconnect(self) -> None:
