@@ -28,7 +28,7 @@ from neurospell.session.simulator import ParametricGenerator, ScheduledFlash
 from neurospell.session.train import decoder_params
 
 CALIBRATION = "THE QUICK FOX"  # neurospell.commands.spell.DEFAULT_CALIBRATION
-WARMUP = 1.5  # neurospell.session.live.session._WARMUP
+WARMUP = 1.5  # neurospell.session.live.calibration.WARMUP
 
 
 def calibration_raw(generator, text, config, seed=0):

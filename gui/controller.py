@@ -17,7 +17,6 @@ once its worker ended, by the thread that joined it (:attr:`SessionController.se
 from __future__ import annotations
 
 import enum
-import gc
 import threading
 
 from PySide6 import QtCore
@@ -210,7 +209,6 @@ class SessionController(QtCore.QObject):
                     except Exception as err:  # noqa: BLE001 - the error is in the last snapshot already
                         logger.info("session ended with: %s", err)
                     session = None
-                    _collect_frozen()
                 if conn is not None:
                     conn.close()
             thread = threading.Thread(target=finish, name="neurospell-gui-disconnect", daemon=True)
@@ -265,7 +263,6 @@ class SessionController(QtCore.QObject):
             if self._join_thread is not None:  # (it holds the session until it has said so)
                 self._join_thread.join(timeout=10.0)
             session = None
-            _collect_frozen()  # (between sessions: nothing flashes)
         self.sessionDropped.emit()
         return True
 
@@ -350,16 +347,3 @@ class SessionController(QtCore.QObject):
         for thread in [*self._closing, *(t for t in (self._join_thread,) if t is not None)]:
             thread.join(timeout=timeout)  # the participant process and the source end before the app
         self._closing = []
-
-
-def _collect_frozen() -> None:
-    """Collect the sessions let go of.
-
-    A live session freezes what is alive when its worker starts (:func:`gc.freeze`: fewer
-    objects for a full collection to walk while the grid flashes) -- itself included, and a
-    session is a reference cycle (its worker thread's target is its own method). Frozen
-    objects are never collected: an ended session would stay in memory for good. Between
-    sessions (nothing flashes) they are unfrozen and collected; the next session freezes again.
-    """
-    gc.unfreeze()
-    gc.collect()

@@ -1,5 +1,5 @@
 """A stand-in for the live session (tests only): writes a session folder from a recording
-exactly as ``session/live.py`` does (see the replay contract in the session layer):
+exactly as the live session (``session/live/``) does (see the replay contract in the session layer):
 
 - one rawlog per phase run (``folder.rawlog_writer(task, ...)``) and one fresh stream driver
   (``make_driver``) per rawlog, fed the float32-rounded samples that are recorded, in random
