@@ -29,7 +29,7 @@ from .engine import SpellerEngine
 from .evaluation import auc, load_epochs, split_by_trials
 from .simulator.scores import ScoreSampler
 from .spelling import levenshtein
-from .stats import SpellingStats
+from .stats import SpellingFigures, SpellingStats
 from .train import decoder_params
 
 __all__ = ["CopySpellResult", "simulate_copy_spelling", "wilson_interval"]
@@ -48,7 +48,7 @@ def wilson_interval(hits: int, n: int, z: float = 1.96) -> tuple[float, float] |
 
 
 @dataclass
-class CopySpellResult:
+class CopySpellResult(SpellingFigures):
     """Figures of one condition (a recording or all pooled, with or without the LM).
 
     The figures come from :attr:`stats` (:class:`~neurospell.session.stats.SpellingStats`);
@@ -93,27 +93,14 @@ class CopySpellResult:
     def n_selections(self) -> int:
         return self.n_chars
 
-    @property
-    def accuracy(self) -> float | None:
-        return self.stats.accuracy
 
     @property
     def ci95(self) -> tuple[float, float]:
         """95 % Wilson interval of the accuracy over characters."""
         return wilson_interval(self.correct, self.n_chars)
 
-    @property
-    def flashes_per_char(self) -> float | None:
-        return self.stats.flashes_per_char
 
-    @property
-    def chars_per_minute(self) -> float | None:
-        return self.stats.chars_per_minute
 
-    @property
-    def itr(self) -> float | None:
-        """Wolpaw ITR, bits per minute."""
-        return self.stats.itr
 
     @property
     def cer(self) -> float | None:

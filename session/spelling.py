@@ -30,7 +30,7 @@ from neurospell.types import Decision, EpochBatch, SpellerLayout
 from .drivers import run_trials, spell_symbol
 from .engine import SelectionDecided, SpellerEngine, model_alpha
 from .simulator.scores import ScoreSampler
-from .stats import SpellingStats, itr_bits
+from .stats import SpellingFigures, SpellingStats, itr_bits
 
 __all__ = ["SpellingResult", "SpellingReport", "decode_recording", "decode_batch",
            "spelling_result", "itr_bits", "levenshtein", "intended_text_from_raw",
@@ -62,7 +62,7 @@ def levenshtein(a: str, b: str) -> int:
 
 
 @dataclass(frozen=True)
-class SpellingResult:
+class SpellingResult(SpellingFigures):
     """Decoded text and its figures, for one condition (with or without the LM).
 
     The figures come from :attr:`stats` (:class:`~neurospell.session.stats.SpellingStats`);
@@ -109,10 +109,6 @@ class SpellingResult:
     def n_selections(self) -> int:
         return len(self.decisions)
 
-    @property
-    def accuracy(self) -> float | None:
-        """Fraction of the intended symbols selected (``None`` without intended text)."""
-        return self.stats.accuracy
 
     @property
     def cer(self) -> float | None:
@@ -121,20 +117,8 @@ class SpellingResult:
             return None
         return levenshtein(self.decoded, self.intended) / len(self.intended)
 
-    @property
-    def chars_per_minute(self) -> float | None:
-        """Selections per minute (``None`` without spelling time)."""
-        return self.stats.chars_per_minute
 
-    @property
-    def itr(self) -> float | None:
-        """Wolpaw information transfer rate, bits per minute (``None`` without an accuracy)."""
-        return self.stats.itr
 
-    @property
-    def flashes_per_char(self) -> float | None:
-        """Mean flashes per selection (``None`` without a selection)."""
-        return self.stats.flashes_per_char
 
     def summary(self) -> dict:
         return {"lm": self.lm, "decoded": self.decoded, "corrected": self.corrected,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["SpellingStats", "itr_bits"]
+__all__ = ["SpellingStats", "SpellingFigures", "itr_bits"]
 
 
 def itr_bits(n_symbols: int, accuracy: float) -> float:
@@ -85,3 +85,32 @@ class SpellingStats:
         if acc is None or rate is None:
             return None
         return itr_bits(self.n_symbols, acc) * rate
+
+
+class SpellingFigures:
+    """The figures every result type reads from its :attr:`stats` (a mixin: one definition of
+    each for :class:`~neurospell.session.spelling.SpellingResult`,
+    :class:`~neurospell.session.copyspell.CopySpellResult` and
+    :class:`~neurospell.session.live.results.LiveResult`; undefined: ``None``)."""
+
+    stats: SpellingStats
+
+    @property
+    def accuracy(self) -> float | None:
+        """Fraction of the judged selections that chose the intended symbol."""
+        return self.stats.accuracy
+
+    @property
+    def chars_per_minute(self) -> float | None:
+        """Selections per minute of spelling."""
+        return self.stats.chars_per_minute
+
+    @property
+    def flashes_per_char(self) -> float | None:
+        """Mean flashes per selection."""
+        return self.stats.flashes_per_char
+
+    @property
+    def itr(self) -> float | None:
+        """Wolpaw information transfer rate, bits per minute."""
+        return self.stats.itr

@@ -24,6 +24,7 @@ from neurospell.check import StreamError
 from neurospell.logs import logger
 
 from ..drivers import GapIndexer
+from ..feed import feed_chunk
 from ..waiting import Backlog
 
 __all__ = ["StreamPump"]
@@ -141,35 +142,38 @@ class StreamPump:
                 self._on_source_lost(why)
 
     def _take(self, chunk, markers) -> None:
-        """Index a chunk read (or markers alone), record it, and feed it to the consumer."""
-        if chunk is not None:
-            if self._index is None:
-                self._index = GapIndexer(chunk.sfreq, getattr(self.source, "gap_tolerance", 0.05), as_recorded=True)
-            n_gaps = len(self._index.gaps)
-            pieces = self._index.split(chunk)
-            for gap in self._index.gaps[n_gaps:]:
-                logger.warning("LiveSession: %d samples (%.3f s) missing after t=%.3f; flashes over them are "
-                               "not scored.", gap["n_samples"], gap["duration"], gap["t"])
-                self.gaps.append(gap)
-                self._log({"type": "gap", **gap})
-            writer = self.recorder.writer
-            if writer is not None:
-                for p in pieces:
-                    writer.write_samples(p.data, p.timestamps)
-            self._feed(pieces[0], markers)
-            for p in pieces[1:]:
-                self._feed(p, ())
-        elif markers:
-            self._feed(None, markers)
-
-    def _feed(self, chunk, markers) -> None:
+        """Record a chunk read (or markers alone) and feed it on through the one feed step
+        (:func:`~neurospell.session.feed.feed_chunk`: cut at gaps and re-indexed by the
+        :class:`GapIndexer`, as a replay does), each piece recorded before it is pushed."""
         writer = self.recorder.writer
         if writer is not None:
             for m in markers:
                 writer.write_event({"type": "marker", "t": m.timestamp, "code": m.code, "label": m.label})
+        if chunk is None:
+            if markers and self.consumer is not None:
+                self.push(None, markers)
+            return
+        if self._index is None:
+            self._index = GapIndexer(chunk.sfreq, getattr(self.source, "gap_tolerance", 0.05), as_recorded=True)
+        n_gaps = len(self._index.gaps)
+        feed_chunk(self, chunk, markers, indexer=self._index, on_piece=self._record)
+        for gap in self._index.gaps[n_gaps:]:
+            logger.warning("LiveSession: %d samples (%.3f s) missing after t=%.3f; flashes over them are "
+                           "not scored.", gap["n_samples"], gap["duration"], gap["t"])
+            self.gaps.append(gap)
+            self._log({"type": "gap", **gap})
+
+    def _record(self, piece) -> None:
+        writer = self.recorder.writer
+        if writer is not None:
+            writer.write_samples(piece.data, piece.timestamps)
+
+    def push(self, chunk, markers=()) -> tuple:
+        """The feed step's sink: hand a piece (and its markers) to the current consumer."""
         if self.consumer is not None:
             self.pushed_at = time.perf_counter()
             self.consumer(chunk, markers)
+        return ()
 
     def _reconnect(self) -> None:
         """After the acquisition thread died: start the source again (every second at most)."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..engine import EngineSnapshot
-from ..stats import SpellingStats
+from ..stats import SpellingFigures, SpellingStats
 
 __all__ = ["DecisionRecord", "LiveSnapshot", "LiveResult"]
 
@@ -115,7 +115,7 @@ class LiveSnapshot:
 
 
 @dataclass(frozen=True)
-class LiveResult:
+class LiveResult(SpellingFigures):
     """The outcome of a session (:meth:`LiveSession.join`).
 
     Attributes
@@ -168,25 +168,9 @@ class LiveResult:
     def n_selections(self) -> int:
         return len(self.decisions)
 
-    @property
-    def accuracy(self) -> float | None:
-        """Fraction of copy-mode decisions that chose the intended symbol (``None`` without any)."""
-        return self.stats.accuracy
 
-    @property
-    def chars_per_minute(self) -> float | None:
-        """Selections per minute of spelling (``None`` without spelling time)."""
-        return self.stats.chars_per_minute
 
-    @property
-    def flashes_per_char(self) -> float | None:
-        """Mean flashes per decision (``None`` without a decision)."""
-        return self.stats.flashes_per_char
 
-    @property
-    def itr(self) -> float | None:
-        """Wolpaw ITR, bits per minute (copy-mode accuracy; ``None`` without one)."""
-        return self.stats.itr
 
     @property
     def decision_latencies(self) -> np.ndarray:
