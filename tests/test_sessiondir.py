@@ -340,6 +340,34 @@ def test_live_session_folder_replays_every_decision(tmp_path):
     assert f"{n_live}/{n_live} decisions reproduced" in res.stdout
     raw = folder.read_raw("spelling", 1)
     assert any(d.startswith("flash/") for d in raw.annotations.description)
+    # the calibration: its recorded raw log, epoched through the replay's feed step, trains the
+    # very model the live session trained (the live epochs were the replay's epochs)
+    _assert_calibration_replays(folder)
+
+
+def _assert_calibration_replays(folder):
+    from neurospell.acquisition import GapIndexer
+    from neurospell.decoder import make_decoder
+    from neurospell.preprocessing import OnlineEpocher
+    from neurospell.rawlog import read_rawlog
+    from neurospell.session.feed import EpocherSink, feed
+    from neurospell.session.sessiondir import RawlogReader
+    from neurospell.session.train import decoder_params
+    from neurospell.types import EpochBatch
+
+    cfg = folder.read_config()
+    log = read_rawlog(folder.root / folder.runs("calibration")[0]["rawlog"])
+    h = log.header
+    pre = cfg.preprocessing
+    epocher = OnlineEpocher(pre, float(h["sfreq"]), tuple(h["ch_names"]), tuple(h["ch_types"]),
+                            buffer_seconds=max(10.0, 2 * (pre.tmax - pre.tmin) + 1.0))
+    batches = []
+    feed(RawlogReader(log), EpocherSink(epocher), indexer=GapIndexer(float(h["sfreq"]), 0.05, as_recorded=True),
+         on_batch=batches.append, end="flush")
+    batch = EpochBatch.concatenate([b for b in batches if len(b)])
+    dec = make_decoder(cfg.decoder.name, **decoder_params(cfg.decoder.name, cfg.decoder)).fit(batch, pre)
+    live = next(r for r in folder.read_log() if r["type"] == "training")
+    assert (len(batch), float(dec.heldout_auc_)) == (live["n_epochs"], live["heldout_auc"])
 
 
 def test_config_writer_round_trips(tmp_path):
