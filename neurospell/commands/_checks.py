@@ -30,12 +30,19 @@ from ._usage import UsageError
 EXPORT_SUFFIXES = {"edf": ".edf", "brainvision": ".vhdr"}
 
 
-def check_stream(args, config) -> None:
+def _checked_board(args, config) -> tuple[str, str]:
+    """The board spec of ``--board`` or ``[acquisition] source`` and the option that gave it;
+    a spec that names no usable board is a usage error naming that option."""
     spec = args.board if args.board is not None else config.acquisition.source
     option = "--board" if args.board is not None else f"[acquisition] source in {config_source(args)}"
     problem = board_spec_problem(spec, config.acquisition)
     if problem:
         raise UsageError(option, problem + ".")
+    return spec, option
+
+
+def check_stream(args, config) -> None:
+    spec, option = _checked_board(args, config)
     if spec.strip().lower().startswith("lsl:"):
         raise UsageError(option, f"'stream' republishes a device on LSL; {spec!r} is already an LSL "
                                  "stream. Give a board ('synthetic', 'playback:FILE', a BrainFlow name).")
@@ -52,11 +59,7 @@ def record_outputs(out: Path) -> dict[str, Path]:
 
 
 def check_record(args, config) -> None:
-    spec = args.board if args.board is not None else config.acquisition.source
-    option = "--board" if args.board is not None else f"[acquisition] source in {config_source(args)}"
-    problem = board_spec_problem(spec, config.acquisition)
-    if problem:
-        raise UsageError(option, problem + ".")
+    _checked_board(args, config)
     out = Path(args.out).expanduser()
     if not out.name.endswith(".fif"):
         suffix = out.suffix.lower()
