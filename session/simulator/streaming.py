@@ -168,6 +168,17 @@ class StreamingParticipant:
                             inlet = None
                             self.intention.typed = ""  # a new session: nothing typed yet
                             continue
+                # markers already waiting first: after a stall (a busy machine) the samples about to
+                # go out can hold the responses of flashes whose markers came in meanwhile
+                if inlet is not None:
+                    lost = self._pull_markers(inlet, 0.0, t0, pushed)
+                    if lost:
+                        if finder.keep_looking():  # found by prefix, not this participant's session
+                            inlet = None
+                            self.intention.typed = ""
+                            continue
+                        logger.info("participant: the marker stream %r ended; stopping.", self.marker_stream_found)
+                        break
                 # samples due: timestamps up to now - lookahead
                 due = int(math.floor((now - self.lookahead - t0) * sf)) + 1
                 if due > pushed:
@@ -177,24 +188,9 @@ class StreamingParticipant:
                     outlet.push(data, t0 + np.arange(pushed, due) / sf)
                     pushed = due
                     self.n_samples = pushed
-                # wait for a marker until the next tick (or just sleep without an inlet)
+                # until the next tick; the markers that come in meanwhile are read first thing then
                 wait = max(0.0, t0 + self.lookahead + (pushed + tick * sf) / sf - pylsl.local_clock())
-                if inlet is None:
-                    self._stop.wait(min(wait, 0.1))
-                    continue
-                try:
-                    value, ts = inlet.pull_sample(timeout=wait)
-                    while value is not None:
-                        self.n_markers += 1
-                        self._handle(value[0], ts, t0, pushed)
-                        value, ts = inlet.pull_sample(timeout=0.0)
-                except pylsl.util.LostError:
-                    if finder.keep_looking():  # found by prefix, not this participant's session
-                        inlet = None
-                        self.intention.typed = ""
-                        continue
-                    logger.info("participant: the marker stream %r ended; stopping.", self.marker_stream_found)
-                    break
+                self._stop.wait(min(wait, 0.1) if inlet is None else wait)
         finally:
             if old is not None:
                 signal.signal(signal.SIGTERM, old)
@@ -206,6 +202,19 @@ class StreamingParticipant:
             outlet.close()
         return {"n_samples": self.n_samples, "n_flashes": self.n_flashes, "n_targets": self.n_targets,
                 "n_late": self.n_late, "typed": self.intention.typed, "marker_stream_found": found}
+
+    def _pull_markers(self, inlet, timeout: float, t0: float, pushed: int) -> bool:
+        """Handle every marker waiting (waiting up to ``timeout`` s for the first); ``True``: stream lost."""
+        pylsl = get_pylsl()
+        try:
+            value, ts = inlet.pull_sample(timeout=timeout)
+            while value is not None:
+                self.n_markers += 1
+                self._handle(value[0], ts, t0, pushed)
+                value, ts = inlet.pull_sample(timeout=0.0)
+        except pylsl.util.LostError:
+            return True
+        return False
 
     def _handle(self, label, ts: float, t0: float, pushed: int) -> None:
         label = str(label)
