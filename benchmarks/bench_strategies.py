@@ -16,7 +16,7 @@ the target, how often the target flashes, a flash repeating the last one's symbo
 3-symbol group or a one-symbol group is answered with the epochs a 6-symbol row evoked.
 
     python benchmarks/bench_strategies.py [--strategies row-column,checkerboard,adaptive]
-        [--min-flashes 2] [--phrases 20] [--lm default] [--json OUT]
+        [--min-flashes 2] [--phrases 20] [--phrase-set test|validation] [--lm NAME] [--json OUT]
 """
 
 from __future__ import annotations
@@ -45,6 +45,9 @@ PHRASES = ("I AM COLD", "TURN ON THE LIGHT", "WHERE IS MY PHONE", "I NEED TO RES
            "WHAT TIME IS IT", "OPEN THE DOOR", "I AM HUNGRY NOW", "LET US GO OUTSIDE", "NOT TODAY",
            "READ ME THE NEWS", "YES I AM FINE", "CLOSE THE CURTAINS", "WHO CAME TO VISIT",
            "MY BACK IS SORE", "PLAY SOME MUSIC")
+#: Phrases for choosing settings (``--phrase-set validation``; min_flashes was chosen on these).
+VALIDATION = ("HOW ARE YOU TODAY", "I WOULD LIKE SOME WATER PLEASE", "CAN YOU CALL MY SISTER",
+              "THANK YOU VERY MUCH", "SEE YOU TOMORROW MORNING", "PLEASE OPEN THE WINDOW")
 
 
 def _flash_ci(flashes) -> tuple[float, float, float]:
@@ -60,6 +63,8 @@ def main(argv=None) -> int:
     ap.add_argument("--min-flashes", type=int, default=None,
                     help="[speller] min_flashes for checkerboard and adaptive (row/column keeps its default)")
     ap.add_argument("--phrases", type=int, default=len(PHRASES))
+    ap.add_argument("--phrase-set", default="test", choices=("test", "validation"),
+                    help="the held-out test phrases, or the phrases settings are chosen on")
     ap.add_argument("--decoder", default="xdawncov-ts-lr")
     ap.add_argument("--lm", default=None, help="language model (default: [lm] name; 'uniform': none)")
     ap.add_argument("--subjects", default="S1,S2,S3")
@@ -74,7 +79,7 @@ def main(argv=None) -> int:
     lm_name = args.lm or cfg.lm.name
     lm = None if lm_name == "uniform" else make_model(lm_name, cfg.lm)
     recs = [data / "gtec_p300" / f"{s}.mat" for s in args.subjects.split(",")]
-    phrases = list(PHRASES[: args.phrases])
+    phrases = list((PHRASES if args.phrase_set == "test" else VALIDATION)[: args.phrases])
     print(f"{len(phrases)} phrases, {sum(map(len, phrases))} characters; {args.decoder}; LM {lm_name}; "
           f"subjects {args.subjects}")
     out = []
