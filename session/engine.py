@@ -44,7 +44,7 @@ from neurospell.logs import logger
 from neurospell.markers import apply_selection
 from neurospell.types import Candidate, CandidateList, CharDistribution, Decision, SpellerLayout
 
-from .flashgroups import RowColumnFlashes, make_flash_strategy
+from .flashgroups import RowColumnFlashes, default_min_flashes, make_flash_strategy
 
 __all__ = [
     "SpellerEngine",
@@ -290,10 +290,12 @@ class SpellerEngine:
                   min_repetitions=config.speller.min_repetitions,
                   max_repetitions=config.speller.max_repetitions,
                   stop_each_flash=config.speller.stop_each_flash,
-                  min_flashes=getattr(config.speller, "min_flashes", None),
-                  max_flashes=getattr(config.speller, "max_flashes", None))
+                  max_flashes=config.speller.max_flashes)
+        strategy = config.speller.flash_strategy
+        if config.speller.min_flashes is not None or strategy != "row-column":
+            kw["min_flashes"] = default_min_flashes(strategy, config.speller.min_flashes,
+                                                    config.speller.min_repetitions, layout.n_groups)
         kw.update(overrides)
-        strategy = getattr(config.speller, "flash_strategy", "row-column")
         if kw.get("flash_groups") is None and strategy != "row-column":
             kw["flash_groups"] = make_flash_strategy(strategy, layout, kw.pop("seed", None))
         return cls(layout, score_model, lm, **kw)
@@ -374,10 +376,20 @@ class SpellerEngine:
         A driver with a recorded flash order may ignore it and report its own groups.
         """
         if not self._planned:
-            fg = self.flash_groups
-            self._planned = list(fg.next_repetition(self.posterior()) if getattr(fg, "uses_posterior", False)
-                                 else fg.next_repetition())
+            self._planned = list(self.plan_flashes())
         return tuple(self._planned)
+
+    def plan_flashes(self) -> tuple:
+        """A new repetition from the strategy (given the posterior when it uses one); a live
+        session plans ahead with it while flashes are still being scored."""
+        fg = self.flash_groups
+        return tuple(fg.next_repetition(self.posterior()) if getattr(fg, "uses_posterior", False)
+                     else fg.next_repetition())
+
+    @property
+    def max_flashes(self) -> int:
+        """Flashes at which a decision is forced."""
+        return self._max_flashes
 
     def on_flash(self, group: int, score: float) -> tuple:
         """Add one flash of the current selection and apply the stopping rule.

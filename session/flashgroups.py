@@ -45,12 +45,28 @@ __all__ = [
     "CheckerboardFlashes",
     "AdaptiveFlashes",
     "make_flash_strategy",
+    "default_min_flashes",
+    "STRATEGY_MIN_FLASHES",
     "group_members",
     "group_holds",
 ]
 
 #: The strategies ``[speller] flash_strategy`` accepts.
 FLASH_STRATEGIES = ("row-column", "checkerboard", "adaptive")
+
+#: Flashes before the stopping rule may fire with checkerboard or adaptive groups when
+#: ``[speller] min_flashes`` is unset (chosen on the validation phrases of
+#: ``benchmarks/bench_strategies.py``: 2 and 4 gave the same accuracy, 1 lost accuracy).
+STRATEGY_MIN_FLASHES = 2
+
+
+def default_min_flashes(strategy: str, min_flashes: int | None, min_repetitions: int, n_groups: int) -> int:
+    """The flashes before the stopping rule may fire: ``min_flashes`` when set, else
+    ``min_repetitions`` repetitions of rows and columns, or :data:`STRATEGY_MIN_FLASHES`
+    with the other strategies (the one home of this rule)."""
+    if min_flashes is not None:
+        return int(min_flashes)
+    return int(min_repetitions) * int(n_groups) if strategy == "row-column" else STRATEGY_MIN_FLASHES
 
 
 class SymbolGroup(tuple):
@@ -206,7 +222,7 @@ class AdaptiveFlashes:
                  mass: float = 0.5, block: int = 1, avoid_neighbours: bool = True):
         self.layout = layout
         self.rng = _rng(rng)
-        self.max_size = int(max_size or max(len(g) for g in layout.flash_groups))
+        self.max_size = max(len(g) for g in layout.flash_groups) if max_size is None else int(max_size)
         if self.max_size < 1:
             raise NeurospellError(f"AdaptiveFlashes: max_size must be >= 1, got {max_size!r}.")
         if not 0.0 < float(mass) <= 1.0:

@@ -201,7 +201,8 @@ class SpellerConfig:
     #: :mod:`neurospell.session.flashgroups`.
     flash_strategy: str = "row-column"
     #: Flashes before the stopping rule may fire (``None``: ``min_repetitions`` rows and
-    #: columns' worth) and before a forced decision (``None``: ``max_repetitions``' worth).
+    #: columns' worth; 2 with checkerboard or adaptive groups) and before a forced decision
+    #: (``None``: ``max_repetitions``' worth).
     min_flashes: int | None = None
     max_flashes: int | None = None
     #: Posterior maximum that stops flashing early (dynamic stopping); ``1.0`` disables it.
