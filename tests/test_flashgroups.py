@@ -278,3 +278,29 @@ def test_the_qt_grid_lights_exactly_the_members(qtbot):
     assert seen == {groups[0]: {0, 14, 35}, groups[1]: {7}, 2: set(LAYOUT.flash_groups[2])}
     with pytest.raises(NeurospellError, match="symbol indices"):
         grid.show_flashes([SymbolGroup([36])])
+
+
+def test_simulate_with_the_adaptive_strategy(gtec_files, tmp_path, capsys):
+    import json
+
+    from neurospell.cli import main
+
+    phrases = tmp_path / "p.txt"
+    phrases.write_text("good night\nthank you\n")
+    js = tmp_path / "sim.json"
+    rc = main(["simulate", "--data", str(gtec_files[0]), "--decoder", "lda", "--phrases", str(phrases),
+               "--lm", "ngram", "--strategy", "adaptive", "--json", str(js)])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "flash groups adaptive" in out
+    res = json.loads(js.read_text())
+    assert res["flash_strategy"] == "adaptive" and res["min_flashes"] is None
+    none, lm = res["rows"][0], res["rows"][1]
+    assert none["accuracy"] >= 0.8 and lm["accuracy"] >= 0.8
+    assert lm["flashes_per_char"] < 12  # fewer than one row/column repetition
+    assert main(["simulate", "--data", str(gtec_files[0]), "--decoder", "lda", "--phrases", str(phrases),
+                 "--min-flashes", "-1"]) == 2
+    assert "--min-flashes" in capsys.readouterr().err
+    assert main(["simulate", "--data", str(gtec_files[0]), "--decoder", "lda", "--phrases", str(phrases),
+                 "--strategy", "diagonal"]) == 2
+    assert "--strategy" in capsys.readouterr().err
