@@ -304,3 +304,24 @@ def test_simulate_with_the_adaptive_strategy(gtec_files, tmp_path, capsys):
     assert main(["simulate", "--data", str(gtec_files[0]), "--decoder", "lda", "--phrases", str(phrases),
                  "--strategy", "diagonal"]) == 2
     assert "--strategy" in capsys.readouterr().err
+
+
+def test_the_real_epoch_participant_answers_groups_of_members(gtec_files):
+    """Over the marker path (the LSL participant's handler), a flash of members is answered with
+    a real target epoch when the members hold the wanted symbol, a real non-target one otherwise."""
+    from neurospell.preprocessing import load_recording
+    from neurospell.session.simulator import RealEpochGenerator, StreamingParticipant
+
+    gen = RealEpochGenerator(load_recording(gtec_files[0]), exclude_first_chars=3, seed=1)
+    person = Intention("HI", LAYOUT)
+    sim = StreamingParticipant(gen, person, lookahead=0.5)
+    t0, h, i = 1000.0, LAYOUT.symbols.index("H"), LAYOUT.symbols.index("I")
+    labels = [flash_to_str(0, None, [h, 20]), flash_to_str(0, None, [i]), flash_to_str(0, None, [h]),
+              "select:H", flash_to_str(0, None, [i, 3])]
+    for k, label in enumerate(labels):
+        sim._handle(label, t0 + 1.0 + 0.175 * k, t0, pushed=0)
+    assert [f.target for f in sim.flashes] == [True, False, True, True]
+    assert sim.n_targets == 3 and person.typed == "H"
+    x_t = gen.synthesize(0, int(3 * gen.sfreq), sim.flashes)
+    x_n = gen.synthesize(0, int(3 * gen.sfreq), [dataclasses.replace(f, target=False) for f in sim.flashes])
+    assert not np.allclose(x_t, x_n)  # target flashes play real target epochs
