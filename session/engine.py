@@ -201,8 +201,9 @@ class SpellerEngine:
         is forced at ``max_repetitions * n_groups`` flashes.
     min_flashes, max_flashes : int | None
         The same in flashes (``[speller] min_flashes``/``max_flashes``); given, they replace
-        the repetition counts (``min_flashes=0``: the rule may fire before any flash is in
-        only once one flash is; a group strategy other than rows and columns needs them).
+        the repetition counts (``min_flashes=0``: from the first flash on). Groups other
+        than rows and columns need them (:meth:`from_config` then sets ``min_flashes`` to
+        :data:`~neurospell.session.flashgroups.STRATEGY_MIN_FLASHES` unless the config has one).
     beam_width : int
         Candidate texts kept (``[lm] beam_width``; 0 disables the beam).
     backspace_p : float

@@ -18,7 +18,6 @@ from neurospell.markers import (
     marker_to_annotation,
     parse_flash,
 )
-from neurospell.preprocessing import OnlineEpocher
 from neurospell.session import ScoreSampler, SpellerEngine, StreamDriver, copy_spell
 from neurospell.session.engine import RowColumnFlashes as EngineRowColumn
 from neurospell.session.flashgroups import (
