@@ -324,3 +324,14 @@ def test_the_real_epoch_participant_answers_groups_of_members(gtec_files):
     x_t = gen.synthesize(0, int(3 * gen.sfreq), sim.flashes)
     x_n = gen.synthesize(0, int(3 * gen.sfreq), [dataclasses.replace(f, target=False) for f in sim.flashes])
     assert not np.allclose(x_t, x_n)  # target flashes play real target epochs
+
+
+def test_a_synthetic_board_session_refuses_groups_its_marker_channel_cannot_record(tmp_path, capsys):
+    from neurospell.cli import main
+
+    toml = tmp_path / "c.toml"
+    toml.write_text('[speller]\nflash_strategy = "checkerboard"\n')
+    assert main(["--config", str(toml), "spell", "--headless", "--source", "synthetic", "--lm", "uniform",
+                 "--copy", "A"]) == 2
+    err = capsys.readouterr().err
+    assert "flash_strategy" in err and "row-column" in err and "marker channel" in err
