@@ -143,6 +143,16 @@ def recording_file(text):
 recording_file.__name__ = "recording"
 
 
+def expand_recordings(paths) -> list[str]:
+    """Recordings with each session folder replaced by its labelled runs (calibration and copy
+    spelling; :func:`neurospell.session.inputs.expand_recordings`), a note on stderr for each run."""
+    import sys
+
+    from neurospell.session.inputs import expand_recordings as expand
+
+    return expand(paths, on_note=lambda line: print(line, file=sys.stderr, flush=True))
+
+
 def model_file(text):
     """An argparse ``type=``: a model file written by ``neurospell train`` (a pickle)."""
     path = Path(input_file("model file")(text))
