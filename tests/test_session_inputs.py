@@ -149,3 +149,25 @@ def test_free_spelling_is_skipped_and_a_folder_without_labelled_runs_is_an_error
         expand_recordings([empty])
     res = _cli("inspect", empty)
     assert res.returncode != 0 and "holds no labelled run" in res.stderr
+
+
+def test_a_run_never_converted_is_read_from_its_raw_log(session, tmp_path):
+    """A session that stopped during a run (no BIDS files for it): the run comes from its raw log,
+    labelled the same way, and the note says so."""
+    folder, _ = session
+    crashed = tmp_path / "crashed"
+    shutil.copytree(folder.root, crashed)
+    meta_path = crashed / "derivatives" / "neurospell" / "session.json"
+    meta = json.loads(meta_path.read_text())
+    run = meta["runs"][1]
+    run.update(status="recording", bids=None)
+    meta_path.write_text(json.dumps(meta))
+    for f in (crashed / "sub-01" / "ses-01" / "eeg").glob("*task-spelling*"):
+        f.unlink()
+    notes = []
+    files = expand_recordings([crashed], on_note=notes.append)
+    assert files == [str(crashed / meta["runs"][0]["bids"]), str(crashed / run["rawlog"])]
+    assert "never converted to BIDS" in notes[1]
+    pre = folder.read_config().preprocessing
+    np.testing.assert_array_equal(load_epochs(files[1], pre).targets,
+                                  load_epochs(str(folder.root / folder.runs()[1]["bids"]), pre).targets)
