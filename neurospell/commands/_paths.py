@@ -120,7 +120,8 @@ def is_session_folder(path) -> bool:
 
 def recording_file(text):
     """An argparse ``type=``: a recording file, a neurospell ``.nsraw`` recording folder, or a
-    session folder (``neurospell replay SESSION_DIR``)."""
+    session folder (``neurospell replay SESSION_DIR``; train, evaluate, inspect and simulate
+    read its labelled runs: :func:`expand_recordings`)."""
     path = _existing(text, "recording")
     if path.is_dir():
         if is_session_folder(path):
