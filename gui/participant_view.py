@@ -272,9 +272,11 @@ class ParticipantView(QtWidgets.QWidget):
                     f'<span style="color:{th.ok}; text-decoration:underline"><b>{mark}</b></span>'
                     f'<span style="color:{th.text}">{html.escape(target[index + 1:])}</span>')
         if next_symbol is None:
-            nxt = "done" if index is None else ""
-        elif next_symbol == BACKSPACE:
+            nxt = ""
+        elif next_symbol == BACKSPACE and BACKSPACE in self.grid.speller_layout.symbols:
             nxt = f'next: <b style="color:{th.ok}">⌫</b> (delete the mistake)'
+        elif next_symbol == BACKSPACE:
+            nxt = "a mistake (this grid has no ⌫: Ctrl+Z undoes it)"
         else:
             nxt = f'next: <b style="color:{th.ok}">{html.escape(_NAMES.get(next_symbol, next_symbol))}</b>'
         self.target_label.setText(f"{what}: {body}" + (f"&nbsp;&nbsp;&nbsp;&nbsp;{nxt}" if nxt else ""))
@@ -316,10 +318,12 @@ class ParticipantView(QtWidgets.QWidget):
         if phase == "calibration" and target:
             i = min(len(target) - 1, max(0, round((snap.progress or 0.0) * len(target))))
             self.set_target(target, i, snap.cue or target[i], what="Calibration")
-        elif phase in ("copy", "paused", "stopped") and target and eng is not None:
+        elif phase in ("copy", "paused") and target and eng is not None:
             nxt = intended_symbol(target, text)
             at = len(text) if nxt is not None and nxt != BACKSPACE else None
             self.set_target(target, at, nxt, what="Copy")
+        elif phase in ("stopped", "error") and target and eng is not None:
+            self.set_target(target, None, None, what="Copy")  # (nothing more to select)
         elif phase not in ("paused", "stopped", "error"):
             self.set_target(None)
         if eng is not None and (len(eng.completions) or text != self._words_for):
@@ -332,7 +336,7 @@ class ParticipantView(QtWidgets.QWidget):
                 if w and " " not in w and w not in seen:
                     seen.append(w)
             self.set_words(seen)
-        elif eng is None and phase in ("calibration", "training"):
+        if phase in ("calibration", "training", "stopped", "error"):  # (no words to choose then)
             self.set_words(())
 
     # -- screens ------------------------------------------------------------------------------

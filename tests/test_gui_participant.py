@@ -140,7 +140,7 @@ def test_participant_view_shows_the_snapshots_and_nothing_moves_there(qtbot, tmp
     # A mistake: the next symbol is backspace.
     eng2 = _engine_snapshot("HELLO WP")
     win.show_snapshot(LiveSnapshot("copy", "copy", engine=eng2, target_text="HELLO WORLD", text=eng2.text))
-    assert view.next_symbol == "<" and "delete the mistake" in view.target_label.text()
+    assert view.next_symbol == "<" and "this grid has no ⌫: Ctrl+Z undoes it" in view.target_label.text()
 
     # Repaints only when a snapshot changes what is shown, or the grid flashes.
     others = [w for w in view.findChildren(QtWidgets.QWidget) if w is not win.grid and not win.grid.isAncestorOf(w)]
@@ -169,6 +169,10 @@ def test_participant_view_shows_the_snapshots_and_nothing_moves_there(qtbot, tmp
     qtbot.waitUntil(lambda: counter.counts[view.text_label] > 0, timeout=5000)
     assert view.next_symbol == "L" and again.text != eng3.text
 
+    # The session ends: the phrase stays shown, nothing marked next, no words to choose.
+    win.show_snapshot(LiveSnapshot("stopped", "stopped", engine=eng2, target_text="HELLO WORLD", text=eng2.text))
+    assert view.target_label.isVisible() and view.next_symbol is None and "next" not in view.target_label.text()
+    assert view.words == () and view.state_label.text() == "Finished."
     # The phrase done, the session free-spells: the target goes, the mode box says so.
     eng4 = _engine_snapshot("HELLO WORLD ")
     win.show_snapshot(LiveSnapshot("free", "free", engine=eng4, text=eng4.text))
@@ -309,3 +313,27 @@ def test_session_on_the_participants_screen(qtbot, tmp_path, restore_app_look):
     qtbot.waitUntil(view.isActiveWindow, timeout=5000)
     win.close()
     assert win.session is None and not view.isVisible()
+
+
+def test_a_mistake_on_a_grid_with_backspace(qtbot, restore_app_look):
+    """Copy spelling after a wrong symbol: the next symbol is the grid's backspace cell."""
+    from neurospell.gui.grid import SpellerGrid
+    from neurospell.types import SpellerLayout
+
+    symbols = ("A", "B", "C", "D", "E", "F", "G", "H", " ", "<", "I", "Z")
+    lay = SpellerLayout(symbols, ((0, 1, 2, 3), (4, 5, 6, 7), (8, 9, 10, 11), (0, 4, 8), (1, 5, 9), (2, 6, 10),
+                                  (3, 7, 11)), 3, 4)
+    view = ParticipantView(SpellerGrid(lay, flash_frames=2, gap_frames=2, refresh_rate=60.0))
+    qtbot.addWidget(view)
+    eng = _engine_snapshot("BAD")
+    view.show_snapshot(LiveSnapshot("copy", "copy", engine=eng, target_text="BEAD", text=eng.text))
+    assert view.next_symbol == "<" and "⌫</b> (delete the mistake)" in view.target_label.text()
+    eng = _engine_snapshot("BE")
+    view.show_snapshot(LiveSnapshot("copy", "copy", engine=eng, target_text="BEAD", text=eng.text))
+    assert view.next_symbol == "A" and view.text_label.text() == "BE▏"
+    view.show_snapshot(LiveSnapshot("copy", "copy", engine=_engine_snapshot("BEA"), target_text="BEAD ", text="BEA"))
+    assert view.next_symbol == "D"
+    eng = _engine_snapshot("BEAD")
+    view.show_snapshot(LiveSnapshot("copy", "copy", engine=eng, target_text="BEAD ", text=eng.text))
+    assert view.next_symbol == " " and "next: <b" in view.target_label.text() and ">space</b>" in \
+        view.target_label.text() and "␣" in view.target_label.text()
