@@ -460,6 +460,8 @@ class ParticipantScreen(QtCore.QObject):
         if self.view._theme is not win.theme:
             self.view.set_theme(win.theme)
         self.view.show_snapshot(snap, single_switch=win.settings.single_switch, switch_key=win.settings.switch_key)
+        if self.shared and snap is not None and snap.phase in ("stopped", "error"):  # (one monitor: the way back)
+            self.view.set_state(self.view.state_label.text(), f"{SWITCH_WINDOWS_KEY}: the operator's window.")
 
     def save_screenshot(self, path) -> Path:
         """Write the participant's view as shown to ``path`` (PNG)."""

@@ -173,6 +173,7 @@ def test_participant_view_shows_the_snapshots_and_nothing_moves_there(qtbot, tmp
     win.show_snapshot(LiveSnapshot("stopped", "stopped", engine=eng2, target_text="HELLO WORLD", text=eng2.text))
     assert view.target_label.isVisible() and view.next_symbol is None and "next" not in view.target_label.text()
     assert view.words == () and view.state_label.text() == "Finished."
+    assert view.hint_label.text() == "F12: the operator's window."  # (one monitor: the way back)
     # The phrase done, the session free-spells: the target goes, the mode box says so.
     eng4 = _engine_snapshot("HELLO WORLD ")
     win.show_snapshot(LiveSnapshot("free", "free", engine=eng4, text=eng4.text))
