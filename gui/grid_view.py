@@ -39,8 +39,9 @@ class GridDrawing:
         self.update()
 
     def set_cell_focus_hidden(self, hidden: bool) -> None:
-        """While the BCI has control (calibration, spelling, also between flashes): the keyboard
-        focus only as a thin frame round the grid, never on a cell (it would read as a cue)."""
+        """While the BCI has control (calibration, spelling, also between flashes) and once the
+        session ended: the keyboard focus only as a thin frame round the grid, never on a cell
+        (it would read as a cue, or as the choice made)."""
         if bool(hidden) != getattr(self, "_cell_focus_hidden", False):
             self._cell_focus_hidden = bool(hidden)
             self.update()

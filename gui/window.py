@@ -470,7 +470,7 @@ class SpellerWindow(SnapshotViews, SettingsBinding, QtWidgets.QMainWindow):
             can_connect=ctl.connector is not None, connection=ctl.connection_state, phase=ctl.phase,
             has_session=ctl.session is not None, trained=snap is not None and snap.training_report is not None,
             has_folder=ctl.connection is not None and ctl.connection.folder is not None)
-        self.grid.set_cell_focus_hidden(ctl.bci_in_control)
+        self.grid.set_cell_focus_hidden(ctl.bci_in_control or (ctl.phase is not None and ctl.phase.ended))
         stage = stage_name(ctl.connection_state, ctl.phase)
         if stage != self._stage:
             self._stage = stage
