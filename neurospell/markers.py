@@ -191,14 +191,18 @@ def apply_selection(text: str, symbol: str, backspace: str = BACKSPACE) -> str:
     return text + symbol
 
 
-def intended_symbol(phrase: str, typed: str) -> str | None:
+def intended_symbol(phrase: str, typed: str, symbols=None) -> str | None:
     """The symbol a person copying ``phrase`` wants next, given the ``typed`` text.
 
     The next symbol of the phrase while the typed text is a prefix of it; backspace
     (``"<"``) when it is not (a mistake to correct); ``None`` once the phrase is complete.
     The rule of copy spelling for the live session, the simulated participant and replays.
+    ``symbols`` (the grid's): when given and it has no backspace, a person off the phrase
+    keeps wanting the phrase's next symbol.
     """
     if typed == phrase[:len(typed)]:
+        return phrase[len(typed)] if len(typed) < len(phrase) else None
+    if symbols is not None and BACKSPACE not in symbols:
         return phrase[len(typed)] if len(typed) < len(phrase) else None
     return BACKSPACE
 

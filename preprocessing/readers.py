@@ -22,6 +22,7 @@ from neurospell.check import NeurospellError, check_fname, check_option, validat
 from neurospell.logs import logger, use_log_level
 from neurospell.units import UNIT_SCALE
 
+from .read_bids import apply_bids
 from .read_brainflow import _read_brainflow, _read_rawlog
 from .read_events import _marker_to_description, _normalise_annotations, split_trials  # noqa: F401 (re-exported)
 from .read_gdf_bci2000 import _read_bci2000, _read_gdf
@@ -178,6 +179,7 @@ def load_recording(
             raise _fail(path, fmt, f"{type(err).__name__}: {err}") from None
         _check_raw(raw, path, fmt)
         raw = _normalise_annotations(raw)
+        raw = apply_bids(raw, path)  # BIDS events.tsv; copy-spelling labels in a session folder
         logger.info(
             "Read %s (%s): %d channels, %.1f s at %g Hz, %d annotations",
             path.name, fmt, len(raw.ch_names), raw.times[-1] if raw.n_times else 0.0,

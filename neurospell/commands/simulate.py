@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from ..fileio import atomic_path, atomic_write
+from . import _args
 
 
 def register(subparsers) -> None:
@@ -21,7 +22,8 @@ def register(subparsers) -> None:
         ),
     )
     p.add_argument("--data", nargs="+", required=True, metavar="REC",
-                   help="labelled recordings (e.g. the g.tec S1.mat S2.mat S3.mat), one participant each")
+                   help="labelled recordings (e.g. the g.tec S1.mat S2.mat S3.mat), one participant each, or "
+                   "session folders (each calibration and copy-spelling run a recording)")
     p.add_argument("--decoder", default=None, help="decoder registry name (default: [decoder] name)")
     p.add_argument("--phrases", required=True, metavar="FILE", help="text file, one phrase per line")
     p.add_argument("--lm", default=None, metavar="NAME",
@@ -50,7 +52,8 @@ def _simulate(args, config) -> int:
 
     name = args.decoder or config.decoder.name
     check_option("--decoder", name, list(DECODERS))
-    for f in args.data:
+    data = _args.expand_recordings(args.data)  # session folders: their labelled runs
+    for f in data:
         check_fname(f, "--data")
     if args.n_calibration < 1:
         raise NeurospellError(f"--n-calibration must be >= 1, got {args.n_calibration}.")
@@ -69,7 +72,7 @@ def _simulate(args, config) -> int:
           + ("" if config.speller.min_flashes is None else f", min_flashes {config.speller.min_flashes}"),
           flush=True)
     rows = simulate_copy_spelling(
-        [Path(f) for f in args.data], name, phrases, config, lm=lm, lm_name=lm_name,
+        [Path(f) for f in data], name, phrases, config, lm=lm, lm_name=lm_name,
         n_calibration=args.n_calibration, dynamic_stopping=not args.no_dynamic_stopping,
         seed=args.seed, on_step=lambda s: print(f"- {s}", flush=True))
     print()
