@@ -53,6 +53,16 @@ def register(subparsers) -> None:
                    help=f"calibration text (default {DEFAULT_CALIBRATION!r} unless --model is given)")
     p.add_argument("--model", metavar="MODEL", default=None, type=_args.model_file,
                    help="a trained decoder (`neurospell train --out MODEL`): no calibration")
+    p.add_argument("--no-calibration", action="store_true",
+                   help="start spelling at once with --model (or the --profile's last model); no calibration. "
+                        "Turns online adaptation on unless --no-adapt")
+    p.add_argument("--adapt", action=argparse.BooleanOptionalAction, default=None,
+                   help="online adaptation: label the selections kept (not undone by a backspace) and refit the "
+                        "decoder between selections in the training process (default: [speller] adapt; on with "
+                        "--no-calibration)")
+    p.add_argument("--profile", metavar="DIR", default=None,
+                   help="a participant's profile folder: start from its last model (without --model) and "
+                        "write the session's final model back there")
     p.add_argument("--decoder", default=None, help="decoder trained after calibration (default: [decoder] name)")
     p.add_argument("--lm", default=None, type=_args.lm_name,
                    help="language model (default: [lm] name; 'uniform' for none)")
@@ -160,6 +170,65 @@ def _check_calibration_size(args, config) -> None:
             "'xdawncov-ts-lr'.")
 
 
+def _check_start(args) -> None:
+    """--no-calibration needs a model (--model, or a --profile holding one); --profile's folder."""
+    from neurospell.session.profile import Profile, ProfileError
+
+    if args.profile is not None:
+        try:
+            if args.no_calibration and args.model is None:  # the session starts from the profile's model
+                Profile.open(args.profile, must_have_model=True)
+            else:
+                Profile.open_or_new(args.profile)
+        except ProfileError as err:
+            raise _args.UsageError("--profile", str(err).removeprefix("profile: ")) from None
+    if args.no_calibration:
+        if args.calibrate is not None:
+            raise _args.UsageError("--no-calibration", "and --calibrate TEXT contradict each other; drop one.")
+        if args.model is None and args.profile is None:
+            raise _args.UsageError("--no-calibration", "needs a model to spell with: --model MODEL (e.g. one trained "
+                                                       "on other participants) or --profile DIR holding one.")
+
+
+def _open_profile(args, config):
+    """The --profile (``None`` without it) and what the session starts from (a path or ``None``)."""
+    from neurospell.session.profile import Profile
+
+    started_from = None if args.model is None else str(args.model)
+    if args.profile is None:
+        return None, started_from
+    prof = Profile.open_or_new(args.profile)
+    if args.calibrate is not None:  # a calibration: the session starts from nothing
+        return prof, None
+    return prof, started_from
+
+
+def _print_adaptation(session) -> None:
+    """One line on the online adaptation: refits made, used, and the last one's AUCs."""
+    adapt = session._adapt
+    if adapt is None:
+        return
+    used = sum(bool(r.get("applied")) for r in adapt.refits)
+    last = next((r for r in reversed(adapt.refits) if "cv_auc" in r), None)
+    print(f"adaptation      {len(adapt.selections)} selections self-labelled ({adapt.n_labelled_epochs} epochs), "
+          f"{len(adapt.refits)} refit(s), {used} used"
+          + ("" if last is None else f"; last: cross-validated AUC {last['cv_auc']:.3f} vs {last['live_auc']:.3f} "
+                                     "live on the same epochs"))
+
+
+def _end_profile(args, session, folder) -> None:
+    """Write the session's final model to its --profile (and say so)."""
+    profile = getattr(args, "profile_obj", None)
+    model = session.model
+    if profile is None or model is None:
+        return
+    # the epochs of this session it was fitted on (calibration or self-labelled); 0: unchanged
+    n = 0 if model is args.start_decoder else int((model.provenance_.get("live_session") or {}).get("n_epochs", 0))
+    path = profile.save_model(model, session=None if folder is None else folder.root, n_labelled_epochs=n,
+                              started_from=args.started_from)
+    print(f"profile         {path} (the next session with --profile {args.profile} starts from it)")
+
+
 def _check_spell(args, config) -> None:
     _apply_demo(args)
     kind, rest = _parse_source(args.source)
@@ -181,6 +250,7 @@ def _check_spell(args, config) -> None:
                                             "there is no training. Drop one of them.")
     if args.decoder is not None:
         _args.check_decoder_name("--decoder", args.decoder)
+    _check_start(args)
     _check_calibration_size(args, config)
     if kind != "simulated":
         for flag, value in (("--amplitude", args.amplitude), ("--participant-data", args.participant_data)):
@@ -212,6 +282,9 @@ def _session_config(args, config):
         sp["flash_duration"] = min(config.speller.flash_duration, args.soa)
     if "max_repetitions" in sp:
         sp["min_repetitions"] = min(config.speller.min_repetitions, sp["max_repetitions"])
+    adapt = args.adapt if args.adapt is not None else (True if args.no_calibration else None)
+    if adapt is not None:
+        sp["adapt"] = bool(adapt)
     speller = dataclasses.replace(config.speller, **sp)
     decoder = config.decoder if args.decoder is None else dataclasses.replace(config.decoder, name=args.decoder)
     return dataclasses.replace(config, speller=speller, decoder=decoder)
@@ -238,10 +311,18 @@ def _run_spell(args, config) -> int:
         elif args.amplitude is not None:
             extra += ["--amplitude", args.amplitude]
     decoder = None if args.model is None else load_decoder(args.model, preprocess=config.preprocessing)
+    profile, started_from = _open_profile(args, config)
+    if decoder is None and profile is not None and profile.latest is not None:
+        decoder, started_from = profile.load_model(preprocess=config.preprocessing), str(profile.model_path())
+    args.profile_obj, args.started_from, args.start_decoder = profile, started_from, decoder
     with open_rig(_request(kind, rest, args), config, out=args.out, overwrite=args.overwrite, lm_name=lm_name,
                   participant_args=extra, participant_about=_participant_about(args), seed=args.seed,
                   config_path=getattr(args, "config", None),
                   say=lambda message: print(f"spell: {message}", flush=True)) as rig:
+        if rig.session_folder is not None:  # what the session starts from, in its session.json
+            rig.session_folder.note("start", {
+                "no_calibration": bool(args.no_calibration), "adapt": bool(config.speller.adapt),
+                "model": started_from, "profile": None if profile is None else str(profile.root)})
         return _spell_on(rig, args, config, decoder, lm_name)
 
 
@@ -330,8 +411,14 @@ def _spell_on(rig, args, config, decoder, lm_name: str) -> int:
                     else f"{no_room_why(session.disk_full)} ({session.disk_full}).")
             print(f"spell: stopped: {line}", file=sys.stderr, flush=True)
         _print_summary(result, len(config.speller.symbols), folder)
+        _print_adaptation(session)
+        _end_profile(args, session, folder)
         if args.summary_json:
             summary = result.summary()
+            if session._adapt is not None:
+                summary["refits"] = [{k: r.get(k) for k in ("k", "applied", "cv_auc", "live_auc", "from_selection",
+                                                            "n_epochs", "n_targets", "error")}
+                                     for r in session._adapt.refits]
             if result.training_report:
                 summary["heldout_auc"] = result.training_report["heldout_auc"]
                 summary["lm_alpha"] = result.training_report["lm_alpha"]
