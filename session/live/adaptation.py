@@ -29,7 +29,7 @@ the starting model's.
 selections it used (run, trial, symbol, epochs), ``n_epochs``, ``n_targets``, the model file
 (``derivatives/neurospell/models/refit-<k>.pkl``) and its SHA-256, both AUCs, ``applied``,
 and, when applied, ``after_flash`` (the run's flash index from which it scores) and
-``from_selection`` (the index in the run of the first decision it makes). A replay
+``from_selection`` (the 0-based index in the run of the first decision it makes). A replay
 (:mod:`~neurospell.session.sessionreplay`) switches models at the same flashes.
 """
 
