@@ -103,7 +103,7 @@ def main() -> int:
                   f"({len(r['correct'])} selections), {np.mean(r['flashes']):.1f} flashes/selection, refits "
                   f"{sum(bool(x['applied']) for x in r['refits'])}/{len(r['refits'])} used", flush=True)
     table = {cond: summarize(runs, args.k) for cond, runs in results.items()}
-    print(f"\ncondition  part    n   accuracy  95% CI         flashes/selection")
+    print("\ncondition  part    n   accuracy  95% CI         flashes/selection")
     for cond, parts in table.items():
         for part, s in parts.items():
             print(f"{cond:9s}  {part:5s}  {s['n']:3d}  {s['accuracy']:.2f}      [{s['ci'][0]:.2f}, {s['ci'][1]:.2f}]"

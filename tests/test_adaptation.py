@@ -19,12 +19,12 @@ import pytest
 
 from neurospell.config import Config
 from neurospell.decoder import load_decoder, make_decoder
-from neurospell.types import EpochBatch, SpellerLayout
 from neurospell.session.headless import HeadlessDisplay
 from neurospell.session.live import LiveSession, Start, Stop
 from neurospell.session.live.adaptation import label_selection
 from neurospell.session.modelswitch import SwitchingDecoder
 from neurospell.session.sessiondir import SessionFolder, replay_session
+from neurospell.types import EpochBatch, SpellerLayout
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_live import Loop  # noqa: E402

@@ -190,7 +190,7 @@ def _check_start(args) -> None:
                                                        "on other participants) or --profile DIR holding one.")
 
 
-def _open_profile(args, config):
+def _open_profile(args):
     """The --profile (``None`` without it) and what the session starts from (a path or ``None``)."""
     from neurospell.session.profile import Profile
 
@@ -311,7 +311,7 @@ def _run_spell(args, config) -> int:
         elif args.amplitude is not None:
             extra += ["--amplitude", args.amplitude]
     decoder = None if args.model is None else load_decoder(args.model, preprocess=config.preprocessing)
-    profile, started_from = _open_profile(args, config)
+    profile, started_from = _open_profile(args)
     if decoder is None and profile is not None and profile.latest is not None:
         decoder, started_from = profile.load_model(preprocess=config.preprocessing), str(profile.model_path())
     args.profile_obj, args.started_from, args.start_decoder = profile, started_from, decoder

@@ -35,7 +35,9 @@ and, when applied, ``after_flash`` (the run's flash index from which it scores) 
 
 from __future__ import annotations
 
+import sys
 from concurrent.futures import Future
+from pathlib import Path
 
 import numpy as np
 
@@ -82,8 +84,6 @@ def _refit_job(job: dict):
         dec.provenance_["lm_alpha"] = job["lm_alpha"]
     dec.provenance_["live_session"] = job["provenance"]
     if job["path"] is not None:
-        from pathlib import Path
-
         Path(job["path"]).parent.mkdir(parents=True, exist_ok=True)
         dec.save(job["path"], overwrite=True)
     return dec
@@ -211,7 +211,7 @@ class Adaptation:
         batch = EpochBatch.concatenate(self.labelled)
         k = len(self.refits) + 1
         path = None if s.folder is None else s.folder.deriv / MODELS_DIR / f"refit-{k}.pkl"
-        torch = __import__("sys").modules.get("torch")
+        torch = sys.modules.get("torch")
         job = {"name": base.name, "params": params, "batch": batch, "preprocessing": s.config.preprocessing,
                "n_threads": torch.get_num_threads() if torch is not None else None,
                "lm_alpha": base.provenance_.get("lm_alpha"), "path": None if path is None else str(path),
