@@ -11,7 +11,7 @@ import time
 
 from ..check import NeurospellError
 from ..lifecycle import EXIT_CTRL_C, EXIT_SIGTERM, Terminated, sigterm_as_interrupt
-from . import _args
+from . import _args, _start
 
 #: Calibration text when neither --calibrate nor --model is given.
 DEFAULT_CALIBRATION = "THE QUICK FOX"
@@ -170,65 +170,6 @@ def _check_calibration_size(args, config) -> None:
             "'xdawncov-ts-lr'.")
 
 
-def _check_start(args) -> None:
-    """--no-calibration needs a model (--model, or a --profile holding one); --profile's folder."""
-    from neurospell.session.profile import Profile, ProfileError
-
-    if args.profile is not None:
-        try:
-            if args.no_calibration and args.model is None:  # the session starts from the profile's model
-                Profile.open(args.profile, must_have_model=True)
-            else:
-                Profile.open_or_new(args.profile)
-        except ProfileError as err:
-            raise _args.UsageError("--profile", str(err).removeprefix("profile: ")) from None
-    if args.no_calibration:
-        if args.calibrate is not None:
-            raise _args.UsageError("--no-calibration", "and --calibrate TEXT contradict each other; drop one.")
-        if args.model is None and args.profile is None:
-            raise _args.UsageError("--no-calibration", "needs a model to spell with: --model MODEL (e.g. one trained "
-                                                       "on other participants) or --profile DIR holding one.")
-
-
-def _open_profile(args):
-    """The --profile (``None`` without it) and what the session starts from (a path or ``None``)."""
-    from neurospell.session.profile import Profile
-
-    started_from = None if args.model is None else str(args.model)
-    if args.profile is None:
-        return None, started_from
-    prof = Profile.open_or_new(args.profile)
-    if args.calibrate is not None:  # a calibration: the session starts from nothing
-        return prof, None
-    return prof, started_from
-
-
-def _print_adaptation(session) -> None:
-    """One line on the online adaptation: refits made, used, and the last one's AUCs."""
-    adapt = session._adapt
-    if adapt is None:
-        return
-    used = sum(bool(r.get("applied")) for r in adapt.refits)
-    last = next((r for r in reversed(adapt.refits) if "cv_auc" in r), None)
-    print(f"adaptation      {len(adapt.selections)} selections self-labelled ({adapt.n_labelled_epochs} epochs), "
-          f"{len(adapt.refits)} refit(s), {used} used"
-          + ("" if last is None else f"; last: cross-validated AUC {last['cv_auc']:.3f} vs {last['live_auc']:.3f} "
-                                     "live on the same epochs"))
-
-
-def _end_profile(args, session, folder) -> None:
-    """Write the session's final model to its --profile (and say so)."""
-    profile = getattr(args, "profile_obj", None)
-    model = session.model
-    if profile is None or model is None:
-        return
-    # the epochs of this session it was fitted on (calibration or self-labelled); 0: unchanged
-    n = 0 if model is args.start_decoder else int((model.provenance_.get("live_session") or {}).get("n_epochs", 0))
-    path = profile.save_model(model, session=None if folder is None else folder.root, n_labelled_epochs=n,
-                              started_from=args.started_from)
-    print(f"profile         {path} (the next session with --profile {args.profile} starts from it)")
-
-
 def _check_spell(args, config) -> None:
     _apply_demo(args)
     kind, rest = _parse_source(args.source)
@@ -250,7 +191,7 @@ def _check_spell(args, config) -> None:
                                             "there is no training. Drop one of them.")
     if args.decoder is not None:
         _args.check_decoder_name("--decoder", args.decoder)
-    _check_start(args)
+    _start.check_start(args)
     _check_calibration_size(args, config)
     if kind != "simulated":
         for flag, value in (("--amplitude", args.amplitude), ("--participant-data", args.participant_data)):
@@ -311,7 +252,7 @@ def _run_spell(args, config) -> int:
         elif args.amplitude is not None:
             extra += ["--amplitude", args.amplitude]
     decoder = None if args.model is None else load_decoder(args.model, preprocess=config.preprocessing)
-    profile, started_from = _open_profile(args)
+    profile, started_from = _start.open_profile(args)
     if decoder is None and profile is not None and profile.latest is not None:
         decoder, started_from = profile.load_model(preprocess=config.preprocessing), str(profile.model_path())
     args.profile_obj, args.started_from, args.start_decoder = profile, started_from, decoder
@@ -411,8 +352,8 @@ def _spell_on(rig, args, config, decoder, lm_name: str) -> int:
                     else f"{no_room_why(session.disk_full)} ({session.disk_full}).")
             print(f"spell: stopped: {line}", file=sys.stderr, flush=True)
         _print_summary(result, len(config.speller.symbols), folder)
-        _print_adaptation(session)
-        _end_profile(args, session, folder)
+        _start.print_adaptation(session)
+        _start.end_profile(args, session, folder)
         if args.summary_json:
             summary = result.summary()
             if session._adapt is not None:
