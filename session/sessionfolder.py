@@ -457,6 +457,13 @@ class SessionFolder(DecisionLog):
             self._save_meta()
         return ident
 
+    def note(self, key: str, value) -> None:
+        """Record ``value`` (JSON-able) under ``key`` in ``session.json`` (e.g. ``"start"``: the
+        model and participant profile a session started from)."""
+        with self._lock:
+            self.meta[key] = value
+            self._save_meta()
+
     @property
     def lm_id(self) -> dict | None:
         return self.meta.get("lm")

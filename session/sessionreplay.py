@@ -26,6 +26,7 @@ from neurospell.logs import logger, use_log_level
 from neurospell.rawlog import is_rawlog, read_rawlog
 
 from .feed import feed
+from .modelswitch import SwitchingDecoder, refits_of
 from .rawlogs import RawlogReader
 from .sessioncheck import session_damage
 from .sessionfolder import SessionFolder
@@ -198,6 +199,9 @@ def replay_session(folder, decoder=None, lm=None, *, chunk_seconds: float = 0.1,
         same = decoder is None and lm is None
         if decoder is None:
             dec = folder.load_model(preprocess=config.preprocessing)
+            refits = refits_of(folder, folder.read_log(), config.preprocessing)  # (online adaptation)
+            if refits:
+                dec = SwitchingDecoder(dec, refits)
         elif isinstance(decoder, BaseDecoder):
             dec = decoder
             dec.check_compatible(preprocess=config.preprocessing)
@@ -271,6 +275,8 @@ def _replay_run(folder, r, rec, config, dec, lm_obj, lm_name, chunk_seconds, on_
 
     driver = make_driver(engine, dec, config, float(h["sfreq"]), h["ch_names"], h["ch_types"],
                          on_events=on_events, on_score=on_score)
+    if isinstance(dec, SwitchingDecoder):  # the models swapped in live, at the same flashes
+        dec.bind(driver, r["run"])
     # symbols chosen directly (backspace key, a completion), where the live session applied
     # them: after the flashes logged before them
     for n_before, sel in rec.get("select", ()):

@@ -11,7 +11,7 @@ import time
 
 from ..check import NeurospellError
 from ..lifecycle import EXIT_CTRL_C, EXIT_SIGTERM, Terminated, sigterm_as_interrupt
-from . import _args
+from . import _args, _start
 
 #: Calibration text when neither --calibrate nor --model is given.
 DEFAULT_CALIBRATION = "THE QUICK FOX"
@@ -53,6 +53,16 @@ def register(subparsers) -> None:
                    help=f"calibration text (default {DEFAULT_CALIBRATION!r} unless --model is given)")
     p.add_argument("--model", metavar="MODEL", default=None, type=_args.model_file,
                    help="a trained decoder (`neurospell train --out MODEL`): no calibration")
+    p.add_argument("--no-calibration", action="store_true",
+                   help="start spelling at once with --model (or the --profile's last model); no calibration. "
+                        "Turns online adaptation on unless --no-adapt")
+    p.add_argument("--adapt", action=argparse.BooleanOptionalAction, default=None,
+                   help="online adaptation: label the selections kept (not undone by a backspace) and refit the "
+                        "decoder between selections in the training process (default: [speller] adapt; on with "
+                        "--no-calibration)")
+    p.add_argument("--profile", metavar="DIR", default=None,
+                   help="a participant's profile folder: start from its last model (without --model) and "
+                        "write the session's final model back there")
     p.add_argument("--decoder", default=None, help="decoder trained after calibration (default: [decoder] name)")
     p.add_argument("--lm", default=None, type=_args.lm_name,
                    help="language model (default: [lm] name; 'uniform' for none)")
@@ -181,6 +191,7 @@ def _check_spell(args, config) -> None:
                                             "there is no training. Drop one of them.")
     if args.decoder is not None:
         _args.check_decoder_name("--decoder", args.decoder)
+    _start.check_start(args)
     _check_calibration_size(args, config)
     if kind != "simulated":
         for flag, value in (("--amplitude", args.amplitude), ("--participant-data", args.participant_data)):
@@ -212,6 +223,9 @@ def _session_config(args, config):
         sp["flash_duration"] = min(config.speller.flash_duration, args.soa)
     if "max_repetitions" in sp:
         sp["min_repetitions"] = min(config.speller.min_repetitions, sp["max_repetitions"])
+    adapt = args.adapt if args.adapt is not None else (True if args.no_calibration else None)
+    if adapt is not None:
+        sp["adapt"] = bool(adapt)
     speller = dataclasses.replace(config.speller, **sp)
     decoder = config.decoder if args.decoder is None else dataclasses.replace(config.decoder, name=args.decoder)
     return dataclasses.replace(config, speller=speller, decoder=decoder)
@@ -238,10 +252,18 @@ def _run_spell(args, config) -> int:
         elif args.amplitude is not None:
             extra += ["--amplitude", args.amplitude]
     decoder = None if args.model is None else load_decoder(args.model, preprocess=config.preprocessing)
+    profile, started_from = _start.open_profile(args)
+    if decoder is None and profile is not None and profile.latest is not None:
+        decoder, started_from = profile.load_model(preprocess=config.preprocessing), str(profile.model_path())
+    args.profile_obj, args.started_from, args.start_decoder = profile, started_from, decoder
     with open_rig(_request(kind, rest, args), config, out=args.out, overwrite=args.overwrite, lm_name=lm_name,
                   participant_args=extra, participant_about=_participant_about(args), seed=args.seed,
                   config_path=getattr(args, "config", None),
                   say=lambda message: print(f"spell: {message}", flush=True)) as rig:
+        if rig.session_folder is not None:  # what the session starts from, in its session.json
+            rig.session_folder.note("start", {
+                "no_calibration": bool(args.no_calibration), "adapt": bool(config.speller.adapt),
+                "model": started_from, "profile": None if profile is None else str(profile.root)})
         return _spell_on(rig, args, config, decoder, lm_name)
 
 
@@ -330,8 +352,14 @@ def _spell_on(rig, args, config, decoder, lm_name: str) -> int:
                     else f"{no_room_why(session.disk_full)} ({session.disk_full}).")
             print(f"spell: stopped: {line}", file=sys.stderr, flush=True)
         _print_summary(result, len(config.speller.symbols), folder)
+        _start.print_adaptation(session)
+        _start.end_profile(args, session, folder)
         if args.summary_json:
             summary = result.summary()
+            if session._adapt is not None:
+                summary["refits"] = [{k: r.get(k) for k in ("k", "applied", "cv_auc", "live_auc", "from_selection",
+                                                            "n_epochs", "n_targets", "error")}
+                                     for r in session._adapt.refits]
             if result.training_report:
                 summary["heldout_auc"] = result.training_report["heldout_auc"]
                 summary["lm_alpha"] = result.training_report["lm_alpha"]

@@ -221,6 +221,15 @@ class SpellerConfig:
     max_minutes: float = 0.0
     #: Live copy spelling: stop after this many wrong selections in a row (0: no limit).
     max_consecutive_errors: int = 0
+    #: Live sessions: online adaptation (self-labelled selections, refits between selections;
+    #: :mod:`neurospell.session.live.adaptation`).
+    adapt: bool = False
+    #: Refit once this many selections are kept, then each time ``adapt_every`` more are.
+    adapt_min_selections: int = 5
+    adapt_every: int = 3
+    #: Use a refit only when its cross-validated AUC on the labelled epochs is at least the AUC
+    #: their live scores had (``false``: every refit is used).
+    adapt_require_better: bool = True
 
     def __post_init__(self):
         if len(self.symbols) != self.n_rows * self.n_cols:
@@ -229,7 +238,7 @@ class SpellerConfig:
                 f"{self.n_rows}x{self.n_cols} = {self.n_rows * self.n_cols}."
             )
         for name in ("soa", "flash_duration", "max_repetitions", "min_repetitions", "calibration_repetitions",
-                     "pause_after"):
+                     "pause_after", "adapt_min_selections", "adapt_every"):
             _positive("speller", name, getattr(self, name))
         _positive("speller", "inter_trial", self.inter_trial, allow_zero=True)
         for name in ("max_selections", "max_minutes", "max_consecutive_errors"):

@@ -187,6 +187,7 @@ class LiveSession:
         self._phase_done = False
         self._t_start: float | None = None
         self._train_pool: TrainingPool | None = None
+        self._adapt = None  # the online adaptation ([speller] adapt; .adaptation.Adaptation)
         self._unsubscribe_onsets = None  # (subscribed while the worker runs)
         # the snapshot
         self._target_text: str | None = None
@@ -220,6 +221,11 @@ class LiveSession:
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def model(self):
+        """The decoder in use now (with ``[speller] adapt``: the latest refit swapped in)."""
+        return getattr(self.decoder, "current", self.decoder)
 
     @property
     def marker_timeout(self) -> float:
@@ -490,6 +496,8 @@ class LiveSession:
         if self.folder is not None:
             self.folder.write_config(self.config)
             self.folder.set_lm(self.lm_name or "uniform", self.lm, self.config.lm)
+            if self.decoder is not None:  # a given model: the replay's (a calibration saves its own)
+                self.folder.save_model(self.decoder, source="given model")
         self._stream.open()
         wait_for_stream(self)
         self._t_start = time.monotonic()

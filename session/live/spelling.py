@@ -27,6 +27,7 @@ from neurospell.markers import (
 
 from ..engine import Completion, SelectionDecided
 from ..sessiondir import SPELLING, make_driver, make_engine
+from .adaptation import prepare_adaptation
 from .results import DecisionRecord
 
 __all__ = ["SpellingRun"]
@@ -121,6 +122,8 @@ class SpellingRun:
                         consecutive_errors = 0
                     in_selection = False
                     decided_at = time.monotonic()
+                    if s._adapt is not None:  # (self-labelling; a finished refit swapped in here)
+                        s._adapt.after_decision(rec)
                     if self._stop_after(rec, consecutive_errors):
                         break
                     continue
@@ -176,6 +179,8 @@ class SpellingRun:
     def _apply_direct(self, symbol) -> None:
         s, engine = self.session, self.engine
         self.driver.select(symbol)  # (where a replay applies it too)
+        if s._adapt is not None:
+            s._adapt.after_direct(symbol)
         if isinstance(symbol, Completion):
             s._send(format_text(engine.text), via_source=False)
         else:
@@ -215,9 +220,12 @@ def run_spelling(session, mode: str, text: str | None) -> None:
     if s._driver is not None:  # the previous run's
         s._discarded_before += sum(s._driver.epocher.n_dropped_.values())
         s._n_scored_before += s._driver.n_scored
+    prepare_adaptation(s)  # ([speller] adapt: the decoder models can be swapped in)
     run = SpellingRun(s, mode, text)
     s._spelling, s._engine, s._driver = run, run.engine, run.driver
     s._stream.consumer = run.driver.push
+    if s._adapt is not None:
+        s._adapt.attach(run)
     s._flashes.new_run()
     s._watch.new_run()
     run.run()
