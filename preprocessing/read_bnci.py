@@ -212,7 +212,7 @@ def read_bnci(path, part: str | None = None):
     sfreq = sfreqs["train"]
     chunks, onsets, descs = [], [], []
     start, n_trials, n_gap = 0, 0, int(round(GAP_S * sfreq))
-    for k, p in enumerate(PARTS):
+    for p in PARTS:
         a = arrays[p]
         fl_on, codes, targets = _flashes(f"{struct}.{p}", a[9], a[10])
         trials = split_trials(fl_on / sfreq) + n_trials
