@@ -147,10 +147,10 @@ def _flashes(name: str, group: np.ndarray, flag: np.ndarray):
     if bad.size:
         raise NeurospellError(
             f"{name}: row 9 (flashed group) must hold 0 (no flash), 1-6 (columns) or 7-12 (rows), "
-            f"got also {bad[:5].tolist()}")
+            f"got also {', '.join(f'{v:g}' for v in bad[:5])}")
     badf = np.setdiff1d(np.unique(flag), [0, 1])
     if badf.size:
-        raise NeurospellError(f"{name}: row 10 (target flag) must hold 0 or 1, got also {badf[:5].tolist()}")
+        raise NeurospellError(f"{name}: row 10 (target flag) must hold 0 or 1, got also {', '.join(f'{v:g}' for v in badf[:5])}")
     g = group.astype(np.int64)
     prev = np.r_[0, g[:-1]]
     onsets = np.flatnonzero((g != 0) & (g != prev))
