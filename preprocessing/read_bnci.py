@@ -195,7 +195,8 @@ def read_bnci(path, part: str | None = None):
         8 EEG channels named Fz Cz P3 Pz P4 PO7 Oz PO8 (an assumption: the source does not
         give the order), in volts (the file's values read as microvolts), at the file's rate
         (256 Hz); annotations ``flash/<code>/target|nontarget`` at each flash onset (row 9
-        turning non-zero), ``trial/<i>/<symbol>`` at each character's first flash,
+        turning non-zero), ``trial/<i>/<symbol>`` one sample before each character's first
+        flash (as a live session marks a trial before it flashes),
         ``phrase/calibration/<text>`` (``train``) and ``phrase/test/<text>`` (``test``) at the
         start of each part, ``BAD_gap`` between the parts.
     """
@@ -227,14 +228,14 @@ def read_bnci(path, part: str | None = None):
             descs.append("BAD_gap")
             start += n_gap
         chunks.append(a[1:9])
-        on_s = (start + fl_on) / sfreq
-        onsets += on_s.tolist()
-        descs += [flash_to_annotation(int(c), bool(t)) for c, t in zip(codes, targets, strict=True)]
-        for t, sym in zip(np.unique(trials), symbols, strict=True):
-            onsets.append(float(on_s[trials == t][0]))
-            descs.append(trial_to_annotation(int(t), sym))
         onsets.append(start / sfreq)
         descs.append(phrase_to_annotation(PARTS[p], "".join(symbols)))
+        on_s = (start + fl_on) / sfreq
+        for t, sym in zip(np.unique(trials), symbols, strict=True):  # one sample before its first flash
+            onsets.append(max(start / sfreq, float(on_s[trials == t][0]) - 1 / sfreq))
+            descs.append(trial_to_annotation(int(t), sym))
+        onsets += on_s.tolist()
+        descs += [flash_to_annotation(int(c), bool(t)) for c, t in zip(codes, targets, strict=True)]
         logger.info("%s %s: %d flashes (%d targets), %d characters %r", path.name, p, len(fl_on),
                     int(targets.sum()), len(symbols), "".join(symbols))
         start += a.shape[1]

@@ -141,6 +141,9 @@ def test_part_selector_errors(bnci_dir, shared_data, tmp_path):
     assert split_part(path) == (path, None)
     assert split_part("C:/x/missing.mat") == (split_part("C:/x/missing.mat")[0], None)
     assert not is_bnci_mat(gtec)
+    # pooling the whole file with one of its parts would count that part twice
+    with pytest.raises(NeurospellError, match="overlapping parts"):
+        load_epochs([path, f"{path}:train"])
 
 
 def _write(path, train=None, test=None, name=None, extra=None):
@@ -224,6 +227,10 @@ def test_train_on_train_evaluate_on_test_from_the_command_line(bnci_dir, tmp_pat
     for rec in (f"{path}:train", str(path)):
         assert main(["evaluate", str(model), rec, *args]) == 0
         assert "IN-SAMPLE" in capsys.readouterr().out
+    # replay decodes the 5 test characters, each one row and one column (trial marked before its flashes)
+    assert main(["replay", f"{path}:test", "--decoder", str(model), "--lm", "uniform", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "trials:    5" in out and "phrase 1 (test) decoded:" in out and "intended: 'WATER'" in out
     assert main(["inspect", f"{path}:test"]) == 0
     out = capsys.readouterr().out
     assert "flashes:    900 (targets 150, non-targets 750" in out and "trials:     5" in out
