@@ -49,13 +49,14 @@ def calibration_warning(auc: float, n_targets: int, n_nontargets: int, *,
     means = ("the EEG shows no response to the flashes (its 95 % interval includes chance, 0.5)" if lo <= 0.5
              else "the responses to the flashes are barely distinguishable")
     return (f"{what} {auc:.3f} (95 % interval {lo:.2f}-{hi:.2f}) is near chance (below {WEAK_AUC:g}; real "
-            f"participants give 0.79-0.95 on a calibration of 780-900 flashes): {means}, so spelling would be slow "
+            f"participants mostly give 0.79-0.95 on a calibration of 780-900 flashes): {means}, so spelling would be slow "
             "and mostly wrong. Check that the "
             "electrodes have contact and the EEG stream is the participant's, that the session's marker stream "
             "reaches the recording (a simulated participant must read it), then calibrate again, with more "
             "repetitions (--calibration-repetitions) or a longer calibration text. Some people show a weak P300 "
             "whatever the set-up (Guger et al. 2009); if a second calibration is no better, expect this speller "
-            "to stop at its maximum repetitions without confident decisions for this person.")
+            "to stop at its maximum repetitions without confident decisions for this person, and a confident "
+            "decision with a language model to be the language model's guess, not the EEG's.")
 
 
 def calibration_error_warning(ece: float) -> str | None:

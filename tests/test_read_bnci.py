@@ -214,7 +214,7 @@ def test_train_on_train_evaluate_on_test_from_the_command_line(bnci_dir, tmp_pat
     model = tmp_path / "m.pkl"
     assert main(["train", f"{path}:train", "--decoder", "lda", "--out", str(model), "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert "900 epochs (150 targets, 5 characters" in out
+    assert "900 epochs (150 targets, 5 characters" in out and "WARNING" not in out
     from neurospell.decoder import load_decoder
 
     files = load_decoder(model).provenance_["training"]["files"]
@@ -234,3 +234,17 @@ def test_train_on_train_evaluate_on_test_from_the_command_line(bnci_dir, tmp_pat
     assert main(["inspect", f"{path}:test"]) == 0
     out = capsys.readouterr().out
     assert "flashes:    900 (targets 150, non-targets 750" in out and "trials:     5" in out
+
+
+def test_poor_performer_is_warned_about(bnci_dir, tmp_path, capsys):
+    """s6 (reference AUC 0.58): train and evaluate say near chance, and what that means."""
+    from neurospell.cli import main
+
+    path, model = bnci_dir / "s6.mat", tmp_path / "s6.pkl"
+    assert main(["train", f"{path}:train", "--decoder", "lda", "--out", str(model), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    auc = float(out.split("early stopping): ")[1].split()[0])
+    assert auc < 0.7 and f"WARNING: held-out AUC {auc:.3f}" in out and "near chance" in out, out
+    assert "maximum repetitions" in out and "language model's guess" in out
+    assert main(["evaluate", str(model), f"{path}:test", "--max-repetitions", "2", "--n-selections", "20"]) == 0
+    assert "WARNING: AUC" in capsys.readouterr().out
