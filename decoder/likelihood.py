@@ -257,6 +257,34 @@ class CharacterEvidence:
         self.n_flashes += int(g.size)
         np.add.at(self.flash_counts, g, 1)
 
+    def add_members(self, members, score: float) -> None:
+        """Add one flash given by the symbols it lit (a group not fixed in the layout).
+
+        Parameters
+        ----------
+        members : sequence of int
+            Indices of the symbols the flash lit (in ``layout.symbols``).
+        score : float
+            Its decision score.
+
+        Notes
+        -----
+        Counts in :attr:`n_flashes`, not in :attr:`flash_counts` (no layout group flashed).
+        """
+        idx = np.atleast_1d(np.asarray(members)).ravel()
+        n = len(self.layout.symbols)
+        if not idx.size or not np.issubdtype(idx.dtype, np.integer) or idx.min() < 0 or idx.max() >= n:
+            raise NeurospellError(
+                f"add_members: members must be one or more symbol indices in [0, {n - 1}], got {members!r}.")
+        s = float(score)
+        if not math.isfinite(s):
+            raise NeurospellError("add_members: the score must be finite (a decoder returned NaN/inf?).")
+        lt, ln = self.score_model.log_likelihoods([s])
+        m = np.zeros(n, dtype=bool)
+        m[idx] = True
+        self.loglik += np.where(m, lt[0], ln[0])
+        self.n_flashes += 1
+
     def add_codes(self, codes, scores) -> None:
         """Add flashes given by stimulus codes (group index + 1, as in ``EpochBatch.codes``)."""
         c = np.atleast_1d(np.asarray(codes))

@@ -111,8 +111,8 @@ class SpellerGrid(GridDrawing, QtWidgets.QWidget):
         The cued symbol (calibration target) changed: a symbol or ``None``.
     """
 
-    flashShown = QtCore.Signal(int, float)
-    flashEnded = QtCore.Signal(int)
+    flashShown = QtCore.Signal(object, float)  # a group index, or a SymbolGroup (tuple of symbols)
+    flashEnded = QtCore.Signal(object)
     scheduleFinished = QtCore.Signal()
     cellActivated = QtCore.Signal(int)
     cueChanged = QtCore.Signal(object)
@@ -262,19 +262,26 @@ class SpellerGrid(GridDrawing, QtWidgets.QWidget):
 
     # -- the Display protocol ---------------------------------------------------------------
     def show_flashes(self, groups: Sequence[int]) -> None:
-        """Queue flash groups (indices into ``flash_groups``), shown in order; thread-safe.
+        """Queue flash groups (indices into ``flash_groups``, or
+        :class:`~neurospell.session.flashgroups.SymbolGroup` s: the symbols one flash lights),
+        shown in order; thread-safe.
 
         Returns at once; the flashes start on the GUI thread's next frame.
         """
         groups = list(groups)
-        n = self.speller_layout.n_groups
+        n, n_sym = self.speller_layout.n_groups, len(self.speller_layout.symbols)
         for g in groups:
+            if isinstance(g, tuple):
+                if not g or not all(isinstance(i, numbers.Integral) and 0 <= i < n_sym for i in g):
+                    raise NeurospellError(
+                        f"show_flashes: a group of members must hold symbol indices in [0, {n_sym - 1}], got {g!r}.")
+                continue
             if isinstance(g, bool) or not isinstance(g, numbers.Integral) or not 0 <= g < n:
                 raise NeurospellError(
                     f"show_flashes: groups must be flash group indices in [0, {n - 1}] of this "
                     f"{self.speller_layout.n_rows}x{self.speller_layout.n_cols} layout, got {g!r}."
                 )
-        groups = [int(g) for g in groups]
+        groups = [g if isinstance(g, tuple) else int(g) for g in groups]
         if groups:
             with self._queue_lock:
                 self._queue.extend(groups)
@@ -447,7 +454,7 @@ class SpellerGrid(GridDrawing, QtWidgets.QWidget):
             self.scheduleFinished.emit()
             return
         self._phase, self._left, self._group = "on", self.flash_frames, group
-        self._lit = frozenset(self.speller_layout.flash_groups[group])
+        self._lit = frozenset(group if isinstance(group, tuple) else self.speller_layout.flash_groups[group])
         swaps = self._n_swaps
         self._present()
         if self._n_swaps > swaps:  # the flush ended in a buffer swap: its time is the onset

@@ -38,6 +38,14 @@ class GridDrawing:
         self._cell_font_scale = check_positive("scale", scale)
         self.update()
 
+    def set_cell_focus_hidden(self, hidden: bool) -> None:
+        """While the BCI has control (calibration, spelling, also between flashes) and once the
+        session ended: the keyboard focus only as a thin frame round the grid, never on a cell
+        (it would read as a cue, or as the choice made)."""
+        if bool(hidden) != getattr(self, "_cell_focus_hidden", False):
+            self._cell_focus_hidden = bool(hidden)
+            self.update()
+
     @property
     def lit_cells(self) -> frozenset[int]:
         """Indices of the symbols lit now."""
@@ -115,7 +123,7 @@ class GridDrawing:
             # Keyboard focus: a frame on the cursor's cell; while flashing or scanning, only a
             # thin frame round the grid (a salient outline on one cell would compete with the
             # stimuli, and the scan highlight already outlines cells).
-            busy = self._phase != "idle" or bool(self._highlight)
+            busy = self._phase != "idle" or bool(self._highlight) or getattr(self, "_cell_focus_hidden", False)
             pen = QtGui.QPen(th.qcolor("focus"), 2 if busy else 4)
             pen.setJoinStyle(QtCore.Qt.PenJoinStyle.MiterJoin)
             p.setPen(pen)

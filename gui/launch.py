@@ -53,7 +53,8 @@ def display_available(timeout: float = 15.0) -> tuple[bool, str]:
 def run_app(config: Config, connector: Connector | None = None, *, demo: ConnectRequest | None = None,
             calibration_text: str | None = None, copy_text: str | None = None, quit_after: float | None = None,
             quit_after_selections: int | None = None, screenshot=None, stage_screenshots=None, settings_path=None,
-            argv: Sequence[str] | None = None, exit_when_done: bool = False, on_finished=None) -> dict:
+            argv: Sequence[str] | None = None, exit_when_done: bool = False, on_finished=None,
+            participant_screen=None) -> dict:
     """Show the window and run the Qt event loop until it is closed (or ``quit_after`` passes).
 
     Parameters
@@ -69,9 +70,11 @@ def run_app(config: Config, connector: Connector | None = None, *, demo: Connect
     quit_after_selections : int | None
         Close the window once the session made this many selections (decisions).
     screenshot : path-like | None
-        Write the window as shown when it closes (PNG).
+        Write the window as shown when it closes (PNG); with a participant's view, that view
+        too, beside it (``<name>-participant.png``).
     stage_screenshots : path-like | None
-        A folder: a screenshot of each workflow stage (``NN-<stage>.png``) is written there.
+        A folder: a screenshot of each workflow stage (``NN-<stage>.png``) is written there;
+        with a participant's view, that view's in its ``participant`` subfolder.
     settings_path : path-like | None
     argv : sequence of str | None
         ``QApplication`` arguments.
@@ -79,6 +82,8 @@ def run_app(config: Config, connector: Connector | None = None, *, demo: Connect
         Close the window once the session has finished (its result shown for a moment).
     on_finished : callable ``(message) -> None`` | None
         Called with the finished message (result and session folder) when a session ends.
+    participant_screen : ``"auto"`` | ``"off"`` | int | None
+        The participant's own full-screen view (see :class:`SpellerWindow`); ``None``: one window.
 
     Returns
     -------
@@ -95,11 +100,13 @@ def run_app(config: Config, connector: Connector | None = None, *, demo: Connect
     app.setApplicationName("neurospell")
     app.setApplicationDisplayName("neurospell speller")
     win = SpellerWindow(config, connector, settings_path=settings_path, calibration_text=calibration_text,
-                        copy_text=copy_text)
+                        copy_text=copy_text, participant_screen=participant_screen)
     win.demo = win.stop_after_copy = demo is not None
     win.closing_when_done = exit_when_done
     win.show()
     win.activateWindow()
+    if win.participant is not None:
+        win.participant.show_if_own_screen()
     win.grid.setFocus()
     result: dict = {"text": None, "phase": None, "error": None, "signal": None}
 
@@ -111,6 +118,9 @@ def run_app(config: Config, connector: Connector | None = None, *, demo: Connect
             result["error"] = f"could not connect: {win.connect_error}"
         if screenshot is not None:
             win.save_screenshot(screenshot)
+            if win.participant is not None:
+                path = Path(screenshot)
+                win.participant.save_screenshot(path.with_name(f"{path.stem}-participant{path.suffix}"))
         win.close()
 
     if stage_screenshots is not None:
@@ -122,6 +132,8 @@ def run_app(config: Config, connector: Connector | None = None, *, demo: Connect
             def grab():
                 shots["n"] += 1
                 win.save_screenshot(folder / f"{shots['n']:02d}-{stage}.png")
+                if win.participant is not None and win.participant.view.isVisible():
+                    win.participant.save_screenshot(folder / "participant" / f"{shots['n']:02d}-{stage}.png")
             QtCore.QTimer.singleShot(400, grab)  # let the new stage paint first
 
         win.phaseChanged.connect(shoot)

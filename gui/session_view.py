@@ -19,11 +19,14 @@ _STEP_MS = 17
 #: The phases that show the target text (the calibration text, the copy phrase) beside the typed text.
 _TARGET_SHOWN = (SessionPhase.CALIBRATION, SessionPhase.COPY, SessionPhase.PAUSED)
 
+#: The spelling phases the workflow's mode box names.
+_MODES = (SessionPhase.COPY, SessionPhase.FREE)
+
 
 class SnapshotViews:
     """Slots of :class:`~neurospell.gui.window.SpellerWindow` (a mixin: it uses the window's
     views -- ``text_panel``, ``workflow``, ``scope``, ``report``, ``tabs``, ``timing_label``,
-    ``announcer``, ``status`` -- and its ``controller``)."""
+    ``announcer``, ``status``, ``participant`` -- and its ``controller``)."""
 
     def _source_exited(self, why: str, session_stopped: bool) -> None:
         """A process the connection started (the simulated participant) exited by itself (the
@@ -48,7 +51,17 @@ class SnapshotViews:
         if eng is not None and (len(eng.completions) or text != self.text_panel.shown_choices_for):
             # (the session computes completions only when the text changes: a snapshot without
             # them keeps the list shown for the same text)
-            self.text_panel.set_choices(eng.completions, eng.candidates, for_text=text)
+            # (re-ranked candidates only on an operator's own window: the participant's words
+            # are the completions)
+            self.text_panel.set_choices(eng.completions, eng.candidates if self.participant is not None else (),
+                                        for_text=text)
+        if self.participant is not None:
+            self.participant.show_snapshot(snap)
+        if phase in _MODES and (prev is None or prev.phase != snap.phase):  # the mode box follows the phase
+            box = self.workflow.mode_box
+            box.blockSignals(True)
+            box.setCurrentIndex(box.findData(phase.value))
+            box.blockSignals(False)
         self.workflow.show_progress(snap)
         if snap.training_report is not None and (prev is None or prev.training_report is not snap.training_report):
             # In steps, each in its own turn of the event loop (the report's data; then the tab,

@@ -21,6 +21,7 @@ from .grid import SpellerGrid, screen_refresh_rate
 from .keys import SwitchKeyFilter
 from .named import named
 from .panels import TextPanel, TrainingReport
+from .participant_view import ParticipantScreen, choose_screen
 from .scanning import RowColumnScanner
 from .scope import Scope
 from .session_view import SnapshotViews
@@ -116,6 +117,10 @@ class SpellerWindow(SnapshotViews, SettingsBinding, QtWidgets.QMainWindow):
         Initial texts of the calibrate and spell steps.
     poll_hz, scope_hz : float
         Snapshot and scope-feed timer rates.
+    participant_screen : ``"auto"`` | ``"off"`` | int | None
+        The participant's view (:mod:`neurospell.gui.participant_view`): ``"auto"`` full screen
+        on a second monitor, or in front of this window on one; a screen number (1-based);
+        ``"off"`` or ``None``: one window (the grid beside the scope).
     """
 
     phaseChanged = QtCore.Signal(str)
@@ -126,7 +131,7 @@ class SpellerWindow(SnapshotViews, SettingsBinding, QtWidgets.QMainWindow):
     def __init__(self, config: Config, connector: Connector | None = None, *, settings: GuiSettings | None = None,
                  settings_path=None, config_path=None, refresh_rate: float | None = None,
                  calibration_text: str | None = None, copy_text: str | None = None,
-                 poll_hz: float = 20.0, scope_hz: float = 25.0, parent=None):
+                 poll_hz: float = 20.0, scope_hz: float = 25.0, participant_screen=None, parent=None):
         super().__init__(parent)
         if not isinstance(config, Config):
             raise NeurospellError(f"config must be a neurospell Config, got {type(config).__name__}.")
@@ -159,11 +164,14 @@ class SpellerWindow(SnapshotViews, SettingsBinding, QtWidgets.QMainWindow):
                                                           photodiode=self.settings.photodiode or self.settings.timing_check,
                                                           swap_stamping=self.settings.swap_stamping, theme=self.theme)
         self.grid.set_cell_font_scale(self.settings.grid_scale)
+        screen = choose_screen(participant_screen or "off", QtGui.QGuiApplication.screens(), self.screen())
+        #: The participant's view and its screen (``None``: one window).
+        self.participant = None if screen is None else ParticipantScreen(self, screen)
         left = QtWidgets.QWidget()
         lv = QtWidgets.QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
         lv.addWidget(self.text_panel)
-        lv.addWidget(self.grid, 1)
+        lv.addWidget(self.grid if self.participant is None else self.participant.placeholder, 1)
         # -- right: workflow, tabs -----------------------------------------------------------
         self.workflow = WorkflowPanel(calibration_text, copy_text)
         for name in WorkflowPanel.CONTROLS:
@@ -231,7 +239,10 @@ class SpellerWindow(SnapshotViews, SettingsBinding, QtWidgets.QMainWindow):
         self._scope_timer.timeout.connect(self._feed_scope)
         self._scope_hz = scope_hz
         self._build_shortcuts()
-        self.switch_filter = SwitchKeyFilter(self, self.switch_pressed)
+        if self.participant is not None:
+            self.participant.add_shortcuts()
+        self.switch_filter = SwitchKeyFilter(self if self.participant is None else self.participant.either,
+                                             self.switch_pressed)
         self.switch_filter.set_enabled(self.settings.single_switch)
         speech_problem = self._apply_speech(self.settings.speak_words)
         self.resize(1500, 900)
@@ -388,6 +399,8 @@ class SpellerWindow(SnapshotViews, SettingsBinding, QtWidgets.QMainWindow):
         except NeurospellError as err:
             self.set_status(f"Cannot calibrate: {err}")
             return
+        if self.participant is not None:
+            self.participant.show()
         self.grid.setFocus()
 
     def spell(self) -> None:
@@ -457,6 +470,7 @@ class SpellerWindow(SnapshotViews, SettingsBinding, QtWidgets.QMainWindow):
             can_connect=ctl.connector is not None, connection=ctl.connection_state, phase=ctl.phase,
             has_session=ctl.session is not None, trained=snap is not None and snap.training_report is not None,
             has_folder=ctl.connection is not None and ctl.connection.folder is not None)
+        self.grid.set_cell_focus_hidden(ctl.bci_in_control or (ctl.phase is not None and ctl.phase.ended))
         stage = stage_name(ctl.connection_state, ctl.phase)
         if stage != self._stage:
             self._stage = stage
@@ -482,6 +496,8 @@ class SpellerWindow(SnapshotViews, SettingsBinding, QtWidgets.QMainWindow):
         self.scanner.stop()
         self.controller.close()  # (the participant process and the source end before the app)
         self.announcer.close()
+        if self.participant is not None:
+            self.participant.close()
         sys.setswitchinterval(self._switch_interval)
         super().closeEvent(event)
 

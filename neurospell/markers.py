@@ -13,7 +13,18 @@ trial start       ``TRIAL_START``      ``"trial:i:S"`` (S: symbol)    ``"trial/i
 decision          --                   ``"select:S"`` (S: symbol)     ``"select/S"``
 typed text sync   --                   ``"text:T"`` (T: whole text)   --
 phrase start      --                   ``"phrase:K:T"`` (K: kind)     ``"phrase/K/T"``
+flash of members  ``0`` (target:       ``"flash:0:members=i.j.k"``    ``"flash/0/members=i.j.k"``
+                  ``TARGET_OFFSET``)   (``flash:0:target:members=``)  (``flash/0/target/...``)
 ================  ===================  =============================  ======================
+
+A flash whose group is not fixed in the layout (checkerboard, adaptive groups: see
+:mod:`neurospell.session.flashgroups`) names the symbols it lit, by their index in the
+layout's symbols (row-major), joined by ``"."``: ``"flash:0:members=3.9.15"``. Its code is 0
+because no layout group flashed; the integer form cannot carry the members, so such a flash
+can only travel as a string (an LSL marker, an annotation, the session's marker log): on a
+BrainFlow marker channel (integers only, and 0 means "no marker") it cannot be written, and a
+recording whose only markers are integers cannot be decoded with these groups. A reader that
+predates the members part reads the flash as one of unknown group (code 0).
 
 A decision marker says the speller selected symbol ``S`` (``"<"``: backspace, which
 deletes the last typed symbol); a text marker states the whole typed text (e.g. ``"text:"``
@@ -41,6 +52,18 @@ class FlashInfo:
 
     code: int
     target: bool | None
+    #: Symbol indices the flash lit, for a group not fixed in the layout (code 0); else ``None``.
+    members: tuple[int, ...] | None = None
+
+#: The part of a flash marker naming its members (``"members=3.9.15"``).
+MEMBERS_PREFIX = "members="
+
+
+def _members_part(members) -> str:
+    idx = sorted({int(i) for i in members})
+    if not idx or idx[0] < 0:
+        raise NeurospellError(f"flash members must be one or more symbol indices >= 0, got {members!r}.")
+    return MEMBERS_PREFIX + ".".join(str(i) for i in idx)
 
 
 def flash_to_int(code: int, target: bool | None = None) -> int:
@@ -50,16 +73,21 @@ def flash_to_int(code: int, target: bool | None = None) -> int:
     return int(code) + (TARGET_OFFSET if target else 0)
 
 
-def flash_to_str(code: int, target: bool | None = None) -> str:
-    """The LSL string form of a flash marker."""
+def flash_to_str(code: int, target: bool | None = None, members=None) -> str:
+    """The LSL string form of a flash marker (``members``: the symbols of a group not fixed
+    in the layout, whose ``code`` must then be 0)."""
     flash_to_int(code)  # validates
     suffix = "" if target is None else (":target" if target else ":nontarget")
+    if members is not None:
+        if int(code) != 0:
+            raise NeurospellError(f"a flash with members has code 0 (no layout group), got code {code!r}.")
+        suffix += ":" + _members_part(members)
     return f"flash:{int(code)}{suffix}"
 
 
-def flash_to_annotation(code: int, target: bool | None = None) -> str:
+def flash_to_annotation(code: int, target: bool | None = None, members=None) -> str:
     """The MNE annotation description of a flash."""
-    return flash_to_str(code, target).replace(":", "/")
+    return flash_to_str(code, target, members).replace(":", "/")
 
 
 def trial_to_str(index: int, symbol: str | None = None) -> str:
@@ -86,13 +114,18 @@ def parse_flash(marker) -> FlashInfo | None:
     parts = text.replace("/", ":").split(":")
     if parts[0] != "flash" or len(parts) < 2 or not parts[1].isdigit():
         return None
-    target = None
-    if len(parts) >= 3:
-        if parts[2] == "target":
+    target = members = None
+    for part in parts[2:]:
+        if part == "target":
             target = True
-        elif parts[2] == "nontarget":
+        elif part == "nontarget":
             target = False
-    return FlashInfo(int(parts[1]), target)
+        elif part.startswith(MEMBERS_PREFIX):
+            idx = part[len(MEMBERS_PREFIX):].split(".")
+            if not all(i.isdigit() for i in idx):
+                return None
+            members = tuple(sorted({int(i) for i in idx}))
+    return FlashInfo(int(parts[1]), target, members)
 
 
 def parse_trial(marker) -> tuple[int, str | None] | None:
@@ -158,14 +191,18 @@ def apply_selection(text: str, symbol: str, backspace: str = BACKSPACE) -> str:
     return text + symbol
 
 
-def intended_symbol(phrase: str, typed: str) -> str | None:
+def intended_symbol(phrase: str, typed: str, symbols=None) -> str | None:
     """The symbol a person copying ``phrase`` wants next, given the ``typed`` text.
 
     The next symbol of the phrase while the typed text is a prefix of it; backspace
     (``"<"``) when it is not (a mistake to correct); ``None`` once the phrase is complete.
     The rule of copy spelling for the live session, the simulated participant and replays.
+    ``symbols`` (the grid's): when given and it has no backspace, a person off the phrase
+    keeps wanting the phrase's next symbol.
     """
     if typed == phrase[:len(typed)]:
+        return phrase[len(typed)] if len(typed) < len(phrase) else None
+    if symbols is not None and BACKSPACE not in symbols:
         return phrase[len(typed)] if len(typed) < len(phrase) else None
     return BACKSPACE
 
@@ -235,7 +272,7 @@ def annotation_to_label(description: str) -> tuple[int | None, str]:
     d = str(description)
     info = parse_flash(d) if not d.strip().lstrip("-").isdigit() else None
     if info is not None:
-        return flash_to_int(info.code, info.target), flash_to_str(info.code, info.target)
+        return flash_to_int(info.code, info.target), flash_to_str(info.code, info.target, info.members)
     tr = parse_trial(d)
     if tr is not None:
         return TRIAL_START, trial_to_str(*tr)
@@ -262,7 +299,7 @@ def marker_to_annotation(label: str) -> str:
     if not stripped.lstrip("-").isdigit():
         info = parse_flash(stripped)
         if info is not None:
-            return flash_to_annotation(info.code, info.target)
+            return flash_to_annotation(info.code, info.target, info.members)
     trial = parse_trial(text)
     if trial is not None:
         return trial_to_annotation(trial[0], None if trial[1] is None else decode_symbol(trial[1]))

@@ -24,6 +24,7 @@ from neurospell.logs import logger, use_log_level
 from neurospell.parts import split_part
 from neurospell.units import UNIT_SCALE
 
+from .read_bids import apply_bids
 from .read_bnci import PARTS as BNCI_PARTS
 from .read_bnci import is_bnci_mat, read_bnci
 from .read_brainflow import _read_brainflow, _read_rawlog
@@ -199,6 +200,7 @@ def load_recording(
             raise _fail(path, fmt, f"{type(err).__name__}: {err}") from None
         _check_raw(raw, path, fmt)
         raw = _normalise_annotations(raw)
+        raw = apply_bids(raw, path)  # BIDS events.tsv; copy-spelling labels in a session folder
         logger.info(
             "Read %s (%s): %d channels, %.1f s at %g Hz, %d annotations",
             path.name, fmt, len(raw.ch_names), raw.times[-1] if raw.n_times else 0.0,

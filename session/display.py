@@ -23,8 +23,8 @@ from typing import Protocol, runtime_checkable
 
 __all__ = ["Display", "OnsetCallback", "Unsubscribe"]
 
-#: ``callback(group, onset)``: flash-group index (stimulus code - 1) and its onset, seconds
-#: on the LSL local clock.
+#: ``callback(group, onset)``: flash-group index (stimulus code - 1) or the SymbolGroup
+#: shown, and its onset, seconds on the LSL local clock.
 OnsetCallback = Callable[[int, float], None]
 #: Returned by :meth:`Display.on_onset`: call it to stop the callback's calls (idempotent,
 #: thread-safe). A session unsubscribes when its worker ends, so a display outlives the
@@ -37,7 +37,9 @@ class Display(Protocol):
     """What a live session needs from a stimulus display."""
 
     def show_flashes(self, groups: Sequence[int]) -> None:
-        """Schedule flash groups (0-based indices of ``SpellerLayout.flash_groups``), in order.
+        """Schedule flash groups (0-based indices of ``SpellerLayout.flash_groups``, or a
+        :class:`~neurospell.session.flashgroups.SymbolGroup`: a tuple of the symbol indices
+        one flash lights, for checkerboard and adaptive groups), in order.
 
         One flash per SOA; returns at once; flashes already scheduled are shown first.
         Thread-safe (called from the session's worker thread).

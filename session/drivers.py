@@ -25,12 +25,13 @@ import numpy as np
 
 from neurospell.acquisition.gaps import GapIndexer  # (the gap rule's home; imported from here too)
 from neurospell.check import NeurospellError, validate_type
-from neurospell.markers import BACKSPACE, apply_selection, parse_phrase
+from neurospell.markers import BACKSPACE, apply_selection, parse_flash, parse_phrase
 from neurospell.preprocessing import OnlineEpocher
 from neurospell.types import EpochBatch
 
 from .engine import Completion, SelectionDecided, SpellerEngine
 from .feed import feed
+from .flashgroups import SymbolGroup
 
 __all__ = ["run_trials", "spell_symbol", "copy_spell", "StreamDriver", "PhraseRun", "GapIndexer"]
 
@@ -208,9 +209,10 @@ class StreamDriver:
         a live session and its replay both score one at a time, so the replay reproduces
         every score and decision bit for bit. Default: every completed epoch in one call.
     on_score : callable ``(onset, group, score, trial) -> None`` | None
-        Called for every scored flash (group index = code - 1, ``-1`` for an unknown code;
-        trial ``-1`` without trial markers), in the order the flashes are given to the
-        engines, before the decision the flash may cause.
+        Called for every scored flash (group index = code - 1, ``-1`` for an unknown code,
+        a :class:`~neurospell.session.flashgroups.SymbolGroup` for a flash whose marker
+        names its members; trial ``-1`` without trial markers), in the order the flashes
+        are given to the engines, before the decision the flash may cause.
     """
 
     def __init__(self, engines, decoder, cfg, sfreq, ch_names, ch_types=None, *, picks="eeg",
@@ -236,6 +238,8 @@ class StreamDriver:
         #: Flashes handed on (``on_score``) so far, unknown groups included.
         self.n_flashes = 0
         self._selects: list[tuple[int, str, str | None]] = []
+        #: Members of the flashes whose markers name them (code 0), by onset.
+        self._members: dict[float, SymbolGroup] = {}
         #: The first logged selection whose text the replay did not reproduce (``None``: none).
         self.select_mismatch: str | None = None
 
@@ -258,6 +262,9 @@ class StreamDriver:
             ph = parse_phrase(m.label) if m.label else None
             if ph is not None:
                 self._phrase_marks.append((m.timestamp, ph.kind, ph.text))
+            fl = parse_flash(m.label) if m.label else None
+            if fl is not None and fl.members is not None:
+                self._members[float(m.timestamp)] = SymbolGroup(fl.members)
         self.epocher.push_markers(markers)
         batch = self.epocher.update(chunk)
         self._feed(batch)
@@ -376,15 +383,19 @@ class StreamDriver:
             scores = self.decoder.decision_function(batch)
         self.n_scored += len(batch)
         trials = batch.trials if batch.trials is not None else np.full(len(batch), -1)
+        if self._members:  # members of flashes the epocher dropped (emitted in onset order)
+            first = float(np.min(batch.onsets))
+            self._members = {t: g for t, g in self._members.items() if t >= first}
         for i in order:
             self._phrase_for(float(batch.onsets[i]))
             code, trial = int(batch.codes[i]), int(trials[i])
+            group = self._members.pop(float(batch.onsets[i]), None) if code < 1 else code - 1
             if self._selects:
                 self._apply_selects()
             if self.on_score is not None:
-                self.on_score(float(batch.onsets[i]), code - 1, float(scores[i]), trial)
+                self.on_score(float(batch.onsets[i]), -1 if group is None else group, float(scores[i]), trial)
             self.n_flashes += 1
-            if code < 1:
+            if group is None:
                 continue  # a flash of unknown group is no evidence for any symbol
             if trial >= 0 and trial != self._trial:
                 self._close_trial()
@@ -398,7 +409,7 @@ class StreamDriver:
             for k, e in enumerate(self.engines):
                 if self._closed[k]:
                     continue
-                events = e.on_flash(code - 1, float(scores[i]))
+                events = e.on_flash(group, float(scores[i]))
                 if events:
                     self._record(k, events)
                     if trial >= 0:

@@ -44,6 +44,8 @@ from neurospell.logs import logger
 from neurospell.markers import apply_selection
 from neurospell.types import Candidate, CandidateList, CharDistribution, Decision, SpellerLayout
 
+from .flashgroups import RowColumnFlashes, default_min_flashes, make_flash_strategy
+
 __all__ = [
     "SpellerEngine",
     "EngineSnapshot",
@@ -176,25 +178,6 @@ class EngineSnapshot:
     n_selections: int
 
 
-# -- flash-group strategies ----------------------------------------------------------------
-class RowColumnFlashes:
-    """Each repetition flashes every group of the layout once, in a seeded random order.
-
-    Parameters
-    ----------
-    n_groups : int
-    rng : numpy.random.Generator | int | None
-    """
-
-    def __init__(self, n_groups: int, rng=None):
-        self.n_groups = int(n_groups)
-        self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-
-    def next_repetition(self) -> tuple[int, ...]:
-        """The group indices of the next repetition, in flash order."""
-        return tuple(int(g) for g in self.rng.permutation(self.n_groups))
-
-
 # -- the engine -----------------------------------------------------------------------------
 class SpellerEngine:
     """Flashes in -> evidence -> fusion -> stop or flash again -> decision, text, candidates.
@@ -216,6 +199,11 @@ class SpellerEngine:
     min_repetitions, max_repetitions : int
         The rule is checked once ``min_repetitions * n_groups`` flashes are in; a decision
         is forced at ``max_repetitions * n_groups`` flashes.
+    min_flashes, max_flashes : int | None
+        The same in flashes (``[speller] min_flashes``/``max_flashes``); given, they replace
+        the repetition counts (``min_flashes=0``: from the first flash on). Groups other
+        than rows and columns need them (:meth:`from_config` then sets ``min_flashes`` to
+        :data:`~neurospell.session.flashgroups.STRATEGY_MIN_FLASHES` unless the config has one).
     beam_width : int
         Candidate texts kept (``[lm] beam_width``; 0 disables the beam).
     backspace_p : float
@@ -225,8 +213,11 @@ class SpellerEngine:
     stop_each_flash : bool
         Check the rule after every flash (default) rather than only after complete
         repetitions.
-    flash_groups : object with ``next_repetition() -> tuple of int`` | None
-        The flash-group strategy (default :class:`RowColumnFlashes` seeded with ``seed``).
+    flash_groups : object with ``next_repetition() -> tuple of groups`` | None
+        The flash-group strategy (:mod:`neurospell.session.flashgroups`; default
+        :class:`RowColumnFlashes` seeded with ``seed``). A group is a layout group index or a
+        :class:`~neurospell.session.flashgroups.SymbolGroup`; a strategy with
+        ``uses_posterior = True`` gets the fused posterior (``next_repetition(posterior)``).
     seed : int | numpy.random.Generator | None
     text : str
         Text already typed.
@@ -247,7 +238,8 @@ class SpellerEngine:
                  alpha: float = DEFAULT_ALPHA, floor: float = 1e-3, stop_threshold: float = 0.95,
                  min_repetitions: int = 1, max_repetitions: int = 10, beam_width: int = 8,
                  backspace_p: float = 0.05, n_completions: int = 5, stop_each_flash: bool = True,
-                 flash_groups=None, seed=None, text: str = ""):
+                 flash_groups=None, seed=None, text: str = "",
+                 min_flashes: int | None = None, max_flashes: int | None = None):
         validate_type(layout, SpellerLayout, "layout")
         self.layout = layout
         self.lm = lm
@@ -267,8 +259,12 @@ class SpellerEngine:
         self._evidence = CharacterEvidence(layout, score_model)
         self._beam = (CandidateBeam(layout.symbols, lm, alpha=self.alpha, floor=self.floor,
                                     beam_width=beam_width) if beam_width else None)
-        self._min_flashes = self.min_repetitions * layout.n_groups
-        self._max_flashes = self.max_repetitions * layout.n_groups
+        self._min_flashes = self.min_repetitions * layout.n_groups if min_flashes is None else int(min_flashes)
+        self._max_flashes = self.max_repetitions * layout.n_groups if max_flashes is None else int(max_flashes)
+        if not 0 <= self._min_flashes <= self._max_flashes or self._max_flashes < 1:
+            raise NeurospellError(
+                "need 0 <= min_flashes <= max_flashes and max_flashes >= 1, got "
+                f"min_flashes={self._min_flashes}, max_flashes={self._max_flashes}.")
         self._last: SelectionDecided | None = None
         self._n_selections = 0
         self._completions: tuple[str, CandidateList] | None = None
@@ -294,8 +290,15 @@ class SpellerEngine:
                   stop_threshold=config.speller.stop_threshold,
                   min_repetitions=config.speller.min_repetitions,
                   max_repetitions=config.speller.max_repetitions,
-                  stop_each_flash=config.speller.stop_each_flash)
+                  stop_each_flash=config.speller.stop_each_flash,
+                  max_flashes=config.speller.max_flashes)
+        strategy = config.speller.flash_strategy
+        if config.speller.min_flashes is not None or strategy != "row-column":
+            kw["min_flashes"] = default_min_flashes(strategy, config.speller.min_flashes,
+                                                    config.speller.min_repetitions, layout.n_groups)
         kw.update(overrides)
+        if kw.get("flash_groups") is None and strategy != "row-column":
+            kw["flash_groups"] = make_flash_strategy(strategy, layout, kw.pop("seed", None))
         return cls(layout, score_model, lm, **kw)
 
     # -- state -----------------------------------------------------------------------------
@@ -374,16 +377,29 @@ class SpellerEngine:
         A driver with a recorded flash order may ignore it and report its own groups.
         """
         if not self._planned:
-            self._planned = list(self.flash_groups.next_repetition())
+            self._planned = list(self.plan_flashes())
         return tuple(self._planned)
+
+    def plan_flashes(self) -> tuple:
+        """A new repetition from the strategy (given the posterior when it uses one); a live
+        session plans ahead with it while flashes are still being scored."""
+        fg = self.flash_groups
+        return tuple(fg.next_repetition(self.posterior()) if getattr(fg, "uses_posterior", False)
+                     else fg.next_repetition())
+
+    @property
+    def max_flashes(self) -> int:
+        """Flashes at which a decision is forced."""
+        return self._max_flashes
 
     def on_flash(self, group: int, score: float) -> tuple:
         """Add one flash of the current selection and apply the stopping rule.
 
         Parameters
         ----------
-        group : int
-            Flash-group index (stimulus code - 1).
+        group : int | SymbolGroup
+            Flash-group index (stimulus code - 1), or the symbols the flash lit
+            (:class:`~neurospell.session.flashgroups.SymbolGroup`).
         score : float
             The decoder's decision score of the flash's epoch.
 
@@ -394,8 +410,12 @@ class SpellerEngine:
             CandidatesChanged)`` when the rule ends it.
         """
         self.complete_decision()
-        g = int(group)
-        self._evidence.add_flash(g, float(score))
+        if isinstance(group, tuple):
+            g = group
+            self._evidence.add_members(g, float(score))
+        else:
+            g = int(group)
+            self._evidence.add_flash(g, float(score))
         self._posterior = None
         if self._planned and self._planned[0] == g:
             self._planned.pop(0)
@@ -415,11 +435,12 @@ class SpellerEngine:
         used : int
             Flashes consumed (the rest belong to no selection and are dropped).
         """
-        groups = np.atleast_1d(np.asarray(groups))
+        groups = (list(groups) if isinstance(groups, (list, tuple)) and any(isinstance(g, tuple) for g in groups)
+                  else np.atleast_1d(np.asarray(groups)).tolist())
         scores = np.atleast_1d(np.asarray(scores, dtype=np.float64))
-        if groups.shape != scores.shape:
-            raise NeurospellError(f"on_flashes: {groups.size} groups but {scores.size} scores.")
-        for i, (g, s) in enumerate(zip(groups.tolist(), scores.tolist(), strict=True)):
+        if len(groups) != scores.size:
+            raise NeurospellError(f"on_flashes: {len(groups)} groups but {scores.size} scores.")
+        for i, (g, s) in enumerate(zip(groups, scores.tolist(), strict=True)):
             events = self.on_flash(g, s)
             if events:
                 return events, i + 1
@@ -428,17 +449,17 @@ class SpellerEngine:
     def _should_stop(self) -> bool:
         """The stopping rule (:func:`neurospell.lm_fusion.should_stop`) after this flash.
 
-        Repetitions count as ``n_flashes / n_groups``, so the rule applies after every flash
-        once ``min_repetitions`` repetitions' worth of flashes are in; in per-repetition mode
-        only at the end of a repetition.
+        Counted in flashes: the rule applies after every flash once ``min_flashes`` (by
+        default ``min_repetitions`` repetitions' worth) are in; in per-repetition mode only
+        at the end of a repetition (``n_groups`` flashes).
         """
         n = self._evidence.n_flashes
         n_g = self.layout.n_groups
         if n < self._max_flashes and (n < self._min_flashes or self.stop_threshold >= 1.0
                                       or (not self.stop_each_flash and n % n_g)):
             return False  # the rule cannot fire: skip the fusion
-        return should_stop(self.posterior(), n / n_g, threshold=self.stop_threshold,
-                           min_repetitions=self.min_repetitions, max_repetitions=self.max_repetitions)
+        return should_stop(self.posterior(), n, threshold=self.stop_threshold,
+                           min_repetitions=self._min_flashes, max_repetitions=self._max_flashes)
 
     def posterior(self) -> CharDistribution:
         """The fused posterior of the current selection (:func:`neurospell.lm_fusion.fuse`)."""

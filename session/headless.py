@@ -64,9 +64,11 @@ class HeadlessDisplay:
 
     # -- the Display protocol --------------------------------------------------------------
     def show_flashes(self, groups: Sequence[int]) -> None:
-        """Schedule ``groups`` (flash-group indices), one per SOA after those already queued."""
-        gs = [int(g) for g in groups]
-        if any(g < 0 for g in gs):
+        """Schedule ``groups`` (flash-group indices, or
+        :class:`~neurospell.session.flashgroups.SymbolGroup` s: the symbols one flash lights),
+        one per SOA after those already queued."""
+        gs = [g if isinstance(g, tuple) else int(g) for g in groups]
+        if any(not g if isinstance(g, tuple) else g < 0 for g in gs):
             raise NeurospellError(f"show_flashes: flash groups are indices >= 0, got {list(groups)!r}.")
         with self._cond:
             if self._stop:

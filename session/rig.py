@@ -311,6 +311,12 @@ def _open(rig: Rig, request, config, *, out, overwrite, lm_name, lm, participant
     if name != "uniform":
         rig.lm, rig.lm_name = (make_model(name, config.lm) if lm is None else lm), name
     kind = request.kind
+    if kind == "synthetic" and config.speller.flash_strategy != "row-column":
+        raise NeurospellError(
+            f"[speller] flash_strategy = {config.speller.flash_strategy!r} names the symbols of each flash in its "
+            "marker (flash:0:members=...), which the BrainFlow synthetic board's marker channel (integers only) "
+            "cannot record; use flash_strategy = \"row-column\" with --source synthetic, or a source whose "
+            "markers go over LSL (simulated, lsl:NAME, a recording).")
     marker_name = f"{MARKER_PREFIX}-{tag}"  # the session's marker stream
     if kind != "synthetic":
         # (the source id names the EEG read: the participant publishing it follows this session)

@@ -80,8 +80,9 @@ class DecisionLog:
 
     def log_flash(self, onset: float, group: int, score: float, *, trial: int = -1, task: str | None = None,
                   run: int | None = None, **extra) -> None:
-        """A scored flash (what ``StreamDriver(on_score=...)`` reports)."""
-        self.log({"type": "flash", "t": float(onset), "group": int(group), "score": float(score),
+        """A scored flash (what ``StreamDriver(on_score=...)`` reports; a group of members: their list)."""
+        group = [int(i) for i in group] if isinstance(group, tuple) else int(group)
+        self.log({"type": "flash", "t": float(onset), "group": group, "score": float(score),
                   "trial": int(trial), **self._ctx(task, run), **extra})
 
     def log_decision(self, event, *, t: float | None = None, task: str | None = None, run: int | None = None,

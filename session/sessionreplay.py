@@ -261,7 +261,7 @@ def _replay_run(folder, r, rec, config, dec, lm_obj, lm_name, chunk_seconds, on_
         engine.reset(phase["text"])
 
     def on_score(onset, group, score, trial):
-        rr.replayed_flashes.append((onset, group, score))
+        rr.replayed_flashes.append((onset, list(group) if isinstance(group, tuple) else group, score))
 
     def on_events(k, events):
         d = decision_record(events)

@@ -57,6 +57,7 @@ from ._paths import (
     SESSION_MARKER,
     check_output_file,
     check_output_folder,
+    expand_recordings,
     input_file,
     input_folder,
     is_session_folder,
@@ -84,7 +85,7 @@ __all__ = [
 #: Also importable from here (``_args.NAME``), as the commands use them.
 __all__ += [
     "EXPORT_SUFFIXES", "RAWLOG_SUFFIX", "SESSION_MARKER", "LM_FILE_SUFFIXES", "name_length_problem",
-    "is_session_folder", "lm_name_problem", "lm_name_or_file", "named_text_file", "board_spec_problem",
+    "is_session_folder", "expand_recordings", "lm_name_problem", "lm_name_or_file", "named_text_file", "board_spec_problem",
     "config_source", "with_lm_path", "is_name_too_long", "check_model_matches_recording",
     "record_outputs", "check_stream", "check_record", "check_train", "check_evaluate", "check_replay",
     "check_inspect", "check_replay_session", "check_replay_fmt", "check_demo", "check_lm_eval",

@@ -156,9 +156,6 @@ def check_replay(args, config) -> None:
 
 
 def check_inspect(args, config) -> None:
-    if is_session_folder(args.file):
-        raise UsageError("FILE", f"{args.file!r} is a session folder; inspect one of its recordings: a "
-                         "sub-*/ses-*/eeg/*_eeg.vhdr file or a sourcedata/.../*.nsraw folder in it.")
     if args.no_plot and args.plot:
         raise NeurospellError("--plot and --no-plot contradict each other. Drop one of them.")
     if args.fmt is not None:

@@ -120,7 +120,8 @@ def is_session_folder(path) -> bool:
 
 def recording_file(text):
     """An argparse ``type=``: a recording file, a neurospell ``.nsraw`` recording folder, or a
-    session folder (``neurospell replay SESSION_DIR``); ``FILE:PART`` selects one part of a
+    session folder (``neurospell replay SESSION_DIR``; train, evaluate, inspect and simulate
+    read its labelled runs: :func:`expand_recordings`); ``FILE:PART`` selects one part of a
     file that holds several (:mod:`neurospell.parts`)."""
     from neurospell.parts import split_part
 
@@ -147,6 +148,16 @@ def recording_file(text):
 
 
 recording_file.__name__ = "recording"
+
+
+def expand_recordings(paths) -> list[str]:
+    """Recordings with each session folder replaced by its labelled runs (calibration and copy
+    spelling; :func:`neurospell.session.inputs.expand_recordings`), a note on stderr for each run."""
+    import sys
+
+    from neurospell.session.inputs import expand_recordings as expand
+
+    return expand(paths, on_note=lambda line: print(line, file=sys.stderr, flush=True))
 
 
 def model_file(text):

@@ -18,7 +18,8 @@ def register(subparsers) -> None:
         "write the model.",
     )
     p.add_argument("recordings", nargs="+", metavar="RECORDING", type=_args.recording_file,
-                   help="calibration recordings (any supported format, or .npz epoch files)")
+                   help="calibration recordings (any supported format, or .npz epoch files) or session folders "
+                   "(their calibration and copy-spelling runs)")
     p.add_argument("--decoder", default=None,
                    help="registry name (default: [decoder] name of the config): eegnet, eeginception, xdawnts-net, "
                    "lda, xdawn-lda or xdawncov-ts-lr")
@@ -39,7 +40,7 @@ def register(subparsers) -> None:
         "accuracy of a simulated 6x6 row/column speller after 1..N repetitions (tables; a PNG with --plot).",
     )
     e.add_argument("model", metavar="MODEL", type=_args.model_file, help="a model written by `neurospell train`")
-    e.add_argument("recordings", nargs="+", metavar="RECORDING", type=_args.recording_file, help="held-out labelled recordings")
+    e.add_argument("recordings", nargs="+", metavar="RECORDING", type=_args.recording_file, help="held-out labelled recordings or session folders (their calibration and copy-spelling runs)")
     e.add_argument("--plot", default=None, metavar="PNG",
                    help="also save the accuracy-vs-repetitions plot and the reliability diagram to this PNG")
     e.add_argument("--max-repetitions", type=_args.number(int, min=1), default=None,
@@ -58,6 +59,7 @@ def _train(args, config) -> int:
     name = args.decoder or config.decoder.name
     check_option("--decoder", name, list(DECODERS))
     out = check_fname(args.out, "--out", must_exist=False, overwrite=args.overwrite)
+    args.recordings = _args.expand_recordings(args.recordings)  # session folders: their labelled runs
     batch = load_epochs(args.recordings, config.preprocessing)
     if batch.targets is None:
         raise NeurospellError(
@@ -124,6 +126,7 @@ def _evaluate(args, config) -> int:
     if plot is not None:
         check_fname(plot, "--plot", must_exist=False)
     dec = load_decoder(args.model, preprocess=config.preprocessing)
+    args.recordings = _args.expand_recordings(args.recordings)  # session folders: their labelled runs
     seen = training_overlap(dec, args.recordings)
     if seen:
         msg = (f"{', '.join(str(p) for p in seen)} {'was' if len(seen) == 1 else 'were'} used "

@@ -50,6 +50,11 @@ def register(subparsers) -> None:
                    help="write the window as shown when it closes to this PNG file")
     p.add_argument("--stage-screenshots", metavar="DIR", default=None,
                    help="write a screenshot of each workflow stage (connected, calibration, trained, ...) into DIR")
+    p.add_argument("--participant-screen", metavar="N", default="auto",
+                   help="the participant's own full-screen view (grid, text large, words, copy target, state): "
+                        "'auto' (default) on a second monitor when there is one, else full screen in front of the "
+                        "operator's window once a session starts (F12 switches); a screen number (1, 2, ...); "
+                        "'off': one window")
     p.add_argument("--settings", metavar="TOML", default=None,
                    help="GUI preferences file (default: gui.toml in the user's neurospell config folder)")
     p.add_argument("--check-display", action="store_true",
@@ -64,6 +69,12 @@ def _check(args, config) -> None:
         _args.check_output_file("--screenshot", args.screenshot, overwrite=True)
     if args.stage_screenshots is not None:
         _args.check_output_folder("--stage-screenshots", args.stage_screenshots)
+    try:
+        from neurospell.gui.participant_view import parse_screen_setting
+    except ImportError:  # (no Qt: the window says so, naming the library)
+        pass
+    else:
+        args.participant_screen = parse_screen_setting(args.participant_screen, "--participant-screen")
     if args.folder is not None:
         folder = Path(args.folder).expanduser()
         if folder.exists() and not folder.is_dir():
@@ -147,7 +158,7 @@ def _gui(args, config) -> int:
                      screenshot=args.screenshot,
                      stage_screenshots=args.stage_screenshots,
                      settings_path=args.settings, argv=sys.argv[:1], exit_when_done=args.exit_when_done,
-                     on_finished=on_finished)
+                     on_finished=on_finished, participant_screen=args.participant_screen)
     if args.screenshot:
         print(f"neurospell gui: screenshot written to {args.screenshot}")
     if result.get("text") is not None:

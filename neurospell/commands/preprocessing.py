@@ -13,8 +13,11 @@ import sys
 from . import _args
 
 
-def _add_reader_args(p) -> None:
-    p.add_argument("file", type=_args.recording_file, help="recording (FIF, EDF/BDF, .vhdr, .set, .xdf, BrainFlow .csv, g.tec .mat, .nsraw, .gdf, BCI2000 .dat) or, for replay, a session folder")
+def _add_reader_args(p, several: bool = False) -> None:
+    if several:  # inspect: recordings and session folders (their labelled runs)
+        p.add_argument("file", nargs="+", metavar="FILE", type=_args.recording_file, help="recordings (FIF, EDF/BDF, .vhdr, .set, .xdf, BrainFlow .csv, g.tec .mat, .nsraw, .gdf, BCI2000 .dat) or session folders (their calibration and copy-spelling runs)")
+    else:
+        p.add_argument("file", type=_args.recording_file, help="recording (FIF, EDF/BDF, .vhdr, .set, .xdf, BrainFlow .csv, g.tec .mat, .nsraw, .gdf, BCI2000 .dat) or, for replay, a session folder")
     p.add_argument("--fmt", default=None, help="file format when the name does not tell")
     p.add_argument("--board-id", type=_args.number(int), default=None, help="BrainFlow board id of a BrainFlow file")
     p.add_argument("--eeg-stream", default=None, help="XDF: name or type of the EEG stream")
@@ -71,7 +74,7 @@ def register(subparsers) -> None:
         "inspect",
         help="channels, duration, sampling rate, marker counts (and an ERP plot with --plot) of a recording",
     )
-    _add_reader_args(p)
+    _add_reader_args(p, several=True)
     p.add_argument("--plot", metavar="PNG", default=None,
                    help="also save the ERP plot (target vs non-target average) to this PNG")
     p.add_argument("--no-plot", action="store_true", help="summary only (the default; kept for scripts)")
@@ -222,13 +225,27 @@ def _num(value, spec: str) -> str:
 
 
 def _inspect(args, config) -> int:
+    files = _args.expand_recordings(args.file)  # session folders: their labelled runs
+    if args.plot and len(files) > 1:
+        from neurospell.check import NeurospellError
+
+        raise NeurospellError(f"--plot draws the ERP of one recording; the inputs hold {len(files)} "
+                              f"({', '.join(files)}). Pass one recording with --plot, or drop --plot.")
+    for k, file in enumerate(files):
+        if k:
+            print()
+        _inspect_one(file, args, config)
+    return 0
+
+
+def _inspect_one(file, args, config) -> None:
     from neurospell.preprocessing import load_recording
     from neurospell.preprocessing.inspect import plot_erp, summarize_raw
 
-    raw = load_recording(args.file, fmt=args.fmt, **_reader_kwargs(args))
+    raw = load_recording(file, fmt=args.fmt, **_reader_kwargs(args))
     s = summarize_raw(raw)
     types = ", ".join(f"{n} {t}" for t, n in s["ch_types"].items())
-    print(f"file:       {args.file}")
+    print(f"file:       {file}")
     print(f"channels:   {len(s['ch_names'])} ({types}): {' '.join(s['ch_names'])}")
     print(f"duration:   {s['duration_s']:.2f} s ({s['n_samples']} samples at {s['sfreq']:g} Hz)")
     print(f"flashes:    {s['n_flashes']} (targets {s['n_targets']}, non-targets {s['n_nontargets']}, "
@@ -241,4 +258,3 @@ def _inspect(args, config) -> int:
     if args.plot:
         path = plot_erp(raw, config.preprocessing, args.plot)
         print(f"ERP plot:   {path}")
-    return 0

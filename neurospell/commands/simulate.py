@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from ..fileio import atomic_path, atomic_write
+from . import _args
 
 
 def register(subparsers) -> None:
@@ -21,7 +22,8 @@ def register(subparsers) -> None:
         ),
     )
     p.add_argument("--data", nargs="+", required=True, metavar="REC",
-                   help="labelled recordings (e.g. the g.tec S1.mat S2.mat S3.mat), one participant each")
+                   help="labelled recordings (e.g. the g.tec S1.mat S2.mat S3.mat), one participant each, or "
+                   "session folders (each calibration and copy-spelling run a recording)")
     p.add_argument("--decoder", default=None, help="decoder registry name (default: [decoder] name)")
     p.add_argument("--phrases", required=True, metavar="FILE", help="text file, one phrase per line")
     p.add_argument("--lm", default=None, metavar="NAME",
@@ -32,6 +34,11 @@ def register(subparsers) -> None:
     p.add_argument("--max-phrases", type=int, default=None, metavar="N", help="use the first N phrases")
     p.add_argument("--no-dynamic-stopping", action="store_true",
                    help="flash [speller] max_repetitions repetitions for every character")
+    p.add_argument("--strategy", default=None, choices=("row-column", "checkerboard", "adaptive"),
+                   help="flash groups (default: [speller] flash_strategy): rows and columns, the checkerboard "
+                        "paradigm, or groups chosen from the posterior")
+    p.add_argument("--min-flashes", type=int, default=None, metavar="N",
+                   help="flashes before the stopping rule may fire (default: [speller] min_flashes)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None, metavar="FILE", help="write the figures as JSON")
     p.set_defaults(func=_simulate)
@@ -45,7 +52,8 @@ def _simulate(args, config) -> int:
 
     name = args.decoder or config.decoder.name
     check_option("--decoder", name, list(DECODERS))
-    for f in args.data:
+    data = _args.expand_recordings(args.data)  # session folders: their labelled runs
+    for f in data:
         check_fname(f, "--data")
     if args.n_calibration < 1:
         raise NeurospellError(f"--n-calibration must be >= 1, got {args.n_calibration}.")
@@ -53,15 +61,18 @@ def _simulate(args, config) -> int:
         raise NeurospellError(f"--max-phrases must be >= 1, got {args.max_phrases}.")
     if args.plot:
         check_fname(args.plot, "--plot", must_exist=False)
+    config = _with_strategy(config, args.strategy, args.min_flashes)
     phrases, dropped = read_lines(args.phrases, tuple(config.speller.symbols))
     phrases = phrases[: args.max_phrases]
     lm_name = args.lm or config.lm.name
     lm = None if lm_name == "uniform" else make_model(lm_name, config.lm)
     print(f"{len(phrases)} phrases ({sum(map(len, phrases))} characters) from {args.phrases}"
           + (f" ({dropped} characters off the grid removed)" if dropped else "")
-          + f"; decoder {name}; language model {lm_name}", flush=True)
+          + f"; decoder {name}; language model {lm_name}; flash groups {config.speller.flash_strategy}"
+          + ("" if config.speller.min_flashes is None else f", min_flashes {config.speller.min_flashes}"),
+          flush=True)
     rows = simulate_copy_spelling(
-        [Path(f) for f in args.data], name, phrases, config, lm=lm, lm_name=lm_name,
+        [Path(f) for f in data], name, phrases, config, lm=lm, lm_name=lm_name,
         n_calibration=args.n_calibration, dynamic_stopping=not args.no_dynamic_stopping,
         seed=args.seed, on_step=lambda s: print(f"- {s}", flush=True))
     print()
@@ -77,12 +88,27 @@ def _simulate(args, config) -> int:
     if args.json:
         with atomic_write(args.json) as fid:  # complete or absent, Ctrl-C included
             json.dump({"rows": [r.summary() for r in rows], "phrases": phrases, "decoder": name,
-                       "lm": lm_name, "seed": args.seed}, fid, indent=1)
+                       "lm": lm_name, "seed": args.seed,
+                       "flash_strategy": config.speller.flash_strategy, "min_flashes": config.speller.min_flashes}, fid, indent=1)
         print(f"Wrote {args.json}")
     if args.plot:
         _plot(args.plot, rows, f"copy-spelling, {name}, real held-out epochs")
         print(f"Wrote {args.plot}")
     return 0
+
+
+def _with_strategy(config, strategy, min_flashes):
+    """``config`` with ``--strategy`` / ``--min-flashes`` in ``[speller]`` (validated there)."""
+    import dataclasses
+
+    from neurospell.check import NeurospellError
+
+    if min_flashes is not None and min_flashes < 0:
+        raise NeurospellError(f"--min-flashes must be >= 0, got {min_flashes}.")
+    over = {k: v for k, v in (("flash_strategy", strategy), ("min_flashes", min_flashes)) if v is not None}
+    if not over:
+        return config
+    return dataclasses.replace(config, speller=dataclasses.replace(config.speller, **over))
 
 
 def _plot(path, rows, title) -> None:

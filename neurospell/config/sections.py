@@ -196,6 +196,15 @@ class SpellerConfig:
     #: Repetitions (each flashes every group once) before a forced decision.
     max_repetitions: int = 10
     min_repetitions: int = 1
+    #: Which symbols flash together: ``"row-column"``, ``"checkerboard"`` (Townsend et al.
+    #: 2010) or ``"adaptive"`` (each group chosen from the posterior); see
+    #: :mod:`neurospell.session.flashgroups`.
+    flash_strategy: str = "row-column"
+    #: Flashes before the stopping rule may fire (``None``: ``min_repetitions`` rows and
+    #: columns' worth; 2 with checkerboard or adaptive groups) and before a forced decision
+    #: (``None``: ``max_repetitions``' worth).
+    min_flashes: int | None = None
+    max_flashes: int | None = None
     #: Posterior maximum that stops flashing early (dynamic stopping); ``1.0`` disables it.
     stop_threshold: float = 0.95
     #: Check the stopping threshold after every flash once ``min_repetitions`` repetitions'
@@ -229,6 +238,15 @@ class SpellerConfig:
             raise NeurospellError(
                 f"Config [speller] min_repetitions ({self.min_repetitions}) exceeds max_repetitions ({self.max_repetitions})."
             )
+        check_option("[speller] flash_strategy", self.flash_strategy, ("row-column", "checkerboard", "adaptive"))
+        _positive("speller", "min_flashes", self.min_flashes, allow_zero=True, allow_none=True)
+        _positive("speller", "max_flashes", self.max_flashes, allow_none=True)
+        hi = self.max_repetitions * (self.n_rows + self.n_cols) if self.max_flashes is None else self.max_flashes
+        if self.min_flashes is not None and self.min_flashes > hi:
+            raise NeurospellError(
+                f"Config [speller] min_flashes ({self.min_flashes}) exceeds the flashes before a forced "
+                f"decision ({hi}: max_flashes, else max_repetitions x {self.n_rows + self.n_cols} groups); "
+                "lower min_flashes or raise max_flashes.")
         if not 0.0 < self.stop_threshold <= 1.0:
             raise NeurospellError(f"Config [speller] stop_threshold must be in (0, 1], got {self.stop_threshold}.")
 

@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 from neurospell.markers import flash_to_str
 
+from ..flashgroups import group_members
+
 __all__ = ["FlashScheduler"]
 
 #: The phases whose flashes are spelling flashes (counted in ``n_spell``).
@@ -64,8 +66,12 @@ class FlashScheduler:
         self.n_spell_run = 0
 
     def show(self, groups, tag) -> None:
-        """Ask the display to flash ``groups`` in order, each tagged ``tag`` (worker thread)."""
-        groups = tuple(int(g) for g in groups)
+        """Ask the display to flash ``groups`` in order, each tagged ``tag`` (worker thread).
+
+        A group is a layout group index or a
+        :class:`~neurospell.session.flashgroups.SymbolGroup` (its marker names the members).
+        """
+        groups = tuple(g if isinstance(g, tuple) else int(g) for g in groups)
         with self._lock:
             self._scheduled.extend([tag] * len(groups))
         self.display.show_flashes(groups)
@@ -74,7 +80,7 @@ class FlashScheduler:
         """The display presented ``group`` at ``onset`` (its thread: only queues)."""
         with self._lock:
             tag = self._scheduled.popleft() if self._scheduled else None
-            self._onsets.append((int(group), float(onset), tag))
+            self._onsets.append((group if isinstance(group, tuple) else int(group), float(onset), tag))
 
     def cancel(self) -> None:
         """Cancel the flashes scheduled and not shown yet (those the display drops)."""
@@ -98,7 +104,9 @@ class FlashScheduler:
             group, onset, tag = self._onsets.popleft()
         target = None
         if tag is not None and tag[0] == "calibration":
-            target = self.layout.symbols.index(tag[2]) in self.layout.flash_groups[group]
+            target = self.layout.symbols.index(tag[2]) in group_members(self.layout, group)
+        if isinstance(group, tuple):
+            return flash_to_str(0, target, group), onset, tag
         return flash_to_str(group + 1, target), onset, tag
 
     def send_shown(self, send: Callable[[str, float], None]) -> None:

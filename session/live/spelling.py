@@ -103,7 +103,7 @@ class SpellingRun:
         in_selection = False
         decided_at = None
         text_before = ""
-        max_flashes = sp.max_repetitions * s.layout.n_groups
+        max_flashes = engine.max_flashes
         try:
             while not s._phase_done:
                 t_loop = time.monotonic()
@@ -146,7 +146,7 @@ class SpellingRun:
                     s._publish(f"{mode}: selecting", completions=True)
                     continue
                 if flashes.n_scheduled() == 0 and engine.n_flashes + self.in_flight() < max_flashes:
-                    flashes.show(engine.flash_groups.next_repetition(), (mode, s._trial, None))
+                    flashes.show(engine.plan_flashes(), (mode, s._trial, None))
         finally:
             s._spell_time += time.monotonic() - t_phase - paused_time
 

@@ -71,11 +71,17 @@ class Intention:
             return True
         return False
 
-    def is_target(self, code: int, label_target: bool | None = None) -> bool:
-        """Whether a flash of stimulus ``code`` is a target for this person now."""
+    def is_target(self, code: int, label_target: bool | None = None, members=None) -> bool:
+        """Whether a flash of stimulus ``code`` is a target for this person now.
+
+        ``members``: the symbol indices a flash of a group not fixed in the layout lit (its
+        marker's ``members=`` part, code 0): a target when they hold the wanted symbol.
+        """
         if self.follow_labels and label_target is not None:
             return bool(label_target)
         want = self.symbol
+        if want is not None and members is not None:
+            return self.layout.symbols.index(want) in tuple(members)
         if want is None or code < 1:
             return False
         if code > self.layout.n_groups:

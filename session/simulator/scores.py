@@ -102,8 +102,16 @@ class ScoreSampler:
         return self._draw(bool(is_target))
 
     def respond_flashes(self, layout: SpellerLayout, symbol: str, groups) -> np.ndarray:
-        """Scores of flashes ``groups`` (group indices) while attending ``symbol``, shape (n,)."""
+        """Scores of flashes ``groups`` while attending ``symbol``, shape (n,).
+
+        A group is a layout group index or a
+        :class:`~neurospell.session.flashgroups.SymbolGroup` (the symbols one flash lit): a
+        target score when it holds ``symbol``, whatever its size.
+        """
         hit = set(layout.groups_containing(symbol))
+        s = layout.symbols.index(symbol)
+        if isinstance(groups, (list, tuple)) and any(isinstance(g, tuple) for g in groups):
+            return np.array([self._draw(s in g if isinstance(g, tuple) else int(g) in hit) for g in groups])
         return np.array([self._draw(int(g) in hit) for g in np.asarray(groups).ravel()])
 
 

@@ -80,9 +80,10 @@ class StreamingParticipant:
         """Ask the loop to end (thread-safe; also on SIGTERM when run from the main thread)."""
         self._stop.set()
 
-    def _on_flash(self, ts: float, code: int, label_target: bool | None, t0: float, pushed: int) -> None:
+    def _on_flash(self, ts: float, code: int, label_target: bool | None, t0: float, pushed: int,
+                  members=None) -> None:
         gen = self.generator
-        target = self.intention.is_target(code, label_target)
+        target = self.intention.is_target(code, label_target, members)
         fl = ScheduledFlash((ts - t0) * gen.sfreq, code, target, label_target is not None)
         self.flashes.append(fl)
         self.n_flashes += 1
@@ -223,4 +224,4 @@ class StreamingParticipant:
         info = parse_flash(label)
         if info is None:
             return
-        self._on_flash(float(ts), int(info.code), info.target, t0, pushed)
+        self._on_flash(float(ts), int(info.code), info.target, t0, pushed, info.members)
