@@ -24,7 +24,6 @@ The provenance and its checks are in :mod:`.provenance`, saving in :mod:`.persis
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 
 import numpy as np
 
@@ -35,7 +34,7 @@ from neurospell.types import EpochBatch
 
 from .likelihood import CharacterEvidence, ScoreModel
 from .persistence import FORMAT_VERSION, DecoderPersistence
-from .provenance import DecoderProvenance, amplitude_stats, training_overlap
+from .provenance import DecoderProvenance, amplitude_stats, source_entry, training_overlap
 from .validation import _ids, _trials_or_blocks, group_folds, roc_auc
 
 __all__ = ["BaseDecoder", "FORMAT_VERSION", "group_folds", "roc_auc", "file_sha256",
@@ -136,9 +135,7 @@ class BaseDecoder(DecoderProvenance, DecoderPersistence):
                         f"vs {batch.ch_names}@{batch.sfreq} Hz x {batch.n_times}."
                     )
             groups = _trials_or_blocks(batch)
-            files = [{"name": Path(p).name,
-                      "sha256": file_sha256(p) if Path(p).is_file() else None}
-                     for p in ([] if sources is None else sources)]
+            files = [source_entry(p) for p in ([] if sources is None else sources)]
             self.sfreq_ = float(batch.sfreq)
             self.n_chans_ = batch.n_channels
             self.n_times_ = batch.n_times

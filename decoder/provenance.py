@@ -21,6 +21,7 @@ from neurospell.check import ProvenanceError
 from neurospell.config import section_to_dict
 from neurospell.fileio import file_sha256
 from neurospell.logs import logger
+from neurospell.parts import parts_overlap, split_part
 from neurospell.types import EpochBatch
 
 if TYPE_CHECKING:
@@ -40,7 +41,8 @@ def training_overlap(decoder: BaseDecoder, paths) -> list[Path]:
     """The recordings among ``paths`` that ``decoder`` was trained on (same content).
 
     Compares the files' sha256 with the hashes kept in ``decoder.provenance_["training"]
-    ["files"]`` (renamed or copied files are found too). Scores of such recordings are
+    ["files"]`` (renamed or copied files are found too); for ``FILE:PART`` selectors, parts
+    of one file overlap when they are equal or one of them is the whole file. Scores of such recordings are
     in-sample: their AUC and accuracy are optimistic.
 
     Parameters
@@ -62,8 +64,24 @@ def training_overlap(decoder: BaseDecoder, paths) -> list[Path]:
         logger.debug("This %s model records no training-file hashes; cannot tell whether an "
                      "evaluated recording was used for training.", decoder.name)
         return []
-    known = {f["sha256"] for f in files if f.get("sha256")}
-    return [Path(p) for p in paths if Path(p).is_file() and file_sha256(p) in known]
+    known = [(f["sha256"], f.get("part")) for f in files if f.get("sha256")]
+    out = []
+    for p in paths:
+        entry = source_entry(p)
+        if entry["sha256"] and any(h == entry["sha256"] and parts_overlap(part, entry.get("part"))
+                                   for h, part in known):
+            out.append(Path(p))
+    return out
+
+
+def source_entry(path) -> dict:
+    """A training source as provenance keeps it: name, sha256 of the file and, for a
+    ``FILE:PART`` selector (:mod:`neurospell.parts`), the part."""
+    file, part = split_part(path)
+    entry = {"name": Path(path).name, "sha256": file_sha256(file) if file.is_file() else None}
+    if part is not None:
+        entry["part"] = part
+    return entry
 
 
 def amplitude_stats(X) -> dict:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .parts import parts_overlap, split_part
+
 
 class NeurospellError(ValueError):
     """Base class of neurospell's errors on bad input (a ``ValueError``)."""
@@ -139,17 +141,20 @@ def check_distinct_paths(name: str, paths, *, why: str = "") -> list[Path]:
     out = [Path(p) for p in paths]
     seen: dict = {}
     for k, p in enumerate(out):
+        file, part = split_part(p)  # FILE:PART: parts of one file overlap unless they differ
         try:
-            st = p.stat()
+            st = file.stat()
             key = (st.st_dev, st.st_ino)
         except OSError:  # a missing path is reported by whoever opens it
-            key = str(p.resolve())
-        if key in seen:
-            j = seen[key]
-            same = f"{str(out[j])!r} (item {j + 1}) and {str(p)!r} (item {k + 1}) are the same file"
-            raise NeurospellError(f"{name}: {same}.{_hint(why)} Give each file once (or the one you meant "
-                                  "instead of the repeat).")
-        seen[key] = k
+            key = str(file.resolve())
+        for j, part_j in seen.get(key, []):
+            if parts_overlap(part, part_j):
+                same = f"{str(out[j])!r} (item {j + 1}) and {str(p)!r} (item {k + 1}) are the same file"
+                if part is not None or part_j is not None:
+                    same += " (or overlapping parts of it)"
+                raise NeurospellError(f"{name}: {same}.{_hint(why)} Give each file once (or the one you meant "
+                                      "instead of the repeat).")
+        seen.setdefault(key, []).append((k, part))
     return out
 
 

@@ -8,7 +8,8 @@ format it was read as, what is wrong, and the supported formats.
 
 This module detects the format and dispatches; the readers live one module per format family:
 :mod:`.read_mne` (FIF, EDF/BDF, BrainVision, EEGLAB), :mod:`.read_gdf_bci2000` (GDF, BCI2000),
-:mod:`.read_xdf`, :mod:`.read_matlab` (g.tec ``.mat``), :mod:`.read_brainflow` (BrainFlow files,
+:mod:`.read_xdf`, :mod:`.read_matlab` (g.tec ``.mat``), :mod:`.read_bnci` (BNCI 003-2015 ``.mat``,
+whose ``FILE:train`` / ``FILE:test`` select one part, :mod:`neurospell.parts`), :mod:`.read_brainflow` (BrainFlow files,
 neurospell's raw log); the marker-to-annotation mapping they share is :mod:`.read_events`.
 """
 
@@ -20,9 +21,12 @@ import numpy as np
 
 from neurospell.check import NeurospellError, check_fname, check_option, validate_type
 from neurospell.logs import logger, use_log_level
+from neurospell.parts import split_part
 from neurospell.units import UNIT_SCALE
 
 from .read_bids import apply_bids
+from .read_bnci import PARTS as BNCI_PARTS
+from .read_bnci import is_bnci_mat, read_bnci
 from .read_brainflow import _read_brainflow, _read_rawlog
 from .read_events import _marker_to_description, _normalise_annotations, split_trials  # noqa: F401 (re-exported)
 from .read_gdf_bci2000 import _read_bci2000, _read_gdf
@@ -45,6 +49,7 @@ SUPPORTED_FORMATS: dict[str, tuple[str, ...]] = {
     "rawlog": (".nsraw",),
     "gdf": (".gdf",),
     "bci2000": (".dat",),
+    "bnci": (".mat",),  # told from g.tec's .mat by its contents (a struct with train/test)
 }
 
 #: Unit -> volts: the one table of :mod:`neurospell.units` (no second copy here).
@@ -112,8 +117,10 @@ def load_recording(
     fmt : str | None
         One of :data:`SUPPORTED_FORMATS` (``"fif"``, ``"edf"``, ``"bdf"``, ``"brainvision"``,
         ``"eeglab"``, ``"xdf"``, ``"brainflow"``, ``"gtec"``, ``"rawlog"``, ``"gdf"``,
-        ``"bci2000"``); ``None`` guesses
-        from the file name (then from the first bytes).
+        ``"bci2000"``, ``"bnci"``); ``None`` guesses
+        from the file name (then from the first bytes). A ``path`` written ``FILE:PART``
+        reads one part of a file that holds several (BNCI 003-2015: ``s6.mat:train``,
+        ``s6.mat:test``; see :mod:`neurospell.parts`).
     board_id : int | None
         BrainFlow board id of a BrainFlow file (``fmt="brainflow"``). ``None`` reads it from
         the sidecar ``<file>.json`` (``{"board_id": ...}``) written next to the file.
@@ -132,6 +139,7 @@ def load_recording(
         Preloaded; EEG in volts; events as annotations per :mod:`neurospell.markers`.
     """
     with use_log_level(verbose):
+        path, part = split_part(path)
         path = check_fname(path, "path")
         is_log = path.is_dir() and (path / "header.json").is_file()
         if path.is_dir() and not is_log:
@@ -144,6 +152,8 @@ def load_recording(
             check_option("fmt", fmt, list(SUPPORTED_FORMATS) + [None])
         else:
             fmt = "rawlog" if is_log else (_guess_format(path) or _sniff_format(path))
+            if fmt == "gtec" and is_bnci_mat(path):
+                fmt = "bnci"
             if fmt is None:
                 raise NeurospellError(
                     f"Cannot tell the format of {str(path)!r} from its name or contents. "
@@ -159,12 +169,23 @@ def load_recording(
             raise _fail(path, fmt, "a neurospell raw log is a folder (NAME.nsraw/) with header.json")
         if not path.is_dir() and path.stat().st_size == 0:
             raise _fail(path, fmt, "the file is empty (0 bytes)")
+        if part is not None and fmt != "bnci":
+            raise NeurospellError(
+                f"{str(path)!r} reads as {fmt}, which has no parts, but a part {part!r} was selected "
+                f"(FILE:PART). Parts exist only in BNCI 003-2015 .mat files ({', '.join(BNCI_PARTS)}); "
+                "give the file name alone.")
         reader = _READERS[fmt]
         kwargs = {}
         if fmt == "brainflow":
             kwargs["board_id"] = board_id
         elif fmt == "xdf":
             kwargs.update(eeg_stream=eeg_stream, marker_stream=marker_stream)
+        elif fmt == "bnci":
+            if part is not None and part not in BNCI_PARTS:
+                raise NeurospellError(
+                    f"{str(path)!r}: a BNCI 003-2015 file has the parts {list(BNCI_PARTS)}, got {part!r} "
+                    f"(give {path.name}:train, {path.name}:test, or {path.name} for both).")
+            kwargs["part"] = part
         try:
             raw = reader(path, **kwargs)
         except NeurospellError as err:
@@ -209,4 +230,5 @@ _READERS = {
     "rawlog": _read_rawlog,
     "gdf": _read_gdf,
     "bci2000": _read_bci2000,
+    "bnci": read_bnci,
 }

@@ -17,6 +17,7 @@ from neurospell.batchio import load_batch, save_batch  # the one writer and read
 from neurospell.check import NeurospellError, check_distinct_paths, check_fname
 from neurospell.config import PreprocessConfig
 from neurospell.logs import logger, use_log_level
+from neurospell.parts import split_part
 from neurospell.preprocessing import epochs_from_raw, load_recording
 from neurospell.types import EpochBatch, SpellerLayout
 
@@ -67,11 +68,11 @@ def load_epochs(paths, cfg=None, *, verbose=None) -> EpochBatch:
             cfg = PreprocessConfig()
         batches = []
         for p in paths:
-            path = check_fname(p, "recording")
+            path = check_fname(split_part(p)[0], "recording")  # FILE:PART: one part of a file
             if path.suffix == ".npz":
                 b = load_batch(path)
             else:
-                raw = load_recording(path)
+                raw = load_recording(p)
                 _, b = epochs_from_raw(raw, cfg)
             logger.info("%s: %d epochs, %d targets", path.name, len(b),
                         -1 if b.targets is None else int(np.sum(b.targets)))

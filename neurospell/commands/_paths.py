@@ -121,7 +121,13 @@ def is_session_folder(path) -> bool:
 def recording_file(text):
     """An argparse ``type=``: a recording file, a neurospell ``.nsraw`` recording folder, or a
     session folder (``neurospell replay SESSION_DIR``; train, evaluate, inspect and simulate
-    read its labelled runs: :func:`expand_recordings`)."""
+    read its labelled runs: :func:`expand_recordings`); ``FILE:PART`` selects one part of a
+    file that holds several (:mod:`neurospell.parts`)."""
+    from neurospell.parts import split_part
+
+    if split_part(text)[1] is not None:
+        _existing(str(split_part(text)[0]), "recording")
+        return text
     path = _existing(text, "recording")
     if path.is_dir():
         if is_session_folder(path):

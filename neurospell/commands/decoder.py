@@ -83,6 +83,12 @@ def _train(args, config) -> int:
           f"never saw, for training or early stopping): {dec.heldout_auc_:.3f}")
     sm = dec.score_model_
     print(f"Score calibration: {sm.kind}, d' = {sm.separation():.2f}")
+    from neurospell.session.quality import calibration_warning
+
+    weak = calibration_warning(dec.heldout_auc_, int(batch.targets.sum()), int((~batch.targets).sum()),
+                               what="held-out AUC")
+    if weak:
+        print(f"WARNING: {weak}")
     if config.lm.name != "uniform":
         from neurospell.lm_fusion import make_model
         from neurospell.session.calibration import calibrate_model_alpha
@@ -147,6 +153,11 @@ def _evaluate(args, config) -> int:
           f"{int(y.sum())} targets")
     print(f"AUC: {a:.3f}" + (" (IN-SAMPLE: recordings used for training, see the warning)"
                              if seen else ""))
+    from neurospell.session.quality import calibration_warning
+
+    weak = None if seen else calibration_warning(a, int(y.sum()), int((~y).sum()), what="AUC")
+    if weak:
+        print(f"WARNING: {weak}")
     print("Simulated 6x6 row/column speller, character accuracy "
           f"({args.n_selections} selections):")
     print("repetitions  accuracy")
