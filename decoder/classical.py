@@ -4,6 +4,9 @@
 - ``xdawn-lda``: xDAWN spatial filters (Rivet et al. 2009), then shrinkage LDA;
 - ``xdawncov-ts-lr``: XdawnCovariances + TangentSpace + logistic regression (pyRiemann;
   the MOABB P300 leader).
+
+Trained on several recordings, each is aligned on its own epochs first (:mod:`.alignment`):
+Riemannian re-centering for ``xdawncov-ts-lr``, Euclidean alignment for the LDAs.
 """
 
 from __future__ import annotations
@@ -150,6 +153,8 @@ class XdawnCovTSLR(_SklearnDecoder):
     """
 
     name = "xdawncov-ts-lr"
+    #: pooled recordings are re-centred (Riemannian mean of each one's covariances -> identity)
+    alignment_method = "riemann"
 
     def __init__(self, n_filters: int = 4, C: float = 1.0):
         self.n_filters = n_filters
