@@ -154,3 +154,14 @@ def test_cli_evaluate_on_an_unseen_recording_says_it_aligned(gtec_files, tmp_pat
                "--max-repetitions", "3"])
     out, _ = capfd.readouterr()
     assert rc == 0 and "Aligned" not in out
+
+
+def test_fast_ledoit_wolf_is_scikit_learns(gtec_files):
+    from sklearn.covariance import ledoit_wolf
+
+    from neurospell.decoder.classical import ledoit_wolf_epoch
+
+    X = load_epochs([gtec_files[0]]).data[:40].astype(np.float64)
+    for x in X:
+        ref = ledoit_wolf(x.T)[0]
+        np.testing.assert_allclose(ledoit_wolf_epoch(x), ref, rtol=1e-10, atol=1e-12 * np.abs(ref).max())
