@@ -169,6 +169,12 @@ def report(results, max_shown=REPS_SHOWN) -> str:
     return "\n".join(lines)
 
 
+def _progress(r: dict) -> dict:
+    print(f"  {r['participant']} held out: AUC " + ", ".join(f"{c} {r['auc'][c]:.3f}" for c in CONDITIONS)
+          + f" ({sum(r['seconds'].values()):.0f} s)", flush=True)
+    return r
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("recordings", nargs="*", help="one recording per participant (default: the six)")
@@ -191,10 +197,11 @@ def main(argv=None) -> int:
     ids = list(range(len(names)))
     if args.jobs > 1:
         with ProcessPoolExecutor(args.jobs, initializer=_init, initargs=(batch, names)) as ex:
-            results = list(ex.map(_heldout, ids, [args.selections] * len(ids), [args.seed] * len(ids)))
+            runs = ex.map(_heldout, ids, [args.selections] * len(ids), [args.seed] * len(ids))
+            results = [_progress(r) for r in runs]
     else:
         _init(batch, names)
-        results = [_heldout(p, args.selections, args.seed) for p in ids]
+        results = [_progress(_heldout(p, args.selections, args.seed)) for p in ids]
     print()
     print(report(results))
     secs = {c: sum(r["seconds"][c] for r in results) for c in CONDITIONS}
