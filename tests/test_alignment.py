@@ -154,6 +154,13 @@ def test_cli_evaluate_on_an_unseen_recording_says_it_aligned(gtec_files, tmp_pat
                "--max-repetitions", "3"])
     out, _ = capfd.readouterr()
     assert rc == 0 and "Aligned" not in out
+    # one recording: no alignment unless asked (--align)
+    for extra, aligned in (([], False), (["--align"], True)):
+        one = tmp_path / f"one{len(extra)}.pt"
+        rc = main(["train", str(gtec_files[0]), "--decoder", "lda", "--out", str(one), *extra])
+        out, err = capfd.readouterr()
+        assert rc == 0, err
+        assert load_decoder(one).aligns is aligned and ("Aligned each of the 1" in out) is aligned
 
 
 def test_fast_ledoit_wolf_is_scikit_learns(gtec_files):

@@ -30,7 +30,7 @@ def register(subparsers) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--overwrite", action="store_true", help="replace MODEL if it exists")
-    p.add_argument("--no-align", dest="align", action="store_false",
+    p.add_argument("--no-align", dest="align", action="store_false", default="auto",
                    help="do not align each recording on its own epochs (by default several recordings are aligned: "
                    "Riemannian re-centering for xdawncov-ts-lr, Euclidean alignment for the others; no labels used)")
     p.add_argument("--align", dest="align", action="store_const", const=True, default="auto",
