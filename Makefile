@@ -11,7 +11,7 @@ TORCH_SPEC ?= torch==2.13.0
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: demo test bench lint install clean lm-sources lm-corpus
+.PHONY: demo test bench lint install clean lm-sources lm-corpus generic-model
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+
+# The generic cross-subject model shipped in decoder/generic/ (issue 20): aligned xdawncov-ts-lr
+# on every development recording in DATA (default: the six participants under ../shared/data).
+generic-model: $(STAMP)
+	$(PY) benchmarks/train_generic.py $(DATA)
 
 # Language-model training text and held-out sets (build time only; issue 13). The packages are
 # downloaded with the registries' own clients into $(LMDATA)/sources, then read offline.

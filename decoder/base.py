@@ -32,6 +32,7 @@ from neurospell.fileio import file_sha256
 from neurospell.logs import logger, use_log_level
 from neurospell.types import EpochBatch
 
+from .alignment import AlignmentMixin
 from .likelihood import CharacterEvidence, ScoreModel
 from .persistence import FORMAT_VERSION, DecoderPersistence
 from .provenance import DecoderProvenance, amplitude_stats, source_entry, training_overlap
@@ -41,7 +42,7 @@ __all__ = ["BaseDecoder", "FORMAT_VERSION", "group_folds", "roc_auc", "file_sha2
            "training_overlap", "amplitude_stats"]
 
 
-class BaseDecoder(DecoderProvenance, DecoderPersistence):
+class BaseDecoder(AlignmentMixin, DecoderProvenance, DecoderPersistence):
     """Base class of all decoders (see the module docstring for the contract).
 
     Subclasses implement ``_fit(X, y, groups, extra)`` -> held-out scores or ``None``,
@@ -83,7 +84,7 @@ class BaseDecoder(DecoderProvenance, DecoderPersistence):
 
     # --- fit / predict -----------------------------------------------------------------
     def fit(self, batch: EpochBatch, preprocess=None, *, extra: EpochBatch | None = None,
-            sources=None, verbose=None) -> BaseDecoder:
+            sources=None, align="auto", verbose=None) -> BaseDecoder:
         """Fit the decoder on labelled epochs.
 
         Parameters
@@ -102,6 +103,11 @@ class BaseDecoder(DecoderProvenance, DecoderPersistence):
             The recording files ``batch`` was read from; their names and sha256 are kept in
             the provenance so that evaluating on a training recording can be detected
             (:func:`training_overlap`).
+        align : ``"auto"`` | bool
+            Align each recording (``batch.recording``) on its own epochs, no labels used
+            (:mod:`.alignment`; the method is the class's ``alignment_method``). ``"auto"``:
+            when ``batch`` holds several recordings. An aligned model scores a recording
+            after :meth:`align_to` on it.
         verbose : bool | str | int | None
             Log level for this call.
 
@@ -135,6 +141,8 @@ class BaseDecoder(DecoderProvenance, DecoderPersistence):
                         f"vs {batch.ch_names}@{batch.sfreq} Hz x {batch.n_times}."
                     )
             groups = _trials_or_blocks(batch)
+            X_raw = X
+            X, extra = self._fit_alignment(batch, X, extra, align)
             files = [source_entry(p) for p in ([] if sources is None else sources)]
             self.sfreq_ = float(batch.sfreq)
             self.n_chans_ = batch.n_channels
@@ -156,7 +164,8 @@ class BaseDecoder(DecoderProvenance, DecoderPersistence):
             self.provenance_ = self._make_provenance(batch, preprocess, extra)
             self.provenance_["training"]["calibration"] = calibration
             self.provenance_["training"]["files"] = files
-            self.provenance_["amplitude"] = amplitude_stats(X)
+            self.provenance_["amplitude"] = amplitude_stats(X_raw)
+            self.provenance_["alignment"] = self._alignment_info
             logger.info("%s fitted: held-out AUC %.3f, %r", self.name, self.heldout_auc_,
                         self.score_model_)
         return self
@@ -216,7 +225,7 @@ class BaseDecoder(DecoderProvenance, DecoderPersistence):
         if not np.all(np.isfinite(X)):
             raise NeurospellError("The epochs contain NaN or infinite values.")
         self._check_amplitude(X)
-        return X
+        return self._align_input(X)
 
     def decision_function(self, X) -> np.ndarray:
         """A real score per epoch (higher = more target-like).

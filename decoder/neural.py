@@ -96,6 +96,8 @@ class NeuralDecoder(NeuralTraining, BaseDecoder):
 
     name = "neural"
     architecture_default = "eegnet"
+    #: pooled recordings: Euclidean alignment of each (He & Wu 2019), see :mod:`.alignment`
+    alignment_method = "euclidean"
 
     def __init__(self, architecture: str = "eegnet", max_epochs: int = 150, batch_size: int = 64,
                  learning_rate: float = 1e-3, patience: int = 20, n_folds: int = 5,

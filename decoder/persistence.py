@@ -50,6 +50,8 @@ class DecoderPersistence:
             "heldout_auc": self.heldout_auc_,
             "provenance": self.provenance_,
         }
+        if self.aligns:  # files of models that do not align stay as before
+            payload["alignment"] = self._alignment_state()
         with atomic_write(path, "wb") as fid:
             pickle.dump(payload, fid, protocol=pickle.HIGHEST_PROTOCOL)
         logger.info("Saved %s decoder to %s", self.name, path)
@@ -64,4 +66,5 @@ class DecoderPersistence:
         self.score_model_ = ScoreModel.from_dict(payload["score_model"])
         self.heldout_auc_ = payload["heldout_auc"]
         self.provenance_ = payload["provenance"]
+        self._set_alignment_state(payload.get("alignment"))
         return self

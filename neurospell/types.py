@@ -201,6 +201,9 @@ class EpochBatch:
     trials : array of int, shape (n_epochs,) | None
         Index of the character (trial) each flash belongs to, for cross-validation by
         character and for accumulating evidence per selection.
+    recording : array of int, shape (n_epochs,) | None
+        Index of the recording each epoch came from when several are pooled (per-recording
+        alignment, :mod:`neurospell.decoder.alignment`); ``None``: one recording.
     """
 
     data: np.ndarray
@@ -211,6 +214,7 @@ class EpochBatch:
     ch_names: tuple[str, ...]
     targets: np.ndarray | None = None
     trials: np.ndarray | None = None
+    recording: np.ndarray | None = None
 
     def __post_init__(self):
         data = np.asarray(self.data, dtype=np.float32)
@@ -243,6 +247,11 @@ class EpochBatch:
             if tr.shape != (n,) or (n and not np.issubdtype(tr.dtype, np.integer)):
                 raise NeurospellError(f"EpochBatch.trials must be {n} integers, got shape {tr.shape}.")
             _set(self, "trials", _frozen_array(tr.astype(np.int64)))
+        if self.recording is not None:
+            rec = np.asarray(self.recording)
+            if rec.shape != (n,) or (n and not np.issubdtype(rec.dtype, np.integer)):
+                raise NeurospellError(f"EpochBatch.recording must be {n} integers, got shape {rec.shape}.")
+            _set(self, "recording", _frozen_array(rec.astype(np.int64)))
         _set(self, "data", _frozen_array(data))
         _set(self, "codes", _frozen_array(codes.astype(np.int64)))
         _set(self, "onsets", _frozen_array(onsets))
@@ -277,6 +286,7 @@ class EpochBatch:
             self.ch_names,
             None if self.targets is None else self.targets[index],
             None if self.trials is None else self.trials[index],
+            None if self.recording is None else self.recording[index],
         )
 
     @staticmethod
@@ -292,6 +302,7 @@ class EpochBatch:
                 )
         has_t = all(b.targets is not None for b in batches)
         has_tr = all(b.trials is not None for b in batches)
+        has_rec = all(b.recording is not None for b in batches)
         return EpochBatch(
             np.concatenate([b.data for b in batches]),
             np.concatenate([b.codes for b in batches]),
@@ -301,6 +312,7 @@ class EpochBatch:
             b0.ch_names,
             np.concatenate([b.targets for b in batches]) if has_t else None,
             np.concatenate([b.trials for b in batches]) if has_tr else None,
+            np.concatenate([b.recording for b in batches]) if has_rec else None,
         )
 
 

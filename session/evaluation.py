@@ -23,6 +23,7 @@ from neurospell.types import EpochBatch, SpellerLayout
 
 from .drivers import spell_symbol
 from .engine import SpellerEngine
+from .pooling import pool_batches
 from .simulator.scores import ScoreSampler, simulate_accuracy
 
 __all__ = [
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 
-def load_epochs(paths, cfg=None, *, verbose=None) -> EpochBatch:
+def load_epochs(paths, cfg=None, *, sfreq=None, verbose=None) -> EpochBatch:
     """Read recordings and cut labelled epochs, pooling several recordings.
 
     Parameters
@@ -48,13 +49,17 @@ def load_epochs(paths, cfg=None, *, verbose=None) -> EpochBatch:
         ``.npz`` files written by :func:`save_batch`.
     cfg : PreprocessConfig | None
         Filtering and epoching (default: the shipped ``[preprocessing]`` defaults).
+    sfreq : float | None
+        Common rate of pooled recordings; default: the lowest of their rates (recordings at
+        other rates are resampled after filtering, see :mod:`.pooling`).
     verbose : bool | str | int | None
 
     Returns
     -------
     batch : EpochBatch
-        Epochs of all recordings; ``trials`` are renumbered so that characters of different
-        recordings never share an index.
+        Epochs of all recordings (channels matched by name to the first recording's); ``trials``
+        are renumbered so that characters of different recordings never share an index, and
+        ``recording`` says which recording each epoch came from (``None`` for one recording).
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
@@ -76,36 +81,8 @@ def load_epochs(paths, cfg=None, *, verbose=None) -> EpochBatch:
                 _, b = epochs_from_raw(raw, cfg)
             logger.info("%s: %d epochs, %d targets", path.name, len(b),
                         -1 if b.targets is None else int(np.sum(b.targets)))
-            if batches:
-                _check_poolable(paths[0], batches[0], path, b)
             batches.append(b)
-        return ensure_trials_unique(batches)
-
-
-def _check_poolable(path0, b0: EpochBatch, path, b: EpochBatch) -> None:
-    """Name the two recordings and what differs when their epochs cannot be pooled."""
-    diffs = []
-    if b.ch_names != b0.ch_names:
-        only0 = [c for c in b0.ch_names if c not in b.ch_names]
-        only = [c for c in b.ch_names if c not in b0.ch_names]
-        diffs.append(f"channels: {len(b0.ch_names)} vs {len(b.ch_names)}"
-                     + (f" (only in {Path(path0).name}: {', '.join(only0)})" if only0 else "")
-                     + (f" (only in {Path(path).name}: {', '.join(only)})" if only else "")
-                     + ("" if only0 or only else " (same names, other order)"))
-    if b.sfreq != b0.sfreq:
-        diffs.append(f"sampling rate: {b0.sfreq:g} Hz vs {b.sfreq:g} Hz")
-    if (b.tmin, b.n_times) != (b0.tmin, b0.n_times):
-        diffs.append(f"epoch window: {b0.n_times} samples from {b0.tmin:g} s vs {b.n_times} samples from {b.tmin:g} s")
-    if diffs:
-        common = [c for c in b0.ch_names if c in b.ch_names]
-        raise NeurospellError(
-            f"recordings: the epochs of {str(path)!r} cannot be pooled with those of {str(path0)!r}; "
-            f"they differ in {'; '.join(diffs)}. Pooled recordings need the same channels, sampling rate and "
-            f"epoch window: give recordings of one montage, or make them match first with MNE ("
-            + " and ".join(([f"raw.pick({common!r})"] if b.ch_names != b0.ch_names else [])
-                           + ([f"raw.resample({b0.sfreq:g})"] if b.sfreq != b0.sfreq else []))
-            + ", then save to FIF), or train one model per montage."
-        )
+        return pool_batches(batches, [str(p) for p in paths], sfreq=sfreq)
 
 
 def ensure_trials_unique(batches: Sequence[EpochBatch]) -> EpochBatch:

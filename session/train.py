@@ -28,6 +28,7 @@ from neurospell.decoder import DECODERS, make_decoder
 from neurospell.logs import logger, set_log_level
 
 from .evaluation import auc, load_epochs
+from .pooling import aligned_scores
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-align", dest="align", action="store_false", default="auto",
+                   help="do not align each pooled recording on its own epochs")
     p.add_argument("--report", default=None, help="write a JSON summary here (process 0)")
     p.add_argument("-v", "--verbose", action="count", default=1)
     return p
@@ -104,13 +107,13 @@ def main(argv=None) -> int:
         batch = load_epochs(args.data, cfg.preprocessing)
         t0 = time.perf_counter()
         dec = make_decoder(args.decoder, **params).fit(batch, cfg.preprocessing,
-                                                       sources=args.data)
+                                                       sources=args.data, align=args.align)
         train_s = time.perf_counter() - t0
         report = {"decoder": args.decoder, "world_size": world, "train_seconds": train_s,
                   "n_epochs": len(batch), "heldout_auc": dec.heldout_auc_}
         if args.test:
-            test = load_epochs(args.test, cfg.preprocessing)
-            report["test_auc"] = auc(test.targets, dec.decision_function(test))
+            test = load_epochs(args.test, cfg.preprocessing, sfreq=batch.sfreq)
+            report["test_auc"] = auc(test.targets, aligned_scores(dec, test, args.test)[0])
         if rank == 0:
             dec.save(args.out)
             logger.info("training report: %s", report)

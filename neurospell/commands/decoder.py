@@ -31,6 +31,11 @@ def register(subparsers) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--overwrite", action="store_true", help="replace MODEL if it exists")
+    p.add_argument("--no-align", dest="align", action="store_false", default="auto",
+                   help="do not align each recording on its own epochs (by default several recordings are aligned: "
+                   "Riemannian re-centering for xdawncov-ts-lr, Euclidean alignment for the others; no labels used)")
+    p.add_argument("--align", dest="align", action="store_const", const=True, default="auto",
+                   help="align even a single recording (the model then aligns every recording it scores)")
     p.set_defaults(func=_train, check=_args.check_train)
 
     e = subparsers.add_parser(
@@ -39,7 +44,9 @@ def register(subparsers) -> None:
         description="Score held-out recordings with a saved decoder: ROC AUC and the character "
         "accuracy of a simulated 6x6 row/column speller after 1..N repetitions (tables; a PNG with --plot).",
     )
-    e.add_argument("model", metavar="MODEL", type=_args.model_file, help="a model written by `neurospell train`")
+    e.add_argument("model", metavar="MODEL", type=_model_arg,
+                   help="a model written by `neurospell train`, or `generic` (the cross-subject model shipped "
+                   "with the package)")
     e.add_argument("recordings", nargs="+", metavar="RECORDING", type=_args.recording_file, help="held-out labelled recordings or session folders (their calibration and copy-spelling runs)")
     e.add_argument("--plot", default=None, metavar="PNG",
                    help="also save the accuracy-vs-repetitions plot and the reliability diagram to this PNG")
@@ -48,6 +55,24 @@ def register(subparsers) -> None:
     e.add_argument("--n-selections", type=_args.number(int, min=1), default=500, help="simulated selections")
     e.add_argument("--seed", type=_args.number(int, min=0), default=0)
     e.set_defaults(func=_evaluate, check=_args.check_evaluate)
+
+
+def _model_arg(text):
+    """``generic`` (the shipped cross-subject model) or a model file."""
+    if text == "generic":
+        import argparse
+
+        from neurospell.check import NeurospellError
+        from neurospell.decoder.generic import generic_model_path
+
+        try:
+            return str(generic_model_path())
+        except NeurospellError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+    return _args.model_file(text)
+
+
+_model_arg.__name__ = "model file"
 
 
 def _train(args, config) -> int:
@@ -77,7 +102,12 @@ def _train(args, config) -> int:
           f"{len(set(batch.trials.tolist()))} characters, {batch.n_channels} channels at "
           f"{batch.sfreq:g} Hz)...", flush=True)
     with _runtime.heartbeat(f"training {name}"):  # neural decoders also show a bar per epoch
-        dec.fit(batch, config.preprocessing, sources=args.recordings)
+        dec.fit(batch, config.preprocessing, sources=args.recordings, align=args.align)
+    if dec.aligns:
+        n_rec = dec.provenance_["alignment"]["n_recordings"]
+        print(f"Aligned each of the {n_rec} recording(s) on its own epochs ({dec.alignment_method} "
+              "alignment, no labels used); the model aligns every recording it scores the same way "
+              "(--no-align: off).")
     cal = dec.provenance_["training"]["calibration"]
     print(f"Held-out AUC (outer folds, {len(cal['folds'])} folds: characters the scoring model "
           f"never saw, for training or early stopping): {dec.heldout_auc_:.3f}")
@@ -133,7 +163,12 @@ def _evaluate(args, config) -> int:
                f"to train {args.model}: the AUC and accuracy below are in-sample (optimistic). "
                "Evaluate on recordings the model was not trained on.")
         logger.warning(msg)
-    batch = load_epochs(args.recordings, config.preprocessing)
+    from neurospell.session.pooling import aligned_scores, conform_batch
+
+    prov = dec.provenance_
+    batch = load_epochs(args.recordings, config.preprocessing, sfreq=prov["sfreq"])
+    batch = conform_batch(batch, prov["ch_names"], prov["sfreq"], prov["n_times"],
+                          name=", ".join(Path(p).name for p in args.recordings))
     if batch.targets is None or batch.targets.all() or not batch.targets.any():
         raise NeurospellError("evaluate needs recordings with both target and non-target flashes.")
     have = recorded_repetitions(batch)
@@ -143,7 +178,9 @@ def _evaluate(args, config) -> int:
             f"of a character / 2 per row/column repetition), got {args.max_repetitions}; a longer curve would "
             f"extrapolate from flashes never recorded. Pass --max-repetitions {have} or fewer.")
     dec.check_compatible(batch)
-    scores = dec.decision_function(batch)
+    scores, notes = aligned_scores(dec, batch, args.recordings)
+    for note in notes:
+        print(note)
     y = np.asarray(batch.targets, bool)
     a = auc(y, scores)
     with _runtime.heartbeat(f"simulating {args.n_selections} selections x {max_rep} repetitions"):
