@@ -43,7 +43,7 @@ def main():
     focused = wait(lambda: edit.hasFocus() and app.focusWindow() is not None)
     out = TextOut([keys])
     seen = []
-    for (text, run), expected in zip(TEXTS, EXPECTED):
+    for (text, run), expected in zip(TEXTS, EXPECTED, strict=True):
         out.update(text, run=run)
         wait(lambda e=expected: edit.text() == e, timeout=5.0)
         seen.append(edit.text())
