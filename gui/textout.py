@@ -26,7 +26,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from neurospell.check import NeurospellError
 from neurospell.logs import logger
-from neurospell.session.textout import LslTextSink, TextChange, TextOut, text_edit
+from neurospell.session.textout import TextChange, TextOut, open_lsl_text, text_edit
 
 __all__ = ["ClipboardSink", "X11Keys", "key_typing_problem", "GuiTextOut"]
 
@@ -195,7 +195,7 @@ class GuiTextOut(QtCore.QObject):
         super().__init__(parent)
         self.controller = controller
         self.out = TextOut()
-        self.lsl_outlet = None
+        self.lsl = None  # the LSL sink (its outlet), opened once turned on
         self._lsl_on = False
         self._told_focus = False
         self._phase = None
@@ -220,11 +220,9 @@ class GuiTextOut(QtCore.QObject):
                     if hasattr(sink, "close"):
                         sink.close()
         self._lsl_on = bool(lsl)
-        if lsl and self.lsl_outlet is None:
+        if lsl and self.lsl is None:
             try:
-                from neurospell.acquisition.lsl_text import LslTextOutlet
-
-                self.lsl_outlet = LslTextOutlet()
+                self.lsl = open_lsl_text()
             except Exception as err:  # noqa: BLE001 - said on the status line
                 problems["lsl"] = f"Text out, LSL: cannot open the text stream: {err}"
                 self._lsl_on = False
@@ -232,9 +230,9 @@ class GuiTextOut(QtCore.QObject):
 
     def session_text_out(self) -> TextOut | None:
         """A :class:`TextOut` for a new session (its worker sends to the LSL stream), or ``None``."""
-        if not self._lsl_on or self.lsl_outlet is None:
+        if not self._lsl_on or self.lsl is None:
             return None
-        return TextOut([_Switchable(LslTextSink(self.lsl_outlet), lambda: self._lsl_on)])
+        return TextOut([_Switchable(self.lsl, lambda: self._lsl_on)])
 
     def _focus_skip(self) -> None:
         if not self._told_focus:
@@ -256,9 +254,9 @@ class GuiTextOut(QtCore.QObject):
 
     def close(self) -> None:
         self.out.close()
-        outlet, self.lsl_outlet = self.lsl_outlet, None
-        if outlet is not None:
-            outlet.close()
+        lsl, self.lsl = self.lsl, None
+        if lsl is not None:
+            lsl.close()
 
 
 class _Switchable:

@@ -28,10 +28,11 @@ import os
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from neurospell.acquisition.lsl_text import LslTextOutlet
 from neurospell.check import NeurospellError
 from neurospell.logs import logger
 
-__all__ = ["TextChange", "TextSink", "TextOut", "LslTextSink", "text_edit", "TEXT_OUT_SINKS"]
+__all__ = ["TextChange", "TextSink", "TextOut", "LslTextSink", "open_lsl_text", "text_edit", "TEXT_OUT_SINKS"]
 
 #: The sinks ``neurospell spell --text-out`` and the GUI know: ``lsl`` (the LSL text stream),
 #: ``clipboard`` and ``keys`` (the GUI's: the system clipboard, key presses into the focused window).
@@ -215,3 +216,8 @@ class LslTextSink:
     def close(self) -> None:
         if self.owns_outlet:
             self.outlet.close()
+
+
+def open_lsl_text(name: str = "neurospell-text") -> LslTextSink:
+    """An :class:`LslTextSink` on a new text stream ``name`` (closed with the sink)."""
+    return LslTextSink(LslTextOutlet(name), owns_outlet=True)

@@ -381,16 +381,13 @@ def _open_text_out(names):
     """The session's :class:`~neurospell.session.textout.TextOut` for ``--text-out`` (``None``: none)."""
     if not names:
         return None
-    from neurospell.session.textout import LslTextSink, TextOut
+    from neurospell.session.textout import TextOut, open_lsl_text
 
     sinks = []
     for name in names:
         if name == "lsl":
-            from neurospell.acquisition.lsl_text import LslTextOutlet
-
-            outlet = LslTextOutlet()
-            sink = LslTextSink(outlet, owns_outlet=True)
-            print(f"spell: the typed text goes out on the LSL stream {outlet.name!r} (type Text, one sample per "
+            sink = open_lsl_text()
+            print(f"spell: the typed text goes out on the LSL stream {sink.outlet.name!r} (type Text, one sample per "
                   "change: the whole text)", flush=True)
         else:
             from neurospell.gui.textout import X11Keys
