@@ -185,3 +185,35 @@ def test_keys_typed_into_a_real_x_window_under_xvfb():
     assert out["platform"] == "xcb" and out["focused"], out
     assert out["problems"] == [] and out["skipped"] == []
     assert out["seen"] == out["expected"]  # typed, backspaced, and a new run erased nothing
+
+
+def test_window_toggles_say_a_refusal_and_untick(qtbot, tmp_path, monkeypatch):
+    """The Settings toggles: keys refused in a Wayland session (said, unticked, not saved as on);
+    the clipboard follows the snapshots; LSL gives the next session its text stream."""
+    from PySide6 import QtGui
+
+    from neurospell.config import Config
+    from neurospell.gui.settings import GuiSettings
+    from neurospell.gui.window import SpellerWindow
+    from neurospell.session.live import LiveSnapshot
+
+    monkeypatch.setenv("XDG_SESSION_TYPE", "wayland")
+    win = SpellerWindow(Config(), None, settings=GuiSettings(), settings_path=tmp_path / "gui.toml",
+                        config_path=tmp_path / "config.toml", refresh_rate=40.0)  # (0.175 s: 7 frames)
+    qtbot.addWidget(win)
+    assert win.text_out.session_text_out() is None  # all off by default
+    win.text_keys_check.setChecked(True)
+    assert not win.text_keys_check.isChecked() and not win.settings.text_keys
+    assert "Wayland" in win.status.text() and "clipboard" in win.status.text()
+    win.text_clipboard_check.setChecked(True)
+    assert win.settings.text_clipboard
+    win.show_snapshot(LiveSnapshot("copy", "copy: selecting", text="HI THERE"))
+    assert QtGui.QGuiApplication.clipboard().text() == "HI THERE"
+    win.text_lsl_check.setChecked(True)
+    out = win.text_out.session_text_out()
+    assert win.settings.text_lsl and out is not None and out.sinks[0].name == "lsl"
+    win.save_all_settings()
+    assert "Settings saved" in win.status.text(), win.status.text()
+    saved = (tmp_path / "gui.toml").read_text()
+    assert "text_lsl = true" in saved and "text_clipboard = true" in saved and "text_keys = false" in saved
+    win.close()
