@@ -16,6 +16,7 @@ decision), and the pooled figures over subjects.
     nice -n 5 python benchmarks/bench_pause.py --data ../shared/data/gtec_p300/S1.mat \
         ../shared/data/gtec_p300/S2.mat ../shared/data/gtec_p300/S3.mat --pauses 2.0 1.0 0.5 \
         --json pause.json
+    python benchmarks/bench_pause.py --analyse pause.json   # the paired comparisons of a saved run
 """
 
 from __future__ import annotations
@@ -70,7 +71,50 @@ def figures(runs, seed=0) -> dict:
             "texts": [r.text for r in runs]}
 
 
+def paired(out, a: str, b: str, seed=0) -> dict:
+    """Pause ``b`` against pause ``a`` over every character of every subject, paired (same
+    subject, phrase and seed; copy spelling without backspace makes as many selections as the
+    phrase has characters): the change of chars/min and of accuracy, 95 % bootstrap intervals
+    over characters."""
+    ta, tb, ca, cb = [], [], [], []
+    for sub in out["subjects"].values():
+        fa, fb = sub["pauses"][a], sub["pauses"][b]
+        if len(fa["seconds_per_char"]) != len(fb["seconds_per_char"]):
+            continue
+        ta += fa["seconds_per_char"]
+        tb += fb["seconds_per_char"]
+        ca += fa["correct"]
+        cb += fb["correct"]
+    ta, tb, ca, cb = map(np.asarray, (ta, tb, ca, cb))
+    n = ta.size
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n, (4000, n))
+    d_cpm = 60.0 / tb[idx].mean(1) - 60.0 / ta[idx].mean(1)
+    d_acc = cb[idx].mean(1) - ca[idx].mean(1)
+    return {"n": int(n), "chars_per_min": float(60.0 / tb.mean() - 60.0 / ta.mean()),
+            "chars_per_min_ci95": [float(np.percentile(d_cpm, 2.5)), float(np.percentile(d_cpm, 97.5))],
+            "accuracy": float(cb.mean() - ca.mean()),
+            "accuracy_ci95": [float(np.percentile(d_acc, 2.5)), float(np.percentile(d_acc, 97.5))]}
+
+
+def print_paired(out) -> None:
+    pauses = list(next(iter(out["subjects"].values()))["pauses"])
+    print(f"\n{'pause':<14}{'n':>4}{'d chars/min':>13}{'95% CI':>18}{'d accuracy':>12}{'95% CI':>18}")
+    for a in pauses:
+        for b in pauses:
+            if float(b) < float(a):
+                f = paired(out, a, b)
+                lo, hi = f["chars_per_min_ci95"]
+                alo, ahi = f["accuracy_ci95"]
+                print(f"{b + ' vs ' + a:<14}{f['n']:>4}{f['chars_per_min']:>+13.2f}{f'[{lo:+.2f}, {hi:+.2f}]':>18}"
+                      f"{f['accuracy']:>+12.3f}{f'[{alo:+.3f}, {ahi:+.3f}]':>18}")
+
+
 def main(argv=None) -> int:
+    if argv is None and len(sys.argv) == 3 and sys.argv[1] == "--analyse":  # figures of a saved run
+        out = json.loads(Path(sys.argv[2]).read_text())
+        print_paired(out)
+        return 0
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", nargs="+", required=True)
     p.add_argument("--phrases", nargs="+", default=["HELLO", "THANK YOU", "SEE YOU"])
@@ -130,6 +174,7 @@ def main(argv=None) -> int:
             c_lo, c_hi = f["chars_per_min_ci95"]
             print(f"{label:<8}{float(pause):>8.1f}{f['n']:>4}{f['accuracy']:>9.2f}{f'[{a_lo:.2f}, {a_hi:.2f}]':>14}"
                   f"{f['flashes_per_char']:>13.1f}{f['chars_per_min']:>10.2f}{f'[{c_lo:.1f}, {c_hi:.1f}]':>16}")
+    print_paired(out)
     return 0
 
 
