@@ -52,7 +52,7 @@ def key_typing_problem(env=None, platform: str | None = None) -> str | None:
     (an X11 display and python-xlib; the XTEST extension is checked when :class:`X11Keys` opens)."""
     env = os.environ if env is None else env
     platform = sys.platform if platform is None else platform
-    alternative = " Use the LSL text stream or the clipboard instead."
+    alternative = " Use the LSL text stream (`--text-out lsl`; Settings: Send the text on LSL) or the window's clipboard instead."
     if platform == "darwin":
         return "Typing into other windows is not supported on macOS (it works on X11, Linux)." + alternative
     if platform.startswith("win"):
