@@ -214,6 +214,10 @@ class GuiTextOut(QtCore.QObject):
                     problems[name] = f"Text out, {name}: {err}"
                     continue
                 self.out.sinks.append(sink)
+                if name == "keys":
+                    sink.keys.typed = self.out.text  # (types what changes from now on)
+                elif self.out.text:  # the clipboard gets the text at once
+                    self.out._call(sink, sink.send, TextChange(0, self.out.text, "", 0, self.out.text))
             elif not on and name in have:
                 for sink in [s for s in self.out.sinks if s.name == name]:
                     self.out.sinks.remove(sink)
