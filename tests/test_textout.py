@@ -160,8 +160,12 @@ def test_clipboard_gets_each_change_from_the_snapshots(qapp):
     ctl = SessionController(None)
     glue = GuiTextOut(ctl)
     try:
-        assert glue.configure(lsl=False, clipboard=True, keys=False) == {}
         clip = QtGui.QGuiApplication.clipboard()
+        clip.setText("before")
+        ctl.accept(LiveSnapshot("copy", "copy: selecting", text="G"))  # (off: not copied)
+        assert clip.text() == "before"
+        assert glue.configure(lsl=False, clipboard=True, keys=False) == {}
+        assert clip.text() == "G"  # turned on: the current text at once
         seen = []
         for text in ("H", "HE", "H", "HI "):
             ctl.accept(LiveSnapshot("copy", "copy: selecting", text=text))
