@@ -16,7 +16,7 @@ decision), and the pooled figures over subjects.
     nice -n 5 python benchmarks/bench_pause.py --data ../shared/data/gtec_p300/S1.mat \
         ../shared/data/gtec_p300/S2.mat ../shared/data/gtec_p300/S3.mat --pauses 2.0 1.0 0.5 \
         --json pause.json
-    python benchmarks/bench_pause.py --analyse pause.json   # the paired comparisons of a saved run
+    python benchmarks/bench_pause.py --analyse pause.json [pause2.json ...]   # saved runs, pooled
 """
 
 from __future__ import annotations
@@ -111,8 +111,23 @@ def print_paired(out) -> None:
 
 
 def main(argv=None) -> int:
-    if argv is None and len(sys.argv) == 3 and sys.argv[1] == "--analyse":  # figures of a saved run
-        out = json.loads(Path(sys.argv[2]).read_text())
+    if argv is None and len(sys.argv) >= 3 and sys.argv[1] == "--analyse":  # figures of saved runs, pooled
+        out = {"subjects": {}}
+        for i, path in enumerate(sys.argv[2:]):
+            for name, sub in json.loads(Path(path).read_text())["subjects"].items():
+                out["subjects"][f"{name} run {i + 1}"] = sub
+        pauses = list(next(iter(out["subjects"].values()))["pauses"])
+        for label in sorted({k.split()[0] for k in out["subjects"]}) + ["all"]:
+            for pause in pauses:
+                runs = [sub["pauses"][pause] for k, sub in out["subjects"].items() if label in ("all", k.split()[0])]
+                n = sum(len(r["correct"]) for r in runs)
+                hits = sum(sum(r["correct"]) for r in runs)
+                secs = np.array([t for r in runs for t in r["seconds_per_char"]])
+                boot = np.random.default_rng(0).integers(0, secs.size, (2000, secs.size))
+                lo, hi = wilson_interval(hits, n)
+                c = 60.0 / secs[boot].mean(1)
+                print(f"{label:<6}{float(pause):>5.1f} s {n:>4} chars  accuracy {hits / n:.2f} [{lo:.2f}, {hi:.2f}]  "
+                      f"chars/min {60.0 / secs.mean():5.2f} [{np.percentile(c, 2.5):.2f}, {np.percentile(c, 97.5):.2f}]")
         print_paired(out)
         return 0
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
