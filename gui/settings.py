@@ -71,6 +71,10 @@ class GuiSettings:
         it) instead of after paint (:mod:`neurospell.gui.grid`); ``"on"``: also with a software
         renderer (no vsync; costly); ``"off"``: after paint. ``true``/``false`` read as
         ``"auto"``/``"off"``. Read when the window opens.
+    text_lsl, text_clipboard, text_keys : bool
+        Text out (:mod:`neurospell.gui.textout`): the typed text on the LSL stream
+        ``neurospell-text`` (from the next session on), to the system clipboard, as key presses
+        into the focused window (X11 only).
     """
 
     theme: str = "auto"
@@ -84,6 +88,9 @@ class GuiSettings:
     timing_check: bool = False
     photodiode_channel: str = "PD"
     swap_stamping: str = "auto"
+    text_lsl: bool = False
+    text_clipboard: bool = False
+    text_keys: bool = False
 
     def __post_init__(self):
         check_option("theme", self.theme, ("auto", "high-contrast", "light"))

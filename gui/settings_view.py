@@ -35,7 +35,8 @@ class SettingsView(QtWidgets.QWidget):
     #: The controls (attributes), also offered by the window under the same names.
     CONTROLS = ("theme_box", "font_spin", "grid_scale_spin", "switch_check", "switch_key_edit", "scan_spin",
                 "speak_check", "photodiode_check", "timing_check_box", "pd_channel_edit", "soa_spin", "flash_spin",
-                "reps_spin", "threshold_spin", "save_button", "settings_label")
+                "reps_spin", "threshold_spin", "save_button", "settings_label", "text_lsl_check",
+                "text_clipboard_check", "text_keys_check")
 
     def __init__(self, settings: GuiSettings, config: Config, config_path: Path, settings_path: Path, parent=None):
         super().__init__(parent)
@@ -88,6 +89,17 @@ class SettingsView(QtWidgets.QWidget):
         self.reps_spin.setValue(sp.max_repetitions)
         self.threshold_spin = spin("Stopping threshold", "[speller] stop_threshold: posterior that stops flashing.",
                                    0.5, 1.0, sp.stop_threshold, 0.01)
+        self.text_lsl_check = named(QtWidgets.QCheckBox("Send the text on LSL"), "Text out: LSL",
+                                    "The typed text on the LSL stream neurospell-text, one sample per change "
+                                    "(the whole text); from the next session on.")
+        self.text_clipboard_check = named(QtWidgets.QCheckBox("Copy the text to the clipboard"), "Text out: clipboard",
+                                          "The typed text to the system clipboard at each change.")
+        self.text_keys_check = named(QtWidgets.QCheckBox("Type the text into the focused window"), "Text out: keys",
+                                     "Each change typed as key presses into the window with the keyboard focus "
+                                     "(X11 only; not Wayland, macOS or Windows).")
+        for check, on in ((self.text_lsl_check, s.text_lsl), (self.text_clipboard_check, s.text_clipboard),
+                          (self.text_keys_check, s.text_keys)):
+            check.setChecked(on)
         self.save_button = button("Sa&ve settings", "save_settings",
                                   "Write the settings to the TOML config and the GUI preferences (Ctrl+S).")
         self.settings_label = QtWidgets.QLabel(f"{config_path}\n{settings_path}")
@@ -99,7 +111,8 @@ class SettingsView(QtWidgets.QWidget):
                          ("", self.speak_check), ("", self.photodiode_check), ("", self.timing_check_box),
                          ("Photodiode channel", self.pd_channel_edit), ("SOA", self.soa_spin),
                          ("Flash duration", self.flash_spin), ("Max repetitions", self.reps_spin),
-                         ("Stopping threshold", self.threshold_spin), ("", self.save_button),
+                         ("Stopping threshold", self.threshold_spin), ("Text out", self.text_lsl_check),
+                         ("", self.text_clipboard_check), ("", self.text_keys_check), ("", self.save_button),
                          ("Files", self.settings_label)):
             form.addRow(label, w)
         changed = self.edited.emit
@@ -113,6 +126,8 @@ class SettingsView(QtWidgets.QWidget):
         self.photodiode_check.toggled.connect(lambda _v: changed())
         self.timing_check_box.toggled.connect(lambda _v: changed())
         self.pd_channel_edit.editingFinished.connect(changed)
+        for check in (self.text_lsl_check, self.text_clipboard_check, self.text_keys_check):
+            check.toggled.connect(lambda _v: changed())
         self.save_button.clicked.connect(lambda *_: self.saveRequested.emit())
 
     def settings(self, current: GuiSettings) -> GuiSettings:
@@ -126,7 +141,9 @@ class SettingsView(QtWidgets.QWidget):
                        switch_key=self.switch_key_edit.text().strip() or "F8",
                        speak_words=self.speak_check.isChecked(), photodiode=self.photodiode_check.isChecked(),
                        timing_check=self.timing_check_box.isChecked(),
-                       photodiode_channel=self.pd_channel_edit.text().strip())
+                       photodiode_channel=self.pd_channel_edit.text().strip(),
+                       text_lsl=self.text_lsl_check.isChecked(), text_clipboard=self.text_clipboard_check.isChecked(),
+                       text_keys=self.text_keys_check.isChecked())
 
     def edited_config(self, config: Config) -> Config:
         """``config`` with the timing and stopping rule of the tab."""
@@ -163,6 +180,24 @@ class SettingsBinding:
             self.scanner.stop()
         if old.speak_words != new.speak_words:
             self._apply_speech(new.speak_words)
+        if (old.text_lsl, old.text_clipboard, old.text_keys) != (new.text_lsl, new.text_clipboard, new.text_keys):
+            self._apply_text_out(new)
+
+    def _apply_text_out(self, s: GuiSettings) -> str | None:
+        """Turn the window's text-out sinks on or off (``self.text_out``); a sink the platform
+        refused is unticked, and why is shown and returned."""
+        problems = self.text_out.configure(lsl=s.text_lsl, clipboard=s.text_clipboard, keys=s.text_keys)
+        if not problems:
+            return None
+        self.settings = replace(self.settings, **{f"text_{name}": False for name in problems})
+        for name in problems:
+            check = getattr(self.settings_view, f"text_{name}_check")
+            check.blockSignals(True)
+            check.setChecked(False)
+            check.blockSignals(False)
+        message = " ".join(problems.values())
+        self.set_status(message)
+        return message
 
     def _apply_speech(self, on: bool) -> str | None:
         """Open or close the speech engine; the problem (no engine found) is returned and shown."""

@@ -27,6 +27,7 @@ from .scope import Scope
 from .session_view import SnapshotViews
 from .settings import GuiSettings, default_settings_dir, load_settings
 from .settings_view import SettingsBinding, SettingsView
+from .textout import GuiTextOut
 from .theme import apply_theme
 from .timing_tab import TimingTab
 from .workflow import WorkflowPanel, stage_name
@@ -245,6 +246,9 @@ class SpellerWindow(SnapshotViews, SettingsBinding, QtWidgets.QMainWindow):
                                              self.switch_pressed)
         self.switch_filter.set_enabled(self.settings.single_switch)
         speech_problem = self._apply_speech(self.settings.speak_words)
+        self.text_out = GuiTextOut(self.controller, self)
+        self.text_out.problem.connect(self.set_status)
+        speech_problem = " ".join(m for m in (speech_problem, self._apply_text_out(self.settings)) if m) or None
         self.resize(1500, 900)
         self._update_controls()
         self.set_status(" ".join(m for m in (self._timing_warning, speech_problem) if m)
@@ -395,7 +399,8 @@ class SpellerWindow(SnapshotViews, SettingsBinding, QtWidgets.QMainWindow):
         try:
             self.controller.start_session(self.config, self.grid, calibration_text=text,
                                           copy_text=copy if mode == "copy" else None,
-                                          free=not (self.stop_after_copy and mode == "copy"))
+                                          free=not (self.stop_after_copy and mode == "copy"),
+                                          text_out=self.text_out.session_text_out())
         except NeurospellError as err:
             self.set_status(f"Cannot calibrate: {err}")
             return
@@ -498,6 +503,7 @@ class SpellerWindow(SnapshotViews, SettingsBinding, QtWidgets.QMainWindow):
         self.announcer.close()
         if self.participant is not None:
             self.participant.close()
+        self.text_out.close()
         sys.setswitchinterval(self._switch_interval)
         super().closeEvent(event)
 

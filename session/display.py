@@ -5,7 +5,8 @@ flash groups (:meth:`Display.show_flashes` schedules them, one per SOA, and retu
 once) and learns when each was actually presented through the callbacks registered with
 :meth:`Display.on_onset` (``callback(group, onset)``, ``onset`` in seconds on the LSL
 clock, :func:`pylsl.local_clock`). The session sends each flash's marker with that onset.
-In calibration, :meth:`Display.cue` highlights the symbol to attend (``None`` clears it).
+In calibration, and between the selections of copy spelling, :meth:`Display.cue` highlights the
+symbol to attend (``None`` clears it).
 
 The Qt grid (``gui/``) and :class:`~neurospell.session.headless.HeadlessDisplay` implement
 it; the GUI may import the session layer, never the reverse. This is a structural
@@ -51,4 +52,5 @@ class Display(Protocol):
         unregisters it."""
 
     def cue(self, symbol: str | None) -> None:
-        """Calibration: highlight the symbol to attend (``None`` clears the highlight)."""
+        """Highlight the symbol to attend (``None`` clears the highlight): in calibration, and in
+        copy spelling between two selections (the phrase's next symbol, cleared before its flashes)."""

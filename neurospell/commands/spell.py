@@ -98,12 +98,26 @@ def register(subparsers) -> None:
     p.add_argument("--participant-data", metavar="REC", default=None, type=_args.recording_file,
                    help="--source simulated: answer with the real epochs of this recording")
     p.add_argument("--seed", type=_args.number(int, min=0), default=0, help="random seed (default 0)")
+    p.add_argument("--text-out", metavar="SINKS", default=None, type=_text_out,
+                   help="send the typed text out as it changes: 'lsl' (the LSL string stream 'neurospell-text', "
+                        "one sample per change holding the whole text), 'keys' (key presses into the focused "
+                        "window, X11 only); both: 'lsl,keys' (the clipboard is the GUI's)")
     p.add_argument("--summary-json", metavar="FILE", default=None,
                    help="also write the summary (accuracy, chars/min, ITR, latencies) to this JSON file")
     p.set_defaults(func=_spell, check=_check_spell)
 
 
 # -- checks -------------------------------------------------------------------------------------
+def _text_out(text: str) -> tuple[str, ...]:
+    """``--text-out``: comma-separated sinks, ``lsl`` and ``keys``."""
+    names = tuple(dict.fromkeys(n.strip().lower() for n in text.split(",") if n.strip()))
+    bad = [n for n in names if n not in ("lsl", "keys")]
+    if not names or bad:
+        hint = (" The clipboard is the GUI's (`neurospell gui`, Settings: Text out)." if "clipboard" in bad else "")
+        raise argparse.ArgumentTypeError(f"expected 'lsl', 'keys' or 'lsl,keys', got {text!r}.{hint}")
+    return names
+
+
 def _parse_source(text: str | None):
     t = (text or "simulated").strip()
     low = t.lower()
@@ -209,6 +223,12 @@ def _check_spell(args, config) -> None:
                                             "or choose another folder.")
     if args.lm is not None:
         _args.check_lm_choice("--lm", args.lm, args.lm_path, config, args)
+    if args.text_out and "keys" in args.text_out:
+        from neurospell.gui.textout import key_typing_problem
+
+        problem = key_typing_problem()
+        if problem:
+            raise _args.UsageError("--text-out", f"keys: {problem}")
 
 
 def _session_config(args, config):
@@ -291,6 +311,7 @@ def _spell_on(rig, args, config, decoder, lm_name: str) -> int:
     source, participant, folder, lm = rig.source, rig.participant, rig.session_folder, rig.lm
     calibration = None if decoder is not None else (args.calibrate or DEFAULT_CALIBRATION)
     display = _make_display(args, config)
+    text_out = _open_text_out(args.text_out or ())
     try:
         def on_decision(rec):
             mark = "" if rec.correct is None else ("  ok" if rec.correct else f"  (wanted {rec.intended!r})")
@@ -300,7 +321,7 @@ def _spell_on(rig, args, config, decoder, lm_name: str) -> int:
         session = LiveSession(config, source, display, folder=folder, decoder=decoder, lm=lm,
                               lm_name=lm_name if lm is not None else None, marker_outlet=rig.marker_outlet,
                               copy_text=args.copy, calibration_text=calibration, seed=args.seed,
-                              on_decision=on_decision)
+                              on_decision=on_decision, text_out=text_out)
         print(f"spell: {source} -> {config.decoder.name if decoder is None else decoder.name}, LM {lm_name}; "
               f"{'calibration on ' + repr(calibration) + ', ' if calibration else ''}"
               f"{'copy ' + repr(args.copy) if args.copy else 'free spelling'}", flush=True)
@@ -375,11 +396,34 @@ def _spell_on(rig, args, config, decoder, lm_name: str) -> int:
                                   "session again; --verbose debug logs the participant's own output.")
         return 0
     finally:
+        if text_out is not None:
+            text_out.close()
         if hasattr(display, "close"):
             try:
                 display.close()
             except Exception:  # noqa: BLE001 - best effort at the end (the rig closes the rest)
                 pass
+
+
+def _open_text_out(names):
+    """The session's :class:`~neurospell.session.textout.TextOut` for ``--text-out`` (``None``: none)."""
+    if not names:
+        return None
+    from neurospell.session.textout import TextOut, open_lsl_text
+
+    sinks = []
+    for name in names:
+        if name == "lsl":
+            sink = open_lsl_text()
+            print(f"spell: the typed text goes out on the LSL stream {sink.outlet.name!r} (type Text, one sample per "
+                  "change: the whole text)", flush=True)
+        else:
+            from neurospell.gui.textout import X11Keys
+
+            sink = X11Keys()
+            print("spell: the typed text is typed into the focused window (X11 key presses)", flush=True)
+        sinks.append(sink)
+    return TextOut(sinks)
 
 
 def _join(session, timeout: float = 60.0):

@@ -191,8 +191,16 @@ class SpellerConfig:
     soa: float = 0.175
     #: How long a flash stays lit, seconds.
     flash_duration: float = 0.1
-    #: Pause between selections, seconds.
-    inter_trial: float = 2.0
+    #: Pause between selections, seconds: from a decision to the next selection's first flash
+    #: (calibration: how long each character is cued before its flashes). It is the chosen
+    #: symbol's feedback (``feedback_time``), then the next selection's cue (the rest). 1.0 s
+    #: (2.0 before): see the README, *Pause between selections*.
+    inter_trial: float = 1.0
+    #: The first part of ``inter_trial`` after a decision, seconds: the chosen symbol is shown
+    #: (the typed text); the rest of the pause (``inter_trial - feedback_time``) cues the next
+    #: selection (copy spelling: the phrase's next symbol on the grid). At most ``inter_trial``
+    #: (a longer value counts as ``inter_trial``: no cue).
+    feedback_time: float = 0.5
     #: Repetitions (each flashes every group once) before a forced decision.
     max_repetitions: int = 10
     min_repetitions: int = 1
@@ -241,6 +249,7 @@ class SpellerConfig:
                      "pause_after", "adapt_min_selections", "adapt_every"):
             _positive("speller", name, getattr(self, name))
         _positive("speller", "inter_trial", self.inter_trial, allow_zero=True)
+        _positive("speller", "feedback_time", self.feedback_time, allow_zero=True)
         for name in ("max_selections", "max_minutes", "max_consecutive_errors"):
             _positive("speller", name, getattr(self, name), allow_zero=True)
         if self.min_repetitions > self.max_repetitions:
@@ -258,6 +267,12 @@ class SpellerConfig:
                 "lower min_flashes or raise max_flashes.")
         if not 0.0 < self.stop_threshold <= 1.0:
             raise NeurospellError(f"Config [speller] stop_threshold must be in (0, 1], got {self.stop_threshold}.")
+
+    @property
+    def cue_time(self) -> float:
+        """Seconds of the pause after a decision that cue the next selection (``inter_trial``
+        less the feedback, at least 0)."""
+        return max(0.0, self.inter_trial - self.feedback_time)
 
     def layout(self):
         """The :class:`~neurospell.types.SpellerLayout` of this grid (row/column flashes)."""

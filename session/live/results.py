@@ -61,7 +61,8 @@ class LiveSnapshot:
     engine : EngineSnapshot | None
         Text, posterior, candidates, completions, last decision (spelling phases).
     cue : str | None
-        Calibration: the symbol to attend.
+        Calibration: the symbol to attend; copy spelling: the phrase's next symbol while it is
+        cued, between two selections (``[speller] feedback_time`` after a decision).
     target_text : str | None
         The calibration text or the copy phrase.
     progress : float | None

@@ -90,6 +90,9 @@ class LiveSession:
         Seeds the flash orders.
     on_decision : callable ``(DecisionRecord) -> None`` | None
         Called from the worker thread after each decision (keep it short).
+    text_out : TextOut | None
+        Gets the typed text each time a snapshot is published, on the worker thread (one
+        message per change to its sinks, e.g. the LSL text stream: :mod:`~neurospell.session.textout`).
     verbose : str | int | None
 
     Notes
@@ -103,7 +106,7 @@ class LiveSession:
 
     def __init__(self, config, source, display, *, folder=None, decoder=None, lm=None, lm_name=None,
                  decoder_name=None, marker_outlet=None, copy_text=None, calibration_text=None,
-                 free=None, model_path=None, seed=0, on_decision=None, verbose=None):
+                 free=None, model_path=None, seed=0, on_decision=None, text_out=None, verbose=None):
         if verbose is not None:
             set_log_level(verbose)
         self.config = config
@@ -120,6 +123,7 @@ class LiveSession:
         self.model_path = model_path
         self.seed = int(seed)
         self.on_decision = on_decision
+        self.text_out = text_out
         self.layout = config.speller.layout()
         sp = config.speller
         for what, text in (("copy_text", copy_text), ("calibration_text", calibration_text)):
@@ -295,6 +299,8 @@ class LiveSession:
             n_discarded=self._n_discarded(), n_gaps=len(self._stream.gaps),
             error=None if self._error is None else f"{type(self._error).__name__}: {self._error}",
             marker_problem=pause.marker_problem, decisions=tuple(self._decisions))
+        if self.text_out is not None:  # (the worker thread: the sinks see every change, in order)
+            self.text_out.update(self._snapshot.text, run=id(self._engine))
 
     def _changed(self) -> None:
         """Something the snapshot shows changed (published within 0.1 s by the loop)."""

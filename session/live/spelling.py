@@ -7,6 +7,11 @@ pump reads, opens each selection (its trial marker, its flashes), acts on each d
 directly once the open selection's flashes are in, and applies the stop rules
 (``[speller] max_selections``, ``max_consecutive_errors``; a copied phrase completes the
 run).
+
+Between two selections (``[speller] inter_trial``): first the chosen symbol's feedback
+(``feedback_time``: the typed text shows it), then the next selection's cue for the rest of the
+pause (copy spelling: the phrase's next symbol, cued on the display and in the snapshot's
+``cue``, cleared as its flashes start). The first selection of a run gets its cue too.
 """
 
 from __future__ import annotations
@@ -102,7 +107,8 @@ class SpellingRun:
         paused_time = 0.0
         consecutive_errors = 0
         in_selection = False
-        decided_at = None
+        feedback = min(sp.feedback_time, sp.inter_trial)
+        decided_at = time.monotonic() - feedback  # (the first selection: its cue only)
         text_before = ""
         max_flashes = engine.max_flashes
         try:
@@ -137,9 +143,15 @@ class SpellingRun:
                         decided_at = time.monotonic()
                     continue
                 if not in_selection:
-                    if flashes.n_scheduled() or (decided_at is not None
-                                                 and time.monotonic() - decided_at < sp.inter_trial):
-                        continue  # the previous selection's flashes are still being shown, or the pause
+                    if flashes.n_scheduled():
+                        continue  # the previous selection's flashes are still being shown
+                    since = time.monotonic() - decided_at
+                    if since < feedback:
+                        continue  # the chosen symbol's feedback
+                    if since < sp.inter_trial:
+                        self._cue(True)
+                        continue  # the next selection's cue
+                    self._cue(False)
                     in_selection = True
                     text_before = engine.text
                     s._trial += 1
@@ -151,7 +163,22 @@ class SpellingRun:
                 if flashes.n_scheduled() == 0 and engine.n_flashes + self.in_flight() < max_flashes:
                     flashes.show(engine.plan_flashes(), (mode, s._trial, None))
         finally:
+            self._cue(False)
             s._spell_time += time.monotonic() - t_phase - paused_time
+
+    def _cue(self, on: bool) -> None:
+        """Cue the next selection (copy spelling: the phrase's next symbol, on the display and in
+        the snapshot), or clear the cue."""
+        s, text = self.session, self.text
+        sym = None
+        if on and self.mode == "copy" and text is not None:
+            sym = intended_symbol(text, self.engine.text)
+            if sym == BACKSPACE and BACKSPACE not in s.layout.symbols:
+                sym = None
+        if sym != s._cue:
+            s._cue = sym
+            s.display.cue(sym)
+            s._publish()
 
     def _decided(self, dec, latency: float, text_before: str) -> DecisionRecord:
         """Act on a decision: its marker, the decision log, the engine's LM work, the snapshot."""
