@@ -34,6 +34,16 @@ DEVELOPMENT = ("gtec_p300/S1.mat", "gtec_p300/S2.mat", "gtec_p300/S3.mat",
                "bnci003/s6.mat", "bnci003/s7.mat", "bnci003/s8.mat")
 
 
+def _shown(path: Path) -> str:
+    """A path as provenance shows it: relative to the shared data folder when it lies there (no
+    machine's absolute paths in a shipped file), else as given."""
+    root = shared_data_dir()
+    try:
+        return str(Path(path).resolve().relative_to(Path(root).resolve()))
+    except (TypeError, ValueError):
+        return str(path)
+
+
 def default_recordings() -> list[Path]:
     root = shared_data_dir()
     if root is None:
@@ -71,7 +81,7 @@ def train_generic(recordings, out_dir, *, decoder: str = "xdawncov-ts-lr", argv=
         "ch_names": list(batch.ch_names),
         "n_epochs": len(batch),
         "heldout_auc": float(dec.heldout_auc_),
-        "inputs": [{"file": r.name, "path": str(r), "bytes": r.stat().st_size, "sha256": file_sha256(r)}
+        "inputs": [{"file": r.name, "path": _shown(r), "bytes": r.stat().st_size, "sha256": file_sha256(r)}
                    for r in recordings],
         "model": {"file": model.name, "bytes": model.stat().st_size, "sha256": file_sha256(model)},
         "command": "python benchmarks/train_generic.py " + " ".join(argv if argv is not None else sys.argv[1:]),
