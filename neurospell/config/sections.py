@@ -228,6 +228,7 @@ class SpellerConfig:
             if not 0 <= self.word_cells <= len(WORD_CELL_SYMBOLS):
                 raise NeurospellError(f"Config [speller] word_cells must be in [0, {len(WORD_CELL_SYMBOLS)}], "
                                       f"got {self.word_cells!r}.")
+        if self.word_cells:
             if self.symbols == "".join(DEFAULT_SYMBOLS):
                 object.__setattr__(self, "symbols", word_grid_symbols(self.n_rows * self.n_cols - self.word_cells))
             elif len(self.symbols) + self.word_cells != self.n_rows * self.n_cols:
