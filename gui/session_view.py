@@ -49,6 +49,8 @@ class SnapshotViews:
             # (the session computes completions only when the text changes: a snapshot without
             # them keeps the list shown for the same text)
             self.text_panel.set_choices(eng.completions, eng.candidates, for_text=text)
+        if eng is not None:
+            self.grid.set_word_cells(eng.word_cells)  # the words of the grid's word cells (if any)
         self.workflow.show_progress(snap)
         if snap.training_report is not None and (prev is None or prev.training_report is not snap.training_report):
             # In steps, each in its own turn of the event loop (the report's data; then the tab,
