@@ -24,14 +24,13 @@ from neurospell.decoder import make_decoder
 from neurospell.logs import logger
 
 from .calibration import calibrate_model_alpha
-from .drivers import copy_spell
+from .drivers import copy_spell, copy_spell_words
 from .engine import SpellerEngine
 from .evaluation import auc, load_epochs, split_by_trials
 from .simulator.scores import ScoreSampler
 from .spelling import levenshtein
 from .stats import SpellingFigures, SpellingStats
 from .train import decoder_params
-from .wordcells import copy_spell_words
 
 __all__ = ["CopySpellResult", "simulate_copy_spelling", "wilson_interval"]
 

@@ -12,7 +12,8 @@ The completions depend only on the typed text and the language model, so a repla
 reproduces every cell and decision. :class:`WordCells` holds one engine's cells;
 :func:`word_prior` is the prior rule; :func:`intended` is what a person copying a phrase
 selects (a word cell when it offers the word they want, else the next letter, or backspace);
-:func:`copy_spell_words` is the score-level driver that copy-spells with correction.
+:func:`~neurospell.session.drivers.copy_spell_words` is the score-level driver that
+copy-spells with correction.
 
 Prior rule (:func:`word_prior`): the LM's probability of the event "the text continues with
 the completion's remaining letters and a space" goes to the word cell; that event is part of
@@ -26,7 +27,7 @@ floors.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -35,8 +36,7 @@ from neurospell.lm_fusion import complete_words, lm_prior
 from neurospell.markers import BACKSPACE, apply_selection, intended_symbol
 from neurospell.types import WORD_CELL_SYMBOLS, CharDistribution, SpellerLayout
 
-__all__ = ["WordCells", "apply_word", "word_prior", "intended", "copy_spell_words", "phrase_done",
-           "EMPTY_CELL_P"]
+__all__ = ["WordCells", "apply_word", "word_prior", "intended", "phrase_done", "EMPTY_CELL_P"]
 
 #: Prior probability of an empty word cell (before the fusion's floor).
 EMPTY_CELL_P = 1e-9
@@ -187,42 +187,3 @@ def intended(phrase: str, typed: str, layout: SpellerLayout, words: Sequence[str
             if new == phrase[:len(new)] or new == phrase + " ":
                 return tok
     return want
-
-
-def copy_spell_words(engine, phrase: str, participant, *, max_selections: int | None = None,
-                     on_decision: Callable | None = None) -> list:
-    """Copy-spell ``phrase`` with correction: each selection is what :func:`intended` says.
-
-    The person selects a word cell when it offers the word they want, the next letter
-    otherwise, and backspace after a mistake, until the text is the phrase (a final space
-    left by a word cell counts as done) or ``max_selections`` (default ``2 * len(phrase) + 10``).
-
-    Parameters
-    ----------
-    engine : SpellerEngine
-    phrase : str
-    participant : object with ``respond_flashes(layout, symbol, groups) -> scores``
-    max_selections : int | None
-    on_decision : callable ``(SelectionDecided, intended_symbol) -> None`` | None
-
-    Returns
-    -------
-    list of (SelectionDecided, str)
-        Each decision with the symbol the person intended.
-    """
-    from .drivers import spell_symbol
-
-    bad = sorted({c for c in phrase if c not in engine.layout.symbols})
-    if bad:
-        raise NeurospellError(f"copy_spell_words: symbols {bad} of {phrase!r} are not on the grid.")
-    limit = 2 * len(phrase) + 10 if max_selections is None else int(max_selections)
-    out = []
-    while len(out) < limit:
-        want = intended(phrase, engine.text, engine.layout, engine.word_cells)
-        if want is None:
-            break
-        dec = spell_symbol(engine, want, participant)
-        out.append((dec, want))
-        if on_decision is not None:
-            on_decision(dec, want)
-    return out

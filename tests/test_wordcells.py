@@ -15,7 +15,7 @@ from neurospell.config import Config, load_config
 from neurospell.decoder import ScoreModel
 from neurospell.lm_fusion import complete_words, lm_prior, make_model
 from neurospell.markers import annotation_to_label, format_words, marker_to_annotation, parse_words
-from neurospell.session.drivers import run_trials
+from neurospell.session.drivers import copy_spell_words, run_trials
 from neurospell.session.engine import Completion, SpellerEngine
 from neurospell.session.simulator.intention import Intention
 from neurospell.session.simulator.scores import ScoreSampler
@@ -23,7 +23,6 @@ from neurospell.session.wordcells import (
     EMPTY_CELL_P,
     WordCells,
     apply_word,
-    copy_spell_words,
     intended,
     word_prior,
 )
@@ -86,7 +85,7 @@ def test_word_prior_gives_each_cell_its_completion_probability(ngram, text):
     p_bs = 0.05 if text else 1e-6
     prefix = text[text.rfind(" ") + 1:]
     removed = {}
-    for tok, w, lp in zip(TOKENS, words, logp, strict=False):
+    for w, lp in zip(words, logp, strict=True):
         q = (1 - p_bs) * math.exp(lp)
         first = (w[len(prefix):] + " ")[0]
         removed[first] = removed.get(first, 0.0) + q

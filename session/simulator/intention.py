@@ -6,7 +6,14 @@ from dataclasses import dataclass, field
 
 from neurospell.check import NeurospellError, validate_type
 from neurospell.logs import logger
-from neurospell.markers import BACKSPACE, apply_selection, intended_symbol, parse_select, parse_text, parse_words
+from neurospell.markers import (
+    BACKSPACE,
+    apply_selection,
+    intended_symbol,
+    parse_select,
+    parse_text,
+    parse_words,
+)
 from neurospell.types import WORD_CELL_SYMBOLS, SpellerLayout
 
 from ..wordcells import apply_word, intended
