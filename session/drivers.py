@@ -25,13 +25,13 @@ import numpy as np
 
 from neurospell.acquisition.gaps import GapIndexer  # (the gap rule's home; imported from here too)
 from neurospell.check import NeurospellError, validate_type
-from neurospell.markers import BACKSPACE, apply_selection, parse_phrase
+from neurospell.markers import BACKSPACE, parse_phrase
 from neurospell.preprocessing import OnlineEpocher
 from neurospell.types import EpochBatch
 
 from .engine import Completion, SelectionDecided, SpellerEngine
 from .feed import feed
-from .wordcells import intended
+from .wordcells import apply_shown, intended
 
 __all__ = ["run_trials", "spell_symbol", "copy_spell", "copy_spell_words", "StreamDriver", "PhraseRun", "GapIndexer"]
 
@@ -370,7 +370,7 @@ class StreamDriver:
             _, sym, text = self._selects.pop(0)
             e = self.engines[0]
             direct = (sym in e.layout.symbols or sym == BACKSPACE) and (
-                text is None or apply_selection(e.text, sym) == text)
+                text is None or apply_shown(e.text, sym, e.layout, e.word_cells) == text)
             now = self.select(sym if direct else Completion(sym))
             if text is not None and now != text and self.select_mismatch is None:
                 self.select_mismatch = (f"after the direct selection {sym!r} the live text was {text!r}, the "

@@ -36,7 +36,7 @@ from neurospell.lm_fusion import complete_words, lm_prior
 from neurospell.markers import BACKSPACE, apply_selection, intended_symbol
 from neurospell.types import WORD_CELL_SYMBOLS, CharDistribution, SpellerLayout
 
-__all__ = ["WordCells", "apply_word", "word_prior", "intended", "phrase_done", "EMPTY_CELL_P"]
+__all__ = ["WordCells", "apply_word", "apply_shown", "word_prior", "intended", "phrase_done", "EMPTY_CELL_P"]
 
 #: Prior probability of an empty word cell (before the fusion's floor).
 EMPTY_CELL_P = 1e-9
@@ -48,6 +48,15 @@ def apply_word(text: str, word: str) -> str:
     """The text after choosing ``word``: it replaces the word being typed, plus a space."""
     cut = text.rfind(" ") + 1
     return text[:cut] + word + " "
+
+
+def apply_shown(text: str, symbol: str, layout: SpellerLayout, shown: Sequence[str]) -> str:
+    """The text after selecting ``symbol`` on ``layout`` whose word cells show ``shown``."""
+    if symbol not in WORD_CELL_SYMBOLS or symbol not in layout.symbols:
+        return apply_selection(text, symbol)
+    i = [s for s in layout.symbols if s in WORD_CELL_SYMBOLS].index(symbol)
+    word = shown[i] if i < len(shown) else ""
+    return apply_word(text, word) if word else text
 
 
 def phrase_done(phrase: str, typed: str) -> bool:
@@ -69,7 +78,7 @@ class WordCells:
         self.tokens = tuple(s for s in layout.symbols if s in WORD_CELL_SYMBOLS)
         if not self.tokens:
             raise NeurospellError("WordCells: the layout has no word cells; use WordCells.of(layout).")
-        self.symbols = layout.symbols
+        self.layout, self.symbols = layout, layout.symbols
         self.chars = tuple(s for s in layout.symbols if s not in WORD_CELL_SYMBOLS)
         self.char_index = np.array([i for i, s in enumerate(layout.symbols) if s not in WORD_CELL_SYMBOLS])
         self.words: tuple[str, ...] = ()
@@ -107,10 +116,7 @@ class WordCells:
 
     def apply(self, text: str, symbol: str) -> str:
         """The text after selecting ``symbol`` (a word cell, backspace or a character)."""
-        w = self.word(symbol)
-        if w is None:
-            return apply_selection(text, symbol)
-        return apply_word(text, w) if w else text
+        return apply_shown(text, symbol, self.layout, self.shown)
 
     def update_beam(self, beam, evidence, decided) -> None:
         """Update a candidate beam over :attr:`chars` after the decision ``decided``

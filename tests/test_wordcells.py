@@ -218,3 +218,22 @@ def test_word_cells_of_layout():
     assert apply_word("HOW AR", "ARE") == "HOW ARE " and apply_word("", "I") == "I "
     with pytest.raises(NeurospellError, match="no word cells"):
         WordCells(SpellerLayout.row_column())
+
+
+def test_stream_driver_replays_a_clicked_word_cell(ngram, score_model):
+    """A word cell chosen directly (key, click) is logged as its symbol; the replay applies it
+    to the same words (the completions of the same text)."""
+    from neurospell.config import PreprocessConfig
+    from neurospell.decoder import make_decoder
+    from neurospell.session.drivers import StreamDriver
+    from neurospell.session.simulator import synthetic_erp_epochs
+
+    e = SpellerEngine(LAYOUT, score_model, ngram, seed=0, text="HOW AR")
+    live_word = e.word_cells[0]
+    live_text = e.select(TOKENS[0])[0].text
+    batch = synthetic_erp_epochs(2, 2, LAYOUT, rng=0)
+    dec = make_decoder("lda").fit(batch, PreprocessConfig())
+    e2 = SpellerEngine(LAYOUT, score_model, ngram, seed=0, text="HOW AR")
+    drv = StreamDriver(e2, dec, PreprocessConfig(), 128.0, batch.ch_names)
+    drv.select_logged(TOKENS[0], live_text)
+    assert e2.text == live_text == f"HOW {live_word} " and drv.select_mismatch is None

@@ -16,7 +16,7 @@ from neurospell.markers import (
 )
 from neurospell.types import WORD_CELL_SYMBOLS, SpellerLayout
 
-from ..wordcells import apply_word, intended
+from ..wordcells import apply_shown, intended
 
 __all__ = ["Intention"]
 
@@ -82,9 +82,7 @@ class Intention:
             return True
         sym = parse_select(label)
         if sym in WORD_CELL_SYMBOLS:
-            i = [s for s in self.layout.symbols if s in WORD_CELL_SYMBOLS].index(sym) if sym in self.layout.symbols else -1
-            if 0 <= i < len(self.words):
-                self.typed = apply_word(self.typed, self.words[i])
+            self.typed = apply_shown(self.typed, sym, self.layout, self.words)
             logger.info("participant: selected word cell %r -> typed %r (wants %r)", sym, self.typed, self.symbol)
             return True
         if sym is not None:
