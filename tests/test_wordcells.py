@@ -237,3 +237,32 @@ def test_stream_driver_replays_a_clicked_word_cell(ngram, score_model):
     drv = StreamDriver(e2, dec, PreprocessConfig(), 128.0, batch.ch_names)
     drv.select_logged(TOKENS[0], live_text)
     assert e2.text == live_text == f"HOW {live_word} " and drv.select_mismatch is None
+
+
+def test_live_session_on_the_word_grid_replays_every_decision(tmp_path):
+    """End to end: `neurospell spell` (the live word grid by default) with the simulated
+    participant over LSL: the words markers tell the participant what the cells show, the person
+    intends the word cell that offers its word, and `replay SESSION_DIR` reproduces every decision."""
+    import subprocess
+    import sys
+
+    from neurospell.session.sessiondir import SessionFolder, replay_session
+
+    lm = make_model("ngram")
+    first = complete_words(lm, "", 6)[0].text  # the word the first cell offers on an empty text
+    out = tmp_path / "live"
+    res = subprocess.run(
+        [sys.executable, "-m", "neurospell", "spell", "--source", "simulated", "--headless", "--calibrate", "AB",
+         "--copy", f"{first} A", "--out", str(out), "--soa", "0.05", "--inter-trial", "0.2",
+         "--calibration-repetitions", "5", "--max-repetitions", "4", "--max-selections", "3", "--decoder", "lda",
+         "--lm", "ngram", "--amplitude", "30"], capture_output=True, text=True, timeout=400)
+    assert res.returncode == 0, res.stdout + res.stderr
+    folder = SessionFolder.open(out)
+    log = [r for r in folder.read_log() if r["type"] == "decision" and r.get("task") == "spelling"]
+    assert 1 <= len(log) <= 3
+    assert log[0]["intended"] == TOKENS[0], log[0]  # the person wanted the first word cell
+    raw = folder.read_raw("spelling", 1)
+    words = [d for d in raw.annotations.description if d.startswith("words/")]
+    assert words and words[0].split("/", 1)[1].split()[0] == first  # what the cells showed, recorded
+    rep = replay_session(folder)
+    assert rep.reproduced and rep.n_decisions == len(log), rep.first_difference
