@@ -239,6 +239,7 @@ def test_stream_driver_replays_a_clicked_word_cell(ngram, score_model):
     assert e2.text == live_text == f"HOW {live_word} " and drv.select_mismatch is None
 
 
+@pytest.mark.timeout(600)  # a live session, calibration included (minutes on a loaded machine)
 def test_live_session_on_the_word_grid_replays_every_decision(tmp_path):
     """End to end: `neurospell spell` (the live word grid by default) with the simulated
     participant over LSL: the words markers tell the participant what the cells show, the person
