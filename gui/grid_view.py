@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from PySide6 import QtCore, QtGui
 
 from neurospell.check import NeurospellError, check_positive
+from neurospell.types import WORD_CELL_SYMBOLS
 
 from .theme import Theme
 
@@ -87,9 +88,33 @@ class GridDrawing:
         return QtCore.QPoint(r.x() + max(6, r.width() // 8), r.y() + r.height() // 2)
 
     def label(self, index: int) -> str:
-        """The text drawn for symbol ``index``."""
+        """The text drawn for symbol ``index`` (a word cell: its word, ``""`` when empty)."""
         s = self.speller_layout.symbols[index]
+        if s in WORD_CELL_SYMBOLS:
+            return self.word_cells.get(s, "")
         return self._labels.get(s, s)
+
+    @property
+    def word_cells(self) -> dict:
+        """The word each word cell shows (``{symbol: word}``; see :meth:`set_word_cells`)."""
+        return getattr(self, "_word_cells", {})
+
+    def set_word_cells(self, words) -> None:
+        """Show ``words`` (in cell order, ``""``: empty) in the layout's word cells."""
+        tokens = [s for s in self.speller_layout.symbols if s in WORD_CELL_SYMBOLS]
+        new = {t: str(w) for t, w in zip(tokens, tuple(words), strict=False)}
+        if new != self.word_cells:
+            self._word_cells = new
+            self.update()
+
+    def _word_font(self, base: QtGui.QFont, rect: QtCore.QRect, text: str) -> QtGui.QFont:
+        """``base`` shrunk until ``text`` fits ``rect``'s width (a word drawn as large as its cell allows)."""
+        font = QtGui.QFont(base)
+        size = font.pixelSize()
+        while size > 8 and QtGui.QFontMetrics(font).horizontalAdvance(text) > rect.width() - 6:
+            size = max(8, int(size * 0.9))
+            font.setPixelSize(size)
+        return font
 
     def paintEvent(self, event: QtGui.QPaintEvent) -> None:  # noqa: N802 (Qt override)
         th = self._theme
@@ -109,7 +134,12 @@ class GridDrawing:
             on = i in lit
             p.fillRect(r, flash if on else cell)
             p.setPen(flash_text if on else (th.qcolor("text") if i == self._cue else cell_text))
-            p.drawText(r, QtCore.Qt.AlignmentFlag.AlignCenter, self.label(i))
+            text = self.label(i)
+            if len(text) > 1:  # a word: as large as the cell's width allows
+                p.setFont(self._word_font(font, r, text))
+            p.drawText(r, QtCore.Qt.AlignmentFlag.AlignCenter, text)
+            if len(text) > 1:
+                p.setFont(font)
         # Cue (calibration target) and scanning highlight: outlines only, never a fill, so
         # they can not be mistaken for a flash (and the pixel probes stay unchanged).
         p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
@@ -162,8 +192,14 @@ class GridDrawing:
         sym = lay.symbols[self._cursor]
         self.setAccessibleDescription(
             f"{lay.n_rows} by {lay.n_cols} speller grid; rows and columns flash. Arrow keys move, "
-            f"Enter or Space selects. Current cell: {_SPOKEN.get(sym, sym)}, row {r + 1}, column {c + 1}."
+            f"Enter or Space selects. Current cell: {self._spoken(sym)}, row {r + 1}, column {c + 1}."
         )
+
+    def _spoken(self, sym: str) -> str:
+        if sym in WORD_CELL_SYMBOLS:
+            word = self.word_cells.get(sym, "")
+            return f"word {word}" if word else "empty word cell"
+        return _SPOKEN.get(sym, sym)
 
     def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:  # noqa: N802 (Qt override)
         lay = self.speller_layout

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from PySide6 import QtCore
 
+from neurospell.types import WORD_CELL_SYMBOLS
+
 from .controller import SessionPhase, new_decisions
 from .outcome import finished_message
 from .panels import spoken_symbol
@@ -40,7 +42,8 @@ class SnapshotViews:
         text = eng.text if eng is not None else snap.text
         decided = new_decisions(prev, snap)
         for d in decided:  # symbols the BCI chose (even those a fast phase change hid from the snapshots)
-            self._announce(spoken_symbol(d.symbol))
+            word = d.symbol in WORD_CELL_SYMBOLS and d.text.split()  # a word cell: say its word
+            self._announce(word[-1] if word else spoken_symbol(d.symbol))
         if text != self.announcer.text:
             # (a new phase starts with a new text: not read out as deletions)
             self.announcer.text_changed(text, announce=not decided and (prev is None or prev.phase == snap.phase))
@@ -62,6 +65,8 @@ class SnapshotViews:
             box.blockSignals(True)
             box.setCurrentIndex(box.findData(phase.value))
             box.blockSignals(False)
+        if eng is not None:
+            self.grid.set_word_cells(eng.word_cells)  # the words of the grid's word cells (if any)
         self.workflow.show_progress(snap)
         if snap.training_report is not None and (prev is None or prev.training_report is not snap.training_report):
             # In steps, each in its own turn of the event loop (the report's data; then the tab,

@@ -12,6 +12,7 @@ target flash      ``TARGET_OFFSET+c``  ``"flash:c:target"``           ``"flash/c
 trial start       ``TRIAL_START``      ``"trial:i:S"`` (S: symbol)    ``"trial/i/S"``
 decision          --                   ``"select:S"`` (S: symbol)     ``"select/S"``
 typed text sync   --                   ``"text:T"`` (T: whole text)   --
+word cells        --                   ``"words:W1 W2 .."``           ``"words/W1 W2 .."``
 phrase start      --                   ``"phrase:K:T"`` (K: kind)     ``"phrase/K/T"``
 flash of members  ``0`` (target:       ``"flash:0:members=i.j.k"``    ``"flash/0/members=i.j.k"``
                   ``TARGET_OFFSET``)   (``flash:0:target:members=``)  (``flash/0/target/...``)
@@ -30,6 +31,12 @@ A decision marker says the speller selected symbol ``S`` (``"<"``: backspace, wh
 deletes the last typed symbol); a text marker states the whole typed text (e.g. ``"text:"``
 when a spelling phase starts with an empty text). A simulated participant follows the
 typed text from these markers.
+
+A words marker states what the grid's word cells show, in cell order, whenever it changes
+(before the flashes of a selection that offers new words): ``"words:HELLO HELP"`` on a grid
+with more cells leaves the others empty; ``"words:"`` empties them all. A decision of a word
+cell (``"select:\u2460"`` for the first, see :data:`~neurospell.types.WORD_CELL_SYMBOLS`)
+types that word and a space.
 
 A flash of unknown code (e.g. the g.tec files record only target/non-target) has code 0.
 """
@@ -181,6 +188,28 @@ def parse_text(marker) -> str | None:
     return None
 
 
+#: Prefix of a word-cells marker (``"words:W1 W2"``).
+WORDS_PREFIX = "words:"
+
+
+def format_words(words) -> str:
+    """The LSL string of a word-cells marker: the words shown, in cell order (no spaces inside)."""
+    words = tuple(words)
+    if any(not isinstance(w, str) or not w or " " in w or "/" in w for w in words):
+        raise NeurospellError(f"words must be non-empty str without spaces or '/', got {words!r}.")
+    return WORDS_PREFIX + " ".join(words)
+
+
+def parse_words(marker) -> tuple[str, ...] | None:
+    """The words of a word-cells marker (``"words:A B"`` or ``"words/A B"``); ``None`` when it is not one."""
+    if not isinstance(marker, str):
+        return None
+    for prefix in (WORDS_PREFIX, "words/"):
+        if marker.startswith(prefix):
+            return tuple(marker[len(prefix):].split())
+    return None
+
+
 def apply_selection(text: str, symbol: str, backspace: str = BACKSPACE) -> str:
     """The typed text after selecting ``symbol``: ``backspace`` (``"<"``) deletes the last symbol.
 
@@ -292,6 +321,8 @@ def marker_to_annotation(label: str) -> str:
     not converted here (their meaning depends on the code table of the source).
     """
     text = str(label)
+    if text.startswith(WORDS_PREFIX):
+        return "words/" + text[len(WORDS_PREFIX):]
     phrase = parse_phrase(text)
     if phrase is not None:
         return phrase_to_annotation(*phrase)

@@ -24,6 +24,8 @@ __all__ = [
     "Candidate",
     "CandidateList",
     "Decision",
+    "WORD_CELL_SYMBOLS",
+    "word_grid_symbols",
 ]
 
 
@@ -393,6 +395,20 @@ class SpellerLayout:
 
 #: 6x6 grid: A-Z, 1-9, space ("_" is displayed for it).
 DEFAULT_SYMBOLS: tuple[str, ...] = tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ123456789 ")
+
+#: Word cells: symbol ``WORD_CELL_SYMBOLS[i]`` means "the i-th current word completion"
+#: (:mod:`neurospell.session.wordcells`); one character each, so a grid stays a string.
+WORD_CELL_SYMBOLS: tuple[str, ...] = tuple("\u2460\u2461\u2462\u2463\u2464\u2465\u2466\u2467\u2468\u2469")
+
+
+def word_grid_symbols(n_symbols: int) -> str:
+    """The symbols of the live word grid before its word cells: A-Z, space, backspace ``"<"``,
+    then ``".?,!"`` and the digits as far as ``n_symbols`` (26 to 50) allows."""
+    full = "ABCDEFGHIJKLMNOPQRSTUVWXYZ <.?,!0123456789"
+    if not 28 <= int(n_symbols) <= len(full):
+        raise NeurospellError(f"word_grid_symbols: n_symbols must be in [28, {len(full)}] (letters, space and "
+                              f"backspace at least), got {n_symbols!r}.")
+    return full[:int(n_symbols)]
 
 
 @dataclass(frozen=True, eq=False)

@@ -24,7 +24,7 @@ from neurospell.decoder import make_decoder
 from neurospell.logs import logger
 
 from .calibration import calibrate_model_alpha
-from .drivers import copy_spell
+from .drivers import copy_spell, copy_spell_words
 from .engine import SpellerEngine
 from .evaluation import auc, load_epochs, split_by_trials
 from .simulator.scores import ScoreSampler
@@ -83,6 +83,38 @@ class CopySpellResult(SpellingFigures):
     texts: list = field(default_factory=list, repr=False)
     #: Flashes of each selection, in order (for intervals on the flashes per character).
     char_flashes: list = field(default_factory=list, repr=False)
+    #: Characters of the phrases, and of the intended text typed (length minus edit distance).
+    text_chars: int = 0
+    typed_chars: int = 0
+    #: Per phrase: (text_chars, typed_chars, flashes, seconds, selections), for intervals.
+    phrases: list = field(default_factory=list, repr=False)
+
+    @property
+    def flashes_per_text_char(self) -> float | None:
+        """Flashes per character of the intended text (a word cell's flashes count once)."""
+        return self.flashes / self.text_chars if self.text_chars else None
+
+    @property
+    def effective_cpm(self) -> float | None:
+        """Characters of the intended text typed per minute (a word cell counts its characters)."""
+        return 60.0 * self.typed_chars / self.seconds if self.seconds else None
+
+    @property
+    def keystroke_savings(self) -> float | None:
+        """``1 - selections / characters of the text`` (word cells save selections, errors cost)."""
+        return 1.0 - self.n_chars / self.text_chars if self.text_chars else None
+
+    def phrase_ci(self, figure: str, n_boot: int = 2000, seed: int = 0) -> tuple:
+        """95 % bootstrap interval of ``figure`` (``"flashes_per_text_char"``, ``"effective_cpm"``,
+        ``"keystroke_savings"``) resampling phrases (the independent units)."""
+        if len(self.phrases) < 2:
+            return None, None
+        a = np.asarray(self.phrases, dtype=float)
+        idx = np.random.default_rng(seed).integers(len(a), size=(n_boot, len(a)))
+        s = a[idx].sum(axis=1)  # columns: text_chars, typed_chars, flashes, seconds, selections
+        vals = {"flashes_per_text_char": s[:, 2] / s[:, 0], "effective_cpm": 60.0 * s[:, 1] / s[:, 3],
+                "keystroke_savings": 1.0 - s[:, 4] / s[:, 0]}[figure]
+        return float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5))
 
     @property
     def stats(self) -> SpellingStats:
@@ -104,19 +136,25 @@ class CopySpellResult(SpellingFigures):
 
     @property
     def cer(self) -> float | None:
-        return self.edits / self.n_chars if self.n_chars else None
+        n = self.text_chars or self.n_chars
+        return self.edits / n if n else None
 
     def add(self, other: CopySpellResult) -> None:
-        for k in ("correct", "n_chars", "flashes", "seconds", "edits"):
+        for k in ("correct", "n_chars", "flashes", "seconds", "edits", "text_chars", "typed_chars"):
             setattr(self, k, getattr(self, k) + getattr(other, k))
         self.char_flashes.extend(other.char_flashes)
+        self.phrases.extend(other.phrases)
 
     def summary(self) -> dict:
         lo, hi = self.ci95
         return {"recording": self.recording, "lm": self.lm, "alpha": self.alpha,
                 "accuracy": self.accuracy, "ci95": [lo, hi], "n_chars": self.n_chars,
                 "cer": self.cer, "flashes_per_char": self.flashes_per_char,
-                "chars_per_min": self.chars_per_minute, "itr_bits_per_min": self.itr}
+                "chars_per_min": self.chars_per_minute, "itr_bits_per_min": self.itr,
+                "flashes_per_text_char": self.flashes_per_text_char, "effective_cpm": self.effective_cpm,
+                "keystroke_savings": self.keystroke_savings,
+                **{f"{k}_ci95": list(self.phrase_ci(k)) for k in
+                   ("flashes_per_text_char", "effective_cpm", "keystroke_savings")}}
 
 
 def simulate_copy_spelling(paths: Sequence, decoder: str, phrases: Sequence[str], config, *,
@@ -152,6 +190,9 @@ def simulate_copy_spelling(paths: Sequence, decoder: str, phrases: Sequence[str]
         Per recording and condition (no LM first), then the pooled ``"all"`` rows.
     """
     layout = config.speller.layout()
+    # with [speller] word_cells set (simulate --word-cells): the person corrects with backspace
+    # and selects a word cell when it offers the word (session/wordcells.py)
+    correcting = config.speller.word_cells is not None
     for ph in phrases:
         bad = sorted(set(ph) - set(layout.symbols))
         if bad:
@@ -198,15 +239,24 @@ def simulate_copy_spelling(paths: Sequence, decoder: str, phrases: Sequence[str]
                                                    alpha=alpha if model is not None else 0.0,
                                                    seed=np.random.default_rng(rng_seed + [1]),
                                                    n_completions=0, **over)
-                decs = copy_spell(engine, ph, who)
-                res.correct += sum(d.decision.symbol == c for d, c in zip(decs, ph, strict=True))
-                res.n_chars += len(ph)
+                if correcting:  # word grid: what the person selects (a word cell, a letter, backspace)
+                    pairs = copy_spell_words(engine, ph, who)
+                    decs, wanted = [d for d, _ in pairs], [w for _, w in pairs]
+                else:
+                    decs, wanted = copy_spell(engine, ph, who), list(ph)
+                res.correct += sum(d.decision.symbol == c for d, c in zip(decs, wanted, strict=True))
+                res.n_chars += len(decs)
                 fl = sum(d.n_flashes for d in decs)
                 res.char_flashes.extend(int(d.n_flashes) for d in decs)
                 res.flashes += fl
                 res.seconds += fl * config.speller.soa + len(decs) * config.speller.inter_trial
-                res.edits += levenshtein(engine.text, ph)
+                typed = ph if engine.text == ph + " " else engine.text  # (a word cell's final space)
+                res.edits += levenshtein(typed, ph)
                 res.texts.append(engine.text)
+                res.text_chars += len(ph)
+                res.typed_chars += max(0, len(ph) - levenshtein(typed, ph))
+                res.phrases.append((len(ph), max(0, len(ph) - levenshtein(typed, ph)), fl,
+                                    fl * config.speller.soa + len(decs) * config.speller.inter_trial, len(decs)))
             rows.append(res)
             pooled[cname].add(res)
         step(f"{name}: done in {time.perf_counter() - t0:.0f} s")

@@ -25,15 +25,16 @@ import numpy as np
 
 from neurospell.acquisition.gaps import GapIndexer  # (the gap rule's home; imported from here too)
 from neurospell.check import NeurospellError, validate_type
-from neurospell.markers import BACKSPACE, apply_selection, parse_flash, parse_phrase
+from neurospell.markers import BACKSPACE, parse_flash, parse_phrase
 from neurospell.preprocessing import OnlineEpocher
 from neurospell.types import EpochBatch
 
 from .engine import Completion, SelectionDecided, SpellerEngine
 from .feed import feed
 from .flashgroups import SymbolGroup
+from .wordcells import apply_shown, intended
 
-__all__ = ["run_trials", "spell_symbol", "copy_spell", "StreamDriver", "PhraseRun", "GapIndexer"]
+__all__ = ["run_trials", "spell_symbol", "copy_spell", "copy_spell_words", "StreamDriver", "PhraseRun", "GapIndexer"]
 
 
 def _decided(events) -> SelectionDecided:
@@ -147,6 +148,43 @@ def copy_spell(engine: SpellerEngine, phrase: str, participant, *,
         out.append(dec)
         if on_decision is not None:
             on_decision(dec)
+    return out
+
+
+def copy_spell_words(engine, phrase: str, participant, *, max_selections: int | None = None,
+                     on_decision: Callable | None = None) -> list:
+    """Copy-spell ``phrase`` with correction: each selection is what :func:`intended` says.
+
+    The person selects a word cell when it offers the word they want, the next letter
+    otherwise, and backspace after a mistake, until the text is the phrase (a final space
+    left by a word cell counts as done) or ``max_selections`` (default ``2 * len(phrase) + 10``).
+
+    Parameters
+    ----------
+    engine : SpellerEngine
+    phrase : str
+    participant : object with ``respond_flashes(layout, symbol, groups) -> scores``
+    max_selections : int | None
+    on_decision : callable ``(SelectionDecided, intended_symbol) -> None`` | None
+
+    Returns
+    -------
+    list of (SelectionDecided, str)
+        Each decision with the symbol the person intended.
+    """
+    bad = sorted({c for c in phrase if c not in engine.layout.symbols})
+    if bad:
+        raise NeurospellError(f"copy_spell_words: symbols {bad} of {phrase!r} are not on the grid.")
+    limit = 2 * len(phrase) + 10 if max_selections is None else int(max_selections)
+    out = []
+    while len(out) < limit:
+        want = intended(phrase, engine.text, engine.layout, engine.word_cells)
+        if want is None:
+            break
+        dec = spell_symbol(engine, want, participant)
+        out.append((dec, want))
+        if on_decision is not None:
+            on_decision(dec, want)
     return out
 
 
@@ -339,7 +377,7 @@ class StreamDriver:
             _, sym, text = self._selects.pop(0)
             e = self.engines[0]
             direct = (sym in e.layout.symbols or sym == BACKSPACE) and (
-                text is None or apply_selection(e.text, sym) == text)
+                text is None or apply_shown(e.text, sym, e.layout, e.word_cells) == text)
             now = self.select(sym if direct else Completion(sym))
             if text is not None and now != text and self.select_mismatch is None:
                 self.select_mismatch = (f"after the direct selection {sym!r} the live text was {text!r}, the "

@@ -45,6 +45,7 @@ from neurospell.markers import apply_selection
 from neurospell.types import Candidate, CandidateList, CharDistribution, Decision, SpellerLayout
 
 from .flashgroups import RowColumnFlashes, default_min_flashes, make_flash_strategy
+from .wordcells import WordCells, apply_word
 
 __all__ = [
     "SpellerEngine",
@@ -176,6 +177,8 @@ class EngineSnapshot:
     repetitions: float
     last: SelectionDecided | None = field(repr=False)
     n_selections: int
+    #: The words the layout's word cells show (``""``: empty; none without word cells).
+    word_cells: tuple = ()
 
 
 # -- the engine -----------------------------------------------------------------------------
@@ -257,8 +260,9 @@ class SpellerEngine:
         self.stop_each_flash = bool(stop_each_flash)
         self.flash_groups = RowColumnFlashes(layout.n_groups, seed) if flash_groups is None else flash_groups
         self._evidence = CharacterEvidence(layout, score_model)
-        self._beam = (CandidateBeam(layout.symbols, lm, alpha=self.alpha, floor=self.floor,
-                                    beam_width=beam_width) if beam_width else None)
+        self._words = WordCells.of(layout)  # word cells (session/wordcells.py), None without
+        self._beam = (CandidateBeam(self._words.chars if self._words else layout.symbols, lm, alpha=self.alpha,
+                                    floor=self.floor, beam_width=beam_width) if beam_width else None)
         self._min_flashes = self.min_repetitions * layout.n_groups if min_flashes is None else int(min_flashes)
         self._max_flashes = self.max_repetitions * layout.n_groups if max_flashes is None else int(max_flashes)
         if not 0 <= self._min_flashes <= self._max_flashes or self._max_flashes < 1:
@@ -357,7 +361,16 @@ class SpellerEngine:
             return ()
         return (TextChanged(self._text, previous), CandidatesChanged(self.candidates))
 
+    @property
+    def word_cells(self) -> tuple:
+        """The words the layout's word cells show now, in cell order (``""``: empty)."""
+        self.complete_decision()
+        return self._words.shown if self._words is not None else ()
+
     def _next_prior(self) -> CharDistribution:
+        if self._words is not None:
+            self._words.refresh(self.lm, self._text)
+            return self._words.prior(self.lm if self.alpha > 0 else None, self._text, backspace_p=self.backspace_p)
         return lm_prior(self.lm if self.alpha > 0 else None, self._text, self.layout.symbols,
                         backspace_p=self.backspace_p)
 
@@ -489,7 +502,7 @@ class SpellerEngine:
         n_rep = -(-n // self.layout.n_groups)
         dec = Decision(sym, float(math.exp(post[sym])), n_rep)
         previous = self._text
-        self._text = apply_symbol(previous, sym)
+        self._text = self._words.apply(previous, sym) if self._words else apply_symbol(previous, sym)
         out = SelectionDecided(dec, post, self._prior, ev, n, self._text, forced)
         self._last = out
         self._n_selections += 1
@@ -509,7 +522,9 @@ class SpellerEngine:
             # selection's prior -- in one batched step (a speed-up; results unchanged)
             beam_texts = [c.text for c in self._beam.candidates] if self._beam is not None else []
             prefetch(beam_texts + [self._text])
-        if self._beam is not None:
+        if self._beam is not None and self._words is not None:
+            self._words.update_beam(self._beam, ev, self._last)
+        elif self._beam is not None:
             self._beam.update(ev)
 
     # -- symbols chosen outside the flashing -----------------------------------------------
@@ -529,17 +544,20 @@ class SpellerEngine:
         """
         self.complete_decision()
         previous = self._text
+        if self._words is not None and self._words.word(symbol) is not None:  # a word cell: its word
+            if not self._words.word(symbol):
+                return ()  # an empty cell: nothing to type
+            symbol = Completion(self._words.word(symbol))
         if isinstance(symbol, Completion):
-            cut = previous.rfind(" ") + 1
-            self._text = previous[:cut] + symbol.word + " "
+            self._text = apply_word(previous, symbol.word)
             if self._beam is not None:
                 self._beam.reset(self._text)
         elif isinstance(symbol, str) and (symbol in self.layout.symbols or symbol == BACKSPACE):
             self._text = apply_symbol(previous, symbol)
             if self._beam is not None:
-                one_hot = np.full(len(self.layout.symbols), -1e3)
-                if symbol in self.layout.symbols:
-                    one_hot[self.layout.symbols.index(symbol)] = 0.0
+                one_hot = np.full(len(self._beam.alphabet), -1e3)
+                if symbol in self._beam.alphabet:
+                    one_hot[self._beam.alphabet.index(symbol)] = 0.0
                     self._beam.update(one_hot)
                 else:  # backspace not on the grid: candidates restart from the new text
                     self._beam.reset(self._text)
@@ -575,5 +593,5 @@ class SpellerEngine:
             prior=self._prior, candidates=self.candidates,
             completions=self.completions() if completions else CandidateList(()),
             n_flashes=n, repetitions=n / self.layout.n_groups, last=self._last,
-            n_selections=self._n_selections,
+            n_selections=self._n_selections, word_cells=self.word_cells,
         )

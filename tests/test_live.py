@@ -220,7 +220,9 @@ def test_pause_resume_intents(loop_factory):
 
 def test_spell_command_synthetic_board(capsys, tmp_path):
     """`neurospell spell --source synthetic` runs the loop end to end on BrainFlow's synthetic board."""
-    rc = main(["spell", "--source", "synthetic", "--headless", "--copy", "HI", "--calibrate", "AB",
+    cfg = tmp_path / "classic.toml"  # the classic 6x6 grid: no backspace, one selection per character
+    cfg.write_text("[speller]\nword_cells = 0\n")
+    rc = main(["--config", str(cfg), "spell", "--source", "synthetic", "--headless", "--copy", "HI", "--calibrate", "AB",
                "--decoder", "xdawncov-ts-lr", "--lm", "uniform", "--soa", "0.05", "--inter-trial", "0.1",
                "--calibration-repetitions", "1", "--max-repetitions", "2", "--out", str(tmp_path / "s")])
     out = capsys.readouterr().out

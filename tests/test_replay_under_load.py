@@ -14,7 +14,9 @@ N_SESSIONS = 2
 
 def test_concurrent_live_sessions_under_load_replay_bit_for_bit(tmp_path):
     cfg = tmp_path / "lm.toml"
-    cfg.write_text("[lm]\nalpha = 1.5\n")  # the prior always weighs (a chosen weight could be 0)
+    # the prior always weighs (a chosen weight could be 0); the classic 6x6 grid (no backspace,
+    # no word cells: one selection per character of the phrase)
+    cfg.write_text("[lm]\nalpha = 1.5\n[speller]\nword_cells = 0\n")
     burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])  # a busy CPU
     runs = []
     try:

@@ -26,7 +26,7 @@ from neurospell.session.sessiondir import SessionFolder, replay_session
 _LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d [\d:,]+ (WARNING|INFO) neurospell: (?!.*(disk|space|file-size))")
 SPELL = ["--source", "simulated", "--headless", "--calibrate", "AB", "--copy", "HI", "--soa", "0.05",
          "--inter-trial", "0.2", "--calibration-repetitions", "5", "--max-repetitions", "4", "--decoder", "lda",
-         "--lm", "ngram"]
+         "--lm", "ngram", "--max-selections", "2"]  # (two selections, as on the classic grid without backspace)
 
 
 def _limit(n_bytes):

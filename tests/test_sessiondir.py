@@ -322,7 +322,9 @@ def test_live_session_folder_replays_every_decision(tmp_path):
     """End to end: `neurospell spell` with the simulated participant over LSL writes a session
     folder; `neurospell replay SESSION_DIR` reproduces every live decision."""
     out = tmp_path / "live"
-    res = _cli("spell", "--source", "simulated", "--headless", "--calibrate", "AB", "--copy", "HI",
+    cfg = tmp_path / "classic.toml"  # the classic 6x6 grid: the copy ends after two selections, right or wrong
+    cfg.write_text("[speller]\nword_cells = 0\n")  # (the word grid's live replay: tests/test_wordcells.py)
+    res = _cli("--config", cfg, "spell", "--source", "simulated", "--headless", "--calibrate", "AB", "--copy", "HI",
                "--out", out, "--soa", "0.05", "--inter-trial", "0.2", "--calibration-repetitions", "5",
                "--max-repetitions", "4", "--decoder", "lda", "--lm", "ngram", timeout=240)
     assert res.returncode == 0, res.stderr

@@ -81,7 +81,7 @@ def _check(args, config) -> None:
             raise NeurospellError(f"--folder {args.folder!r} is a file; give a folder for the session folders.")
     if args.decoder is not None:
         _args.check_decoder_name("--decoder", args.decoder)
-    layout = config.speller.layout()
+    layout = config.speller.live().layout()  # the live word grid unless the config picks a grid
     for flag, text in (("--phrase", args.phrase), ("--calibration-text", args.calibration_text)):
         if text is None:
             continue
@@ -142,6 +142,7 @@ def _gui(args, config) -> int:
     if args.demo:
         config = demo_config(config)
         participant_args = ("--amplitude", DEMO["amplitude"])
+    config = dataclasses.replace(config, speller=config.speller.live())  # the live word grid by default
     connector = RigConnector(folder=args.folder, lm_name=args.lm, decoder_name=decoder, config_path=args.config,
                              participant_args=participant_args)
     demo = ConnectRequest("simulated", phrase=phrase) if args.demo else None

@@ -128,7 +128,7 @@ def cmd_simulate_participant(args, config) -> int:
         raise NeurospellError(f"--name must be a non-empty stream name without quotes, got {args.name!r}.")
     if args.marker_stream is not None and (not args.marker_stream or "'" in args.marker_stream):
         raise NeurospellError(f"--marker-stream must be a non-empty stream name without quotes, got {args.marker_stream!r}.")
-    layout = config.speller.layout()
+    layout = config.speller.live().layout()  # the grid of `spell` and `gui` (the live word grid by default)
     missing = sorted({c for c in args.phrase if c not in layout.symbols})
     if not args.phrase or missing:
         raise NeurospellError(

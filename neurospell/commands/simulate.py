@@ -39,6 +39,11 @@ def register(subparsers) -> None:
                         "paradigm, or groups chosen from the posterior")
     p.add_argument("--min-flashes", type=int, default=None, metavar="N",
                    help="flashes before the stopping rule may fire (default: [speller] min_flashes)")
+    p.add_argument("--word-cells", type=int, default=None, metavar="N",
+                   help="spell on the live word grid (A-Z, space, backspace, punctuation) with N word cells "
+                        "(0: none): the participant selects a word cell when it offers the word, corrects "
+                        "with backspace; adds flashes per character of text, effective chars/min and "
+                        "keystroke savings (default: the [speller] grid, one selection per character)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None, metavar="FILE", help="write the figures as JSON")
     p.set_defaults(func=_simulate)
@@ -62,6 +67,17 @@ def _simulate(args, config) -> int:
     if args.plot:
         check_fname(args.plot, "--plot", must_exist=False)
     config = _with_strategy(config, args.strategy, args.min_flashes)
+    if args.word_cells is not None:
+        import dataclasses
+
+        from neurospell.types import word_grid_symbols
+
+        if not 0 <= args.word_cells <= 8:
+            raise NeurospellError(f"--word-cells must be in [0, 8] (a 6x6 grid holds letters, space, backspace "
+                                  f"and at most 8 word cells), got {args.word_cells}.")
+        n = 36 - args.word_cells
+        config = dataclasses.replace(config, speller=dataclasses.replace(
+            config.speller, symbols=word_grid_symbols(n), n_rows=6, n_cols=6, word_cells=args.word_cells))
     phrases, dropped = read_lines(args.phrases, tuple(config.speller.symbols))
     phrases = phrases[: args.max_phrases]
     lm_name = args.lm or config.lm.name
@@ -85,6 +101,15 @@ def _simulate(args, config) -> int:
         alpha = "-" if r.recording == "all" or r.lm == "none" else f"{r.alpha:g}"
         print(f"{r.recording:<12}{r.lm:<12}{alpha:>6}{r.accuracy:>9.3f}{f'[{lo:.2f}, {hi:.2f}]':>15}"
               f"{r.cer:>7.3f}{r.flashes_per_char:>13.1f}{r.chars_per_minute:>10.2f}{r.itr:>13.1f}")
+    if args.word_cells is not None:  # per character of the intended text (95 % CI: bootstrap over phrases)
+        print(f"\n{args.word_cells} word cells: {'recording':<12}{'LM':<12}{'flashes/text char':>26}"
+              f"{'effective chars/min':>26}{'keystroke savings':>26}")
+        for r in rows:
+            cells = [f"{v:.2f} [{lo:.2f}, {hi:.2f}]" if v is not None and lo is not None else
+                     (f"{v:.2f}" if v is not None else "-") for v, (lo, hi) in
+                     ((getattr(r, k), r.phrase_ci(k, seed=args.seed)) for k in
+                      ("flashes_per_text_char", "effective_cpm", "keystroke_savings"))]
+            print(f"{'':<14}{r.recording:<12}{r.lm:<12}{cells[0]:>26}{cells[1]:>26}{cells[2]:>26}")
     if args.json:
         with atomic_write(args.json) as fid:  # complete or absent, Ctrl-C included
             json.dump({"rows": [r.summary() for r in rows], "phrases": phrases, "decoder": name,

@@ -195,7 +195,7 @@ def _check_spell(args, config) -> None:
     if not args.headless and not args.demo:
         raise _args.UsageError("--headless", "the live session runs headless for now: add --headless (the GUI "
                                              "window is `neurospell gui`).")
-    layout = config.speller.layout()
+    layout = config.speller.live().layout()  # the live word grid unless the config picks a grid
     _check_text("--copy", args.copy, layout)
     _check_text("--calibrate", args.calibrate, layout)
     if args.model is not None and args.calibrate is not None:
@@ -246,7 +246,7 @@ def _session_config(args, config):
     adapt = args.adapt if args.adapt is not None else (True if args.no_calibration else None)
     if adapt is not None:
         sp["adapt"] = bool(adapt)
-    speller = dataclasses.replace(config.speller, **sp)
+    speller = dataclasses.replace(config.speller, **sp).live()  # the live word grid by default
     decoder = config.decoder if args.decoder is None else dataclasses.replace(config.decoder, name=args.decoder)
     return dataclasses.replace(config, speller=speller, decoder=decoder)
 
@@ -372,7 +372,7 @@ def _spell_on(rig, args, config, decoder, lm_name: str) -> int:
             line = (kept_line(folder, session.disk_full) if folder is not None
                     else f"{no_room_why(session.disk_full)} ({session.disk_full}).")
             print(f"spell: stopped: {line}", file=sys.stderr, flush=True)
-        _print_summary(result, len(config.speller.symbols), folder)
+        _print_summary(result, len(config.speller.layout().symbols), folder)
         _start.print_adaptation(session)
         _start.end_profile(args, session, folder)
         if args.summary_json:

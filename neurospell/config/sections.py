@@ -7,10 +7,10 @@ the section and key. Defaults live here and in ``defaults.toml`` (kept in sync b
 from __future__ import annotations
 
 import types
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..check import NeurospellError, check_option
-from ..types import DEFAULT_SYMBOLS, SpellerLayout
+from ..types import DEFAULT_SYMBOLS, WORD_CELL_SYMBOLS, SpellerLayout, word_grid_symbols
 
 
 def _positive(section: str, name: str, value, *, allow_zero: bool = False, allow_none: bool = False):
@@ -179,6 +179,10 @@ class LanguageModelConfig:
         _positive("lm", "n_completions", self.n_completions, allow_zero=True)
 
 
+#: Word cells of the live default grid (6x6: A-Z, space, backspace, ".?" and 6 word cells).
+DEFAULT_WORD_CELLS = 6
+
+
 @dataclass(frozen=True)
 class SpellerConfig:
     """The speller grid and the flashing schedule."""
@@ -238,9 +242,26 @@ class SpellerConfig:
     #: Use a refit only when its cross-validated AUC on the labelled epochs is at least the AUC
     #: their live scores had (``false``: every refit is used).
     adapt_require_better: bool = True
+    #: Word-prediction cells (the LM's current word completions, selectable like any symbol):
+    #: ``None`` (unset) is the grid of ``symbols`` alone, except in the live spelling commands
+    #: (``spell``, ``gui``: :meth:`live`, ``DEFAULT_WORD_CELLS``); ``N`` adds N cells after
+    #: ``symbols`` (the classic default ``symbols`` then become the word grid's letters, space,
+    #: backspace and punctuation: :func:`~neurospell.types.word_grid_symbols`).
+    word_cells: int | None = None
 
     def __post_init__(self):
-        if len(self.symbols) != self.n_rows * self.n_cols:
+        if self.word_cells is not None:
+            if not 0 <= self.word_cells <= len(WORD_CELL_SYMBOLS):
+                raise NeurospellError(f"Config [speller] word_cells must be in [0, {len(WORD_CELL_SYMBOLS)}], "
+                                      f"got {self.word_cells!r}.")
+        if self.word_cells:
+            if self.symbols == "".join(DEFAULT_SYMBOLS):
+                object.__setattr__(self, "symbols", word_grid_symbols(self.n_rows * self.n_cols - self.word_cells))
+            elif len(self.symbols) + self.word_cells != self.n_rows * self.n_cols:
+                raise NeurospellError(
+                    f"Config [speller] symbols has {len(self.symbols)} characters and word_cells is "
+                    f"{self.word_cells}, but the grid is {self.n_rows}x{self.n_cols} = {self.n_rows * self.n_cols}.")
+        elif len(self.symbols) != self.n_rows * self.n_cols:
             raise NeurospellError(
                 f"Config [speller] symbols has {len(self.symbols)} characters, but the grid is "
                 f"{self.n_rows}x{self.n_cols} = {self.n_rows * self.n_cols}."
@@ -275,5 +296,14 @@ class SpellerConfig:
         return max(0.0, self.inter_trial - self.feedback_time)
 
     def layout(self):
-        """The :class:`~neurospell.types.SpellerLayout` of this grid (row/column flashes)."""
-        return SpellerLayout.row_column(tuple(self.symbols), self.n_rows, self.n_cols)
+        """The :class:`~neurospell.types.SpellerLayout` of this grid (row/column flashes); the
+        word cells (if any) take the last ``word_cells`` positions."""
+        cells = WORD_CELL_SYMBOLS[:self.word_cells or 0]
+        return SpellerLayout.row_column(tuple(self.symbols) + cells, self.n_rows, self.n_cols)
+
+    def live(self):
+        """This section as the live spelling commands use it: with unset ``word_cells`` and the
+        classic default grid, the word grid with ``DEFAULT_WORD_CELLS`` cells; else unchanged."""
+        if self.word_cells is not None or self.symbols != "".join(DEFAULT_SYMBOLS) or (self.n_rows, self.n_cols) != (6, 6):
+            return self
+        return replace(self, word_cells=DEFAULT_WORD_CELLS)

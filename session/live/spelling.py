@@ -25,6 +25,7 @@ from neurospell.markers import (
     BACKSPACE,
     format_select,
     format_text,
+    format_words,
     intended_symbol,
     phrase_to_str,
     trial_to_str,
@@ -32,6 +33,8 @@ from neurospell.markers import (
 
 from ..engine import Completion, SelectionDecided
 from ..sessiondir import SPELLING, make_driver, make_engine
+from ..wordcells import intended as intended_with_words
+from ..wordcells import phrase_done
 from .adaptation import prepare_adaptation
 from .results import DecisionRecord
 
@@ -155,6 +158,9 @@ class SpellingRun:
                     in_selection = True
                     text_before = engine.text
                     s._trial += 1
+                    if engine.word_cells and engine.word_cells != getattr(self, "_cells_sent", None):
+                        self._cells_sent = engine.word_cells  # what the word cells show, when it changes
+                        s._send(format_words(w for w in engine.word_cells if w), via_source=False)
                     s._send(format_text(engine.text), via_source=False)
                     s._send(trial_to_str(s._trial), local_clock())
                     flashes.show(engine.next_flashes(), (mode, s._trial, None))
@@ -185,7 +191,9 @@ class SpellingRun:
         s, mode, text = self.session, self.mode, self.text
         s._flashes.cancel()
         intended = None
-        if text is not None:
+        if text is not None and getattr(self, "_cells_sent", None) is not None:  # a grid with word cells
+            intended = intended_with_words(text, text_before, s.layout, self._cells_sent)
+        elif text is not None:
             intended = intended_symbol(text, text_before)
             if intended == BACKSPACE and BACKSPACE not in s.layout.symbols:
                 # no backspace on the grid: the person wants the phrase's next symbol
@@ -230,7 +238,8 @@ class SpellingRun:
         if mode == "copy" and text is not None:
             typed = rec.text
             has_bs = BACKSPACE in s.layout.symbols
-            if typed == text or (not has_bs and len(typed) >= len(text)):
+            if typed == text or (getattr(self, "_cells_sent", None) is not None
+                                  and phrase_done(text, typed)) or (not has_bs and len(typed) >= len(text)):
                 s._ending.phase_complete()
                 return True
         return False

@@ -6,8 +6,17 @@ from dataclasses import dataclass, field
 
 from neurospell.check import NeurospellError, validate_type
 from neurospell.logs import logger
-from neurospell.markers import BACKSPACE, apply_selection, intended_symbol, parse_select, parse_text
-from neurospell.types import SpellerLayout
+from neurospell.markers import (
+    BACKSPACE,
+    apply_selection,
+    intended_symbol,
+    parse_select,
+    parse_text,
+    parse_words,
+)
+from neurospell.types import WORD_CELL_SYMBOLS, SpellerLayout
+
+from ..wordcells import apply_shown, intended
 
 __all__ = ["Intention"]
 
@@ -27,12 +36,17 @@ class Intention:
     follow_labels : bool
         Answer flashes labelled ``:target`` / ``:nontarget`` (calibration cues) as labelled;
         otherwise (and for unlabelled flashes) by the intended symbol.
+    words : tuple of str
+        What the grid's word cells show (from ``words:`` markers); on a grid with word cells
+        the person selects the cell that offers the word they want
+        (:func:`~neurospell.session.wordcells.intended`).
     """
 
     phrase: str
     layout: SpellerLayout
     typed: str = ""
     follow_labels: bool = True
+    words: tuple = ()
     _warned: set = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self):
@@ -48,6 +62,8 @@ class Intention:
     @property
     def symbol(self) -> str | None:
         """The symbol wanted now (``None``: the phrase is complete, nothing is wanted)."""
+        if any(s in WORD_CELL_SYMBOLS for s in self.layout.symbols):
+            return intended(self.phrase, self.typed, self.layout, self.words)
         want = intended_symbol(self.phrase, self.typed)
         if want == BACKSPACE and BACKSPACE not in self.layout.symbols:
             if "no backspace" not in self._warned:
@@ -59,7 +75,16 @@ class Intention:
 
     def on_marker(self, label: str) -> bool:
         """Update the typed text from a decision or text marker; ``True`` if it was one."""
+        words = parse_words(label)
+        if words is not None:
+            self.words = words
+            logger.info("participant: word cells show %s (wants %r)", words, self.symbol)
+            return True
         sym = parse_select(label)
+        if sym in WORD_CELL_SYMBOLS:
+            self.typed = apply_shown(self.typed, sym, self.layout, self.words)
+            logger.info("participant: selected word cell %r -> typed %r (wants %r)", sym, self.typed, self.symbol)
+            return True
         if sym is not None:
             self.typed = apply_selection(self.typed, sym)
             logger.info("participant: selected %r -> typed %r (wants %r)", sym, self.typed, self.symbol)
