@@ -35,10 +35,16 @@ from neurospell.check import NeurospellError, check_option
 from neurospell.logs import logger
 from neurospell.types import EpochBatch
 
-__all__ = ["METHODS", "epoch_covariances", "mean_riemann", "reference", "alignment_matrix",
+__all__ = ["METHODS", "epoch_covariances", "mean_riemann", "reference", "reference_of_covariances",
+           "alignment_matrix", "ONLINE_REFRESH",
            "align_recordings", "apply_alignment", "AlignmentMixin"]
 
 METHODS = ("riemann", "euclidean")
+
+#: Online alignment (:meth:`AlignmentMixin.align_online`): the reference is recomputed after
+#: each of a stream's first ``ONLINE_REFRESH`` epochs, then after every ``ONLINE_REFRESH``-th
+#: (once per row/column repetition of a 6 x 6 grid).
+ONLINE_REFRESH = 12
 
 
 def epoch_covariances(X) -> np.ndarray:
@@ -108,7 +114,12 @@ def reference(X, method: str = "riemann") -> np.ndarray:
         raise NeurospellError(
             f"Alignment needs epochs of shape (n_epochs, n_channels, n_times) with at least one "
             f"epoch, got shape {X.shape}.")
-    C = epoch_covariances(X)
+    return reference_of_covariances(epoch_covariances(X), method)
+
+
+def reference_of_covariances(C, method: str = "riemann") -> np.ndarray:
+    """:func:`reference` from the epochs' spatial covariances, shape (n_epochs, n, n)."""
+    C = np.asarray(C, np.float64)
     scale = np.trace(C, axis1=1, axis2=2).mean() / C.shape[1]
     if not np.isfinite(scale) or scale <= 0:
         raise NeurospellError("Alignment: the epochs are flat (zero power); cannot align them.")
@@ -228,9 +239,42 @@ class AlignmentMixin:
         self.alignment_source_ = f"{len(X)} unlabelled epochs" + (f" of {source}" if source else "")
         return self
 
+    def align_online(self) -> None:
+        """Align on the stream being scored, as its epochs come (a live session, its replay).
+
+        From now on each epoch scored is aligned on the unlabelled epochs scored so far,
+        itself included (causal; labels never read): the reference (:func:`reference` of their
+        covariances) is recomputed after each of the first :data:`ONLINE_REFRESH` epochs, then
+        after every :data:`ONLINE_REFRESH`-th. The state is the scoring order alone, so a
+        replay that scores the same epochs in the same order aligns them identically. It is
+        not saved with the model (a saved model starts the next stream afresh: another
+        session is another recording) and never touches :attr:`alignment_target_`.
+        """
+        if not self.aligns:
+            raise NeurospellError(f"This {self.name} model does not align; there is nothing to align online.")
+        self._online = {"covs": [], "W": None}
+
+    @property
+    def aligns_online(self) -> bool:
+        """Whether :meth:`align_online` is on (a stream is being aligned as it comes)."""
+        return getattr(self, "_online", None) is not None
+
+    def _align_online(self, X):
+        st = self._online
+        out = np.empty(X.shape, np.float32)
+        for i in range(len(X)):
+            st["covs"].append(epoch_covariances(X[i:i + 1])[0])
+            n = len(st["covs"])
+            if st["W"] is None or n <= ONLINE_REFRESH or n % ONLINE_REFRESH == 0:
+                st["W"] = _powm(reference_of_covariances(np.stack(st["covs"]), self.alignment_method), -0.5)
+            out[i] = apply_alignment(st["W"], X[i:i + 1])[0]
+        return out
+
     def _align_input(self, X):
         if not self.aligns:
             return X
+        if self.aligns_online:
+            return self._align_online(X)
         W = getattr(self, "alignment_target_", None)
         if W is None:
             raise NeurospellError(
@@ -238,7 +282,8 @@ class AlignmentMixin:
                 f"({self.alignment_method} alignment, trained on "
                 f"{self.provenance_.get('alignment', {}).get('n_recordings', 'several')} recordings); "
                 "align it on the recording to score first: decoder.align_to(epochs) "
-                "(`neurospell evaluate` does so).")
+                "(`neurospell evaluate` does so), or on a stream as it comes: decoder.align_online() "
+                "(a live session does so).")
         return apply_alignment(W, X)
 
     def _alignment_state(self) -> dict:

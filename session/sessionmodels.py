@@ -8,11 +8,13 @@ from pathlib import Path
 from neurospell.config import Config
 from neurospell.fileio import file_sha256
 from neurospell.lm_fusion.ngram import default_ngram_path
+from neurospell.logs import logger
 
 from .drivers import StreamDriver
 from .engine import SpellerEngine, model_alpha
+from .modelswitch import SwitchingDecoder
 
-__all__ = ["lm_identity", "make_engine", "make_driver"]
+__all__ = ["lm_identity", "make_engine", "make_driver", "align_stream"]
 
 
 def lm_identity(name: str, lm=None, config=None) -> dict:
@@ -76,5 +78,19 @@ def make_driver(engines, decoder, config: Config, sfreq, ch_names, ch_types=None
     cfg = config.preprocessing
     kw.setdefault("buffer_seconds", max(10.0, 2 * (cfg.tmax - cfg.tmin) + 1.0))
     kw["one_epoch"] = True
+    align_stream(decoder)
     return StreamDriver(engines, decoder, cfg, sfreq, ch_names, ch_types, **kw)
+
+
+def align_stream(decoder) -> None:
+    """A model that aligns each recording on its own epochs (a cross-subject model such as
+    ``generic``) and has no reference yet aligns on the stream as its epochs come
+    (:meth:`~neurospell.decoder.alignment.AlignmentMixin.align_online`: no label used; the
+    session's runs are one recording, so the reference carries on from one run to the next).
+    With online adaptation, the session's starting model is the one that may align."""
+    model = decoder.base if isinstance(decoder, SwitchingDecoder) else decoder
+    if (getattr(model, "aligns", False) and getattr(model, "alignment_target_", None) is None
+            and not model.aligns_online):
+        model.align_online()
+        logger.info("%s aligns on the session's own unlabelled epochs as they come (no labels used).", model.name)
 

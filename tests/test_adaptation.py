@@ -156,3 +156,28 @@ def test_live_session_adapts_between_selections_and_replays_exactly(tmp_path):
     (tmp_path / "sess" / applied[0]["model"]).write_bytes(b"not a model")
     with pytest.raises(Exception, match="SHA-256 differs"):
         replay_session(tmp_path / "sess")
+
+
+def test_zero_calibration_with_the_generic_model_aligns_online_and_replays(gtec_files, tmp_path):
+    """`spell --model generic --no-calibration`: the shipped cross-subject model spells at once for
+    a participant (real epochs of S1), aligned on the session's own unlabelled epochs as they come;
+    the folder replays every decision."""
+    import subprocess
+
+    from neurospell.decoder.generic import generic_model_path
+
+    out = tmp_path / "sess"
+    run = subprocess.run([sys.executable, "-m", "neurospell", "spell", "--headless", "--source", "simulated",
+                          "--participant-data", str(gtec_files[0]), "--copy", "SEE", "--model", "generic",
+                          "--no-calibration", "--max-selections", "3", "--out", str(out)],
+                         capture_output=True, text=True, timeout=400)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "calibration" not in [p["task"] for p in SessionFolder.open(out).runs()]
+    start = load_decoder(out / "derivatives" / "neurospell" / "model.pkl")
+    shipped = load_decoder(generic_model_path())
+    assert start.aligns and start.alignment_target_ is None and not start.aligns_online
+    assert start.provenance_["training"] == shipped.provenance_["training"]
+    decisions = [r for r in SessionFolder.open(out).read_log() if r["type"] == "decision"]
+    assert decisions
+    rep = replay_session(out)
+    assert rep.reproduced, "\n".join(rep.lines())

@@ -172,3 +172,48 @@ def test_fast_ledoit_wolf_is_scikit_learns(gtec_files):
     for x in X:
         ref = ledoit_wolf(x.T)[0]
         np.testing.assert_allclose(ledoit_wolf_epoch(x), ref, rtol=1e-10, atol=1e-12 * np.abs(ref).max())
+
+
+def test_online_alignment_is_causal_ordered_and_not_saved(gtec_files, tmp_path):
+    """A live session (and its replay) aligns a cross-subject model on the stream as it comes:
+    each epoch on the unlabelled epochs scored so far, itself included; same order, same scores."""
+    from neurospell.decoder.alignment import ONLINE_REFRESH, reference
+    from neurospell.session.sessionmodels import align_stream
+
+    train = load_epochs(gtec_files[:2])
+    dec = make_decoder("lda").fit(train.subset(np.isin(train.trials, [0, 5])))
+    dec.save(tmp_path / "m.pt")
+    test = load_epochs([gtec_files[2]]).subset(list(range(5 * ONLINE_REFRESH)))
+    live = load_decoder(tmp_path / "m.pt")
+    align_stream(live)  # what make_driver does for a live session and for its replay
+    assert live.aligns_online
+    one_by_one = np.concatenate([live.decision_function(test.subset([i])) for i in range(len(test))])
+    replay = load_decoder(tmp_path / "m.pt")  # a replay scores the same epochs one by one too
+    replay.align_online()
+    np.testing.assert_array_equal(
+        np.concatenate([replay.decision_function(test.subset([i])) for i in range(len(test))]), one_by_one)
+    # in one batch: the same alignment (only the classifier's BLAS rounding differs)
+    batch = load_decoder(tmp_path / "m.pt")
+    batch.align_online()
+    np.testing.assert_allclose(batch.decision_function(test), one_by_one, rtol=1e-12, atol=1e-12)
+    # causal: the first 30 scores do not depend on what comes after them
+    head = load_decoder(tmp_path / "m.pt")
+    head.align_online()
+    np.testing.assert_array_equal(
+        np.concatenate([head.decision_function(test.subset([i])) for i in range(30)]), one_by_one[:30])
+    # at a refresh the reference is the offline one of every epoch so far: the last epoch scores as
+    # `align_to` on all of them would score it
+    offline = load_decoder(tmp_path / "m.pt").align_to(test)
+    np.testing.assert_allclose(reference(test.data, offline.alignment_method),
+                               np.linalg.inv(offline.alignment_target_ @ offline.alignment_target_),
+                               rtol=1e-8)
+    assert abs(offline.decision_function(test.subset([len(test) - 1]))[0] - one_by_one[-1]) < 1e-6 * max(
+        1.0, abs(one_by_one[-1]))
+    # the stream's state is not saved with the model (the next session is another recording)
+    live.save(tmp_path / "after.pt")
+    again = load_decoder(tmp_path / "after.pt")
+    assert not again.aligns_online and again.alignment_target_ is None
+    # a single-recording model never aligns online
+    single = make_decoder("lda").fit(load_epochs([gtec_files[0]]))
+    align_stream(single)
+    assert not single.aligns_online

@@ -160,8 +160,22 @@ def expand_recordings(paths) -> list[str]:
     return expand(paths, on_note=lambda line: print(line, file=sys.stderr, flush=True))
 
 
+#: The name of the cross-subject model shipped with the package (``decoder/generic/``).
+GENERIC_MODEL = "generic"
+
+
 def model_file(text):
-    """An argparse ``type=``: a model file written by ``neurospell train`` (a pickle)."""
+    """An argparse ``type=``: a model file written by ``neurospell train`` (a pickle), or
+    ``generic``: the cross-subject model shipped with the package (unless a file of that name
+    is in the working folder)."""
+    if text == GENERIC_MODEL and not Path(text).exists():
+        from neurospell.check import NeurospellError
+        from neurospell.decoder.generic import generic_model_path
+
+        try:
+            return str(generic_model_path())
+        except NeurospellError as err:
+            raise _type_error(str(err)) from None
     path = Path(input_file("model file")(text))
     with open(path, "rb") as fid:
         head = fid.read(2)

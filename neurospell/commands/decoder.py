@@ -44,7 +44,7 @@ def register(subparsers) -> None:
         description="Score held-out recordings with a saved decoder: ROC AUC and the character "
         "accuracy of a simulated 6x6 row/column speller after 1..N repetitions (tables; a PNG with --plot).",
     )
-    e.add_argument("model", metavar="MODEL", type=_model_arg,
+    e.add_argument("model", metavar="MODEL", type=_args.model_file,
                    help="a model written by `neurospell train`, or `generic` (the cross-subject model shipped "
                    "with the package)")
     e.add_argument("recordings", nargs="+", metavar="RECORDING", type=_args.recording_file, help="held-out labelled recordings or session folders (their calibration and copy-spelling runs)")
@@ -55,24 +55,6 @@ def register(subparsers) -> None:
     e.add_argument("--n-selections", type=_args.number(int, min=1), default=500, help="simulated selections")
     e.add_argument("--seed", type=_args.number(int, min=0), default=0)
     e.set_defaults(func=_evaluate, check=_args.check_evaluate)
-
-
-def _model_arg(text):
-    """``generic`` (the shipped cross-subject model) or a model file."""
-    if text == "generic":
-        import argparse
-
-        from neurospell.check import NeurospellError
-        from neurospell.decoder.generic import generic_model_path
-
-        try:
-            return str(generic_model_path())
-        except NeurospellError as err:
-            raise argparse.ArgumentTypeError(str(err)) from None
-    return _args.model_file(text)
-
-
-_model_arg.__name__ = "model file"
 
 
 def _train(args, config) -> int:

@@ -52,7 +52,8 @@ def register(subparsers) -> None:
     p.add_argument("--calibrate", metavar="TEXT", default=None,
                    help=f"calibration text (default {DEFAULT_CALIBRATION!r} unless --model is given)")
     p.add_argument("--model", metavar="MODEL", default=None, type=_args.model_file,
-                   help="a trained decoder (`neurospell train --out MODEL`): no calibration")
+                   help="a trained decoder (`neurospell train --out MODEL`), or `generic`: the cross-subject model "
+                        "shipped with the package (aligned on the session's own epochs as they come); no calibration")
     p.add_argument("--no-calibration", action="store_true",
                    help="start spelling at once with --model (or the --profile's last model); no calibration. "
                         "Turns online adaptation on unless --no-adapt")
