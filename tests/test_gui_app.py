@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.engine_snapshot import engine_snapshot
 from helpers.gui_config import FAST
 from helpers.system_deps import require_xvfb
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -287,18 +288,7 @@ def test_keyboard_only_workflow_with_the_simulated_participant(qtbot, fast_confi
     assert win.connection is None and win.session is None
 
 
-def _engine_snapshot(text: str):
-    """A real engine snapshot (n-gram LM: real completions and candidates)."""
-    from neurospell.decoder import ScoreModel
-    from neurospell.lm_fusion import make_model
-    from neurospell.session.engine import SpellerEngine
 
-    rng = np.random.default_rng(0)
-    s = np.r_[rng.normal(1, 1, 400), rng.normal(-1, 1, 400)]
-    sm = ScoreModel().fit(s, np.r_[np.ones(400, bool), np.zeros(400, bool)])
-    config = load_config()
-    eng = SpellerEngine.from_config(config.speller.layout(), sm, make_model("ngram", config.lm), config, text=text)
-    return eng.snapshot()
 
 
 def test_window_shows_snapshots(qtbot, tmp_path, restore_app_look, monkeypatch):
@@ -321,7 +311,7 @@ def test_window_shows_snapshots(qtbot, tmp_path, restore_app_look, monkeypatch):
     # Speech with no system package: the bundled voice (eSpeak NG from its wheel).
     assert win.speech is not None and win.speech.engine == "espeak-ng" and "No speech engine" not in win.status.text()
     # Snapshots: typed text, completions and candidates, cue, training report.
-    eng = _engine_snapshot("HELLO WO")
+    eng = engine_snapshot("HELLO WO")
     snap = LiveSnapshot("copy", "copy: selecting", engine=eng, target_text="HELLO WORLD", text=eng.text)
     win.show_snapshot(snap)
     assert win.text_panel.text == "HELLO WO" and "HELLO WORLD" in win.text_panel.target_label.text()
@@ -340,7 +330,7 @@ def test_window_shows_snapshots(qtbot, tmp_path, restore_app_look, monkeypatch):
     assert "held-out AUC 0.910" in summary and "ERP (Pz)" in summary and "1: 50%" in summary, summary
     _shot(win, tmp_path, "snapshot-report")
     # A word finished: spoken (when an engine exists) and announced.
-    win.show_snapshot(LiveSnapshot("copy", "ok", engine=_engine_snapshot("HELLO WORLD "), text="HELLO WORLD "))
+    win.show_snapshot(LiveSnapshot("copy", "ok", engine=engine_snapshot("HELLO WORLD "), text="HELLO WORLD "))
     assert win.announcements[-4:] == ["R", "L", "D", "space"]
     assert win.speech.spoken == ["WORLD"] and win.speech.wait_until_spoken(20.0)
     samples, rate = win.speech.last_audio  # synthesised on the speech thread, not the GUI's

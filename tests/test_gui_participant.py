@@ -14,9 +14,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pyqtgraph as pg
 import pytest
+from helpers.engine_snapshot import engine_snapshot
 from helpers.gui_config import FAST
 from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -39,18 +39,7 @@ SHOTS = Path("/tmp/gui_shots")
 K = QtCore.Qt.Key
 
 
-def _engine_snapshot(text: str):
-    """A real engine snapshot (n-gram LM: real completions and re-ranked candidates)."""
-    from neurospell.decoder import ScoreModel
-    from neurospell.lm_fusion import make_model
-    from neurospell.session.engine import SpellerEngine
 
-    rng = np.random.default_rng(0)
-    s = np.r_[rng.normal(1, 1, 400), rng.normal(-1, 1, 400)]
-    sm = ScoreModel().fit(s, np.r_[np.ones(400, bool), np.zeros(400, bool)])
-    config = load_config()
-    eng = SpellerEngine.from_config(config.speller.layout(), sm, make_model("ngram", config.lm), config, text=text)
-    return eng.snapshot()
 
 
 def _window(qtbot, config, tmp_path, connector=None, **kw) -> SpellerWindow:
@@ -119,7 +108,7 @@ def test_participant_view_shows_the_snapshots_and_nothing_moves_there(qtbot, tmp
     assert view.next_symbol == "P" and "Calibration" in view.target_label.text()
     assert view.state_label.text().startswith("Calibration") and view.hint_label.text() == "To pause: press Escape."
     # Copy spelling: the typed text large, the next letter of the phrase marked, the words to choose.
-    eng = _engine_snapshot("HELLO WO")
+    eng = engine_snapshot("HELLO WO")
     # (a re-ranked alternative of the word being typed, as the EEG + LM beam gives them)
     eng = dataclasses.replace(eng, candidates=CandidateList((Candidate("HELLO WO", -1.0), Candidate("HELLO WA", -2.0))))
     assert len(eng.completions)
@@ -138,7 +127,7 @@ def test_participant_view_shows_the_snapshots_and_nothing_moves_there(qtbot, tmp
     _shot(view, tmp_path, "participant-copy")
     _shot(win, tmp_path, "operator-copy")
     # A mistake: the next symbol is backspace.
-    eng2 = _engine_snapshot("HELLO WP")
+    eng2 = engine_snapshot("HELLO WP")
     win.show_snapshot(LiveSnapshot("copy", "copy", engine=eng2, target_text="HELLO WORLD", text=eng2.text))
     assert view.next_symbol == "<" and "this grid has no ⌫: Ctrl+Z undoes it" in view.target_label.text()
 
@@ -164,7 +153,7 @@ def test_participant_view_shows_the_snapshots_and_nothing_moves_there(qtbot, tmp
     assert len(flashed) == win.grid.speller_layout.n_groups
     QtWidgets.QApplication.processEvents()
     assert counter.painted() == {}, "the participant's view repainted besides the grid's flashes"
-    eng3 = _engine_snapshot("HELLO WOR")
+    eng3 = engine_snapshot("HELLO WOR")
     win.show_snapshot(LiveSnapshot("copy", "copy", engine=eng3, target_text="HELLO WORLD", text=eng3.text))
     qtbot.waitUntil(lambda: counter.counts[view.text_label] > 0, timeout=5000)
     assert view.next_symbol == "L" and again.text != eng3.text
@@ -175,7 +164,7 @@ def test_participant_view_shows_the_snapshots_and_nothing_moves_there(qtbot, tmp
     assert view.words == () and view.state_label.text() == "Finished."
     assert view.hint_label.text() == "F12: the operator's window."  # (one monitor: the way back)
     # The phrase done, the session free-spells: the target goes, the mode box says so.
-    eng4 = _engine_snapshot("HELLO WORLD ")
+    eng4 = engine_snapshot("HELLO WORLD ")
     win.show_snapshot(LiveSnapshot("free", "free", engine=eng4, text=eng4.text))
     assert win.mode_box.currentData() == "free" and win.mode_box.currentText() == "Free spelling"
     assert not view.target_label.isVisible() and view.next_symbol is None
@@ -326,15 +315,15 @@ def test_a_mistake_on_a_grid_with_backspace(qtbot, restore_app_look):
                                   (3, 7, 11)), 3, 4)
     view = ParticipantView(SpellerGrid(lay, flash_frames=2, gap_frames=2, refresh_rate=60.0))
     qtbot.addWidget(view)
-    eng = _engine_snapshot("BAD")
+    eng = engine_snapshot("BAD")
     view.show_snapshot(LiveSnapshot("copy", "copy", engine=eng, target_text="BEAD", text=eng.text))
     assert view.next_symbol == "<" and "⌫</b> (delete the mistake)" in view.target_label.text()
-    eng = _engine_snapshot("BE")
+    eng = engine_snapshot("BE")
     view.show_snapshot(LiveSnapshot("copy", "copy", engine=eng, target_text="BEAD", text=eng.text))
     assert view.next_symbol == "A" and view.text_label.text() == "BE▏"
-    view.show_snapshot(LiveSnapshot("copy", "copy", engine=_engine_snapshot("BEA"), target_text="BEAD ", text="BEA"))
+    view.show_snapshot(LiveSnapshot("copy", "copy", engine=engine_snapshot("BEA"), target_text="BEAD ", text="BEA"))
     assert view.next_symbol == "D"
-    eng = _engine_snapshot("BEAD")
+    eng = engine_snapshot("BEAD")
     view.show_snapshot(LiveSnapshot("copy", "copy", engine=eng, target_text="BEAD ", text=eng.text))
     assert view.next_symbol == " " and "next: <b" in view.target_label.text() and ">space</b>" in \
         view.target_label.text() and "␣" in view.target_label.text()
