@@ -32,7 +32,7 @@ from neurospell.types import EpochBatch
 from .engine import Completion, SelectionDecided, SpellerEngine
 from .feed import feed
 from .flashgroups import SymbolGroup
-from .wordcells import apply_shown, intended
+from .wordcells import intended
 
 __all__ = ["run_trials", "spell_symbol", "copy_spell", "copy_spell_words", "StreamDriver", "PhraseRun", "GapIndexer"]
 
@@ -377,7 +377,7 @@ class StreamDriver:
             _, sym, text = self._selects.pop(0)
             e = self.engines[0]
             direct = (sym in e.layout.symbols or sym == BACKSPACE) and (
-                text is None or apply_shown(e.text, sym, e.layout, e.word_cells) == text)
+                text is None or e.text_after(sym) == text)
             now = self.select(sym if direct else Completion(sym))
             if text is not None and now != text and self.select_mismatch is None:
                 self.select_mismatch = (f"after the direct selection {sym!r} the live text was {text!r}, the "

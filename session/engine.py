@@ -549,12 +549,15 @@ class SpellerEngine:
                 return ()  # an empty cell: nothing to type
             symbol = Completion(self._words.word(symbol))
         if isinstance(symbol, Completion):
-            self._text = apply_word(previous, symbol.word)
+            self._text = (self._words.apply_completion(previous, symbol.word) if self._words
+                          else apply_word(previous, symbol.word))
             if self._beam is not None:
                 self._beam.reset(self._text)
         elif isinstance(symbol, str) and (symbol in self.layout.symbols or symbol == BACKSPACE):
-            self._text = apply_symbol(previous, symbol)
-            if self._beam is not None:
+            self._text = self._words.apply(previous, symbol) if self._words else apply_symbol(previous, symbol)
+            if self._beam is not None and self._words is not None and self._words.undid:
+                self._beam.reset(self._text)  # a word taken back: the candidates restart from the text
+            elif self._beam is not None:
                 one_hot = np.full(len(self._beam.alphabet), -1e3)
                 if symbol in self._beam.alphabet:
                     one_hot[self._beam.alphabet.index(symbol)] = 0.0
@@ -568,6 +571,10 @@ class SpellerEngine:
             )
         self._start_selection()
         return (TextChanged(self._text, previous), CandidatesChanged(self.candidates))
+
+    def text_after(self, symbol: str) -> str:
+        """The text that selecting the grid symbol (or backspace) ``symbol`` now would give."""
+        return self._words.after(self._text, symbol) if self._words is not None else apply_symbol(self._text, symbol)
 
     def completions(self) -> CandidateList:
         """The most probable words completing the word being typed (cached per text)."""

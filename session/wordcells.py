@@ -84,6 +84,11 @@ class WordCells:
         self.words: tuple[str, ...] = ()
         self.logp: tuple[float, ...] = ()
         self._text: str | None = None
+        #: ``(before, after)`` of the last word typed (a word cell or a completion) while it is
+        #: the last thing typed: a backspace then takes the whole word back, not its last letter.
+        self._undo: tuple[str, str] | None = None
+        #: Whether the last :meth:`apply` took a word back.
+        self.undid = False
 
     @classmethod
     def of(cls, layout: SpellerLayout) -> WordCells | None:
@@ -114,15 +119,33 @@ class WordCells:
             return None
         return self.shown[self.tokens.index(symbol)]
 
-    def apply(self, text: str, symbol: str) -> str:
-        """The text after selecting ``symbol`` (a word cell, backspace or a character)."""
+    def after(self, text: str, symbol: str) -> str:
+        """The text that selecting ``symbol`` would give (nothing changes): a word cell types its
+        word and a space; a backspace right after a word takes the whole word back (the text
+        before it), else it deletes one character."""
+        if symbol == BACKSPACE and self._undo is not None and self._undo[1] == text:
+            return self._undo[0]
         return apply_shown(text, symbol, self.layout, self.shown)
+
+    def apply(self, text: str, symbol: str) -> str:
+        """The text after selecting ``symbol`` (a word cell, backspace or a character; :meth:`after`)."""
+        new = self.after(text, symbol)
+        self.undid = symbol == BACKSPACE and self._undo is not None and self._undo[1] == text
+        self._undo = (text, new) if symbol in self.tokens and new != text else None
+        return new
+
+    def apply_completion(self, text: str, word: str) -> str:
+        """The text after choosing the completion ``word`` directly (a key, a click): as a cell."""
+        new = apply_word(text, word)
+        self.undid, self._undo = False, (text, new)
+        return new
 
     def update_beam(self, beam, evidence, decided) -> None:
         """Update a candidate beam over :attr:`chars` after the decision ``decided``
         (:class:`~neurospell.session.engine.SelectionDecided`): a character's evidence
-        extends the candidates; a word cell restarts them from the decided text."""
-        if self.word(decided.decision.symbol) is None:
+        extends the candidates; a word cell, or a backspace taking a word back, restarts them
+        from the decided text."""
+        if self.word(decided.decision.symbol) is None and not self.undid:
             beam.update(np.asarray(getattr(evidence, "logp", evidence), dtype=np.float64)[self.char_index])
         else:
             beam.reset(decided.text)

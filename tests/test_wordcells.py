@@ -123,8 +123,27 @@ def test_engine_word_cells_and_select(ngram, score_model):
     events = e.select(TOKENS[0])  # a click on the first word cell
     assert e.text == f"HOW {w} " and events[0].text == e.text
     assert all(not any(t in c.text for t in WORD_CELL_SYMBOLS) for c in e.candidates)
-    assert e.select("<") and e.text == f"HOW {w}"  # backspace deletes the space
+    # backspace right after a word takes the whole word back (one selection undoes one)
+    assert e.text_after("<") == "HOW AR"
+    assert e.select("<") and e.text == "HOW AR"
+    assert e.candidates[0].text == "HOW AR"  # the candidates restart from the text taken back
+    assert e.select("<") and e.text == "HOW A"  # then letter by letter, as ever
     assert e.select(Completion("ARE")) and e.text == "HOW ARE "
+    assert e.select("X") and e.select("<") and e.text == "HOW ARE "  # after a letter: the letter only
+    assert e.select("<") and e.text == "HOW ARE"
+
+
+def test_a_decided_backspace_takes_a_decided_word_back(ngram, score_model):
+    """A word cell chosen by mistake costs one backspace, whether both are decided by flashes."""
+    from neurospell.session.drivers import spell_symbol
+
+    e = SpellerEngine(LAYOUT, score_model, ngram, seed=0, text="I WANT TO ")
+    word = e.word_cells[1]
+    who = _sampler()
+    assert spell_symbol(e, TOKENS[1], who).text == f"I WANT TO {word} "
+    dec = spell_symbol(e, "<", who)
+    assert dec.decision.symbol == "<" and dec.text == "I WANT TO " == e.text
+    assert e.candidates[0].text == e.text
 
 
 def test_engine_empty_word_cell_types_nothing(score_model):
