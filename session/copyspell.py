@@ -28,7 +28,7 @@ from .drivers import copy_spell, copy_spell_words
 from .engine import SpellerEngine
 from .evaluation import auc, load_epochs, split_by_trials
 from .simulator.scores import ScoreSampler
-from .spelling import levenshtein
+from .spelling import levenshtein, text_chars_typed
 from .stats import SpellingFigures, SpellingStats
 from .train import decoder_params
 
@@ -254,8 +254,8 @@ def simulate_copy_spelling(paths: Sequence, decoder: str, phrases: Sequence[str]
                 res.edits += levenshtein(typed, ph)
                 res.texts.append(engine.text)
                 res.text_chars += len(ph)
-                res.typed_chars += max(0, len(ph) - levenshtein(typed, ph))
-                res.phrases.append((len(ph), max(0, len(ph) - levenshtein(typed, ph)), fl,
+                res.typed_chars += text_chars_typed(engine.text, ph)
+                res.phrases.append((len(ph), text_chars_typed(engine.text, ph), fl,
                                     fl * config.speller.soa + len(decs) * config.speller.inter_trial, len(decs)))
             rows.append(res)
             pooled[cname].add(res)

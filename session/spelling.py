@@ -61,6 +61,14 @@ def levenshtein(a: str, b: str) -> int:
     return prev[-1]
 
 
+def text_chars_typed(typed: str, phrase: str) -> int:
+    """Characters of ``phrase`` that ``typed`` delivers: its length minus the edit distance (a
+    word cell's final space after the phrase does not count against it). Effective characters
+    per minute are these per minute of spelling."""
+    typed = phrase if typed == phrase + " " else typed
+    return max(0, len(phrase) - levenshtein(typed, phrase))
+
+
 @dataclass(frozen=True)
 class SpellingResult(SpellingFigures):
     """Decoded text and its figures, for one condition (with or without the LM).

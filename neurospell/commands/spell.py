@@ -460,6 +460,8 @@ def _print_summary(result, n_symbols: int, folder) -> None:
     acc = s["accuracy"]
     print(f"selections      {s['n_selections']}" + ("" if acc is None else f", accuracy {acc:.0%}"))
     print(f"chars/min       {_figure(s['chars_per_min'], '.2f')}")
+    if s.get("effective_chars_per_min") is not None:  # a word cell types several characters at once
+        print(f"text chars/min  {s['effective_chars_per_min']:.2f} (characters of the copy phrase typed per minute)")
     print(f"ITR             {_figure(s['itr_bits_per_min'], '.1f')} bits/min" + (" (needs --copy)" if acc is None else ""))
     print(f"flashes/char    {_figure(s['flashes_per_char'], '.1f')}")
     if s["decision_latency_ms_median"] is not None:

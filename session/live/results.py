@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..engine import EngineSnapshot
+from ..spelling import text_chars_typed
 from ..stats import SpellingFigures, SpellingStats
 
 __all__ = ["DecisionRecord", "LiveSnapshot", "LiveResult"]
@@ -169,6 +170,15 @@ class LiveResult(SpellingFigures):
     def n_selections(self) -> int:
         return len(self.decisions)
 
+    @property
+    def effective_chars_per_minute(self) -> float | None:
+        """Characters of the copy phrase typed per minute of the session (a word cell counts its
+        characters; :func:`~neurospell.session.spelling.text_chars_typed`); ``None`` without a
+        copy phrase or time."""
+        if not self.target_text or not self.duration:
+            return None
+        return 60.0 * text_chars_typed(self.text, self.target_text) / self.duration
+
 
 
 
@@ -185,6 +195,7 @@ class LiveResult(SpellingFigures):
             "text": self.text, "target_text": self.target_text, "stop_reason": self.stop_reason,
             "n_selections": self.n_selections, "accuracy": self.accuracy,
             "chars_per_min": self.chars_per_minute, "itr_bits_per_min": self.itr,
+            "effective_chars_per_min": self.effective_chars_per_minute,
             "flashes_per_char": self.flashes_per_char, "duration_s": self.duration,
             "n_flashes": self.n_flashes, "n_scored": self.n_scored, "n_discarded": self.n_discarded,
             "n_gaps": len(self.gaps), "n_pauses": len(self.pauses),
