@@ -46,13 +46,14 @@ def test_calibration_error_warning_above_the_limit_only():
 
 
 def test_window_shows_a_near_chance_calibration(qtbot, tmp_path, restore_app_look):
-    from test_gui_app import _engine_snapshot, _window
+    from helpers.engine_snapshot import engine_snapshot
+    from test_gui_app import _window
 
     from neurospell.config import load_config
     from neurospell.session.live import LiveSnapshot
 
     win = _window(qtbot, load_config(), tmp_path)
-    eng = _engine_snapshot("HE")
+    eng = engine_snapshot("HE")
     warning = calibration_warning(0.55, N_T, N_NT)
     report = {"heldout_auc": 0.55, "n_epochs": 780, "auc_warning": warning}
     win.show_snapshot(LiveSnapshot("copy", "copy: selecting", engine=eng, training_report=report, text=eng.text))
