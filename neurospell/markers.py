@@ -236,6 +236,44 @@ def intended_symbol(phrase: str, typed: str, symbols=None) -> str | None:
     return BACKSPACE
 
 
+def apply_word(text: str, word: str) -> str:
+    """The text after choosing ``word`` (a word cell, a completion): it replaces the word being
+    typed, plus a space."""
+    cut = text.rfind(" ") + 1
+    return text[:cut] + word + " "
+
+
+def phrase_done(phrase: str, typed: str) -> bool:
+    """Whether copy spelling of ``phrase`` is complete (a word cell may leave a final space)."""
+    return typed == phrase or typed == phrase + " "
+
+
+def intended_with_words(phrase: str, typed: str, symbols, words=()) -> str | None:
+    """The symbol a person copying ``phrase`` selects next on a grid of ``symbols`` whose word
+    cells (:data:`~neurospell.types.WORD_CELL_SYMBOLS`, in grid order) show ``words``.
+
+    ``None`` when the phrase is typed (:func:`phrase_done`); backspace when the typed text is
+    off the phrase; the cell that offers the word being typed when one does (its word and a
+    space keep the text on the phrase); else the phrase's next symbol
+    (:func:`intended_symbol`). The one rule of the live session, the simulated participant
+    and the labels of a recorded copy-spelling run.
+    """
+    from .types import WORD_CELL_SYMBOLS
+
+    if phrase_done(phrase, typed):
+        return None
+    want = intended_symbol(phrase, typed, symbols)
+    if want == BACKSPACE or want is None:
+        return want
+    tokens = [s for s in symbols if s in WORD_CELL_SYMBOLS]
+    for tok, w in zip(tokens, words, strict=False):
+        if w:
+            new = apply_word(typed, w)
+            if new == phrase[:len(new)] or new == phrase + " ":
+                return tok
+    return want
+
+
 # -- phrases, symbols and whole labels (one parser/formatter for every path) ---------------
 #: Kinds of phrase a speller session contains.
 PHRASE_KINDS = ("calibration", "test")

@@ -2,8 +2,9 @@
 
 A copy-spelling run records its flashes unlabelled (``flash/<code>``: the speller does not
 know the target), but the person copying a phrase wants a known symbol at each selection:
-the phrase's next symbol given the text typed when the selection started
-(:func:`neurospell.markers.intended_symbol`, backspace after a mistake). Each flash of the
+the phrase's next symbol given the text typed when the selection started, or the word cell
+offering the word being typed (:func:`neurospell.markers.intended_with_words`, the words from
+the run's ``words:`` markers; backspace after a mistake). Each flash of the
 selection is then a target when its group lights that symbol up. The typed text comes
 from the run's own markers: ``text:T`` (the whole text, sent before each selection) and
 ``select:S`` (each decision), as the simulated participant follows them.
@@ -20,12 +21,13 @@ from neurospell.logs import logger
 from neurospell.markers import (
     apply_selection,
     flash_to_annotation,
-    intended_symbol,
+    intended_with_words,
     parse_flash,
     parse_phrase,
     parse_select,
     parse_text,
     parse_trial,
+    parse_words,
 )
 
 __all__ = ["label_copy_flashes", "copy_phrases"]
@@ -62,7 +64,7 @@ def label_copy_flashes(raw, layout) -> int:
     desc = [str(d) for d in ann.description]
     if not copy_phrases(desc):
         return 0
-    phrase, typed, want = None, "", None
+    phrase, typed, want, words = None, "", None, ()
     n = 0
     skipped: dict[str, int] = {}
     for i in np.argsort(ann.onset, kind="stable"):
@@ -70,7 +72,11 @@ def label_copy_flashes(raw, layout) -> int:
         ph = parse_phrase(d)
         if ph is not None:  # a new phrase: copy spelling when it has a text, else free spelling
             phrase = ph.text if ph.kind == "test" and ph.text else None
-            typed, want = "", None
+            typed, want, words = "", None, ()
+            continue
+        shown = parse_words(d)
+        if shown is not None:  # what the word cells show from now on
+            words = shown
             continue
         if phrase is None:
             continue
@@ -83,7 +89,7 @@ def label_copy_flashes(raw, layout) -> int:
             typed = apply_selection(typed, sym)
             continue
         if parse_trial(d) is not None:
-            want = intended_symbol(phrase, typed, layout.symbols)
+            want = intended_with_words(phrase, typed, layout.symbols, words)
             continue
         info = parse_flash(d) if not d.strip().lstrip("-").isdigit() else None
         if info is None or info.target is not None or want is None:

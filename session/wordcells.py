@@ -33,7 +33,13 @@ import numpy as np
 
 from neurospell.check import NeurospellError
 from neurospell.lm_fusion import complete_words, lm_prior
-from neurospell.markers import BACKSPACE, apply_selection, intended_symbol
+from neurospell.markers import (
+    BACKSPACE,
+    apply_selection,
+    apply_word,
+    intended_with_words,
+    phrase_done,
+)
 from neurospell.types import WORD_CELL_SYMBOLS, CharDistribution, SpellerLayout
 
 __all__ = ["WordCells", "apply_word", "apply_shown", "word_prior", "intended", "phrase_done", "EMPTY_CELL_P"]
@@ -44,12 +50,6 @@ EMPTY_CELL_P = 1e-9
 _LETTER_FLOOR = 1e-6
 
 
-def apply_word(text: str, word: str) -> str:
-    """The text after choosing ``word``: it replaces the word being typed, plus a space."""
-    cut = text.rfind(" ") + 1
-    return text[:cut] + word + " "
-
-
 def apply_shown(text: str, symbol: str, layout: SpellerLayout, shown: Sequence[str]) -> str:
     """The text after selecting ``symbol`` on ``layout`` whose word cells show ``shown``."""
     if symbol not in WORD_CELL_SYMBOLS or symbol not in layout.symbols:
@@ -57,11 +57,6 @@ def apply_shown(text: str, symbol: str, layout: SpellerLayout, shown: Sequence[s
     i = [s for s in layout.symbols if s in WORD_CELL_SYMBOLS].index(symbol)
     word = shown[i] if i < len(shown) else ""
     return apply_word(text, word) if word else text
-
-
-def phrase_done(phrase: str, typed: str) -> bool:
-    """Whether copy spelling of ``phrase`` is complete (a word cell may leave a final space)."""
-    return typed == phrase or typed == phrase + " "
 
 
 class WordCells:
@@ -198,21 +193,6 @@ def word_prior(lm, text: str, alphabet: Sequence[str], tokens: Sequence[str], wo
 
 
 def intended(phrase: str, typed: str, layout: SpellerLayout, words: Sequence[str]) -> str | None:
-    """The symbol a person copying ``phrase`` selects next on a grid with word cells.
-
-    ``None`` when the phrase is typed (:func:`phrase_done`); backspace when the typed text is
-    off the phrase; the cell that offers the word being typed when one does (its word and a
-    space keep the text on the phrase); else the phrase's next symbol.
-    """
-    if phrase_done(phrase, typed):
-        return None
-    want = intended_symbol(phrase, typed)
-    if want == BACKSPACE or want is None:
-        return want
-    tokens = [s for s in layout.symbols if s in WORD_CELL_SYMBOLS]
-    for tok, w in zip(tokens, words, strict=False):
-        if w:
-            new = apply_word(typed, w)
-            if new == phrase[:len(new)] or new == phrase + " ":
-                return tok
-    return want
+    """The symbol a person copying ``phrase`` selects next on ``layout`` whose word cells show
+    ``words`` (:func:`neurospell.markers.intended_with_words`, the rule's one home)."""
+    return intended_with_words(phrase, typed, layout.symbols, words)

@@ -65,7 +65,17 @@ def test_session_folder_trains_the_model_of_its_raw_logs(session, tmp_path):
     np.testing.assert_allclose(a.data, b.data, rtol=0, atol=1e-6 * np.abs(b.data).max())
     # the copy-spelling run brings labelled characters of its own (its targets are known)
     n_cal = len(load_epochs(files[:1], pre))
-    assert a.targets[n_cal:].any() and len(set(a.trials[n_cal:])) == 2
+    # (at least 2 selections: the live word grid has a backspace, so a mistake costs two more)
+    assert a.targets[n_cal:].any() and len(set(a.trials[n_cal:])) >= 2
+    # each copy selection's targets are the groups of the symbol the live session logged as intended
+    layout = folder.read_config().speller.layout()
+    log = [r for r in folder.read_log() if r["type"] == "decision" and r.get("task") == "spelling"]
+    copy_trials = list(dict.fromkeys(a.trials[n_cal:].tolist()))
+    assert len(copy_trials) == len(log)
+    for trial, rec in zip(copy_trials, log, strict=True):
+        sel = a.trials == trial
+        want = {g + 1 for g in layout.groups_containing(rec["intended"])}
+        assert set(a.codes[sel & a.targets].tolist()) == want, (rec, trial)
     m1, m2 = tmp_path / "folder.pkl", tmp_path / "logs.pkl"
     r1 = _cli("--config", cfg, "train", folder.root, "--decoder", DECODER, "--out", m1)
     assert r1.returncode == 0, r1.stderr
@@ -76,6 +86,9 @@ def test_session_folder_trains_the_model_of_its_raw_logs(session, tmp_path):
     assert len(line) == 2 and line == [ln for ln in r2.stdout.splitlines()
                                        if ln.startswith(("Training", "Held-out AUC"))]
     d1, d2 = load_decoder(m1), load_decoder(m2)
+    assert d1.aligns == d2.aligns  # (two runs: two recordings, each aligned on its own epochs)
+    if d1.aligns:
+        d1.align_to(a), d2.align_to(a)
     s1, s2 = d1.decision_function(a), d2.decision_function(a)
     np.testing.assert_allclose(s1, s2, rtol=0, atol=1e-5 * np.abs(s2).max())
     assert d1.heldout_auc_ == d2.heldout_auc_
