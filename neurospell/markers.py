@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from .check import NeurospellError
+from .types import WORD_CELL_SYMBOLS
 
 TARGET_OFFSET = 100
 TRIAL_START = 200
@@ -258,8 +259,6 @@ def intended_with_words(phrase: str, typed: str, symbols, words=()) -> str | Non
     (:func:`intended_symbol`). The one rule of the live session, the simulated participant
     and the labels of a recorded copy-spelling run.
     """
-    from .types import WORD_CELL_SYMBOLS
-
     if phrase_done(phrase, typed):
         return None
     want = intended_symbol(phrase, typed, symbols)
