@@ -244,6 +244,17 @@ def apply_word(text: str, word: str) -> str:
     return text[:cut] + word + " "
 
 
+def copy_selection_limit(phrase: str) -> int:
+    """The most selections a copy-spelling run of ``phrase`` makes when no other stop rule is
+    set: ``2 * len(phrase) + 10``, room to correct every symbol once, plus ten.
+
+    A participant whose decoder rarely finds backspace would otherwise type on forever (a
+    headless run never ends). The one rule for the live session and the simulated participant;
+    ``[speller] max_selections`` replaces it when set.
+    """
+    return 2 * len(phrase) + 10
+
+
 def phrase_done(phrase: str, typed: str) -> bool:
     """Whether copy spelling of ``phrase`` is complete (a word cell may leave a final space)."""
     return typed == phrase or typed == phrase + " "

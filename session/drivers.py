@@ -25,7 +25,7 @@ import numpy as np
 
 from neurospell.acquisition.gaps import GapIndexer  # (the gap rule's home; imported from here too)
 from neurospell.check import NeurospellError, validate_type
-from neurospell.markers import BACKSPACE, parse_flash, parse_phrase
+from neurospell.markers import BACKSPACE, copy_selection_limit, parse_flash, parse_phrase
 from neurospell.preprocessing import OnlineEpocher
 from neurospell.types import EpochBatch
 
@@ -157,7 +157,7 @@ def copy_spell_words(engine, phrase: str, participant, *, max_selections: int | 
 
     The person selects a word cell when it offers the word they want, the next letter
     otherwise, and backspace after a mistake, until the text is the phrase (a final space
-    left by a word cell counts as done) or ``max_selections`` (default ``2 * len(phrase) + 10``).
+    left by a word cell counts as done) or ``max_selections`` (default :func:`~neurospell.markers.copy_selection_limit`).
 
     Parameters
     ----------
@@ -175,7 +175,7 @@ def copy_spell_words(engine, phrase: str, participant, *, max_selections: int | 
     bad = sorted({c for c in phrase if c not in engine.layout.symbols})
     if bad:
         raise NeurospellError(f"copy_spell_words: symbols {bad} of {phrase!r} are not on the grid.")
-    limit = 2 * len(phrase) + 10 if max_selections is None else int(max_selections)
+    limit = copy_selection_limit(phrase) if max_selections is None else int(max_selections)
     out = []
     while len(out) < limit:
         want = intended(phrase, engine.text, engine.layout, engine.word_cells)

@@ -15,6 +15,7 @@ from neurospell.acquisition import LslMarkerOutlet, LslSource
 from neurospell.cli import main
 from neurospell.config import Config
 from neurospell.lsl import get_pylsl
+from neurospell.markers import copy_selection_limit
 from neurospell.session.headless import HeadlessDisplay
 from neurospell.session.live import (
     LiveSession,
@@ -151,6 +152,27 @@ def test_no_p300_stays_near_chance_and_stops(loop_factory):
     assert res.stop_reason.startswith(("max_consecutive_errors", "max_selections")), res.stop_reason
     assert res.accuracy <= 0.5, res.decisions
     assert res.n_selections <= 4
+
+
+def test_copy_without_stop_rules_ends_at_the_copy_limit(loop_factory):
+    """No P300 and no stop rule set: copy spelling does not type on forever, it ends after
+    ``copy_selection_limit`` selections and says why (a headless run once never ended)."""
+    phrase = "QXZ"
+    cfg = _config(soa=0.05, calibration_repetitions=2, max_repetitions=1, max_minutes=0.0,
+                  symbols="ABCDEFGHIJKLMNOPQRSTUVWXYZ <.?", n_rows=5)  # (backspace: corrections)
+    assert cfg.speller.max_selections == 0 and cfg.speller.max_consecutive_errors == 0
+    lp = loop_factory(phrase, "--amplitude", 0)
+    display = HeadlessDisplay.from_config(cfg.speller)
+    s = LiveSession(cfg, lp.source, display, marker_outlet=lp.outlet, calibration_text="AB",
+                    copy_text=phrase, seed=2)
+    s.start()
+    s.submit(Start())
+    _wait(lambda: s.snapshot().phase in ("stopped", "error"), s, timeout=240.0, what="the copy limit")
+    res = s.join(10.0)
+    display.close()
+    limit = copy_selection_limit(phrase)
+    assert res.n_selections == limit, (res.stop_reason, res.decisions)
+    assert res.stop_reason.startswith(f"copy phrase {phrase!r} not typed after {limit} selections"), res.stop_reason
 
 
 def test_participant_killed_and_restarted_mid_phrase(loop_factory, tmp_path):

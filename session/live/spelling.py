@@ -23,6 +23,7 @@ from neurospell.logs import logger
 from neurospell.lsl import local_clock
 from neurospell.markers import (
     BACKSPACE,
+    copy_selection_limit,
     format_select,
     format_text,
     format_words,
@@ -78,6 +79,7 @@ class SpellingRun:
         self.driver = make_driver(self.engine, s.decoder, s.config, src.sfreq, src.ch_names, src.ch_types,
                                   on_events=self._on_events, on_score=self._on_score)
         self.direct: list = []
+        self.n_before = len(s._decisions)  # (the session's decisions before this run)
 
     # -- the stream (worker thread) ---------------------------------------------------------------
     def _on_score(self, onset: float, group: int, score: float, trial: int) -> None:
@@ -234,6 +236,11 @@ class SpellingRun:
             return True
         if mode == "copy" and sp.max_consecutive_errors and consecutive_errors >= sp.max_consecutive_errors:
             s._end(f"max_consecutive_errors ({sp.max_consecutive_errors}) reached")
+            return True
+        if mode == "copy" and text is not None and not sp.max_selections \
+                and n - self.n_before >= copy_selection_limit(text) and not phrase_done(text, rec.text):
+            s._end(f"copy phrase {text!r} not typed after {n - self.n_before} selections (the copy limit, "
+                   f"2 x its length + 10; set [speller] max_selections or --max-selections to change it)")
             return True
         if mode == "copy" and text is not None:
             typed = rec.text
