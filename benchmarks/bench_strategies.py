@@ -69,6 +69,8 @@ def main(argv=None) -> int:
     ap.add_argument("--lm", default=None, help="language model (default: [lm] name; 'uniform': none)")
     ap.add_argument("--subjects", default="S1,S2,S3")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--eeg-must-agree", default="true",
+                    help="[speller] eeg_must_agree values to compare in the same run: true, false or 'true,false'")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     data = shared_data_dir()
@@ -78,16 +80,17 @@ def main(argv=None) -> int:
     cfg = Config()
     lm_name = args.lm or cfg.lm.name
     lm = None if lm_name == "uniform" else make_model(lm_name, cfg.lm)
-    recs = [data / "gtec_p300" / f"{s}.mat" for s in args.subjects.split(",")]
+    recs = [data / ("gtec_p300" if s.startswith("S") else "bnci003") / f"{s}.mat" for s in args.subjects.split(",")]
     phrases = list((PHRASES if args.phrase_set == "test" else VALIDATION)[: args.phrases])
     print(f"{len(phrases)} phrases, {sum(map(len, phrases))} characters; {args.decoder}; LM {lm_name}; "
           f"subjects {args.subjects}")
     out = []
-    head = (f"{'strategy':<13}{'LM':<10}{'accuracy':>9}{'95% CI':>15}{'flashes/char':>13}{'95% CI':>15}"
+    agree = [v.strip().lower() == "true" for v in args.eeg_must_agree.split(",")]
+    head = (f"{'strategy':<13}{'agree':<7}{'LM':<10}{'accuracy':>9}{'95% CI':>15}{'flashes/char':>13}{'95% CI':>15}"
             f"{'chars/min':>10}{'ITR b/min':>10}")
     lines = [head, "-" * len(head)]
-    for strategy in args.strategies.split(","):
-        over = {"flash_strategy": strategy}
+    for strategy, must_agree in [(st, a) for st in args.strategies.split(",") for a in agree]:
+        over = {"flash_strategy": strategy, "eeg_must_agree": must_agree}
         if strategy != "row-column" and args.min_flashes is not None:
             over["min_flashes"] = args.min_flashes
         config = dataclasses.replace(cfg, speller=dataclasses.replace(cfg.speller, **over))
@@ -99,7 +102,7 @@ def main(argv=None) -> int:
                 continue
             lo, hi = r.ci95
             fm, flo, fhi = _flash_ci(r.char_flashes)
-            lines.append(f"{strategy:<13}{r.lm:<10}{r.accuracy:>9.3f}{f'[{lo:.3f}, {hi:.3f}]':>15}{fm:>13.1f}"
+            lines.append(f"{strategy:<13}{str(must_agree):<7}{r.lm:<10}{r.accuracy:>9.3f}{f'[{lo:.3f}, {hi:.3f}]':>15}{fm:>13.1f}"
                          f"{f'[{flo:.1f}, {fhi:.1f}]':>15}{r.chars_per_minute:>10.2f}{r.itr:>10.1f}")
             out.append({"strategy": strategy, **over, **r.summary(), "flashes_ci95": [flo, fhi],
                         "goal_met": bool(r.accuracy >= 0.95 and fm <= 9.0)})

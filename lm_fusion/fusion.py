@@ -21,7 +21,7 @@ from neurospell.check import NeurospellError, check_range, validate_type
 from neurospell.markers import BACKSPACE
 from neurospell.types import CharDistribution
 
-__all__ = ["floor_prior", "fuse", "lm_prior", "should_stop", "choose_alpha", "BACKSPACE"]
+__all__ = ["floor_prior", "fuse", "lm_prior", "should_stop", "eeg_agrees", "choose_alpha", "BACKSPACE"]
 
 
 
@@ -150,6 +150,31 @@ def should_stop(posterior: CharDistribution, n_repetitions: float, *, threshold:
     if n_repetitions < min_repetitions or threshold >= 1.0:
         return False
     return float(np.max(posterior.logp)) >= math.log(threshold)
+
+
+def eeg_agrees(posterior: CharDistribution, loglik) -> bool:
+    """Whether the EEG evidence alone backs the posterior's choice: the fused maximum has the
+    largest EEG log-likelihood, larger than every other symbol's (a tie does not back it: flat
+    evidence backs nothing).
+
+    The rule behind ``[speller] eeg_must_agree``: a language model may make the EEG's choice
+    confident sooner, but never stop early on a symbol the EEG ranks below another. Without
+    it, a weak participant's flat evidence lets a confident prior decide on its own after
+    one repetition (BNCI s6: "WHICH" typed for "WATER" at p = 0.97).
+
+    Parameters
+    ----------
+    posterior : CharDistribution
+        The fused posterior.
+    loglik : array, shape (n_symbols,)
+        The EEG log-likelihood of each symbol (same order).
+    """
+    ll = np.asarray(loglik, dtype=np.float64)
+    i = int(np.argmax(posterior.logp))
+    if len(ll) < 2:
+        return True
+    others = float(np.max(np.delete(ll, i)))
+    return float(ll[i]) > others + 1e-9 * max(1.0, abs(others))
 
 
 def choose_alpha(logliks, priors, targets, *, grid=None, floor: float = 1e-3) -> tuple[float, np.ndarray]:

@@ -35,6 +35,7 @@ from neurospell.lm_fusion import (
     BACKSPACE,
     CandidateBeam,
     complete_words,
+    eeg_agrees,
     fuse,
     lm_prior,
     should_stop,
@@ -128,6 +129,10 @@ class SpellerEngine:
     stop_each_flash : bool
         Check the rule after every flash (default) rather than only after complete
         repetitions.
+    eeg_must_agree : bool
+        An early stop needs the EEG evidence alone to rank the chosen symbol first
+        (:func:`~neurospell.lm_fusion.eeg_agrees`; ``[speller] eeg_must_agree``): the prior
+        can hasten the EEG's choice, never make it alone. Forced decisions are unchanged.
     flash_groups : object with ``next_repetition() -> tuple of groups`` | None
         The flash-group strategy (:mod:`neurospell.session.flashgroups`; default
         :class:`RowColumnFlashes` seeded with ``seed``). A group is a layout group index or a
@@ -154,7 +159,8 @@ class SpellerEngine:
                  min_repetitions: int = 1, max_repetitions: int = 10, beam_width: int = 8,
                  backspace_p: float = 0.05, n_completions: int = 5, stop_each_flash: bool = True,
                  flash_groups=None, seed=None, text: str = "",
-                 min_flashes: int | None = None, max_flashes: int | None = None):
+                 min_flashes: int | None = None, max_flashes: int | None = None,
+                 eeg_must_agree: bool = False):
         validate_type(layout, SpellerLayout, "layout")
         self.layout = layout
         self.lm = lm
@@ -170,6 +176,7 @@ class SpellerEngine:
         self.backspace_p = float(backspace_p)
         self.n_completions = int(n_completions)
         self.stop_each_flash = bool(stop_each_flash)
+        self.eeg_must_agree = bool(eeg_must_agree)
         self.flash_groups = RowColumnFlashes(layout.n_groups, seed) if flash_groups is None else flash_groups
         self._evidence = CharacterEvidence(layout, score_model)
         self._words = WordCells.of(layout)  # word cells (session/wordcells.py), None without
@@ -207,7 +214,8 @@ class SpellerEngine:
                   min_repetitions=config.speller.min_repetitions,
                   max_repetitions=config.speller.max_repetitions,
                   stop_each_flash=config.speller.stop_each_flash,
-                  max_flashes=config.speller.max_flashes)
+                  max_flashes=config.speller.max_flashes,
+                  eeg_must_agree=config.speller.eeg_must_agree)
         strategy = config.speller.flash_strategy
         if config.speller.min_flashes is not None or strategy != "row-column":
             kw["min_flashes"] = default_min_flashes(strategy, config.speller.min_flashes,
@@ -383,8 +391,12 @@ class SpellerEngine:
         if n < self._max_flashes and (n < self._min_flashes or self.stop_threshold >= 1.0
                                       or (not self.stop_each_flash and n % n_g)):
             return False  # the rule cannot fire: skip the fusion
-        return should_stop(self.posterior(), n, threshold=self.stop_threshold,
+        post = self.posterior()
+        stop = should_stop(post, n, threshold=self.stop_threshold,
                            min_repetitions=self._min_flashes, max_repetitions=self._max_flashes)
+        if stop and n < self._max_flashes and self.eeg_must_agree:
+            return eeg_agrees(post, self._evidence.loglik)
+        return stop
 
     def posterior(self) -> CharDistribution:
         """The fused posterior of the current selection (:func:`neurospell.lm_fusion.fuse`)."""

@@ -16,7 +16,7 @@ import mne_bids
 
 from neurospell import __version__
 from neurospell.check import NeurospellError
-from neurospell.config import Config, config_from_dict, write_config
+from neurospell.config import Config, recorded_config_from_dict, write_config
 from neurospell.decoder import BaseDecoder, load_decoder
 from neurospell.diskspace import DiskFullError, free_bytes, is_no_room, mb
 from neurospell.fileio import file_sha256
@@ -413,7 +413,7 @@ class SessionFolder(DecisionLog):
             raise SessionFolderError(
                 f"{str(self.root)!r} holds no config (the session stopped before writing it); replay "
                 "needs one.")
-        return config_from_dict(data)
+        return recorded_config_from_dict(data)
 
     def save_model(self, decoder: BaseDecoder, *, source: str | None = None, written: bool = False) -> Path:
         """Save the trained decoder (``model.pkl``, with its provenance) and note it in session.json.

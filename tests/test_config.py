@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from neurospell.check import NeurospellError
-from neurospell.config import Config, load_config
+from neurospell.config import Config, config_from_dict, load_config, recorded_config_from_dict
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -144,3 +144,16 @@ def test_config_file_not_text(tmp_path, content, match):
         p.write_bytes(content)
     with pytest.raises(NeurospellError, match=match):
         load_config(p)
+
+
+def test_a_recorded_config_without_a_later_key_runs_as_it_did():
+    """A session recorded before ``[speller] eeg_must_agree`` existed ran without it: its
+    replay reads ``false``; today's default is ``true``; a recorded value is kept."""
+    data = Config().to_dict()
+    del data["speller"]["eeg_must_agree"]
+    assert Config().speller.eeg_must_agree is True
+    assert config_from_dict(data).speller.eeg_must_agree is True
+    assert recorded_config_from_dict(data).speller.eeg_must_agree is False
+    data["speller"]["eeg_must_agree"] = True
+    assert recorded_config_from_dict(data).speller.eeg_must_agree is True
+    assert "eeg_must_agree" not in Config().to_dict()["lm"]  # (the input is not changed)

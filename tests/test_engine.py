@@ -46,7 +46,7 @@ def ngram():
 
 
 def _reference_stop(layout, score_model, lm, text, flashes, *, threshold, min_rep, max_rep, alpha,
-                    floor=1e-3, each_flash=True):
+                    floor=1e-3, each_flash=True, agree=False):
     """The stopping rule written out independently: index of the deciding flash + posterior."""
     ev = CharacterEvidence(layout, score_model)
     prior = lm_prior(lm, text, layout.symbols)
@@ -60,7 +60,10 @@ def _reference_stop(layout, score_model, lm, text, flashes, *, threshold, min_re
             return i, post
         if n >= min_rep * n_g and threshold < 1.0 and (each_flash or n % n_g == 0) \
                 and post.probs.max() >= threshold:
-            return i, post
+            ll = np.asarray(ev.loglik)
+            k = int(np.argmax(post.probs))
+            if not agree or all(ll[k] > ll[j] for j in range(len(ll)) if j != k):
+                return i, post
     return None, post
 
 
@@ -101,6 +104,63 @@ def test_stops_exactly_when_the_rule_says(score_model, scores, seed, threshold, 
     assert dec.decision.n_repetitions == math.ceil(len(flashes) / LAYOUT.n_groups)
     assert text_ev.text == dec.decision.symbol and eng.text == dec.decision.symbol
     assert eng.n_flashes == 0  # a new selection
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(scores=st.lists(st.floats(-3.0, 3.0, allow_nan=False), min_size=1, max_size=80),
+       seed=st.integers(0, 1000), alpha=st.sampled_from([1.0, 2.0]), agree=st.booleans())
+def test_eeg_must_agree_stops_exactly_when_the_rule_says(score_model, ngram, scores, seed, alpha, agree):
+    """With a confident prior ("HELLO WOR" -> L), an early stop needs the EEG to rank the chosen
+    symbol first (``eeg_must_agree``); forced decisions at the maximum are unchanged."""
+    text = "HELLO WOR"
+    eng = SpellerEngine(LAYOUT, score_model, ngram, alpha=alpha, stop_threshold=0.9, min_repetitions=1,
+                        max_repetitions=5, beam_width=0, seed=seed, text=text, eeg_must_agree=agree)
+    ev = CharacterEvidence(LAYOUT, score_model)
+    flashes, decided = [], None
+    for s in scores:
+        g = eng.next_flashes()[0]
+        flashes.append((g, s))
+        ev.add_flash(g, s)
+        decided = eng.on_flash(g, s)
+        if decided:
+            break
+    ref_i, ref_post = _reference_stop(LAYOUT, score_model, ngram, text, flashes, threshold=0.9, min_rep=1,
+                                      max_rep=5, alpha=alpha, agree=agree)
+    if not decided:
+        assert ref_i is None
+        return
+    assert ref_i == len(flashes) - 1
+    dec = decided[0]
+    if agree and dec.n_flashes < 5 * LAYOUT.n_groups:  # an early stop: the EEG ranks it first
+        ll = np.asarray(ev.loglik)
+        k = LAYOUT.symbols.index(dec.decision.symbol)
+        assert ll[k] == ll.max() and np.sum(ll == ll.max()) == 1
+
+
+def test_eeg_must_agree_keeps_a_confident_prior_from_deciding_alone(score_model, ngram):
+    """The EEG points at one symbol while the prior is sure of another: with the rule no early
+    stop on the prior's symbol; without it, the prior decides after one repetition."""
+    text = "HELLO WOR"
+    layout = LAYOUT
+    want = "Q"  # the EEG's symbol; the prior after "HELLO WOR" wants "L"
+    k = layout.symbols.index(want)
+
+    def run(agree):
+        eng = SpellerEngine(layout, score_model, ngram, alpha=2.0, stop_threshold=0.9, min_repetitions=1,
+                            max_repetitions=4, beam_width=0, seed=1, text=text, eeg_must_agree=agree)
+        for _ in range(4 * layout.n_groups):
+            g = eng.next_flashes()[0]
+            hit = k in layout.flash_groups[g]
+            events = eng.on_flash(g, 0.3 if hit else -0.3)  # weak evidence for Q
+            if events:
+                return events[0]
+        raise AssertionError("no decision at the maximum")
+
+    assert lm_prior(ngram, text, layout.symbols).argmax() == "L"
+    off, on = run(False), run(True)
+    assert off.decision.symbol == "L" and off.n_flashes < 4 * layout.n_groups
+    assert on.decision.symbol != "L" or on.n_flashes == 4 * layout.n_groups
+    assert on.n_flashes > off.n_flashes
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

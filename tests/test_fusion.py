@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from neurospell.check import NeurospellError
-from neurospell.lm_fusion import choose_alpha, floor_prior, fuse, lm_prior, make_model, should_stop
+from neurospell.lm_fusion import (
+    choose_alpha,
+    eeg_agrees,
+    floor_prior,
+    fuse,
+    lm_prior,
+    make_model,
+    should_stop,
+)
 from neurospell.types import DEFAULT_SYMBOLS, CharDistribution
 
 ALPHA = DEFAULT_SYMBOLS
@@ -97,3 +105,18 @@ def test_choose_alpha_follows_prior_quality():
     assert s_good.shape == (21,)
     with pytest.raises(NeurospellError, match="must agree"):
         choose_alpha(ll, good[:3], targets)
+
+
+def test_eeg_agrees_only_when_the_eeg_ranks_the_choice_first():
+    """The EEG backs the posterior's choice only when its log-likelihood beats every other
+    symbol's: a prior that overturns the EEG, or flat evidence, backs nothing."""
+    ab = tuple("ABCD")
+    prior = CharDistribution.from_scores(ab, np.log([0.97, 0.01, 0.01, 0.01]))
+    ll = np.array([0.0, 0.4, 0.0, 0.0])  # the EEG prefers B a little
+    post = fuse(ll, prior, alpha=1.0, floor=0.0)
+    assert post.argmax() == "A" and not eeg_agrees(post, ll)
+    assert eeg_agrees(fuse(ll, None, alpha=1.0, floor=0.0, alphabet=ab), ll)  # no prior: the EEG's own choice
+    flat = np.zeros(4)
+    assert not eeg_agrees(fuse(flat, prior, alpha=1.0, floor=0.0), flat)
+    ll2 = np.array([0.5, 0.4, 0.0, 0.0])
+    assert eeg_agrees(fuse(ll2, prior, alpha=1.0, floor=0.0), ll2)

@@ -42,6 +42,7 @@ __all__ = [
     "SpellerConfig",
     "section_to_dict",
     "config_from_dict",
+    "recorded_config_from_dict",
     "config_to_toml",
     "write_config",
 ]
@@ -145,6 +146,24 @@ def config_from_dict(data: dict) -> Config:
         raise NeurospellError(f"Unknown config section(s) {unknown}. Allowed sections are {sorted(_SECTIONS)}."
                               f"{_section_hint(unknown)}")
     return Config(**{name: section_from_dict(cls, data.get(name), name) for name, cls in _SECTIONS.items()})
+
+
+#: Keys added after sessions were first recorded, with the value those sessions ran with: a
+#: recorded config that lacks one ran without it (its replay must decide as it did).
+BEFORE_KEYS = {"speller": {"eeg_must_agree": False}}
+
+
+def recorded_config_from_dict(data: dict) -> Config:
+    """A recorded session's :class:`Config` (``session.json``): like :func:`config_from_dict`,
+    except that a key of :data:`BEFORE_KEYS` it lacks takes the value it ran with, not today's
+    default."""
+    data = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for section, keys in BEFORE_KEYS.items():
+        sec = data.setdefault(section, {})
+        if isinstance(sec, dict):
+            for key, value in keys.items():
+                sec.setdefault(key, value)
+    return config_from_dict(data)
 
 
 def _toml_value(value) -> str:

@@ -222,6 +222,10 @@ class SpellerConfig:
     #: Check the stopping threshold after every flash once ``min_repetitions`` repetitions'
     #: worth of flashes are in (``true``), or only at the end of each repetition (``false``).
     stop_each_flash: bool = True
+    #: An early stop needs the EEG evidence alone to rank the chosen symbol first
+    #: (:func:`~neurospell.lm_fusion.eeg_agrees`): the prior hastens, never decides alone.
+    #: Sessions recorded before this key existed ran without it (their replays read ``false``).
+    eeg_must_agree: bool = True
     #: Live sessions: repetitions flashed per calibration character.
     calibration_repetitions: int = 5
     #: Live sessions: seconds without samples after which the session pauses (resumes
