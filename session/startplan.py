@@ -24,6 +24,7 @@ from pathlib import Path
 
 from neurospell.check import NeurospellError
 from neurospell.decoder import load_decoder
+from neurospell.decoder.generic import generic_model_path
 from neurospell.logs import logger
 
 from .profile import Profile, ProfileError
@@ -65,8 +66,6 @@ class StartModel:
 
 
 def _generic_path() -> Path | None:
-    from neurospell.decoder.generic import generic_model_path
-
     try:
         return generic_model_path()
     except NeurospellError:
