@@ -358,7 +358,9 @@ class SpellerWindow(SnapshotViews, SettingsBinding, StartChoiceBinding, QtWidget
         self._update_controls()
         if state is ConnectionState.CONNECTED:
             where = "" if conn.folder is None else f"; session folder {conn.folder}"
-            self.set_status(f"Connected: {conn.description}{where}. Step 2 of 4: press Calibrate (F5).")
+            step = ("press Calibrate (F5)" if self.start_choice is None or not self.start_choice.isVisible()
+                    else "choose how to start: 1 or 2 (or the arrow keys and Enter)")
+            self.set_status(f"Connected: {conn.description}{where}. Step 2 of 4: {step}.")
             if self._then_calibrate:
                 self._then_calibrate = False
                 if self.start_plan is not None:

@@ -54,6 +54,7 @@ def _connect(qtbot, win, phrase: str) -> None:
     win.connect_source(ConnectRequest("simulated", phrase=phrase))
     qtbot.waitUntil(lambda: win.connection is not None, timeout=60_000)
     qtbot.waitUntil(lambda: win.start_choice.isVisible(), timeout=5000)
+    assert "choose how to start: 1 or 2" in win.status.text(), win.status.text()
 
 
 def _start_record(folder) -> dict:
