@@ -17,7 +17,12 @@ offline pipeline says, offline), not the resampling.
 
 :class:`ModelRate` is the driver's (:class:`~neurospell.session.drivers.StreamDriver`):
 epochs at the model's rate pass through untouched (every session recorded before this module
-replays as it did); at another rate they are resampled, and the log says so once.
+replays as it did); at another rate they are resampled, and the log says so once. Channels
+are matched by name as the offline paths match them
+(:func:`~neurospell.session.pooling.pick_channels`): a stream with the model's channels in
+another order (the parametric simulated participant's ``Pz Cz Fz ...`` and the generic model's
+``Fz Cz P3 ...``), or with more channels, gives the model its channels in its order (said once);
+one that lacks a channel of the model is an error naming it.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import math
 from neurospell.logs import logger
 from neurospell.types import EpochBatch
 
-from .pooling import resample_epochs
+from .pooling import pick_channels, resample_epochs
 
 __all__ = ["ModelRate", "model_input"]
 
@@ -55,17 +60,34 @@ class ModelRate:
     def __init__(self, decoder):
         self.decoder = decoder
         self.logged = False
+        self._picks: tuple | None = None  # (stream channels, model channels, indices) once matched
 
     def __call__(self, batch: EpochBatch) -> EpochBatch:
         """``batch`` as the model takes it (the same object when its rate is the model's)."""
         if not len(batch):
             return batch
         want = model_input(self.decoder)
-        if want is None or math.isclose(batch.sfreq, want[1], rel_tol=1e-6):
+        if want is None:
             return batch
-        _, sfreq, n_times = want
+        ch_names, sfreq, n_times = want
+        if ch_names and tuple(batch.ch_names) != ch_names:
+            batch = self._pick(batch, ch_names)
+        if math.isclose(batch.sfreq, sfreq, rel_tol=1e-6):
+            return batch
         if not self.logged:
             self.logged = True
             logger.info("resampling epochs %g -> %g Hz for the model (per epoch, after filtering at the "
                         "stream's rate)", batch.sfreq, sfreq)
         return resample_epochs(batch, sfreq, tmax=batch.tmin + (n_times - 1) / sfreq)
+
+    def _pick(self, batch: EpochBatch, ch_names: tuple[str, ...]) -> EpochBatch:
+        """The model's channels of ``batch``, by name, in the model's order."""
+        if self._picks is None or self._picks[:2] != (tuple(batch.ch_names), ch_names):
+            picked = pick_channels(batch, ch_names, name="the stream", reference="the model")  # (errors, once)
+            have = list(batch.ch_names)
+            self._picks = (tuple(batch.ch_names), ch_names, [have.index(c) for c in ch_names])
+            logger.info("taking the model's channels by name: %s (the stream's order: %s)", " ".join(ch_names),
+                        " ".join(have))
+            return picked
+        return EpochBatch(batch.data[:, self._picks[2]], batch.codes, batch.onsets, batch.tmin, batch.sfreq,
+                          ch_names, batch.targets, batch.trials, batch.recording)

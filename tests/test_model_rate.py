@@ -109,3 +109,28 @@ def test_a_live_256_hz_session_with_the_generic_model_spells_and_replays(s6, tmp
     assert rep.returncode == 0, rep.stderr[-3000:]
     m = re.search(r"(\d+)/(\d+) decisions reproduced", rep.stdout)
     assert m and m.group(1) == m.group(2) == "1", rep.stdout
+
+
+def test_the_models_channels_are_taken_by_name_and_a_missing_one_is_named():
+    """The parametric simulated participant streams Pz Cz Fz ...; the generic model takes Fz Cz P3 ...:
+    matched by name (as offline); a stream without one of the model's channels is a clear error."""
+    from neurospell.types import EpochBatch
+
+    cfg = Config()
+    dec = load_decoder(generic_model_path(), preprocess=cfg.preprocessing)
+    prov = dec.provenance_
+    names = list(prov["ch_names"])
+    stream = names[::-1] + ["EOG"]
+    rng = np.random.default_rng(1)
+    data = rng.standard_normal((2, len(stream), prov["n_times"])).astype(np.float32)
+    batch = EpochBatch(data, np.array([1, 2]), np.array([1.0, 1.1]), prov["tmin"], prov["sfreq"], tuple(stream))
+    rate = ModelRate(dec)
+    for _ in range(2):  # (the first call matches them, the next ones reuse it)
+        out = rate(batch)
+        assert out.ch_names == tuple(names)
+        np.testing.assert_array_equal(out.data, data[:, [stream.index(c) for c in names]])
+    dec.check_compatible(out)
+    lacking = EpochBatch(data[:, 1:], np.array([1, 2]), np.array([1.0, 1.1]), prov["tmin"], prov["sfreq"],
+                         tuple(stream[1:]))
+    with pytest.raises(NeurospellError, match=f"lacks {stream[0]}"):
+        ModelRate(dec)(lacking)
