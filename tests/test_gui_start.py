@@ -152,3 +152,28 @@ def test_a_bad_model_is_a_clear_error_naming_it(tmp_path):
                          capture_output=True, text=True, timeout=120, env=env)
     assert run.returncode != 0 and "--model" in run.stderr and str(bad) in run.stderr, run.stderr
     assert "Traceback" not in run.stderr, run.stderr
+
+
+def test_the_single_switch_scans_the_options_and_chooses(qtbot, restore_app_look):
+    """One switch: the first press scans the options (each highlighted in turn), the next chooses."""
+    from neurospell.gui.start_choice import StartChoice
+
+    choice = StartChoice(scan_interval=0.3)
+    qtbot.addWidget(choice)
+    choice.set_offer("generic", CALIBRATE)
+    choice.show()
+    qtbot.waitExposed(choice)
+    chosen = []
+    choice.chosen.connect(chosen.append)
+    assert choice.current == CALIBRATE and not choice.scanning
+    choice.switch_press()
+    assert choice.scanning
+    qtbot.waitUntil(lambda: choice.current == START_NOW, timeout=5000)
+    choice.switch_press()
+    assert chosen == [START_NOW] and not choice.scanning
+    # without a model only "calibrate" is offered: 2 does nothing, 1 chooses it
+    choice.set_offer(None)
+    assert choice.offered == [CALIBRATE] and not choice.buttons[1].isVisible()
+    qtbot.keyClick(choice.buttons[0], K.Key_2)
+    qtbot.keyClick(choice.buttons[0], K.Key_1)
+    assert chosen == [START_NOW, CALIBRATE]

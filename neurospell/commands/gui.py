@@ -168,9 +168,11 @@ def _gui(args, config) -> int:
     connector = RigConnector(folder=args.folder, lm_name=args.lm, decoder_name=decoder, config_path=args.config,
                              participant_args=participant_args)
     demo = ConnectRequest("simulated", phrase=phrase) if args.demo else None
+    plan = getattr(args, "start_plan", None)
     if args.demo:
-        print(f"neurospell gui --demo: simulated participant intending {phrase!r}; calibrating on "
-              f"{calibration!r}, decoder {decoder or config.decoder.name}", flush=True)
+        start = (f"spelling at once with {plan.offer.label} (no calibration)" if plan is not None and plan.no_calibration
+                 else f"calibrating on {calibration!r}, decoder {decoder or config.decoder.name}")
+        print(f"neurospell gui --demo: simulated participant intending {phrase!r}; {start}", flush=True)
     if args.folder is None:
         print(f"neurospell gui: session folders go to {connector.root} (the default; --folder chooses)", flush=True)
 
@@ -182,7 +184,7 @@ def _gui(args, config) -> int:
                      stage_screenshots=args.stage_screenshots,
                      settings_path=args.settings, argv=sys.argv[:1], exit_when_done=args.exit_when_done,
                      on_finished=on_finished, participant_screen=args.participant_screen,
-                     start_plan=getattr(args, "start_plan", None))
+                     start_plan=plan)
     if args.screenshot:
         print(f"neurospell gui: screenshot written to {args.screenshot}")
     if result.get("text") is not None:
