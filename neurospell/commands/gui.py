@@ -83,7 +83,7 @@ def _check(args, config) -> None:
     if args.decoder is not None:
         _args.check_decoder_name("--decoder", args.decoder)
     _start.check_start(args, generic=True)
-    args.start_plan = _start_plan(args, config)
+    args.start_plan = None if args.check_display else _start_plan(args, config)
     layout = config.speller.live().layout()  # the live word grid unless the config picks a grid
     for flag, text in (("--phrase", args.phrase), ("--calibration-text", args.calibration_text)):
         if text is None:
