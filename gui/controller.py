@@ -93,6 +93,8 @@ class SessionController(QtCore.QObject):
     sessionDropped()
         The controller let go of its session (stopped; joined when it waited for it): what
         showed it (the display) can be cleared.
+    startFailed(object)
+        :meth:`start_planned` could not prepare the session (the model did not load, ...).
 
     Parameters
     ----------
@@ -110,8 +112,10 @@ class SessionController(QtCore.QObject):
     sessionEnded = QtCore.Signal(object, object)
     sourceExited = QtCore.Signal(str, bool)
     sessionDropped = QtCore.Signal()
+    startFailed = QtCore.Signal(object)
     _connectDone = QtCore.Signal(object, object)
     _joined = QtCore.Signal(int, object, object)
+    _prepared = QtCore.Signal(object, object, object, object)
 
     def __init__(self, connector: Connector | None, *, poll_hz: float = 20.0, parent=None):
         super().__init__(parent)
@@ -128,6 +132,11 @@ class SessionController(QtCore.QObject):
         self._connect_thread: threading.Thread | None = None
         self._closing: list[threading.Thread] = []
         self._child_exit_seen = None
+        #: The session runs a model given at its start (no calibration: spelling needs no training).
+        self.started_with_model = False
+        self._plans: dict = {}  # id(session) -> the StartPlan that started it (its end writes the profile)
+        self._prepare_thread: threading.Thread | None = None
+        self._prepared.connect(self._start_prepared, QtCore.Qt.ConnectionType.QueuedConnection)
         self._connectDone.connect(self._connect_done, QtCore.Qt.ConnectionType.QueuedConnection)
         self._joined.connect(self._session_joined, QtCore.Qt.ConnectionType.QueuedConnection)
         self._timer = QtCore.QTimer(self)
@@ -243,11 +252,69 @@ class SessionController(QtCore.QObject):
             self._set_phase(None)
             raise
         self.session, self.snapshot = session, None
+        self.started_with_model = kwargs.get("decoder") is not None
         self.serial += 1
         session.start()
         session.submit(Start())
         self._set_phase(first)
         return session
+
+    @property
+    def preparing(self) -> bool:
+        """A :meth:`start_planned` is preparing its session (loading the model)."""
+        return self._prepare_thread is not None and self._prepare_thread.is_alive()
+
+    def start_planned(self, plan, choice: str, config, display, **kwargs) -> bool:
+        """Start a session the way ``choice`` says (a :class:`~neurospell.session.startplan.StartPlan`'s
+        ``"calibrate"`` or ``"model"``): the plan prepares it on a thread (loads a fresh copy of
+        the model, records the choice in the session folder's ``session.json``), then the
+        session starts here as :meth:`start_session` starts it (``kwargs``: its keyword
+        arguments; ``calibration_text`` is dropped when the model is started from).
+
+        Returns ``False`` (and does nothing) while another start is being prepared; failures
+        are said by :attr:`startFailed`.
+        """
+        conn = self.connection
+        if conn is None:
+            raise NeurospellError("No source: connect a source first (step 1).")
+        if self.preparing:
+            return False
+        folder = conn.session_kwargs().get("folder")
+
+        def work():
+            try:
+                cfg, extra = plan.prepare(choice, config, folder)
+                self._prepared.emit(conn, (plan, cfg, extra, display, kwargs), None, None)
+            except Exception as exc:  # noqa: BLE001 - said by startFailed
+                logger.info("preparing the session failed", exc_info=True)
+                self._prepared.emit(conn, None, exc, None)
+
+        self._prepare_thread = threading.Thread(target=work, name="neurospell-gui-start", daemon=True)
+        self._prepare_thread.start()
+        return True
+
+    @QtCore.Slot(object, object, object, object)
+    def _start_prepared(self, conn, prepared, err, _unused) -> None:
+        if conn is not self.connection:  # disconnected meanwhile
+            return
+        if err is not None:
+            self.startFailed.emit(err)
+            return
+        plan, cfg, extra, display, kwargs = prepared
+        decoder = extra["decoder"]
+        kwargs = dict(kwargs)
+        if decoder is not None:
+            kwargs.update(decoder=decoder, calibration_text=None)
+            first = SessionPhase.COPY if kwargs.get("copy_text") else SessionPhase.FREE
+        else:
+            first = SessionPhase.CALIBRATION
+        try:
+            session = self.start_session(cfg, display, first=first, **kwargs)
+        except NeurospellError as exc:
+            self.startFailed.emit(exc)
+            return
+        plan.started(session, extra["started_from"], decoder)
+        self._plans[id(session)] = plan
 
     def end_session(self, *, wait: bool = True) -> bool:
         """Stop the session and forget it (the phase is kept until a new one is set); whether
@@ -314,6 +381,9 @@ class SessionController(QtCore.QObject):
                 result, err = session.join(timeout=300.0), None
             except Exception as exc:  # noqa: BLE001 - said by sessionEnded
                 result, err = None, f"{type(exc).__name__}: {exc}"
+            plan = self._plans.pop(id(session), None)
+            if plan is not None and err is None:  # the final model goes to the participant's profile
+                plan.finish(session, None if session.folder is None else session.folder.root)
             session = None  # (the session goes with its controller, not with this thread)
             self._joined.emit(serial, result, err)
 

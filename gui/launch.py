@@ -54,7 +54,7 @@ def run_app(config: Config, connector: Connector | None = None, *, demo: Connect
             calibration_text: str | None = None, copy_text: str | None = None, quit_after: float | None = None,
             quit_after_selections: int | None = None, screenshot=None, stage_screenshots=None, settings_path=None,
             argv: Sequence[str] | None = None, exit_when_done: bool = False, on_finished=None,
-            participant_screen=None) -> dict:
+            participant_screen=None, start_plan=None) -> dict:
     """Show the window and run the Qt event loop until it is closed (or ``quit_after`` passes).
 
     Parameters
@@ -84,6 +84,9 @@ def run_app(config: Config, connector: Connector | None = None, *, demo: Connect
         Called with the finished message (result and session folder) when a session ends.
     participant_screen : ``"auto"`` | ``"off"`` | int | None
         The participant's own full-screen view (see :class:`SpellerWindow`); ``None``: one window.
+    start_plan : StartPlan | None
+        How a session may start: calibrate first or spell at once with its model (see
+        :class:`SpellerWindow`); ``demo`` starts the way its ``default_choice`` says.
 
     Returns
     -------
@@ -100,7 +103,7 @@ def run_app(config: Config, connector: Connector | None = None, *, demo: Connect
     app.setApplicationName("neurospell")
     app.setApplicationDisplayName("neurospell speller")
     win = SpellerWindow(config, connector, settings_path=settings_path, calibration_text=calibration_text,
-                        copy_text=copy_text, participant_screen=participant_screen)
+                        copy_text=copy_text, participant_screen=participant_screen, start_plan=start_plan)
     win.demo = win.stop_after_copy = demo is not None
     win.closing_when_done = exit_when_done
     win.show()

@@ -27,6 +27,7 @@ from .scope import Scope
 from .session_view import SnapshotViews
 from .settings import GuiSettings, default_settings_dir, load_settings
 from .settings_view import SettingsBinding, SettingsView
+from .start_choice import StartChoiceBinding
 from .textout import GuiTextOut
 from .theme import apply_theme
 from .timing_tab import TimingTab
@@ -77,7 +78,7 @@ def grid_for_config(speller: SpellerConfig, *, refresh_rate: float | None = None
         return SpellerGrid(speller.layout(), flash_frames=flash, gap_frames=soa - flash, refresh_rate=rate, **kwargs), warning
 
 
-class SpellerWindow(SnapshotViews, SettingsBinding, QtWidgets.QMainWindow):
+class SpellerWindow(SnapshotViews, SettingsBinding, StartChoiceBinding, QtWidgets.QMainWindow):
     """The speller's main window (see the module docstring): layout and views around a
     :class:`~neurospell.gui.controller.SessionController` (:attr:`controller`).
 
@@ -122,6 +123,10 @@ class SpellerWindow(SnapshotViews, SettingsBinding, QtWidgets.QMainWindow):
         The participant's view (:mod:`neurospell.gui.participant_view`): ``"auto"`` full screen
         on a second monitor, or in front of this window on one; a screen number (1-based);
         ``"off"`` or ``None``: one window (the grid beside the scope).
+    start_plan : StartPlan | None
+        How a session may start (:mod:`neurospell.gui.start_choice`): with a plan, the window
+        offers *calibrate first* or *start spelling now* with its model once a source is
+        connected; ``None``: sessions calibrate.
     """
 
     phaseChanged = QtCore.Signal(str)
@@ -132,7 +137,8 @@ class SpellerWindow(SnapshotViews, SettingsBinding, QtWidgets.QMainWindow):
     def __init__(self, config: Config, connector: Connector | None = None, *, settings: GuiSettings | None = None,
                  settings_path=None, config_path=None, refresh_rate: float | None = None,
                  calibration_text: str | None = None, copy_text: str | None = None,
-                 poll_hz: float = 20.0, scope_hz: float = 25.0, participant_screen=None, parent=None):
+                 poll_hz: float = 20.0, scope_hz: float = 25.0, participant_screen=None, start_plan=None,
+                 parent=None):
         super().__init__(parent)
         if not isinstance(config, Config):
             raise NeurospellError(f"config must be a neurospell Config, got {type(config).__name__}.")
@@ -173,6 +179,7 @@ class SpellerWindow(SnapshotViews, SettingsBinding, QtWidgets.QMainWindow):
         lv.setContentsMargins(0, 0, 0, 0)
         lv.addWidget(self.text_panel)
         lv.addWidget(self.grid if self.participant is None else self.participant.placeholder, 1)
+        self._init_start_choice(start_plan, lv, 1)
         # -- right: workflow, tabs -----------------------------------------------------------
         self.workflow = WorkflowPanel(calibration_text, copy_text)
         for name in WorkflowPanel.CONTROLS:
@@ -351,10 +358,15 @@ class SpellerWindow(SnapshotViews, SettingsBinding, QtWidgets.QMainWindow):
         self._update_controls()
         if state is ConnectionState.CONNECTED:
             where = "" if conn.folder is None else f"; session folder {conn.folder}"
-            self.set_status(f"Connected: {conn.description}{where}. Step 2 of 4: press Calibrate (F5).")
+            step = ("press Calibrate (F5)" if self.start_choice is None or not self.start_choice.isVisible()
+                    else "choose how to start: 1 or 2 (or the arrow keys and Enter)")
+            self.set_status(f"Connected: {conn.description}{where}. Step 2 of 4: {step}.")
             if self._then_calibrate:
                 self._then_calibrate = False
-                self.calibrate()
+                if self.start_plan is not None:
+                    self.start_chosen(self.start_plan.default_choice)
+                else:
+                    self.calibrate()
 
     def _connect_failed(self, err) -> None:
         self.set_status(f"Could not connect: {err}")
@@ -393,6 +405,9 @@ class SpellerWindow(SnapshotViews, SettingsBinding, QtWidgets.QMainWindow):
         if self.connection is None:
             self.set_status("Connect a source first (step 1).")
             return
+        if self.start_plan is not None:  # (the choice is recorded in the session folder)
+            self.start_chosen("calibrate")
+            return
         text = self.calibration_edit.text().upper()
         mode = self.mode_box.currentData()
         copy = self.copy_edit.text().upper() or None
@@ -421,7 +436,9 @@ class SpellerWindow(SnapshotViews, SettingsBinding, QtWidgets.QMainWindow):
             self.set_status(str(err))
 
     def resume_or_start(self) -> None:
-        if self.session is None:
+        if self.session is None and self.start_choice is not None and self.start_choice.isVisible():
+            self.start_choice.choose()
+        elif self.session is None:
             self.calibrate()
         elif self.controller.phase is SessionPhase.PAUSED:
             self.controller.submit(Resume())
@@ -473,9 +490,11 @@ class SpellerWindow(SnapshotViews, SettingsBinding, QtWidgets.QMainWindow):
         snap = ctl.snapshot
         self.workflow.update_controls(
             can_connect=ctl.connector is not None, connection=ctl.connection_state, phase=ctl.phase,
-            has_session=ctl.session is not None, trained=snap is not None and snap.training_report is not None,
+            has_session=ctl.session is not None,
+            trained=ctl.started_with_model or (snap is not None and snap.training_report is not None),
             has_folder=ctl.connection is not None and ctl.connection.folder is not None)
         self.grid.set_cell_focus_hidden(ctl.bci_in_control or (ctl.phase is not None and ctl.phase.ended))
+        self._update_start_choice()
         stage = stage_name(ctl.connection_state, ctl.phase)
         if stage != self._stage:
             self._stage = stage
@@ -492,6 +511,9 @@ class SpellerWindow(SnapshotViews, SettingsBinding, QtWidgets.QMainWindow):
         if self.bci_in_control:
             self.pause()
             self._announce("paused")
+            return
+        if self.start_choice is not None and self.start_choice.isVisible():
+            self.start_choice.switch_press()
             return
         self.scanner.press()
 

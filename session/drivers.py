@@ -30,6 +30,7 @@ from neurospell.preprocessing import OnlineEpocher
 from neurospell.types import EpochBatch
 
 from .engine import Completion, SelectionDecided, SpellerEngine
+from .modelrate import ModelRate
 from .feed import feed
 from .flashgroups import SymbolGroup
 from .wordcells import intended
@@ -263,6 +264,8 @@ class StreamDriver:
         for e in self.engines:
             validate_type(e, SpellerEngine, "engines")
         self.decoder = decoder
+        #: Epochs to the decoder's rate when the stream's differs (:mod:`~neurospell.session.modelrate`).
+        self.model_rate = ModelRate(decoder)
         self.epocher = OnlineEpocher(cfg, sfreq, ch_names, ch_types, picks=picks,
                                      buffer_seconds=buffer_seconds)
         self.on_events = on_events
@@ -304,7 +307,7 @@ class StreamDriver:
             if fl is not None and fl.members is not None:
                 self._members[float(m.timestamp)] = SymbolGroup(fl.members)
         self.epocher.push_markers(markers)
-        batch = self.epocher.update(chunk)
+        batch = self.model_rate(self.epocher.update(chunk))
         self._feed(batch)
         return batch
 
@@ -329,7 +332,7 @@ class StreamDriver:
         did). Logged selections due by then (:meth:`select_logged`) are applied first.
         """
         self._apply_selects()
-        batch = self.epocher.flush()
+        batch = self.model_rate(self.epocher.flush())
         if decide:
             self._feed(batch)
             self._close_trial()

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..check import NeurospellError
 from ..config import SpellerConfig
 from ..lifecycle import EXIT_CTRL_C, EXIT_SIGTERM
-from . import _args
+from . import _args, _start
 from .spell import DEFAULT_CALIBRATION, DEMO
 
 
@@ -37,6 +37,7 @@ def register(subparsers) -> None:
     p.add_argument("--lm", default=None, type=_args.lm_name,
                    help="language model for the prior and the word completions (default: [lm] name; "
                         "'uniform' for none)")
+    _start.add_start_arguments(p, window=True)
     p.add_argument("--folder", metavar="DIR", default=None,
                    help="root of the session folders (default: ~/neurospell-sessions); each connection makes one")
     p.add_argument("--quit-after", type=_args.number(float, min=0, strict_min=True, unit="seconds"), default=None,
@@ -81,6 +82,8 @@ def _check(args, config) -> None:
             raise NeurospellError(f"--folder {args.folder!r} is a file; give a folder for the session folders.")
     if args.decoder is not None:
         _args.check_decoder_name("--decoder", args.decoder)
+    _start.check_start(args, generic=True)
+    args.start_plan = None if args.check_display else _start_plan(args, config)
     layout = config.speller.live().layout()  # the live word grid unless the config picks a grid
     for flag, text in (("--phrase", args.phrase), ("--calibration-text", args.calibration_text)):
         if text is None:
@@ -90,6 +93,25 @@ def _check(args, config) -> None:
             raise NeurospellError(
                 f"{flag} {text!r} must be non-empty and use only the grid's symbols {''.join(layout.symbols)!r}; "
                 f"not on the grid: {missing}.")
+
+
+def _start_plan(args, config):
+    """The window's :class:`~neurospell.session.startplan.StartPlan`; the model offered is
+    loaded once here, so a model that cannot be used is an error before the window opens."""
+    from neurospell.session.startplan import StartPlan
+
+    plan = StartPlan(args.model, args.profile, no_calibration=args.no_calibration, adapt=args.adapt)
+    if plan.offer is not None:
+        flag = {"model": "--model", "profile": "--profile"}.get(plan.offer.origin, "the generic model")
+        try:
+            plan.offer.load(config.preprocessing)
+        except NeurospellError as err:
+            if plan.offer.origin == "generic" and args.model is None:  # (only offered: calibrating still works)
+                print(f"neurospell gui: the generic model cannot be used here, not offered: {err}", flush=True)
+                plan.offer = None
+                return plan
+            raise _args.UsageError(flag, f"{plan.offer.path!r} cannot start a session: {err}") from None
+    return plan
 
 
 def __getattr__(name: str):
@@ -146,9 +168,11 @@ def _gui(args, config) -> int:
     connector = RigConnector(folder=args.folder, lm_name=args.lm, decoder_name=decoder, config_path=args.config,
                              participant_args=participant_args)
     demo = ConnectRequest("simulated", phrase=phrase) if args.demo else None
+    plan = getattr(args, "start_plan", None)
     if args.demo:
-        print(f"neurospell gui --demo: simulated participant intending {phrase!r}; calibrating on "
-              f"{calibration!r}, decoder {decoder or config.decoder.name}", flush=True)
+        start = (f"spelling at once with {plan.offer.label} (no calibration)" if plan is not None and plan.no_calibration
+                 else f"calibrating on {calibration!r}, decoder {decoder or config.decoder.name}")
+        print(f"neurospell gui --demo: simulated participant intending {phrase!r}; {start}", flush=True)
     if args.folder is None:
         print(f"neurospell gui: session folders go to {connector.root} (the default; --folder chooses)", flush=True)
 
@@ -159,7 +183,8 @@ def _gui(args, config) -> int:
                      screenshot=args.screenshot,
                      stage_screenshots=args.stage_screenshots,
                      settings_path=args.settings, argv=sys.argv[:1], exit_when_done=args.exit_when_done,
-                     on_finished=on_finished, participant_screen=args.participant_screen)
+                     on_finished=on_finished, participant_screen=args.participant_screen,
+                     start_plan=plan)
     if args.screenshot:
         print(f"neurospell gui: screenshot written to {args.screenshot}")
     if result.get("text") is not None:

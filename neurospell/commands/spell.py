@@ -51,19 +51,7 @@ def register(subparsers) -> None:
     p.add_argument("--copy", metavar="TEXT", default=None, help="copy-spell this phrase (accuracy measured)")
     p.add_argument("--calibrate", metavar="TEXT", default=None,
                    help=f"calibration text (default {DEFAULT_CALIBRATION!r} unless --model is given)")
-    p.add_argument("--model", metavar="MODEL", default=None, type=_args.model_file,
-                   help="a trained decoder (`neurospell train --out MODEL`), or `generic`: the cross-subject model "
-                        "shipped with the package (aligned on the session's own epochs as they come); no calibration")
-    p.add_argument("--no-calibration", action="store_true",
-                   help="start spelling at once with --model (or the --profile's last model); no calibration. "
-                        "Turns online adaptation on unless --no-adapt")
-    p.add_argument("--adapt", action=argparse.BooleanOptionalAction, default=None,
-                   help="online adaptation: label the selections kept (not undone by a backspace) and refit the "
-                        "decoder between selections in the training process (default: [speller] adapt; on with "
-                        "--no-calibration)")
-    p.add_argument("--profile", metavar="DIR", default=None,
-                   help="a participant's profile folder: start from its last model (without --model) and "
-                        "write the session's final model back there")
+    _start.add_start_arguments(p)
     p.add_argument("--decoder", default=None, help="decoder trained after calibration (default: [decoder] name)")
     p.add_argument("--lm", default=None, type=_args.lm_name,
                    help="language model (default: [lm] name; 'uniform' for none)")
@@ -233,6 +221,8 @@ def _check_spell(args, config) -> None:
 
 
 def _session_config(args, config):
+    from neurospell.session.startplan import adapt_setting
+
     sp = {}
     for key, value in (("soa", args.soa), ("inter_trial", args.inter_trial),
                        ("calibration_repetitions", args.calibration_repetitions),
@@ -244,7 +234,7 @@ def _session_config(args, config):
         sp["flash_duration"] = min(config.speller.flash_duration, args.soa)
     if "max_repetitions" in sp:
         sp["min_repetitions"] = min(config.speller.min_repetitions, sp["max_repetitions"])
-    adapt = args.adapt if args.adapt is not None else (True if args.no_calibration else None)
+    adapt = adapt_setting(args.adapt, args.no_calibration)
     if adapt is not None:
         sp["adapt"] = bool(adapt)
     speller = dataclasses.replace(config.speller, **sp).live()  # the live word grid by default
@@ -261,6 +251,7 @@ def _spell(args, config) -> int:
 def _run_spell(args, config) -> int:
     from neurospell.decoder import load_decoder
     from neurospell.session.rig import open_rig
+    from neurospell.session.startplan import start_record
 
     config = _session_config(args, config)
     kind, rest = _parse_source(args.source)
@@ -282,9 +273,9 @@ def _run_spell(args, config) -> int:
                   config_path=getattr(args, "config", None),
                   say=lambda message: print(f"spell: {message}", flush=True)) as rig:
         if rig.session_folder is not None:  # what the session starts from, in its session.json
-            rig.session_folder.note("start", {
-                "no_calibration": bool(args.no_calibration), "adapt": bool(config.speller.adapt),
-                "model": started_from, "profile": None if profile is None else str(profile.root)})
+            rig.session_folder.note("start", start_record(
+                no_calibration=args.no_calibration, adapt=config.speller.adapt, model=started_from,
+                profile=None if profile is None else profile.root))
         return _spell_on(rig, args, config, decoder, lm_name)
 
 
