@@ -139,6 +139,7 @@ class AdaptationRun:
     refits: list = field(default_factory=list)  # dicts: n_selections, cv_auc, live_auc, applied
     snapshots: dict = field(default_factory=dict)  # k -> dict(model, source, cv_auc, live_auc, applied)
     n_dropped: int = 0  # selections cut short by the end of a character's flashes
+    labelled: list = field(default_factory=list)  # EpochBatch per selection, labelled by its decision
 
 
 def _better(dec, labelled, live, require_better: bool) -> tuple[bool, float]:
@@ -181,7 +182,7 @@ def self_labelled_run(decoder, characters, layout: SpellerLayout, config, *, sna
         params["progress"] = False
     state = {"model": base, "k": 0}
     out = AdaptationRun()
-    labelled, live = [], []
+    labelled, live = out.labelled, []
     last_submit = 0
 
     def refit(n):

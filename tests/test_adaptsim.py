@@ -88,7 +88,14 @@ def test_self_labelled_run_wrong_decisions_give_wrong_labels():
     base = Config()
     cfg = dataclasses.replace(base, speller=dataclasses.replace(base.speller, adapt_require_better=False))
     dec = make_decoder("lda").fit(_epochs(6, 5, 6e-6, 4))
-    chars = split_characters(_epochs(6, 6, 0.0, 5))  # no ERP: decisions are chance
+    chars = split_characters(_epochs(6, 12, 0.0, 5))  # no ERP: decisions are chance
     run = self_labelled_run(dec, chars, LAYOUT, cfg, snapshots=(5,), seed=1)
     assert any(not s.correct for s in run.selections)
+    assert len(run.selections) >= 5
+    # a selection cut short by the end of a character's flashes is dropped, never decided
+    for sel, lab in zip(run.selections, run.labelled, strict=True):  # labels follow the decision
+        hit = set(LAYOUT.groups_containing(sel.decided))
+        assert np.array_equal(np.asarray(lab.targets), np.isin(np.asarray(lab.codes) - 1, list(hit)))
+        assert len(lab) == sel.n_flashes
+    assert run.n_dropped >= 1 and sum(s.n_flashes for s in run.selections) <= 6 * 12 * 12
     assert run.snapshots[5]["applied"] and run.snapshots[5]["model"] is not dec
