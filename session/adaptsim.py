@@ -112,6 +112,15 @@ class EpochReservoir:
         self._scores += s.tolist()
         return s
 
+    def finish(self, n_flashes: int) -> None:
+        """The engine decided after ``n_flashes`` of this selection's flashes: the ones it was
+        answered after that (the rest of its last request) were never shown; they go back."""
+        back = self._taken[int(n_flashes):]
+        codes = np.asarray(self.batch.codes)
+        for i in reversed(back):
+            self._left[int(codes[i])].appendleft(i)
+        self._taken, self._scores = self._taken[:int(n_flashes)], self._scores[:int(n_flashes)]
+
     def selection(self) -> tuple[EpochBatch, np.ndarray]:
         """The epochs this selection used (in the order flashed) and the scores they got."""
         return self.batch.subset(np.asarray(self._taken, np.int64)), np.asarray(self._scores, float)
@@ -203,6 +212,7 @@ def self_labelled_run(decoder, characters, layout: SpellerLayout, config, *, sna
             except ReservoirExhausted:
                 out.n_dropped += int(len(res.selection()[1]) > 0)
                 break
+            res.finish(dec.n_flashes)
             sel = Selection(truth, dec.decision.symbol, int(dec.n_flashes), state["k"])
             out.selections.append(sel)
             if on_selection is not None:
