@@ -4,8 +4,8 @@ A participant "spells" the characters of a recording with a starting model (typi
 cross-subject model aligned online, as ``neurospell spell --model generic --no-calibration``
 does), through the speller engine with its stopping rule. Each recorded character is a
 *reservoir* of flashes in recorded order (:class:`EpochReservoir`): a selection takes, for each
-flash group the engine asks for, the next unused epoch of that group, until the engine
-decides. The next selection of the same character goes on with the flashes left; a selection
+flash group the engine asks for, the next unused epoch of that group (of that class, target or
+non-target, when the recording does not name flash groups), until the engine decides. The next selection of the same character goes on with the flashes left; a selection
 that runs out of flashes before the engine decides is dropped (its epochs were scored, so an
 online alignment saw them, but nothing is decided nor labelled), and spelling moves on to the
 next character. No flash is ever used twice.
@@ -41,7 +41,7 @@ from .engine import SpellerEngine
 from .live.adaptation import label_selection, refit_decoder
 
 __all__ = ["ReservoirExhausted", "EpochReservoir", "character_symbol", "split_characters",
-           "Selection", "AdaptationRun", "self_labelled_run"]
+           "Selection", "AdaptationRun", "self_labelled_run", "simulate_dynamic"]
 
 
 class ReservoirExhausted(NeurospellError):
@@ -77,12 +77,19 @@ def split_characters(batch: EpochBatch) -> list[EpochBatch]:
 
 
 class EpochReservoir:
-    """One recorded character's flashes, answered to the engine in recorded order per group.
+    """One recorded character's flashes, answered to the engine in recorded order.
+
+    When the recording names each flash's group (``codes`` >= 1, e.g. BNCI 003-2015), flash
+    group ``g`` is answered with the next unused epoch of code ``g + 1``. When it does not
+    (``codes`` 0, e.g. the g.tec set: target/non-target labels only), a flash of a group holding
+    the attended symbol is answered with the next unused target epoch, any other flash with the
+    next unused non-target epoch. Either way, the epochs a selection used carry the groups the
+    engine flashed as their ``codes`` (:meth:`selection`), which is what self-labelling reads.
 
     Parameters
     ----------
     batch : EpochBatch
-        The character's epochs (``codes`` = flash group + 1).
+        The character's epochs (``targets`` needed when the codes are unknown).
     score : callable ``EpochBatch -> array``
         Scores epochs (the model in force: it is looked up at each call).
     """
@@ -90,40 +97,57 @@ class EpochReservoir:
     def __init__(self, batch: EpochBatch, score):
         self.batch, self.score = batch, score
         codes = np.asarray(batch.codes)
-        self._left = {int(c): deque(np.flatnonzero(codes == c).tolist()) for c in np.unique(codes)}
-        self._taken: list[int] = []
-        self._scores: list[float] = []
+        self.by_code = bool(len(codes)) and bool(np.all(codes >= 1))
+        if self.by_code:
+            keys = codes
+        elif batch.targets is None:
+            raise NeurospellError("EpochReservoir: the epochs carry neither flash groups (codes) nor targets.")
+        else:
+            keys = np.asarray(batch.targets, bool)
+        self._left = {k.item(): deque(np.flatnonzero(keys == k).tolist()) for k in np.unique(keys)}
+        self.start()
 
     def start(self) -> None:
         """A new selection starts."""
-        self._taken, self._scores = [], []
+        self._taken, self._keys, self._groups, self._scores = [], [], [], []
 
     def respond_flashes(self, layout, symbol, groups) -> np.ndarray:
-        """Scores of the next unused epochs of flash groups ``groups`` (the participant's answer)."""
+        """Scores of the next unused epochs for flash groups ``groups`` (the participant's answer)."""
         groups = [int(g) for g in np.asarray(groups).ravel()]
+        if self.by_code:
+            keys = [g + 1 for g in groups]
+        else:
+            hit = set(layout.groups_containing(symbol))
+            keys = [g in hit for g in groups]
         need: dict = {}
-        for g in groups:
-            need[g + 1] = need.get(g + 1, 0) + 1
-        if any(len(self._left.get(c, ())) < k for c, k in need.items()):
+        for k in keys:
+            need[k] = need.get(k, 0) + 1
+        if any(len(self._left.get(k, ())) < n for k, n in need.items()):
             raise ReservoirExhausted("the character's recorded flashes ran out")
-        idx = [self._left[g + 1].popleft() for g in groups]
-        s = np.asarray(self.score(self.batch.subset(idx)), float)
+        idx = [self._left[k].popleft() for k in keys]
+        s = np.asarray(self.score(self.batch.subset(np.asarray(idx, np.int64))), float)
         self._taken += idx
+        self._keys += keys
+        self._groups += groups
         self._scores += s.tolist()
         return s
 
     def finish(self, n_flashes: int) -> None:
         """The engine decided after ``n_flashes`` of this selection's flashes: the ones it was
         answered after that (the rest of its last request) were never shown; they go back."""
-        back = self._taken[int(n_flashes):]
-        codes = np.asarray(self.batch.codes)
-        for i in reversed(back):
-            self._left[int(codes[i])].appendleft(i)
-        self._taken, self._scores = self._taken[:int(n_flashes)], self._scores[:int(n_flashes)]
+        n = int(n_flashes)
+        for i, k in reversed(list(zip(self._taken[n:], self._keys[n:], strict=True))):
+            self._left[k].appendleft(i)
+        self._taken, self._keys = self._taken[:n], self._keys[:n]
+        self._groups, self._scores = self._groups[:n], self._scores[:n]
 
     def selection(self) -> tuple[EpochBatch, np.ndarray]:
-        """The epochs this selection used (in the order flashed) and the scores they got."""
-        return self.batch.subset(np.asarray(self._taken, np.int64)), np.asarray(self._scores, float)
+        """The epochs this selection used (in the order flashed, ``codes`` = the flashed group + 1)
+        and the scores they got."""
+        b = self.batch.subset(np.asarray(self._taken, np.int64))
+        b = EpochBatch(b.data, np.asarray(self._groups, np.int64) + 1, b.onsets, b.tmin, b.sfreq, b.ch_names,
+                       b.targets, b.trials, b.recording)
+        return b, np.asarray(self._scores, float)
 
 
 @dataclass
@@ -169,7 +193,9 @@ def self_labelled_run(decoder, characters, layout: SpellerLayout, config, *, sna
         The starting model, ready to score (aligned online if it aligns: the caller decides).
     characters : list of EpochBatch
         The recorded characters, in order (their labels are read only to know which symbol
-        each one spells, to score the decisions).
+        each one spells, to score the decisions; when their flash groups were not recorded, each
+        spells a symbol drawn at random and flashes are answered by target / non-target class,
+        see :class:`EpochReservoir`).
     layout : SpellerLayout
         The recorded row/column grid.
     config : Config
@@ -201,7 +227,10 @@ def self_labelled_run(decoder, characters, layout: SpellerLayout, config, *, sna
         return dec, ok, live_auc
 
     for ch in characters:
-        truth = character_symbol(ch, layout)
+        if np.all(np.asarray(ch.codes) >= 1):
+            truth = character_symbol(ch, layout)
+        else:  # flash groups not recorded: the character spells a symbol drawn at random
+            truth = layout.symbols[int(rng.integers(len(layout.symbols)))]
         res = EpochReservoir(ch, lambda b: state["model"].decision_function(b))
         while True:
             engine = SpellerEngine.from_config(layout, state["model"].score_model_, None, config,
@@ -240,3 +269,33 @@ def self_labelled_run(decoder, characters, layout: SpellerLayout, config, *, sna
             if due and fitted[1]:
                 state["model"], state["k"] = fitted[0], len(out.refits)
     return out
+
+
+def simulate_dynamic(scores, targets, score_model, config, layout: SpellerLayout, *, n_selections: int = 50,
+                     seed: int = 0) -> tuple[float, float]:
+    """Accuracy and flashes per selection with dynamic stopping, no language model.
+
+    ``n_selections`` selections of random symbols through the speller engine (the ``[speller]``
+    stopping rule of ``config``), each flash answered with a score drawn from ``scores`` (a target
+    score when the flash lights the attended symbol): the ``neurospell simulate`` participant
+    (:class:`~.simulator.scores.ScoreSampler`) without the LM.
+
+    Returns
+    -------
+    accuracy, flashes : float
+    """
+    from .simulator.scores import ScoreSampler
+
+    targets = np.asarray(targets, bool)
+    scores = np.asarray(scores, float)
+    rng = np.random.default_rng(seed)
+    who = ScoreSampler(scores[targets], scores[~targets], rng)
+    engine = SpellerEngine.from_config(layout, score_model, None, config, beam_width=0, n_completions=0, seed=rng)
+    correct, flashes = 0, 0
+    for _ in range(int(n_selections)):
+        sym = layout.symbols[rng.integers(len(layout.symbols))]
+        engine.reset()
+        dec = spell_symbol(engine, sym, who)
+        correct += dec.decision.symbol == sym
+        flashes += dec.n_flashes
+    return correct / int(n_selections), flashes / int(n_selections)

@@ -11,7 +11,7 @@ from neurospell.decoder import make_decoder
 from neurospell.session.adaptsim import (EpochReservoir, ReservoirExhausted, character_symbol,
                                          self_labelled_run, split_characters)
 from neurospell.session.simulator.scores import synthetic_erp_epochs
-from neurospell.types import SpellerLayout
+from neurospell.types import EpochBatch, SpellerLayout
 
 LAYOUT = SpellerLayout.row_column()
 
@@ -50,6 +50,25 @@ def test_reservoir_uses_each_flash_once_in_recorded_order():
         assert seen[0][g] == first and seen[1][LAYOUT.n_groups - 1 - g] == second
     with pytest.raises(ReservoirExhausted):
         res.respond_flashes(LAYOUT, "A", groups[:1])
+
+
+def test_reservoir_by_class_when_groups_are_unknown():
+    c = split_characters(_epochs(1, 3, 5e-6, 6))[0]
+    y = np.asarray(c.targets, bool)
+    c0 = EpochBatch(c.data, np.zeros(len(c), np.int64), c.onsets, c.tmin, c.sfreq, c.ch_names, c.targets, c.trials)
+    res = EpochReservoir(c0, lambda b: np.asarray(b.targets, float))  # the score is the true label
+    assert not res.by_code
+    res.start()
+    groups = np.array([5, 0, 7, 11])
+    s = res.respond_flashes(LAYOUT, "A", groups)  # "A": row 0 and column 6
+    assert s.tolist() == [0.0, 1.0, 0.0, 0.0]
+    res.finish(2)  # decided after 2 flashes: the last two epochs go back
+    used, scores = res.selection()
+    assert np.asarray(used.codes).tolist() == [6, 1] and scores.tolist() == [0.0, 1.0]
+    assert used.onsets.tolist() == [c.onsets[np.flatnonzero(~y)[0]], c.onsets[np.flatnonzero(y)[0]]]
+    res.start()
+    res.respond_flashes(LAYOUT, "A", np.array([7]))  # the non-target given back is answered again
+    assert res.selection()[0].onsets.tolist() == [c.onsets[np.flatnonzero(~y)[1]]]
 
 
 def test_self_labelled_run_labels_decisions_and_refits_as_live():
