@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import os
 import sys
 import time
@@ -75,21 +76,22 @@ def _make(name: str):
     return dec
 
 
-def _heldout(p: int, name: str, n_selections: int, seed: int) -> dict:
+def _heldout(p: int, name: str, n_selections: int, seed: int, require_better: bool = True) -> dict:
     """Every condition for held-out participant ``p`` (runs in a worker process or inline)."""
     import torch
 
     from neurospell.config import Config
     from neurospell.session.adaptsim import self_labelled_run, simulate_dynamic, split_characters
     from neurospell.session.evaluation import auc
-    from neurospell.types import SpellerLayout
-
     from neurospell.session.live import training
+    from neurospell.types import SpellerLayout
 
     torch.set_num_threads(1)
     training._lowered.append(True)  # refit_decoder renices a training process; this one is not one
     t0 = time.perf_counter()
     config, layout = Config(), SpellerLayout.row_column()
+    if not require_better:
+        config = dataclasses.replace(config, speller=dataclasses.replace(config.speller, adapt_require_better=False))
     batch = _DATA["batch"]
     rec = np.asarray(batch.recording)
     own = batch.subset(rec == p)
@@ -198,8 +200,8 @@ def report(results) -> str:
         L.append(f"  repetitions per selection in the first 10 selections: {np.mean(fl):.1f} (mean of participants)")
     L.append("")
     n_char = sum(r["n_test"] for r in results)
-    L.append(f"Held-out characters through the speller engine, dynamic stopping, no LM (mean +/- 95 % CI over "
-             f"characters; n = characters):")
+    L.append("Held-out characters through the speller engine, dynamic stopping, no LM (mean +/- 95 % CI over "
+             "characters; n = characters):")
     L.append(f"{'condition':>11s} {'accuracy':>22s} {'flashes/char':>22s} {'acc - aligned':>28s} {'acc - own':>28s}")
     acc = {c: np.concatenate([r["acc"][c] if r["acc"][c] is not None else np.full(r["n_test"], np.nan)
                               for r in results]) for c in conds}
@@ -234,6 +236,9 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="held-out participants in parallel (processes)")
     ap.add_argument("--selections", type=int, default=40, help="simulated selections per held-out character")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-require-better", action="store_true",
+                    help="use every refit (the live rule, [speller] adapt_require_better, keeps a refit only when "
+                         "its cross-validated AUC is at least the live AUC of the same epochs)")
     args = ap.parse_args(argv)
     from neurospell.check import check_option
     from neurospell.config import load_config
@@ -250,7 +255,8 @@ def main(argv=None) -> int:
     batch, names = load_participants(paths, load_config(None).preprocessing)
     print(f"{len(names)} participants ({', '.join(names)}), {len(batch)} epochs, {batch.n_channels} channels "
           f"at {batch.sfreq:g} Hz (lowest rate), {args.decoder}, {args.selections} simulated selections per "
-          f"held-out character (loaded in {time.perf_counter() - t0:.0f} s)", flush=True)
+          f"held-out character, refits {'all used' if args.no_require_better else 'used only when better (live rule)'} "
+          f"(loaded in {time.perf_counter() - t0:.0f} s)", flush=True)
     ids = list(range(len(names)))
 
     def progress(r):
@@ -262,11 +268,12 @@ def main(argv=None) -> int:
     if args.jobs > 1:
         with ProcessPoolExecutor(args.jobs, initializer=_init, initargs=(batch, names)) as ex:
             runs = ex.map(_heldout, ids, [args.decoder] * len(ids), [args.selections] * len(ids),
-                          [args.seed] * len(ids))
+                          [args.seed] * len(ids), [not args.no_require_better] * len(ids))
             results = [progress(r) for r in runs]
     else:
         _init(batch, names)
-        results = [progress(_heldout(p, args.decoder, args.selections, args.seed)) for p in ids]
+        results = [progress(_heldout(p, args.decoder, args.selections, args.seed, not args.no_require_better))
+                   for p in ids]
     print()
     print(report(results))
     print(f"\nTotal {time.perf_counter() - t0:.0f} s wall ({args.jobs} process(es)).")

@@ -8,8 +8,13 @@ import pytest
 from neurospell.check import NeurospellError
 from neurospell.config import Config
 from neurospell.decoder import make_decoder
-from neurospell.session.adaptsim import (EpochReservoir, ReservoirExhausted, character_symbol,
-                                         self_labelled_run, split_characters)
+from neurospell.session.adaptsim import (
+    EpochReservoir,
+    ReservoirExhausted,
+    character_symbol,
+    self_labelled_run,
+    split_characters,
+)
 from neurospell.session.simulator.scores import synthetic_erp_epochs
 from neurospell.types import EpochBatch, SpellerLayout
 
