@@ -76,7 +76,8 @@ def _make(name: str):
     return dec
 
 
-def _heldout(p: int, name: str, n_selections: int, seed: int, require_better: bool = True) -> dict:
+def _heldout(p: int, name: str, n_selections: int, seed: int, require_better: bool = True,
+             stream: bool = False) -> dict:
     """Every condition for held-out participant ``p`` (runs in a worker process or inline)."""
     import torch
 
@@ -108,7 +109,8 @@ def _heldout(p: int, name: str, n_selections: int, seed: int, require_better: bo
     online = copy.deepcopy(generic)
     online.align_online()
     generic.align_to(calib, source=f"{pname}'s first {n_train} characters")
-    run = self_labelled_run(online, split_characters(calib), layout, config, snapshots=STEPS, seed=seed)
+    run = self_labelled_run(online, split_characters(calib), layout, config, snapshots=STEPS, seed=seed,
+                            stream=stream)
     notes = {}
     for k in STEPS:
         snap = run.snapshots.get(k)
@@ -239,6 +241,10 @@ def main(argv=None) -> int:
     ap.add_argument("--no-require-better", action="store_true",
                     help="use every refit (the live rule, [speller] adapt_require_better, keeps a refit only when "
                          "its cross-validated AUC is at least the live AUC of the same epochs)")
+    ap.add_argument("--reservoir", choices=("character", "stream"), default="character",
+                    help="adaptation run: one reservoir per recorded character (default; a selection the character's "
+                         "flashes cannot finish is dropped), or P's first 60 %% flashes as one stream answered by "
+                         "target / non-target class, a new random symbol per selection (each epoch still used once)")
     args = ap.parse_args(argv)
     from neurospell.check import check_option
     from neurospell.config import load_config
@@ -255,7 +261,8 @@ def main(argv=None) -> int:
     batch, names = load_participants(paths, load_config(None).preprocessing)
     print(f"{len(names)} participants ({', '.join(names)}), {len(batch)} epochs, {batch.n_channels} channels "
           f"at {batch.sfreq:g} Hz (lowest rate), {args.decoder}, {args.selections} simulated selections per "
-          f"held-out character, refits {'all used' if args.no_require_better else 'used only when better (live rule)'} "
+          f"held-out character, one reservoir per {'participant (stream)' if args.reservoir == 'stream' else 'character'}, "
+          f"refits {'all used' if args.no_require_better else 'used only when better (live rule)'} "
           f"(loaded in {time.perf_counter() - t0:.0f} s)", flush=True)
     ids = list(range(len(names)))
 
@@ -268,11 +275,13 @@ def main(argv=None) -> int:
     if args.jobs > 1:
         with ProcessPoolExecutor(args.jobs, initializer=_init, initargs=(batch, names)) as ex:
             runs = ex.map(_heldout, ids, [args.decoder] * len(ids), [args.selections] * len(ids),
-                          [args.seed] * len(ids), [not args.no_require_better] * len(ids))
+                          [args.seed] * len(ids), [not args.no_require_better] * len(ids),
+                          [args.reservoir == "stream"] * len(ids))
             results = [progress(r) for r in runs]
     else:
         _init(batch, names)
-        results = [progress(_heldout(p, args.decoder, args.selections, args.seed, not args.no_require_better))
+        results = [progress(_heldout(p, args.decoder, args.selections, args.seed, not args.no_require_better,
+                                            args.reservoir == "stream"))
                    for p in ids]
     print()
     print(report(results))

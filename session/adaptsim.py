@@ -92,12 +92,14 @@ class EpochReservoir:
         The character's epochs (``targets`` needed when the codes are unknown).
     score : callable ``EpochBatch -> array``
         Scores epochs (the model in force: it is looked up at each call).
+    by_class : bool
+        Answer by target / non-target class even when the flash groups are known.
     """
 
-    def __init__(self, batch: EpochBatch, score):
+    def __init__(self, batch: EpochBatch, score, *, by_class: bool = False):
         self.batch, self.score = batch, score
         codes = np.asarray(batch.codes)
-        self.by_code = bool(len(codes)) and bool(np.all(codes >= 1))
+        self.by_code = not by_class and bool(len(codes)) and bool(np.all(codes >= 1))
         if self.by_code:
             keys = codes
         elif batch.targets is None:
@@ -184,7 +186,7 @@ def _better(dec, labelled, live, require_better: bool) -> tuple[bool, float]:
 
 
 def self_labelled_run(decoder, characters, layout: SpellerLayout, config, *, snapshots=(), seed=0,
-                      on_selection=None) -> AdaptationRun:
+                      stream: bool = False, on_selection=None) -> AdaptationRun:
     """Spell ``characters`` with ``decoder``, self-label every selection, refit as a live session.
 
     Parameters
@@ -203,6 +205,11 @@ def self_labelled_run(decoder, characters, layout: SpellerLayout, config, *, sna
     snapshots : sequence of int
         Selection counts after which to return the model in force (see the module docstring).
     seed : int
+    stream : bool
+        Treat all the characters' flashes as ONE reservoir, answered by target / non-target
+        class in recorded order, each selection spelling a new symbol drawn at random (no
+        selection is cut short by a character's end; each epoch is still used at most once).
+        Default: one reservoir per character (see the module docstring).
     on_selection : callable ``(Selection) -> None`` | None
 
     Returns
@@ -226,13 +233,16 @@ def self_labelled_run(decoder, characters, layout: SpellerLayout, config, *, sna
         ok, live_auc = _better(dec, labelled[:n], live[:n], sp.adapt_require_better)
         return dec, ok, live_auc
 
-    for ch in characters:
-        if np.all(np.asarray(ch.codes) >= 1):
+    segments = [EpochBatch.concatenate(list(characters))] if stream else characters
+    for ch in segments:
+        if not stream and np.all(np.asarray(ch.codes) >= 1):
             truth = character_symbol(ch, layout)
-        else:  # flash groups not recorded: the character spells a symbol drawn at random
+        else:  # flash groups not recorded (or one stream): the character spells a symbol drawn at random
             truth = layout.symbols[int(rng.integers(len(layout.symbols)))]
-        res = EpochReservoir(ch, lambda b: state["model"].decision_function(b))
+        res = EpochReservoir(ch, lambda b: state["model"].decision_function(b), by_class=stream)
         while True:
+            if stream and out.selections:
+                truth = layout.symbols[int(rng.integers(len(layout.symbols)))]
             engine = SpellerEngine.from_config(layout, state["model"].score_model_, None, config,
                                                beam_width=0, n_completions=0, seed=rng)
             res.start()
@@ -248,6 +258,9 @@ def self_labelled_run(decoder, characters, layout: SpellerLayout, config, *, sna
                 on_selection(sel)
             batch, scores = res.selection()
             lab = label_selection(batch, layout, sel.decided)
+            # each selection is its own trial, as live (the refit's cross-validation folds group by trial)
+            lab = EpochBatch(lab.data, lab.codes, lab.onsets, lab.tmin, lab.sfreq, lab.ch_names, lab.targets,
+                             np.full(len(lab), len(out.selections) - 1, np.int64))
             labelled.append(lab)
             live.append(scores[np.asarray(batch.codes) >= 1])
             n = len(labelled)

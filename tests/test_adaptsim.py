@@ -123,3 +123,14 @@ def test_self_labelled_run_wrong_decisions_give_wrong_labels():
         assert len(lab) == sel.n_flashes
     assert run.n_dropped >= 1 and sum(s.n_flashes for s in run.selections) <= 6 * 12 * 12
     assert run.snapshots[5]["applied"] and run.snapshots[5]["model"] is not dec
+
+
+def test_self_labelled_run_as_one_stream_uses_each_epoch_once():
+    cfg = Config()
+    dec = make_decoder("lda").fit(_epochs(6, 5, 6e-6, 7))
+    data = _epochs(4, 5, 6e-6, 8)
+    run = self_labelled_run(dec, split_characters(data), LAYOUT, cfg, seed=2, stream=True)
+    onsets = np.concatenate([np.asarray(b.onsets) for b in run.labelled])
+    assert len(onsets) == len(np.unique(onsets)) == sum(s.n_flashes for s in run.selections)
+    assert [np.unique(b.trials).tolist() for b in run.labelled] == [[i] for i in range(len(run.labelled))]
+    assert len({s.truth for s in run.selections}) > 1  # each selection spells a new symbol
