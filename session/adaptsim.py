@@ -39,6 +39,7 @@ from neurospell.types import EpochBatch, SpellerLayout
 from .drivers import spell_symbol
 from .engine import SpellerEngine
 from .live.adaptation import label_selection, refit_decoder
+from .simulator.scores import ScoreSampler
 
 __all__ = ["ReservoirExhausted", "EpochReservoir", "character_symbol", "split_characters",
            "Selection", "AdaptationRun", "self_labelled_run", "simulate_dynamic"]
@@ -297,8 +298,6 @@ def simulate_dynamic(scores, targets, score_model, config, layout: SpellerLayout
     -------
     accuracy, flashes : float
     """
-    from .simulator.scores import ScoreSampler
-
     targets = np.asarray(targets, bool)
     scores = np.asarray(scores, float)
     rng = np.random.default_rng(seed)
