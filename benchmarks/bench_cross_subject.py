@@ -48,6 +48,16 @@ REPS_SHOWN = (1, 2, 3, 4, 5, 8, 10, 15)
 _DATA: dict = {}
 
 
+def recording_paths(given) -> list[str]:
+    """The recordings given, else the six development participants in the shared data folder."""
+    if given:
+        return list(given)
+    root = shared_data_dir()
+    if root is None:
+        sys.exit("Shared data not found: set NEUROSPELL_SHARED_DATA or give the recordings.")
+    return [str(root / r) for r in DEVELOPMENT]
+
+
 def _ci(x) -> tuple[float, float]:
     """Mean and 95 % t half-width over the items of ``x``."""
     from scipy import stats
@@ -184,12 +194,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     from neurospell.config import load_config
 
-    paths = args.recordings
-    if not paths:
-        root = shared_data_dir()
-        if root is None:
-            sys.exit("Shared data not found: set NEUROSPELL_SHARED_DATA or give the recordings.")
-        paths = [str(root / r) for r in DEVELOPMENT]
+    paths = recording_paths(args.recordings)
     t0 = time.perf_counter()
     batch, names = load_participants(paths, load_config(None).preprocessing)
     print(f"{len(names)} participants ({', '.join(names)}), {len(batch)} epochs, {batch.n_channels} channels "

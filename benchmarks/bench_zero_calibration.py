@@ -92,9 +92,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_cross_subject import DEVELOPMENT, _ci, load_participants  # noqa: E402
-
-from neurospell.check import shared_data_dir  # noqa: E402
+from bench_cross_subject import _ci, load_participants, recording_paths  # noqa: E402
 
 STEPS = (5, 10, 20)
 CONDITIONS = ("own", "pooled", "aligned") + tuple(f"adapted-{k}" for k in STEPS)
@@ -290,12 +288,7 @@ def main(argv=None) -> int:
     from neurospell.decoder import DECODERS
 
     check_option("--decoder", args.decoder, list(DECODERS))
-    paths = args.recordings
-    if not paths:
-        root = shared_data_dir()
-        if root is None:
-            sys.exit("Shared data not found: set NEUROSPELL_SHARED_DATA or give the recordings.")
-        paths = [str(root / r) for r in DEVELOPMENT]
+    paths = recording_paths(args.recordings)
     t0 = time.perf_counter()
     batch, names = load_participants(paths, load_config(None).preprocessing)
     print(f"{len(names)} participants ({', '.join(names)}), {len(batch)} epochs, {batch.n_channels} channels "
