@@ -30,9 +30,9 @@ from neurospell.preprocessing import OnlineEpocher
 from neurospell.types import EpochBatch
 
 from .engine import Completion, SelectionDecided, SpellerEngine
-from .modelrate import ModelRate
 from .feed import feed
 from .flashgroups import SymbolGroup
+from .modelrate import ModelRate
 from .wordcells import intended
 
 __all__ = ["run_trials", "spell_symbol", "copy_spell", "copy_spell_words", "StreamDriver", "PhraseRun", "GapIndexer"]
