@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+import neurospell.decoder as _package  # load_decoder (the package imports this module)
 from neurospell.check import NeurospellError, ProvenanceError, check_option, validate_type
 from neurospell.fileio import file_sha256
 from neurospell.logs import logger, use_log_level
@@ -42,6 +43,7 @@ from neurospell.types import EpochBatch
 
 from .alignment import alignment_matrix, apply_alignment
 from .likelihood import ScoreModel
+from .neural import NeuralDecoder
 from .provenance import amplitude_stats, source_entry
 from .validation import _ids, _trials_or_blocks, group_folds, roc_auc
 
@@ -67,9 +69,6 @@ def weights_sha256(decoder) -> str:
 
 def _resolve(init_from):
     """The pretrained neural decoder and a description of where it came from."""
-    from . import load_decoder
-    from .neural import NeuralDecoder
-
     source = {}
     if isinstance(init_from, (str, Path)):
         path = Path(init_from).expanduser()
@@ -78,7 +77,7 @@ def _resolve(init_from):
                 f"init_from: the pretrained model file {str(path)!r} does not exist. Give the path "
                 "of a neural decoder saved with decoder.save (or `neurospell train --decoder eegnet`), "
                 "or the fitted decoder itself.")
-        dec = load_decoder(path)
+        dec = _package.load_decoder(path)
         source = {"path": str(path), "file_sha256": file_sha256(path)}
     else:
         dec = init_from
