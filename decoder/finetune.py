@@ -190,7 +190,10 @@ def fine_tune(init_from, batch: EpochBatch, *, n_epochs: int = 20, learning_rate
         default: ``batch``. Labels are never read. Ignored when the pretrained model does not align.
     calibration_folds : int
         Folds by character (blocks of epochs with one character) for the held-out scores
-        that calibrate ``score_model_``.
+        that calibrate ``score_model_``. ``0``: no held-out scores (one fine-tuning instead
+        of ``calibration_folds + 1``); ``score_model_`` and ``heldout_auc_`` stay the
+        pretrained model's, as the provenance says (for a quick refit or a benchmark that
+        needs only the scores).
     seed : int
         Seed of shuffling, dropout and augmentation.
     preprocess : PreprocessConfig | dict | None
@@ -212,8 +215,9 @@ def fine_tune(init_from, batch: EpochBatch, *, n_epochs: int = 20, learning_rate
         X, y = _check_batch(pre, batch, preprocess)
         check_option("freeze", freeze, ("none", "early"))
         for name, v in (("n_epochs", n_epochs), ("calibration_folds", calibration_folds)):
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < (0 if name == "n_epochs" else 2):
-                raise NeurospellError(f"{name} must be an integer >= {0 if name == 'n_epochs' else 2}, got {v!r}.")
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 0 or v == 1 and name != "n_epochs":
+                raise NeurospellError(f"{name} must be an integer >= 0" + (" other than 1" if name != "n_epochs" else "")
+                                      + f", got {v!r}.")
         if not (isinstance(learning_rate, (int, float)) and math.isfinite(learning_rate) and learning_rate > 0):
             raise NeurospellError(f"learning_rate must be a positive number, got {learning_rate!r}.")
         t0 = time.perf_counter()
@@ -239,7 +243,8 @@ def fine_tune(init_from, batch: EpochBatch, *, n_epochs: int = 20, learning_rate
             groups = np.minimum(np.arange(len(y)) * 5 // len(y), 4)
         heldout = np.full(len(y), np.nan)
         record = []
-        for k, val in enumerate(group_folds(groups, min(int(calibration_folds), len(np.unique(groups))))):
+        folds = group_folds(groups, min(int(calibration_folds), len(np.unique(groups)))) if calibration_folds else []
+        for k, val in enumerate(folds):
             if y[~val].sum() < 1 or (~y[~val]).sum() < 1:
                 continue
             states = [_tune_one(dec, s, Xp[~val], y[~val], seed=seed + 100 * k + i, **kw)
@@ -249,13 +254,16 @@ def fine_tune(init_from, batch: EpochBatch, *, n_epochs: int = 20, learning_rate
         dec.states_ = [_tune_one(dec, s, Xp, y, seed=seed + i, **kw) for i, s in enumerate(pre.states_)]
         dec._modules = None
         mask = np.isfinite(heldout)
-        if y[mask].sum() < 1 or (~y[mask]).sum() < 1:
+        if calibration_folds and (y[mask].sum() < 1 or (~y[mask]).sum() < 1):
             raise NeurospellError(
                 "fine_tune: no fold left targets and non-targets to calibrate the scores on; label "
-                "more epochs (a whole character at least).")
-        dec.score_model_ = ScoreModel(dec.score_kind).fit(heldout[mask], y[mask])
-        dec.heldout_auc_ = roc_auc(y[mask], heldout[mask])
-        dec.heldout_scores_, dec.heldout_targets_ = heldout[mask], y[mask]
+                "more epochs (a whole character at least), or pass calibration_folds=0.")
+        if calibration_folds:
+            dec.score_model_ = ScoreModel(dec.score_kind).fit(heldout[mask], y[mask])
+            dec.heldout_auc_ = roc_auc(y[mask], heldout[mask])
+            dec.heldout_scores_, dec.heldout_targets_ = heldout[mask], y[mask]
+        else:
+            record = "none: the pretrained model's score model and held-out AUC are kept"
         elapsed = time.perf_counter() - t0
         dec.history_ = list(pre.history_) + [{"stage": "fine-tune", "epochs": int(n_epochs), "seconds": elapsed,
                                               "device": str(torch_device), "freeze": freeze}]
@@ -265,7 +273,7 @@ def fine_tune(init_from, batch: EpochBatch, *, n_epochs: int = 20, learning_rate
             "n_characters": int(len(np.unique(batch.trials))) if batch.trials is not None else None,
             "files": [source_entry(p) for p in (sources or [])],
             "calibration": {"scheme": "cross-validation by character of fine-tuned networks; deployed "
-                                      "networks fine-tuned on all characters",
+                                      "networks fine-tuned on all characters" if calibration_folds else record,
                             "unit": "character" if batch.trials is not None and len(np.unique(batch.trials)) > 1
                             else "block of epochs", "folds": record, "scored_characters": _ids(groups[mask])},
         }
