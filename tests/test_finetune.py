@@ -85,8 +85,12 @@ def test_fine_tuning_starts_from_the_pretrained_weights_and_moves_them(data, pre
     assert np.isfinite(tuned.heldout_auc_) and tuned.score_model_ is not None
     assert weights_sha256(pre) == before  # the pretrained model is untouched
 
-    # freezing the early block keeps its weights, trains the rest
-    frozen = fine_tune(pre, few, n_epochs=2, learning_rate=1e-3, freeze="early", calibration_folds=2)
+    # freezing the early block keeps its weights, trains the rest; calibration_folds=0 keeps
+    # the pretrained score model (one fine-tuning, no held-out scores)
+    frozen = fine_tune(pre, few, n_epochs=2, learning_rate=1e-3, freeze="early", calibration_folds=0)
+    assert frozen.score_model_.to_dict() == pre.score_model_.to_dict()
+    assert frozen.heldout_auc_ == pre.heldout_auc_
+    assert "kept" in frozen.provenance_["training"]["calibration"]["scheme"]
     w0, w1 = _weights(pre)[0], _weights(frozen)[0]
     np.testing.assert_array_equal(w0["block1.0.weight"], w1["block1.0.weight"])
     np.testing.assert_array_equal(w0["block1.2.weight"], w1["block1.2.weight"])
@@ -130,3 +134,9 @@ def test_bad_init_from_is_a_clear_error(data, pretrained, tmp_path):
         fine_tune(pre, few, freeze="all")
     with pytest.raises(NeurospellError, match="n_epochs must be an integer >= 0"):
         fine_tune(pre, few, n_epochs=-1)
+    with pytest.raises(NeurospellError, match="calibration_folds must be an integer >= 0 other than 1, got 1"):
+        fine_tune(pre, few, calibration_folds=1)
+    with pytest.raises(NeurospellError, match="learning_rate must be a positive number"):
+        fine_tune(pre, few, learning_rate=0)
+    with pytest.raises(NeurospellError, match="no targets"):
+        fine_tune(pre, EpochBatch(few.data, few.codes, few.onsets, few.tmin, few.sfreq, few.ch_names))
