@@ -18,10 +18,10 @@ held-out characters, P's last 40 %, by ROC AUC:
   unlabelled epochs). Classical: ``xdawncov-ts-lr`` refitted on them alone, as
   ``bench_adaptation_offline.py`` does.
 
-Fine-tuning settings (``--select``, the default): per held-out participant, ``freeze`` in
-{none, early} x learning rate in {3e-4, 1e-3} is chosen by the AUC on P's characters 2..n
-of the first 60 % after fine-tuning on character 1: validation characters from the
-calibration part, never the held-out 40 %. (So the k = 1 condition's settings saw the
+Fine-tuning settings (the default; ``--no-select`` fixes them): per held-out participant,
+``freeze`` in {none, early} x learning rate in ``--ft-lrs`` (default {3e-4, 1e-3}) is
+chosen by the AUC on P's characters 2..n of the first 60 % after fine-tuning on character
+1: validation characters from the calibration part, never the held-out 40 %. (So the k = 1 condition's settings saw the
 labels of the other calibration characters; k = 2, 3 use characters among those.)
 
 Architecture: EEGNet-8,2, the smallest and fastest of the registered networks on a CPU
@@ -56,7 +56,7 @@ from bench_cross_subject import DEVELOPMENT, _ci, load_participants  # noqa: E40
 
 from neurospell.check import shared_data_dir  # noqa: E402
 
-GRID = [("none", 3e-4), ("none", 1e-3), ("early", 3e-4), ("early", 1e-3)]
+FT_LRS = (3e-4, 1e-3)  # fine-tuning learning rates chosen among (--ft-lrs)
 
 
 def _auc(y, s) -> float:
@@ -108,7 +108,7 @@ def held_out(batch, names, p, args) -> dict:
     if args.select and n_train >= 2:
         first, val = own.subset(own.trials == chars[0]), own.subset(np.isin(own.trials, chars[1:n_train]))
         scored = []
-        for fz, rate in GRID:
+        for fz, rate in [(f, r) for f in ("none", "early") for r in args.ft_lrs]:
             d = fine_tune(pre, first, n_epochs=args.ft_epochs, learning_rate=rate, freeze=fz, unlabelled=own,
                           calibration_folds=0, seed=args.seed)
             scored.append((_auc(val.targets, d.decision_function(val)), fz, rate))
@@ -156,6 +156,8 @@ def main(argv=None) -> int:
     ap.add_argument("--pre-epochs", type=int, default=12, help="pretraining passes at most (early stopping)")
     ap.add_argument("--own-epochs", type=int, default=25, help="own-calibration network passes at most")
     ap.add_argument("--ft-epochs", type=int, default=15, help="fine-tuning passes")
+    ap.add_argument("--ft-lrs", type=float, nargs="+", default=list(FT_LRS),
+                    help="fine-tuning learning rates to choose among on validation characters")
     ap.add_argument("--lr", type=float, default=3e-4, help="fine-tuning learning rate with --no-select")
     ap.add_argument("--no-select", dest="select", action="store_false",
                     help="fine-tune with freeze none and --lr instead of choosing on validation characters")
