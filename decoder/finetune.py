@@ -181,10 +181,10 @@ def fine_tune(init_from, batch: EpochBatch, *, n_epochs: int = 30, learning_rate
     n_epochs : int
         Passes over ``batch`` (no early stopping). ``0`` keeps the pretrained weights.
     learning_rate : float
-        AdamW learning rate. The defaults (30 passes at 1e-3, nothing frozen) are what the
-        validation characters of ``benchmarks/bench_neural_transfer.py`` chose for EEGNet
-        (1e-3 over 3e-4 for all six participants, freezing never; 3e-3 was chosen for two of
-        three g.tec participants, 1e-3 for the third).
+        AdamW learning rate. The defaults (30 passes at 1e-3, nothing frozen) follow what the
+        validation characters of ``benchmarks/bench_neural_transfer.py`` chose for EEGNet over
+        six participants: 1e-3 over 3e-4 for all six; between 1e-3 and 3e-3, each for three;
+        freezing the early block for two of six.
     freeze : ``"none"`` | ``"early"``
         ``"early"`` keeps the first (temporal and spatial) convolution block's weights
         (:data:`FREEZE_PREFIXES`); its BatchNorm statistics still follow the new data.
