@@ -39,11 +39,9 @@ variation of the networks is not measured.
     python benchmarks/bench_neural_transfer.py [--participants S1 s6 ...] [--k 1 2 3]
         [--folds N] [--pre-epochs 40] [--own-epochs 60] [--ft-epochs 30] [--no-select]
 
-Measured with the default settings (all six folds, 1 process, 1 torch thread, CPU, on the
-shared 2-core box; run as two invocations, ``--participants S1 S2 S3`` (515 s) and
-``--participants s6 s7 s8`` (232 s): each fold is computed alone and seeded, so one
-invocation gives the same figures): ``NEUROSPELL_SHARED_DATA=../shared/data python
-benchmarks/bench_neural_transfer.py``. Held-out AUC, neural (EEGNet) / classical
+Measured with the default settings (all six folds in one invocation, 1 process, 1 torch
+thread, CPU, 517 s wall on the shared 2-core box): ``NEUROSPELL_SHARED_DATA=../shared/data
+python benchmarks/bench_neural_transfer.py``. Held-out AUC, neural (EEGNet) / classical
 (``xdawncov-ts-lr``; its ``own`` and ``generic`` equal ``bench_cross_subject.py``'s)::
 
     P          own nn/cl   generic nn/cl       k=1 nn/cl       k=2 nn/cl       k=3 nn/cl
@@ -55,14 +53,13 @@ benchmarks/bench_neural_transfer.py``. Held-out AUC, neural (EEGNet) / classical
     s8     0.813/0.895   0.665/0.739   0.714/0.843   0.761/0.840   0.801/0.876
 
     condition          neural       classical     neural - classical
-    own         0.755+/-0.145   0.855+/-0.131        -0.100+/-0.053  (n=6)
-    generic     0.618+/-0.093   0.681+/-0.070        -0.063+/-0.037  (n=6)
-    k=1         0.741+/-0.158   0.804+/-0.133        -0.064+/-0.047  (n=6)
+    own         0.755+/-0.146   0.855+/-0.131        -0.100+/-0.053  (n=6)
+    generic     0.618+/-0.093   0.681+/-0.070        -0.062+/-0.036  (n=6)
+    k=1         0.741+/-0.158   0.804+/-0.133        -0.063+/-0.047  (n=6)
     k=2         0.767+/-0.166   0.814+/-0.157        -0.047+/-0.027  (n=6)
     k=3         0.771+/-0.169   0.840+/-0.144        -0.069+/-0.031  (n=6)
 
-(The six-participant summary was computed from the two invocations' rows with the same
-``_ci``.) Validation chose freeze "none" for four participants, "early" for s6 and s7;
+Validation chose freeze "none" for four participants, "early" for s6 and s7;
 learning rate 3e-3 for S1, S3, s8, 1e-3 for the others.
 
 The network loses to the classical pipeline in every condition, each difference outside the
