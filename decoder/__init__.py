@@ -16,6 +16,7 @@ from neurospell.check import NeurospellError, ProvenanceError, check_fname, chec
 
 from .base import BaseDecoder, file_sha256, group_folds, roc_auc, training_overlap
 from .classical import ShrinkageLDA, XdawnCovTSLR, XdawnLDA
+from .finetune import fine_tune
 from .likelihood import CharacterEvidence, ScoreModel, symbol_log_likelihood
 from .neural import EEGInceptionDecoder, EEGNetDecoder, NeuralDecoder, XdawnTSNetDecoder
 from .persistence import _MAGIC
@@ -108,5 +109,5 @@ __all__ = [
     "DECODERS", "NEURAL_DECODERS", "BaseDecoder", "NeuralDecoder", "EEGNetDecoder",
     "EEGInceptionDecoder", "XdawnTSNetDecoder", "ShrinkageLDA", "XdawnLDA", "XdawnCovTSLR", "ScoreModel",
     "CharacterEvidence", "symbol_log_likelihood", "list_decoders", "make_decoder",
-    "load_decoder", "roc_auc", "group_folds", "ProvenanceError", "training_overlap", "file_sha256",
+    "load_decoder", "fine_tune", "roc_auc", "group_folds", "ProvenanceError", "training_overlap", "file_sha256",
 ]
