@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from neurospell import __version__
-from neurospell.check import ProvenanceError
+from neurospell.check import AmplitudeError, ProvenanceError
 from neurospell.config import section_to_dict
 from neurospell.fileio import file_sha256
 from neurospell.logs import logger
@@ -224,12 +224,11 @@ class DecoderProvenance:
         if 1.0 / limit <= ratio <= limit:
             return
         train = float(np.median(ref["median_abs"]))
-        raise ProvenanceError(
+        raise AmplitudeError(
             f"The epochs' amplitude is about {ratio:.1e} times the amplitude this "
             f"{self.name} model was trained on (median |x| {ratio * train:.2e} vs {train:.2e} "
             f"V; normal variation stays within {limit:g}x either way). "
-            + _unit_hint(ratio)
-        )
+            + _unit_hint(ratio), ratio)
 
     # --- provenance ---------------------------------------------------------------------
     def check_compatible(self, batch: EpochBatch | None = None, preprocess=None) -> None:

@@ -27,6 +27,15 @@ class ProvenanceError(NeurospellError):
     """A model or file was made for another pipeline (channels, sampling rate, ...)."""
 
 
+class AmplitudeError(ProvenanceError):
+    """Epochs whose amplitude is implausible for a model's training scale (``ratio``: theirs
+    over the training one): a unit error when every epoch shows it, an artifact when one does."""
+
+    def __init__(self, message: str, ratio: float):
+        super().__init__(message)
+        self.ratio = float(ratio)
+
+
 def _hint(hint: str | None) -> str:
     return f" {hint}" if hint else ""
 

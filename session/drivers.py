@@ -29,6 +29,7 @@ from neurospell.markers import BACKSPACE, copy_selection_limit, parse_flash, par
 from neurospell.preprocessing import OnlineEpocher
 from neurospell.types import EpochBatch
 
+from .artifacts import ArtifactGate
 from .engine import Completion, SelectionDecided, SpellerEngine
 from .feed import feed
 from .flashgroups import SymbolGroup
@@ -266,6 +267,8 @@ class StreamDriver:
         self.decoder = decoder
         #: Epochs to the decoder's rate when the stream's differs (:mod:`~neurospell.session.modelrate`).
         self.model_rate = ModelRate(decoder)
+        #: One-epoch scoring: artifact epochs skipped (:mod:`~neurospell.session.artifacts`).
+        self.artifacts = ArtifactGate()
         self.epocher = OnlineEpocher(cfg, sfreq, ch_names, ch_types, picks=picks,
                                      buffer_seconds=buffer_seconds)
         self.on_events = on_events
@@ -419,7 +422,8 @@ class StreamDriver:
         if self.one_epoch:
             scores = np.zeros(len(batch))
             for i in order:
-                scores[i] = self.decoder.decision_function(batch.subset([i]))[0]
+                value = self.artifacts.score(self.decoder, batch.subset([i]))
+                scores[i] = np.nan if value is None else value
         else:
             scores = self.decoder.decision_function(batch)
         self.n_scored += len(batch)
@@ -431,6 +435,8 @@ class StreamDriver:
             self._phrase_for(float(batch.onsets[i]))
             code, trial = int(batch.codes[i]), int(trials[i])
             group = self._members.pop(float(batch.onsets[i]), None) if code < 1 else code - 1
+            if np.isnan(scores[i]):
+                continue  # an artifact epoch (one-epoch scoring): no evidence, not handed on
             if self._selects:
                 self._apply_selects()
             if self.on_score is not None:

@@ -188,7 +188,13 @@ class Adaptation:
         parts = self._epochs.pop(trial, [])
         if not parts:
             return
-        batch = label_selection(EpochBatch.concatenate(parts), self.session.layout, kept)
+        batch = EpochBatch.concatenate(parts)
+        scored = [i for i, o in enumerate(batch.onsets) if float(o) in self._scores]
+        if not scored:
+            return
+        if len(scored) < len(batch):  # (artifact epochs, skipped unscored: not trained on)
+            batch = batch.subset(scored)
+        batch = label_selection(batch, self.session.layout, kept)
         if not len(batch):
             return
         self.labelled.append(batch)
