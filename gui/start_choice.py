@@ -32,6 +32,29 @@ __all__ = ["StartChoice", "StartChoiceBinding"]
 TEXT_SCALE = 1.6
 
 
+class _Option(QtWidgets.QPushButton):
+    """One option: its focus and key presses go to the choice through its own overrides.
+
+    (Not an event filter of the choice on its buttons: PySide calls a Python ``eventFilter``
+    on the filter object even while that object is being torn down, and a style sheet set on
+    the application then crashed the process (seen as a segmentation fault in the tests).)
+    """
+
+    focused = QtCore.Signal()
+
+    def __init__(self, on_key):
+        super().__init__("")
+        self._on_key = on_key
+
+    def focusInEvent(self, event: QtGui.QFocusEvent) -> None:  # noqa: N802 (Qt override)
+        super().focusInEvent(event)
+        self.focused.emit()
+
+    def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:  # noqa: N802 (Qt override)
+        if not self._on_key(event):
+            super().keyPressEvent(event)
+
+
 class StartChoice(QtWidgets.QFrame):
     """The start choice (see the module docstring).
 
@@ -57,15 +80,15 @@ class StartChoice(QtWidgets.QFrame):
         lay.addWidget(self.title)
         self.buttons: list[QtWidgets.QPushButton] = []
         self.names: list[str] = []
-        for name in (CALIBRATE, START_NOW):
-            b = QtWidgets.QPushButton("")
+        for index, name in enumerate((CALIBRATE, START_NOW)):
+            b = _Option(self._key)
             b.setObjectName(f"start_{name}")
             b.setAutoDefault(False)
             b.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
             b.setMinimumHeight(96)
             b.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Fixed)
             b.clicked.connect(lambda _checked=False, n=name: self.chosen.emit(n))
-            b.installEventFilter(self)
+            b.focused.connect(lambda i=index: self._highlight(i))
             lay.addWidget(b)
             self.buttons.append(b)
             self.names.append(name)
@@ -139,13 +162,6 @@ class StartChoice(QtWidgets.QFrame):
         self._scan.stop()
 
     # -- keys and looks -----------------------------------------------------------------------------
-    def eventFilter(self, obj: QtCore.QObject, event: QtCore.QEvent) -> bool:  # noqa: N802 (Qt override)
-        if event.type() == QtCore.QEvent.Type.FocusIn and obj in self.buttons:
-            self._highlight(self.buttons.index(obj))
-        elif event.type() == QtCore.QEvent.Type.KeyPress and obj in self.buttons:
-            return self._key(event)
-        return super().eventFilter(obj, event)
-
     def _key(self, event: QtGui.QKeyEvent) -> bool:
         K = QtCore.Qt.Key
         key = event.key()
