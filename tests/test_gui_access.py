@@ -40,7 +40,9 @@ def test_every_focusable_widget_has_an_accessible_name(qtbot, restore_app_look):
 
 def test_high_contrast_theme_and_font_scale(qtbot, restore_app_look):
     app = restore_app_look
-    base = app.font().pointSizeF()
+    # the size the scale applies to: the application's font before any theme was applied (a window
+    # built by an earlier test may have left its scaled font on the application)
+    base = app.property("_neurospell_base_point_size") or app.font().pointSizeF()
     th = apply_theme(app, "high-contrast", font_scale=1.5)
     assert th is HIGH_CONTRAST and current_theme() is HIGH_CONTRAST
     assert app.palette().color(QtGui.QPalette.ColorRole.Window).name() == "#000000"
