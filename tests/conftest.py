@@ -72,3 +72,15 @@ def restore_app_look(qapp):
     qapp.setFont(font)
     qapp.setStyleSheet(sheet)
     theme_mod._current = theme_mod.HIGH_CONTRAST
+
+
+@pytest.fixture
+def fast_config(tmp_path):
+    """``(path, Config)`` of the fast grid schedule the window tests share (``helpers.gui_config.FAST``)."""
+    from helpers.gui_config import FAST
+
+    from neurospell.config import load_config
+
+    path = tmp_path / "fast.toml"
+    path.write_text(FAST)
+    return path, load_config(path)

@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers.engine_snapshot import engine_snapshot
-from helpers.gui_config import FAST
 from helpers.system_deps import require_xvfb
 from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -35,13 +34,6 @@ from neurospell.types import Candidate, CandidateList
 
 SHOTS = Path("/tmp/gui_shots")
 K = QtCore.Qt.Key
-
-@pytest.fixture
-def fast_config(tmp_path):
-    path = tmp_path / "fast.toml"
-    path.write_text(FAST)
-    return path, load_config(path)
-
 
 def _window(qtbot, config, tmp_path, connector=None, **kw) -> SpellerWindow:
     settings = kw.pop("settings", GuiSettings(single_switch=True, scan_interval=0.3))

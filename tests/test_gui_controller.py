@@ -12,12 +12,10 @@ import threading
 import weakref
 
 import pytest
-from helpers.gui_config import FAST
 from PySide6 import QtCore
 
 from neurospell.check import NeurospellError
 from neurospell.commands.gui import Connector
-from neurospell.config import load_config
 from neurospell.gui.app import SpellerWindow
 from neurospell.gui.controller import (
     ConnectionState,
@@ -30,13 +28,6 @@ from neurospell.gui.settings import GuiSettings
 from neurospell.session.live import LiveSession, LiveSnapshot, Stop
 from neurospell.session.live.results import DecisionRecord
 from neurospell.session.rig import ConnectRequest
-
-
-@pytest.fixture
-def fast_config(tmp_path):
-    path = tmp_path / "fast.toml"
-    path.write_text(FAST)
-    return path, load_config(path)
 
 
 def _window(qtbot, config, tmp_path, connector, **kw) -> SpellerWindow:

@@ -15,12 +15,9 @@ import re
 import subprocess
 import sys
 
-import pytest
-from helpers.gui_config import FAST
 from PySide6 import QtCore, QtWidgets
 
 from neurospell.commands.gui import Connector
-from neurospell.config import load_config
 from neurospell.decoder.generic import generic_model_path
 from neurospell.gui.app import SpellerWindow
 from neurospell.gui.settings import GuiSettings
@@ -30,13 +27,6 @@ from neurospell.session.sessionfolder import SessionFolder
 from neurospell.session.startplan import CALIBRATE, START_NOW, StartPlan
 
 K = QtCore.Qt.Key
-
-
-@pytest.fixture
-def fast_config(tmp_path):
-    path = tmp_path / "fast.toml"
-    path.write_text(FAST)
-    return path, load_config(path)
 
 
 def _window(qtbot, config, tmp_path, connector, plan, **kw) -> SpellerWindow:
