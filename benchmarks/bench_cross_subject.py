@@ -48,6 +48,18 @@ REPS_SHOWN = (1, 2, 3, 4, 5, 8, 10, 15)
 _DATA: dict = {}
 
 
+def loso_split(batch, p):
+    """Participant ``p`` held out: ``(own, chars, n_train, calib, test, others)`` -- p's epochs,
+    characters and calibration count (the first 60 %, rounded up), p's calibration and held-out
+    (last 40 %) epochs, and the other participants' epochs."""
+    rec = np.asarray(batch.recording)
+    own = batch.subset(rec == p)
+    chars = np.unique(own.trials)
+    n_train = int(np.ceil(0.6 * len(chars)))
+    calib, test = own.subset(np.isin(own.trials, chars[:n_train])), own.subset(np.isin(own.trials, chars[n_train:]))
+    return own, chars, n_train, calib, test, batch.subset(rec != p)
+
+
 def recording_paths(given) -> list[str]:
     """The recordings given, else the six development participants in the shared data folder."""
     if given:
@@ -92,12 +104,7 @@ def _heldout(p: int, n_selections: int, seed: int) -> dict:
 
     torch.set_num_threads(1)
     batch = _DATA["batch"]
-    rec = np.asarray(batch.recording)
-    own = batch.subset(rec == p)
-    chars = np.unique(own.trials)
-    n_train = int(np.ceil(0.6 * len(chars)))
-    calib, test = own.subset(np.isin(own.trials, chars[:n_train])), own.subset(np.isin(own.trials, chars[n_train:]))
-    others = batch.subset(rec != p)
+    own, chars, n_train, calib, test, others = loso_split(batch, p)
     max_rep = min(15, recorded_repetitions(test) or 15)
     y = np.asarray(test.targets, bool)
     res = {"participant": _DATA["names"][p], "n_test_characters": len(chars) - n_train, "auc": {}, "acc": {},

@@ -89,7 +89,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from bench_cross_subject import DEVELOPMENT, _ci, load_participants  # noqa: E402
+from bench_cross_subject import DEVELOPMENT, _ci, load_participants, loso_split  # noqa: E402
 
 from neurospell.check import shared_data_dir  # noqa: E402
 
@@ -106,13 +106,7 @@ def held_out(batch, names, p, args) -> dict:
     """Every condition, neural and classical, for held-out participant ``p``."""
     from neurospell.decoder import fine_tune, make_decoder
 
-    rec = np.asarray(batch.recording)
-    own = batch.subset(rec == p)
-    chars = np.unique(own.trials)
-    n_train = int(np.ceil(0.6 * len(chars)))
-    calib = own.subset(np.isin(own.trials, chars[:n_train]))
-    test = own.subset(np.isin(own.trials, chars[n_train:]))
-    others = batch.subset(rec != p)
+    own, chars, n_train, calib, test, others = loso_split(batch, p)
     y = np.asarray(test.targets, bool)
     res = {"participant": names[p], "auc": {"neural": {}, "classical": {}}, "seconds": {}, "choice": None}
     nn_kw = dict(device="auto", progress=False, seed=args.seed)

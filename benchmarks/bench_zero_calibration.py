@@ -92,7 +92,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_cross_subject import _ci, load_participants, recording_paths  # noqa: E402
+from bench_cross_subject import _ci, load_participants, loso_split, recording_paths  # noqa: E402
 
 STEPS = (5, 10, 20)
 CONDITIONS = ("own", "pooled", "aligned") + tuple(f"adapted-{k}" for k in STEPS)
@@ -126,13 +126,7 @@ def _heldout(p: int, name: str, n_selections: int, seed: int, require_better: bo
     if not require_better:
         config = dataclasses.replace(config, speller=dataclasses.replace(config.speller, adapt_require_better=False))
     batch = _DATA["batch"]
-    rec = np.asarray(batch.recording)
-    own = batch.subset(rec == p)
-    chars = np.unique(own.trials)
-    n_train = int(np.ceil(0.6 * len(chars)))
-    calib = own.subset(np.isin(own.trials, chars[:n_train]))
-    test = own.subset(np.isin(own.trials, chars[n_train:]))
-    others = batch.subset(rec != p)
+    own, chars, n_train, calib, test, others = loso_split(batch, p)
     pname = _DATA["names"][p]
     models = {"own": _make(name).fit(calib, align=False),
               "pooled": _make(name).fit(others, align=False),
