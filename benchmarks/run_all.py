@@ -32,6 +32,8 @@ def main() -> int:
          ["bench_engine.py", "--selections", "40" if q else "200"]),
         ("GUI scope frame rate (8-64 ch, 250/1000 Hz, offscreen Qt)",
          ["bench_scope.py", "--seconds", "1" if q else "5"]),
+        ("GUI thread timer lateness through a live session (calibrate, train, copy)",
+         ["bench_gui_latency.py", "--runs", "1" if q else "3"]),
     ]
     failed = []
     for title, cmd in runs:
