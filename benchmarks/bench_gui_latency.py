@@ -3,7 +3,8 @@
 Opens the real :class:`~neurospell.gui.window.SpellerWindow` (offscreen unless
 ``QT_QPA_PLATFORM`` says otherwise), connects the simulated participant (its own process,
 answering the flash markers over LSL on loopback), and runs calibrate -> train -> copy-spell
-on a fast grid schedule, as a person would with the buttons. A 10 ms precise timer on the GUI
+on the grid schedule of ``neurospell gui --demo`` (SOA 0.125 s, 5 calibration repetitions),
+as a person would with the buttons. A 10 ms precise timer on the GUI
 thread (:class:`~neurospell.gui.probe.LatenessProbe`) records how late each tick comes, per
 phase, and how much of that the thread spent waiting for a CPU (the OS's doing, not the
 program's).
@@ -36,7 +37,8 @@ from pathlib import Path  # noqa: E402
 
 from PySide6 import QtCore, QtWidgets  # noqa: E402
 
-from neurospell.config import load_config  # noqa: E402
+from neurospell.commands.gui import demo_config  # noqa: E402
+from neurospell.config import default_config, load_config, write_config  # noqa: E402
 from neurospell.gui.probe import LatenessProbe, PhaseLateness  # noqa: E402
 from neurospell.gui.settings import GuiSettings  # noqa: E402
 from neurospell.gui.window import SpellerWindow  # noqa: E402
@@ -44,29 +46,14 @@ from neurospell.logs import set_log_level  # noqa: E402
 from neurospell.lsl import configure_lsl  # noqa: E402
 from neurospell.session.rig import RigConnector  # noqa: E402
 
-#: A fast grid schedule (60 Hz frames, short calibration): the benchmark is about the window
-#: and the loop, not the decoder's margin.
-FAST_SCHEDULE = """
-[speller]
-soa = 0.1
-flash_duration = 0.05
-inter_trial = 0.4
-calibration_repetitions = 3
-min_repetitions = 2
-max_repetitions = 4
-stop_threshold = 0.99
-[decoder]
-name = "xdawncov-ts-lr"
-"""
-
 BASELINE = "connected, no session"
 
 
 def run_once(app, folder: Path, *, calibration: str, copy: str, baseline_s: float, amplitude: float,
              timeout_s: float) -> dict[str, PhaseLateness]:
     """One session in a fresh window; the probe's figures per phase (the baseline first)."""
-    cfg_path = folder / "fast.toml"
-    cfg_path.write_text(FAST_SCHEDULE)
+    cfg_path = folder / "demo.toml"  # the schedule of `neurospell gui --demo` (its participant process reads it too)
+    write_config(demo_config(default_config()), cfg_path)
     config = load_config(cfg_path)
     connector = RigConnector(folder=folder / "sessions", lm_name="ngram", decoder_name="xdawncov-ts-lr",
                              config_path=cfg_path,
