@@ -92,14 +92,9 @@ import numpy as np  # noqa: E402
 from bench_cross_subject import DEVELOPMENT, _ci, load_participants, loso_split  # noqa: E402
 
 from neurospell.check import shared_data_dir  # noqa: E402
+from neurospell.session.evaluation import auc  # noqa: E402
 
 FT_LRS = (1e-3, 3e-3)  # fine-tuning learning rates chosen among (--ft-lrs)
-
-
-def _auc(y, s) -> float:
-    from neurospell.session.evaluation import auc
-
-    return auc(y, s)
 
 
 def held_out(batch, names, p, args) -> dict:
@@ -113,18 +108,18 @@ def held_out(batch, names, p, args) -> dict:
 
     t0 = time.perf_counter()
     cl = make_decoder("xdawncov-ts-lr", fast_covariance=True)
-    res["auc"]["classical"]["own"] = _auc(y, cl.clone().fit(calib, align=False).decision_function(test))
+    res["auc"]["classical"]["own"] = auc(y, cl.clone().fit(calib, align=False).decision_function(test))
     gen = cl.clone().fit(others, align=True).align_to(own)
-    res["auc"]["classical"]["generic"] = _auc(y, gen.decision_function(test))
+    res["auc"]["classical"]["generic"] = auc(y, gen.decision_function(test))
     for k in args.k:
         if k <= n_train:
             fk = cl.clone().fit(own.subset(np.isin(own.trials, chars[:k])), align=False)
-            res["auc"]["classical"][f"k={k}"] = _auc(y, fk.decision_function(test))
+            res["auc"]["classical"][f"k={k}"] = auc(y, fk.decision_function(test))
     res["seconds"]["classical"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     mine = make_decoder("eegnet", max_epochs=args.own_epochs, patience=6, n_folds=3, learning_rate=args.nn_lr, **nn_kw).fit(calib, align=False)
-    res["auc"]["neural"]["own"] = _auc(y, mine.decision_function(test))
+    res["auc"]["neural"]["own"] = auc(y, mine.decision_function(test))
     res["seconds"]["neural own"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     pre = make_decoder("eegnet", max_epochs=args.pre_epochs, patience=4, n_folds=1, refit_outer=False,
@@ -132,7 +127,7 @@ def held_out(batch, names, p, args) -> dict:
                        validation_fraction=0.1, **nn_kw).fit(others, align=True)
     res["seconds"]["neural pretrain"] = time.perf_counter() - t0
     res["pretrain_epochs"] = pre.history_[-1]["best_epoch"]
-    res["auc"]["neural"]["generic"] = _auc(y, pre.align_to(own).decision_function(test))
+    res["auc"]["neural"]["generic"] = auc(y, pre.align_to(own).decision_function(test))
 
     t0 = time.perf_counter()
     freeze, lr = "none", args.lr
@@ -142,7 +137,7 @@ def held_out(batch, names, p, args) -> dict:
         for fz, rate in [(f, r) for f in ("none", "early") for r in args.ft_lrs]:
             d = fine_tune(pre, first, n_epochs=args.ft_epochs, learning_rate=rate, freeze=fz, unlabelled=own,
                           calibration_folds=0, seed=args.seed)
-            scored.append((_auc(val.targets, d.decision_function(val)), fz, rate))
+            scored.append((auc(val.targets, d.decision_function(val)), fz, rate))
         _, freeze, lr = max(scored, key=lambda t: t[0])
         res["choice"] = {"freeze": freeze, "learning_rate": lr, "validation": [(round(a, 3), f, r) for a, f, r in scored]}
     for k in args.k:
@@ -150,7 +145,7 @@ def held_out(batch, names, p, args) -> dict:
             few = own.subset(np.isin(own.trials, chars[:k]))
             d = fine_tune(pre, few, n_epochs=args.ft_epochs, learning_rate=lr, freeze=freeze, unlabelled=own,
                           calibration_folds=0, seed=args.seed)
-            res["auc"]["neural"][f"k={k}"] = _auc(y, d.decision_function(test))
+            res["auc"]["neural"][f"k={k}"] = auc(y, d.decision_function(test))
     res["seconds"]["neural fine-tune"] = time.perf_counter() - t0
     return res
 

@@ -170,9 +170,9 @@ def eeg_agrees(posterior: CharDistribution, loglik) -> bool:
         The EEG log-likelihood of each symbol (same order).
     """
     ll = np.asarray(loglik, dtype=np.float64)
-    i = int(np.argmax(posterior.logp))
     if len(ll) < 2:
         return True
+    i = int(np.argmax(posterior.logp))
     others = float(np.max(np.delete(ll, i)))
     return float(ll[i]) > others + 1e-9 * max(1.0, abs(others))
 

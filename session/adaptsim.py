@@ -28,17 +28,16 @@ kept under the same require-better rule, else the model in force.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from neurospell.check import NeurospellError
-from neurospell.decoder.validation import roc_auc
 from neurospell.types import EpochBatch, SpellerLayout
 
 from .drivers import spell_symbol
 from .engine import SpellerEngine
-from .live.adaptation import label_selection, refit_decoder
+from .live.adaptation import label_selection, refit_applies, refit_decoder
 from .simulator.scores import ScoreSampler
 
 __all__ = ["ReservoirExhausted", "EpochReservoir", "character_symbol", "split_characters",
@@ -148,9 +147,7 @@ class EpochReservoir:
         """The epochs this selection used (in the order flashed, ``codes`` = the flashed group + 1)
         and the scores they got."""
         b = self.batch.subset(np.asarray(self._taken, np.int64))
-        b = EpochBatch(b.data, np.asarray(self._groups, np.int64) + 1, b.onsets, b.tmin, b.sfreq, b.ch_names,
-                       b.targets, b.trials, b.recording)
-        return b, np.asarray(self._scores, float)
+        return replace(b, codes=np.asarray(self._groups, np.int64) + 1), np.asarray(self._scores, float)
 
 
 @dataclass
@@ -176,14 +173,6 @@ class AdaptationRun:
     snapshots: dict = field(default_factory=dict)  # k -> dict(model, source, cv_auc, live_auc, applied)
     n_dropped: int = 0  # selections cut short by the end of a character's flashes
     labelled: list = field(default_factory=list)  # EpochBatch per selection, labelled by its decision
-
-
-def _better(dec, labelled, live, require_better: bool) -> tuple[bool, float]:
-    y = np.concatenate([np.asarray(b.targets, bool) for b in labelled])
-    s = np.concatenate(live)
-    live_auc = roc_auc(y, s) if 0 < y.sum() < len(y) else float("nan")
-    ok = (not require_better) or (not np.isfinite(live_auc)) or dec.heldout_auc_ >= live_auc
-    return bool(ok), float(live_auc)
 
 
 def self_labelled_run(decoder, characters, layout: SpellerLayout, config, *, snapshots=(), seed=0,
@@ -231,7 +220,8 @@ def self_labelled_run(decoder, characters, layout: SpellerLayout, config, *, sna
     def refit(n):
         batch = EpochBatch.concatenate(labelled[:n])
         dec = refit_decoder(base.name, params, batch, config.preprocessing, None)
-        ok, live_auc = _better(dec, labelled[:n], live[:n], sp.adapt_require_better)
+        ok, live_auc = refit_applies(np.concatenate([b.targets for b in labelled[:n]]), np.concatenate(live[:n]),
+                                     dec.heldout_auc_, require_better=sp.adapt_require_better)
         return dec, ok, live_auc
 
     segments = [EpochBatch.concatenate(list(characters))] if stream else characters
@@ -260,8 +250,7 @@ def self_labelled_run(decoder, characters, layout: SpellerLayout, config, *, sna
             batch, scores = res.selection()
             lab = label_selection(batch, layout, sel.decided)
             # each selection is its own trial, as live (the refit's cross-validation folds group by trial)
-            lab = EpochBatch(lab.data, lab.codes, lab.onsets, lab.tmin, lab.sfreq, lab.ch_names, lab.targets,
-                             np.full(len(lab), len(out.selections) - 1, np.int64))
+            lab = replace(lab, trials=np.full(len(lab), len(out.selections) - 1, np.int64))
             labelled.append(lab)
             live.append(scores[np.asarray(batch.codes) >= 1])
             n = len(labelled)

@@ -28,6 +28,7 @@ one that lacks a channel of the model is an error naming it.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from neurospell.logs import logger
 from neurospell.types import EpochBatch
@@ -60,7 +61,7 @@ class ModelRate:
     def __init__(self, decoder):
         self.decoder = decoder
         self.logged = False
-        self._picks: tuple | None = None  # (stream channels, model channels, indices) once matched
+        self._picks: tuple | None = None  # ((stream channels, model channels), indices) once matched
 
     def __call__(self, batch: EpochBatch) -> EpochBatch:
         """``batch`` as the model takes it (the same object when its rate is the model's)."""
@@ -82,12 +83,10 @@ class ModelRate:
 
     def _pick(self, batch: EpochBatch, ch_names: tuple[str, ...]) -> EpochBatch:
         """The model's channels of ``batch``, by name, in the model's order."""
-        if self._picks is None or self._picks[:2] != (tuple(batch.ch_names), ch_names):
-            picked = pick_channels(batch, ch_names, name="the stream", reference="the model")  # (errors, once)
-            have = list(batch.ch_names)
-            self._picks = (tuple(batch.ch_names), ch_names, [have.index(c) for c in ch_names])
+        have = tuple(batch.ch_names)
+        if self._picks is None or self._picks[0] != (have, ch_names):
+            pick_channels(batch, ch_names, name="the stream", reference="the model")  # (its errors, once)
+            self._picks = ((have, ch_names), [have.index(c) for c in ch_names])
             logger.info("taking the model's channels by name: %s (the stream's order: %s)", " ".join(ch_names),
                         " ".join(have))
-            return picked
-        return EpochBatch(batch.data[:, self._picks[2]], batch.codes, batch.onsets, batch.tmin, batch.sfreq,
-                          ch_names, batch.targets, batch.trials, batch.recording)
+        return replace(batch, data=batch.data[:, self._picks[1]], ch_names=ch_names)

@@ -52,7 +52,7 @@ from ..modelswitch import REFIT_RECORD, SwitchingDecoder
 from ..sessionformat import SPELLING
 from .training import _fit_decoder, training_pool
 
-__all__ = ["Adaptation", "prepare_adaptation", "refit_decoder", "label_selection", "MODELS_DIR"]
+__all__ = ["Adaptation", "prepare_adaptation", "refit_decoder", "refit_applies", "label_selection", "MODELS_DIR"]
 
 #: Where the refitted models go, inside ``derivatives/neurospell/``.
 MODELS_DIR = "models"
@@ -75,6 +75,19 @@ def refit_decoder(name: str, params: dict, batch: EpochBatch, preprocessing, n_t
     The hook for decoders that align on the session's data: their ``fit`` sees every epoch
     it is given."""
     return _fit_decoder(name, params, batch, preprocessing, n_threads)
+
+
+def refit_applies(targets, live_scores, cv_auc: float, *, require_better: bool) -> tuple[bool, float]:
+    """The rule that swaps a refit in (``[speller] adapt_require_better``): ``(apply, live AUC)``.
+
+    The live AUC is that of the scores the epochs got live (``live_scores``; non-finite ones
+    left out) against their self-labels; a refit applies when the rule is off, when that AUC
+    is undefined (one class), or when the refit's cross-validated AUC ``cv_auc`` is at least it.
+    """
+    y, s = np.asarray(targets, bool), np.asarray(live_scores, float)
+    ok = np.isfinite(s)
+    live_auc = roc_auc(y[ok], s[ok]) if ok.sum() >= 2 else float("nan")
+    return bool(not require_better or not np.isfinite(live_auc) or cv_auc >= live_auc), float(live_auc)
 
 
 def _refit_job(job: dict):
@@ -246,12 +259,11 @@ class Adaptation:
             self.refits.append({**rec, "error": str(err)})
             s._log(self.refits[-1])
             return
-        ok = np.isfinite(live)
-        live_auc = roc_auc(batch.targets[ok], live[ok]) if ok.sum() >= 2 else float("nan")
-        rec.update(cv_auc=float(dec.heldout_auc_), live_auc=float(live_auc))
+        applies, live_auc = refit_applies(batch.targets, live, dec.heldout_auc_, require_better=self.require_better)
+        rec.update(cv_auc=float(dec.heldout_auc_), live_auc=live_auc)
         if path is not None:
             rec.update(model=s.folder.relative(path), sha256=file_sha256(path))
-        if not self.require_better or not np.isfinite(live_auc) or dec.heldout_auc_ >= live_auc:
+        if applies:
             after = int(self._run.driver.n_flashes)
             self.wrapper.switch(dec, after)
             rec.update(applied=True, run=self._run_number, after_flash=after, from_selection=self._n_decisions)
